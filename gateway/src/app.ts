@@ -1,0 +1,128 @@
+import { RedisStore } from 'connect-redis';
+import express, { Router } from 'express';
+import session, { MemoryStore, type Store } from 'express-session';
+import { fileURLToPath } from 'node:url';
+import type { AppDeps } from './deps.js';
+import { AppError } from './http/errors.js';
+import { registerHealthRoutes } from './http/health.js';
+import {
+  corsPolicy,
+  csrfGuard,
+  errorHandler,
+  jsonBody,
+  requestContext,
+  securityHeaders,
+} from './http/middleware.js';
+import { metricsMiddleware } from './http/metrics.js';
+import { registerLoginRoutes } from './login/routes.js';
+import { stepUpMethods } from './access/step-up-methods.js';
+import { resolvePrincipal } from './session/resolve-principal.js';
+import { registerSessionRoutes, SESSION_COOKIE } from './session/routes.js';
+
+/** The session store: Redis through connect-redis, or in-process memory for development. */
+export function createSessionStore(deps: Pick<AppDeps, 'kv' | 'config'>): Store {
+  if (!deps.kv.client) return new MemoryStore();
+  return new RedisStore({
+    client: deps.kv.client,
+    prefix: `${deps.config.REDIS_KEY_PREFIX}sess:`,
+    // Idle time is tracked inside the session; the store keeps it until its absolute end.
+    ttl: deps.config.SESSION_ABSOLUTE_LIFETIME_SECONDS,
+    disableTouch: true,
+  });
+}
+
+function sessionMiddleware(deps: AppDeps) {
+  const handler = session({
+    name: SESSION_COOKIE,
+    secret: deps.config.SESSION_SECRET,
+    store: deps.sessionStore,
+    resave: false,
+    saveUninitialized: false,
+    rolling: false,
+    unset: 'destroy',
+    proxy: deps.config.TRUST_PROXY_HOPS > 0,
+    cookie: {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: deps.config.https,
+      path: '/',
+      maxAge: deps.config.SESSION_ABSOLUTE_LIFETIME_SECONDS * 1000,
+    },
+  });
+  // express-session swallows store errors into "no session": say 503 instead, never "signed out".
+  return (req: express.Request, res: express.Response, next: express.NextFunction) =>
+    handler(req, res, (err?: unknown) =>
+      next(
+        err
+          ? new AppError('session_store_unavailable', 503, 'The session store is unavailable.', {
+              cause: err,
+            })
+          : undefined,
+      ),
+    );
+}
+
+/** The demo page and the browser library it loads (development only). */
+function demoRoutes(): Router {
+  const router = Router();
+  const publicDir = fileURLToPath(new URL('../public/', import.meta.url));
+  const browserLib = fileURLToPath(
+    new URL('../../node_modules/@simplewebauthn/browser/dist/bundle/index.umd.min.js', import.meta.url),
+  );
+  router.get('/vendor/simplewebauthn-browser.js', (_req, res) => res.sendFile(browserLib));
+  router.use(express.static(publicDir, { index: 'index.html' }));
+  return router;
+}
+
+/**
+ * Assembles the gateway from its dependencies. Nothing here reads the environment or
+ * opens a connection: main.ts and the tests build `deps` and pass them in.
+ */
+export function createApp(deps: AppDeps) {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', deps.config.TRUST_PROXY_HOPS);
+  app.set('etag', false);
+
+  app.use(requestContext(deps.logger));
+  app.use(metricsMiddleware());
+  app.use(securityHeaders(deps.config));
+
+  const health = Router();
+  registerHealthRoutes(health, deps);
+  app.use(health);
+
+  const api = Router();
+  api.use(corsPolicy(deps.config));
+  api.use(
+    csrfGuard(deps.config, (req, reason) =>
+      deps.audit.record({
+        type: 'csrf.refused',
+        outcome: 'denied',
+        ip: req.ip,
+        requestId: req.requestId,
+        details: { reason, path: req.path },
+      }),
+    ),
+  );
+  api.use(jsonBody(deps.config.JSON_BODY_LIMIT));
+  api.use(sessionMiddleware(deps));
+  api.use(resolvePrincipal(deps));
+  api.use((req, _res, next) => {
+    req.stepUpMethods = () => stepUpMethods(deps, req);
+    next();
+  });
+
+  const auth = Router();
+  registerSessionRoutes(auth, deps);
+  registerLoginRoutes(auth, deps);
+  api.use('/auth', auth);
+
+  api.use((_req, _res, next) => next(new AppError('not_found', 404, 'No such endpoint.')));
+  app.use('/api', api);
+
+  if (deps.config.SERVE_DEMO) app.use(demoRoutes());
+  app.use((_req, _res, next) => next(new AppError('not_found', 404, 'No such endpoint.')));
+  app.use(errorHandler(deps.logger));
+  return app;
+}

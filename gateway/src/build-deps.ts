@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { createAuditLog } from './audit/audit-log.js';
+import type { Config } from './config.js';
+import { openDatabase, runMigrations } from './db/database.js';
+import type { AppDeps } from './deps.js';
+import { createKratosClient } from './kratos/client.js';
+import type { Logger } from './http/logger.js';
+import { connectRedis, memoryKv, type Kv } from './redis/client.js';
+import { createSessionStore } from './app.js';
+import { createSessionIndex } from './session/session-index.js';
+import { createTokenCipher } from './session/token-cipher.js';
+
+/**
+ * Opens every client the gateway needs, from the configuration, and runs the database
+ * migrations. `overrides` lets tests and the dev script substitute pieces (a clock, a
+ * Kv, ...). Returns the deps and a `close` that releases them.
+ */
+export async function buildDeps(config: Config, logger: Logger, overrides: Partial<AppDeps> = {}) {
+  const clock = overrides.clock ?? (() => new Date());
+  const kv: Kv =
+    overrides.kv ??
+    (config.SESSION_STORE === 'memory'
+      ? memoryKv()
+      : await connectRedis(config.REDIS_URL, config.REDIS_KEY_PREFIX, (err) =>
+          logger.warn('redis connection error', { error: err.message }),
+        ));
+  const db = overrides.db ?? (await openDatabase({ url: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR }));
+  await runMigrations(db);
+  const deps: AppDeps = {
+    config,
+    logger,
+    clock,
+    random: overrides.random ?? randomBytes,
+    kv,
+    db,
+    sessionStore: overrides.sessionStore ?? createSessionStore({ kv, config }),
+    sessionIndex: createSessionIndex(kv, config.SESSION_ABSOLUTE_LIFETIME_SECONDS),
+    tokenCipher: createTokenCipher(config.SESSION_ENCRYPTION_KEY),
+    kratos:
+      overrides.kratos ??
+      createKratosClient({
+        publicUrl: config.KRATOS_PUBLIC_URL,
+        adminUrl: config.KRATOS_ADMIN_URL,
+        timeoutMs: config.KRATOS_TIMEOUT_MS,
+      }),
+    audit: overrides.audit ?? createAuditLog({ db, clock }),
+    ...overrides,
+  };
+  return {
+    deps,
+    async close() {
+      await kv.close();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,238 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * The gateway's whole configuration: one schema over the environment, read once at
+ * startup. Secrets may also come from `<NAME>_FILE` (a path whose content is the value),
+ * which is how Docker and Kubernetes secrets are mounted. Nothing else reads `process.env`.
+ */
+
+const SECRET_KEYS = [
+  'SESSION_SECRET',
+  'SESSION_ENCRYPTION_KEY',
+  'REDIS_URL',
+  'DATABASE_URL',
+  'KRATOS_WEBHOOK_API_KEY',
+  'LOCAL_KEYRING_MASTER_KEY',
+  'VAULT_TOKEN',
+  'VAULT_ROLE_ID',
+  'VAULT_SECRET_ID',
+  'SMTP_URL',
+] as const;
+
+/** Values that ship in examples and must never reach production. */
+const KNOWN_DEFAULT_SECRETS = new Set(['changeme', 'change-me', 'secret', 'development', 'dev-secret']);
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const list = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+const port = z.coerce.number().int().min(0).max(65535);
+const seconds = z.coerce.number().int().positive();
+
+const schema = z.object({
+  /** `production` turns on the safety checks below and Secure cookies. */
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  /** Port of the public API; 0 picks a free one. */
+  PORT: port.default(3000),
+  /** Interface to bind. */
+  HOST: z.string().default('0.0.0.0'),
+  /** Port of the internal `/metrics` listener; 0 disables it. */
+  METRICS_PORT: port.default(9464),
+  /** The URL browsers use to reach the gateway; https in production. */
+  PUBLIC_BASE_URL: z.url().default('http://localhost:3000'),
+  /** Origins allowed by CORS and the CSRF check (comma list); defaults to PUBLIC_BASE_URL's origin. */
+  CORS_ORIGINS: list.optional(),
+  /** Signs the session cookie; at least 32 characters. */
+  SESSION_SECRET: z.string().optional(),
+  /** 32 bytes, base64: encrypts secrets held inside sessions (the Kratos session token). */
+  SESSION_ENCRYPTION_KEY: z.string().optional(),
+  /** `redis` (default) or `memory` (development only). */
+  SESSION_STORE: z.enum(['redis', 'memory']).default('redis'),
+  /** Idle timeout of a gateway session. */
+  SESSION_IDLE_TIMEOUT_SECONDS: seconds.default(1800),
+  /** Absolute lifetime of a gateway session, whatever its activity. */
+  SESSION_ABSOLUTE_LIFETIME_SECONDS: seconds.default(86400),
+  /** Window in which an authentication counts as recent (password, MFA and passkey changes). */
+  PRIVILEGED_MAX_AGE_SECONDS: seconds.default(900),
+  /** Redis connection (redis://, rediss://); Sentinel and Cluster URLs are accepted by the client module. */
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  /** Prefix of every Redis key the gateway writes. */
+  REDIS_KEY_PREFIX: z.string().default('gw:'),
+  /** Postgres connection; without it the embedded PGlite is used. */
+  DATABASE_URL: z.string().optional(),
+  /** PGlite data directory when DATABASE_URL is unset; `memory` keeps it in memory. */
+  PGLITE_DIR: z.string().default('.data/pglite'),
+  /** Kratos public API. */
+  KRATOS_PUBLIC_URL: z.url().default('http://127.0.0.1:4433'),
+  /** Kratos admin API (never exposed outside the internal network). */
+  KRATOS_ADMIN_URL: z.url().default('http://127.0.0.1:4434'),
+  /** Timeout of each Kratos call. */
+  KRATOS_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  /** Shared key Kratos sends in `X-Webhook-Key` when calling `/hooks/kratos/*`. */
+  KRATOS_WEBHOOK_API_KEY: z.string().optional(),
+  /** How long a Kratos whoami answer is trusted; a Kratos-side logout takes effect within it. */
+  WHOAMI_CACHE_SECONDS: z.coerce.number().int().min(0).default(5),
+  /** WebAuthn relying party id (the registrable domain). */
+  WEBAUTHN_RP_ID: z.string().optional(),
+  /** Name shown by authenticators. */
+  WEBAUTHN_RP_NAME: z.string().default('Auth Gateway'),
+  /** Origins allowed in WebAuthn client data (comma list). */
+  WEBAUTHN_ORIGINS: list.optional(),
+  /** `preferred` (default) or `required`. */
+  WEBAUTHN_USER_VERIFICATION: z.enum(['preferred', 'required']).default('preferred'),
+  /** `none` (default) or `direct`. */
+  WEBAUTHN_ATTESTATION: z.enum(['none', 'direct']).default('none'),
+  /** Lifetime of a WebAuthn challenge. */
+  WEBAUTHN_CHALLENGE_TTL_SECONDS: seconds.default(120),
+  /** Largest JSON body accepted. */
+  JSON_BODY_LIMIT: z.string().default('100kb'),
+  /** Number of reverse proxies in front of the gateway whose X-Forwarded-For is trusted. */
+  TRUST_PROXY_HOPS: z.coerce.number().int().min(0).default(0),
+  /** winston level. */
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'debug']).default('info'),
+  /** Serve the demo page and its scripts at `/`. */
+  SERVE_DEMO: bool.default(false),
+  /** `local` keyring (embedded default) or `vault` transit. */
+  KEYS_BACKEND: z.enum(['local', 'vault']).default('local'),
+  /** Allows the local keyring in production (an explicit, audited decision). */
+  ALLOW_LOCAL_KEYRING_IN_PRODUCTION: bool.default(false),
+  /** Local keyring master key: 32 bytes, base64. */
+  LOCAL_KEYRING_MASTER_KEY: z.string().optional(),
+  /** Vault address, e.g. https://vault:8200. */
+  VAULT_ADDR: z.string().optional(),
+  /** Static Vault token (alternative to AppRole). */
+  VAULT_TOKEN: z.string().optional(),
+  /** AppRole role id. */
+  VAULT_ROLE_ID: z.string().optional(),
+  /** AppRole secret id. */
+  VAULT_SECRET_ID: z.string().optional(),
+  /** Transit mount path. */
+  VAULT_TRANSIT_MOUNT: z.string().default('transit'),
+  /** Transit key name. */
+  VAULT_TRANSIT_KEY: z.string().default('gateway-files'),
+  /** Timeout of each Vault call. */
+  VAULT_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  /** Where encrypted file bodies (and dev state) live. */
+  DATA_DIR: z.string().default('.data'),
+  /** Largest file upload. */
+  MAX_UPLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(100 * 1024 * 1024),
+  /** SMTP server for notices such as lockout e-mails (smtp://host:port). */
+  SMTP_URL: z.string().optional(),
+  /** Sender of notices. */
+  MAIL_FROM: z.string().default('Auth Gateway <no-reply@localhost>'),
+});
+
+type Raw = z.infer<typeof schema>;
+
+export type Config = Omit<Raw, 'SESSION_SECRET' | 'SESSION_ENCRYPTION_KEY' | 'CORS_ORIGINS'> & {
+  SESSION_SECRET: string;
+  SESSION_ENCRYPTION_KEY: Buffer;
+  CORS_ORIGINS: string[];
+  WEBAUTHN_RP_ID: string;
+  WEBAUTHN_ORIGINS: string[];
+  production: boolean;
+  https: boolean;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Resolves `<NAME>_FILE` into `<NAME>` for the secret keys. */
+function withFileSecrets(env: Record<string, string | undefined>, problems: string[]) {
+  const out = { ...env };
+  for (const key of SECRET_KEYS) {
+    const path = env[`${key}_FILE`];
+    if (!path) continue;
+    if (env[key]) problems.push(`${key} and ${key}_FILE are both set; use one`);
+    try {
+      out[key] = readFileSync(path, 'utf8').trim();
+    } catch {
+      problems.push(`${key}_FILE: cannot read the file it names`);
+    }
+  }
+  return out;
+}
+
+function decodeKey(name: string, value: string | undefined, problems: string[]): Buffer | undefined {
+  if (value === undefined) return undefined;
+  const key = Buffer.from(value, 'base64');
+  if (key.length !== 32) {
+    problems.push(`${name} must be 32 bytes encoded in base64`);
+    return undefined;
+  }
+  return key;
+}
+
+function productionProblems(raw: Raw, cfg: Omit<Config, 'production'>): string[] {
+  const problems: string[] = [];
+  if (!cfg.https) problems.push('PUBLIC_BASE_URL must be https in production');
+  if (!raw.SESSION_SECRET) problems.push('SESSION_SECRET is required in production');
+  else if (raw.SESSION_SECRET.length < 32) problems.push('SESSION_SECRET must be at least 32 characters');
+  else if (KNOWN_DEFAULT_SECRETS.has(raw.SESSION_SECRET.toLowerCase()))
+    problems.push('SESSION_SECRET is a default value');
+  if (!raw.SESSION_ENCRYPTION_KEY) problems.push('SESSION_ENCRYPTION_KEY is required in production');
+  if (!raw.CORS_ORIGINS || raw.CORS_ORIGINS.length === 0)
+    problems.push('CORS_ORIGINS must list the allowed origins in production');
+  if (cfg.CORS_ORIGINS.some((o) => o.includes('*')))
+    problems.push('CORS_ORIGINS must not contain a wildcard');
+  if (raw.SESSION_STORE === 'memory') problems.push('SESSION_STORE=memory is not allowed in production');
+  if (!raw.WEBAUTHN_RP_ID) problems.push('WEBAUTHN_RP_ID is required in production');
+  if (!raw.WEBAUTHN_ORIGINS || raw.WEBAUTHN_ORIGINS.length === 0)
+    problems.push('WEBAUTHN_ORIGINS is required in production');
+  if (cfg.WEBAUTHN_ORIGINS.some((o) => !o.startsWith('https://')))
+    problems.push('WEBAUTHN_ORIGINS must be https in production');
+  if (!raw.KRATOS_WEBHOOK_API_KEY) problems.push('KRATOS_WEBHOOK_API_KEY is required in production');
+  if (raw.KEYS_BACKEND === 'local' && !raw.ALLOW_LOCAL_KEYRING_IN_PRODUCTION)
+    problems.push('KEYS_BACKEND=local needs ALLOW_LOCAL_KEYRING_IN_PRODUCTION=true in production');
+  if (raw.KEYS_BACKEND === 'local' && !raw.LOCAL_KEYRING_MASTER_KEY)
+    problems.push('LOCAL_KEYRING_MASTER_KEY is required for the local keyring in production');
+  return problems;
+}
+
+/**
+ * Reads and validates the configuration. Throws a ConfigError listing every problem
+ * at once, so an operator fixes them in one go.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const problems: string[] = [];
+  const resolved = withFileSecrets(env, problems);
+  const parsed = schema.safeParse(
+    Object.fromEntries(Object.entries(resolved).filter(([, v]) => v !== undefined && v !== '')),
+  );
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(problems);
+  }
+  const raw = parsed.data;
+  const publicOrigin = new URL(raw.PUBLIC_BASE_URL).origin;
+  const encryptionKey = decodeKey('SESSION_ENCRYPTION_KEY', raw.SESSION_ENCRYPTION_KEY, problems);
+  decodeKey('LOCAL_KEYRING_MASTER_KEY', raw.LOCAL_KEYRING_MASTER_KEY, problems);
+  const cfg = {
+    ...raw,
+    SESSION_SECRET: raw.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
+    SESSION_ENCRYPTION_KEY: encryptionKey ?? randomBytes(32),
+    CORS_ORIGINS: raw.CORS_ORIGINS ?? [publicOrigin],
+    WEBAUTHN_RP_ID: raw.WEBAUTHN_RP_ID ?? new URL(raw.PUBLIC_BASE_URL).hostname,
+    WEBAUTHN_ORIGINS: raw.WEBAUTHN_ORIGINS ?? [publicOrigin],
+    https: raw.PUBLIC_BASE_URL.startsWith('https://'),
+  };
+  const production = raw.NODE_ENV === 'production';
+  if (production) problems.push(...productionProblems(raw, cfg));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { ...cfg, production };
+}

@@ -1,0 +1,158 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { AppError } from '../http/errors.js';
+
+/** Rows and count of one statement, the same for pg and PGlite. */
+export interface QueryResult<T> {
+  rows: T[];
+  rowCount: number;
+}
+
+/** Anything that can run a parameterised statement: the database or a transaction. */
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
+}
+
+/** The gateway's one view of Postgres, whichever engine is behind it. */
+export interface Database extends Queryable {
+  readonly engine: 'postgres' | 'pglite';
+  /** Runs `fn` in a transaction; rolls back if it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+
+/** Postgres errors that mean "the database is not there right now". */
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: string })?.code ?? '';
+  return (
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EPIPE',
+      '57P01',
+      '57P03',
+      '08006',
+      '08001',
+      '08003',
+    ].includes(code) ||
+    /Connection terminated|connect ECONNREFUSED|timeout/i.test(String((err as Error)?.message))
+  );
+}
+
+/** Wraps driver errors: an outage becomes a 503, anything else keeps its original error. */
+function wrapError(err: unknown): unknown {
+  if (isConnectionError(err))
+    return new AppError('database_unavailable', 503, 'The database is unavailable.', { cause: err });
+  return err;
+}
+
+async function openPostgres(url: string): Promise<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    connectionTimeoutMillis: 3000,
+    query_timeout: 10000,
+  });
+  // An idle client that loses its server emits an error; without a listener it would crash the process.
+  pool.on('error', () => undefined);
+  const query: Queryable['query'] = async (sql, params) => {
+    try {
+      const res = await pool.query(sql, params as unknown[]);
+      return { rows: res.rows, rowCount: res.rowCount ?? 0 };
+    } catch (err) {
+      throw wrapError(err);
+    }
+  };
+  return {
+    engine: 'postgres',
+    query,
+    async transaction(fn) {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw wrapError(err);
+      }
+      try {
+        await client.query('BEGIN');
+        const result = await fn({
+          query: async (sql, params) => {
+            const res = await client.query(sql, params as unknown[]);
+            return { rows: res.rows, rowCount: res.rowCount ?? 0 };
+          },
+        });
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw wrapError(err);
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+type PgliteLike = Pick<import('@electric-sql/pglite').PGlite, 'query' | 'exec'>;
+
+/** PGlite runs parameterless SQL (a migration file) through `exec`, which takes several statements. */
+function pgliteQuery(db: PgliteLike): Queryable['query'] {
+  return async (sql, params) => {
+    if (!params || params.length === 0) {
+      const results = await db.exec(sql);
+      const last = results[results.length - 1];
+      return { rows: (last?.rows ?? []) as never[], rowCount: last?.affectedRows ?? last?.rows.length ?? 0 };
+    }
+    const res = await db.query(sql, params);
+    return { rows: res.rows as never[], rowCount: res.affectedRows ?? res.rows.length };
+  };
+}
+
+async function openPglite(dir: string): Promise<Database> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const db = dir === 'memory' ? new PGlite() : new PGlite(dir);
+  await db.waitReady;
+  const query = pgliteQuery(db);
+  return {
+    engine: 'pglite',
+    query,
+    transaction: (fn) => db.transaction((tx) => fn({ query: pgliteQuery(tx) })),
+    close: () => db.close(),
+  };
+}
+
+/** Opens Postgres when a URL is given, else the embedded PGlite in `pgliteDir`. */
+export async function openDatabase(options: { url?: string; pgliteDir: string }): Promise<Database> {
+  return options.url ? openPostgres(options.url) : openPglite(options.pgliteDir);
+}
+
+/**
+ * Applies the numbered SQL files of `migrations/` that have not run yet, each in its
+ * own transaction, under an advisory lock so that replicas starting together do not race.
+ */
+export async function runMigrations(db: Database): Promise<string[]> {
+  const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d{3}_.+\.sql$/.test(f)).sort();
+  const applied: string[] = [];
+  await db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock(727274)');
+    await tx.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
+    const done = new Set(
+      (await tx.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name),
+    );
+    for (const file of files) {
+      if (done.has(file)) continue;
+      const sql = await readFile(new URL(`./migrations/${file}`, import.meta.url), 'utf8');
+      await tx.query(sql);
+      await tx.query('INSERT INTO schema_migrations (name) VALUES ($1)', [file]);
+      applied.push(file);
+    }
+  });
+  return applied;
+}

@@ -1,0 +1,27 @@
+import type { Store } from 'express-session';
+import type { AuditLog } from './audit/audit-log.js';
+import type { Config } from './config.js';
+import type { Database } from './db/database.js';
+import type { Logger } from './http/logger.js';
+import type { KratosClient } from './kratos/client.js';
+import type { Kv } from './redis/client.js';
+import type { SessionIndex } from './session/session-index.js';
+import type { TokenCipher } from './session/token-cipher.js';
+
+/**
+ * Everything the app needs from the outside, built once by main.ts (or a test) and passed
+ * in. Modules take what they need from here instead of importing clients or the clock.
+ */
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  kv: Kv;
+  sessionStore: Store;
+  sessionIndex: SessionIndex;
+  tokenCipher: TokenCipher;
+  kratos: KratosClient;
+  audit: AuditLog;
+  clock: () => Date;
+  random: (bytes: number) => Buffer;
+}

@@ -1,0 +1,34 @@
+import type { Router } from 'express';
+import type { AppDeps } from '../deps.js';
+
+async function check(run: () => Promise<unknown>, timeoutMs = 2000): Promise<'ok' | 'down'> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const ok = await Promise.race([
+      run().then((r) => r !== false),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+    ]);
+    return ok ? 'ok' : 'down';
+  } catch {
+    return 'down';
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** /healthz: the process is alive. /readyz: Redis, Postgres and Kratos answer. */
+export function registerHealthRoutes(router: Router, deps: AppDeps) {
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  router.get('/readyz', async (_req, res) => {
+    const [redis, database, kratos] = await Promise.all([
+      check(() => deps.kv.ping()),
+      check(() => deps.db.query('SELECT 1')),
+      check(() => deps.kratos.ready()),
+    ]);
+    const checks = { redis, database, kratos };
+    const ready = Object.values(checks).every((c) => c === 'ok');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
+  });
+}

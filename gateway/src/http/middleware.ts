@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import cors from 'cors';
+import express, {
+  type ErrorRequestHandler,
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from 'express';
+import helmet from 'helmet';
+import { z } from 'zod';
+import type { Config } from '../config.js';
+import { AppError } from './errors.js';
+import type { Logger } from './logger.js';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    requestId: string;
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
+
+/** Gives every request an id (a well-formed incoming X-Request-Id is kept) and logs its outcome. */
+export function requestContext(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const incoming = req.get('x-request-id');
+    req.requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.setHeader('X-Request-Id', req.requestId);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      // The path only: query strings can carry flow ids and tokens.
+      logger.http('request', {
+        requestId: req.requestId,
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+      });
+    });
+    next();
+  };
+}
+
+/** helmet with a CSP that allows no inline script, HSTS only where the public URL is https. */
+export function securityHeaders(config: Config): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    strictTransportSecurity: config.https ? { maxAge: 63072000, includeSubDomains: true } : false,
+    crossOriginEmbedderPolicy: false,
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+}
+
+/** CORS for the configured origins only; a preflight from any other origin is refused. */
+export function corsPolicy(config: Config): RequestHandler {
+  const allowed = new Set(config.CORS_ORIGINS);
+  const handler = cors({
+    origin: (origin, cb) => cb(null, origin !== undefined && allowed.has(origin)),
+    credentials: true,
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['Content-Type', 'X-CSRF', 'X-Request-Id'],
+    exposedHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
+    maxAge: 600,
+  });
+  return (req, res, next) => {
+    const origin = req.get('origin');
+    if (req.method === 'OPTIONS' && origin && !allowed.has(origin)) {
+      return next(new AppError('cors_forbidden', 403, 'This origin is not allowed.'));
+    }
+    handler(req, res, next);
+  };
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * CSRF defense for cookie-authenticated APIs: every state-changing request must carry
+ * `X-CSRF: 1` (a custom header forces a CORS preflight, which other origins fail) and,
+ * when the browser sends `Origin`, an allowed one.
+ */
+export function csrfGuard(
+  config: Config,
+  onRefusal?: (req: Request, reason: string) => Promise<void>,
+): RequestHandler {
+  const allowed = new Set(config.CORS_ORIGINS);
+  return async (req, _res, next) => {
+    if (SAFE_METHODS.has(req.method)) return next();
+    const origin = req.get('origin');
+    let reason: string | undefined;
+    if (req.get('x-csrf') !== '1') reason = 'missing X-CSRF header';
+    else if (origin !== undefined && !allowed.has(origin)) reason = 'origin not allowed';
+    if (!reason) return next();
+    try {
+      await onRefusal?.(req, reason);
+    } catch (err) {
+      return next(err);
+    }
+    next(new AppError('csrf_failed', 403, 'The request failed the CSRF check.'));
+  };
+}
+
+/** Parses JSON bodies of state-changing requests; anything else with a body is a 415. */
+export function jsonBody(limit: string): RequestHandler {
+  const parse = express.json({ limit, strict: true, type: () => true });
+  return (req, res, next) => {
+    if (SAFE_METHODS.has(req.method)) return next();
+    const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
+    if (!hasBody) {
+      req.body = {};
+      return next();
+    }
+    if (!req.is('application/json')) {
+      return next(
+        new AppError('unsupported_media_type', 415, 'Send JSON with Content-Type: application/json.'),
+      );
+    }
+    parse(req, res, next);
+  };
+}
+
+/** Validates `req.body` with a zod schema; the first problem names the field. */
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const result = schema.safeParse(body ?? {});
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue?.path.join('.') || undefined;
+  throw new AppError(
+    'invalid_request',
+    400,
+    field ? `${field}: ${issue?.message}` : (issue?.message ?? 'Invalid request.'),
+    {
+      details: {
+        field,
+        issues: result.error.issues.slice(0, 10).map((i) => ({ path: i.path.join('.'), message: i.message })),
+      },
+    },
+  );
+}
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+}
+
+/** Maps body-parser failures to our codes. */
+function fromParserError(err: BodyParserError): AppError | undefined {
+  if (err.type === 'entity.too.large')
+    return new AppError('payload_too_large', 413, 'The request body is too large.');
+  if (err.type === 'entity.parse.failed')
+    return new AppError('invalid_json', 400, 'The request body is not valid JSON.');
+  if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported')
+    return new AppError('unsupported_media_type', 415, 'Unsupported body encoding.');
+  if (err.type === 'request.aborted') return new AppError('request_aborted', 400, 'The request was aborted.');
+  if (typeof err.status === 'number' && err.status >= 400 && err.status < 500)
+    return new AppError('bad_request', err.status, 'The request could not be read.');
+  return undefined;
+}
+
+/** The one error handler: answers `{ error: { code, message } }`, logs the cause, never a stack. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const appError =
+      err instanceof AppError
+        ? err
+        : (fromParserError(err as BodyParserError) ??
+          new AppError('internal_error', 500, 'Something went wrong.', { cause: err }));
+    const log = appError.status >= 500 ? 'error' : 'info';
+    logger[log]('request failed', {
+      requestId: req.requestId,
+      code: appError.code,
+      status: appError.status,
+      cause:
+        appError.cause instanceof Error
+          ? `${appError.cause.name}: ${appError.cause.message}`
+          : appError.cause,
+    });
+    if (res.headersSent) return res.destroy();
+    for (const [name, value] of Object.entries(appError.headers ?? {})) res.setHeader(name, value);
+    res.status(appError.status).json({
+      error: {
+        code: appError.code,
+        message: appError.message,
+        ...(appError.details ? { details: appError.details } : {}),
+      },
+    });
+  };
+}

@@ -1,0 +1,297 @@
+import nodeVault from 'node-vault';
+import { AppError } from '../http/errors.js';
+
+/** How the gateway authenticates to Vault: a static token, or AppRole with renewal. */
+export type VaultAuth = { token: string } | { roleId: string; secretId: string };
+
+export interface VaultClientOptions {
+  addr: string;
+  auth: VaultAuth;
+  /** Per-request timeout; a slower Vault counts as unavailable. */
+  timeoutMs: number;
+  /** Milliseconds since the epoch; drives token renewal. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** `GET /sys/health`, as plain data. */
+export interface VaultHealth {
+  ok: boolean;
+  status: 'active' | 'standby' | 'sealed' | 'uninitialized' | 'unreachable';
+  version?: string;
+}
+
+/** The fields of a transit key the gateway cares about. */
+export interface TransitKeyInfo {
+  name: string;
+  derived: boolean;
+  exportable: boolean;
+  allowPlaintextBackup: boolean;
+  latestVersion: number;
+  minDecryptionVersion: number;
+  minEncryptionVersion: number;
+  versions: number[];
+}
+
+export type BatchResult = { ok: true; ciphertext: string; keyVersion: number } | { ok: false; error: string };
+
+export interface TransitKeyOptions {
+  derived?: boolean;
+  exportable?: boolean;
+  allowPlaintextBackup?: boolean;
+}
+
+/** The Vault operations the gateway uses, with typed results and errors mapped to AppError. */
+export interface VaultClient {
+  health(): Promise<VaultHealth>;
+  readKey(mount: string, name: string): Promise<TransitKeyInfo | undefined>;
+  createKey(mount: string, name: string, options: TransitKeyOptions): Promise<void>;
+  generateDataKey(
+    mount: string,
+    name: string,
+    context: string,
+  ): Promise<{ plaintext: Buffer; ciphertext: string; keyVersion: number }>;
+  decrypt(mount: string, name: string, ciphertext: string, context: string): Promise<Buffer>;
+  rewrap(
+    mount: string,
+    name: string,
+    items: { ciphertext: string; context: string }[],
+  ): Promise<BatchResult[]>;
+  rotate(mount: string, name: string): Promise<TransitKeyInfo>;
+  configure(mount: string, name: string, settings: Record<string, number | boolean>): Promise<void>;
+  backup(mount: string, name: string): Promise<string>;
+  restore(mount: string, backup: string, options: { name?: string; force?: boolean }): Promise<void>;
+  /** Drops timers and connections; nothing to do today, kept so callers can shut down symmetrically. */
+  close(): void;
+}
+
+interface VaultFailure {
+  status?: number;
+  message: string;
+  body?: { data?: { batch_results?: unknown } };
+}
+
+/** Extracts status and Vault's first error without keeping the request (its headers carry the token). */
+function describeFailure(error: unknown): VaultFailure {
+  const response = (error as { response?: { statusCode?: number; body?: VaultFailure['body'] } }).response;
+  if (response?.statusCode) {
+    const errors = (response.body as { errors?: string[] } | undefined)?.errors;
+    return {
+      status: response.statusCode,
+      message: errors?.[0] ?? `status ${response.statusCode}`,
+      body: response.body,
+    };
+  }
+  const code = (error as { code?: string }).code;
+  return { message: code ?? (error instanceof Error ? error.message : 'unknown error') };
+}
+
+/**
+ * Holds the Vault token. With AppRole it logs in lazily, renews the token once two thirds
+ * of its lease have passed, and logs in again when a renewal no longer extends the lease
+ * fully (the token is near its max TTL) — so callers never see an expired token.
+ */
+function tokenSession(client: nodeVault.client, auth: VaultAuth, now: () => number) {
+  let issuedLease = 0;
+  let renewAt = Infinity;
+  let loggedIn = false;
+  let pending: Promise<void> | undefined;
+
+  const schedule = (leaseSeconds: number) => {
+    renewAt = leaseSeconds > 0 ? now() + (leaseSeconds * 1000 * 2) / 3 : Infinity;
+  };
+
+  async function login(): Promise<void> {
+    if (!('roleId' in auth)) return;
+    const response = await client.approleLogin({ role_id: auth.roleId, secret_id: auth.secretId });
+    issuedLease = Number(response.auth.lease_duration);
+    schedule(issuedLease);
+    loggedIn = true;
+  }
+
+  async function renewOrRelogin(): Promise<void> {
+    const response = await client.tokenRenewSelf({ increment: `${issuedLease}s` }).catch(() => undefined);
+    const lease = Number(response?.auth?.lease_duration ?? 0);
+    if (lease < issuedLease) return login();
+    schedule(lease);
+  }
+
+  const once = (work: () => Promise<void>) => {
+    pending ??= work().finally(() => (pending = undefined));
+    return pending;
+  };
+
+  return {
+    canRelogin: 'roleId' in auth,
+    ensure(): Promise<void> {
+      if ('token' in auth) return Promise.resolve();
+      if (!loggedIn) return once(login);
+      if (now() >= renewAt) return once(renewOrRelogin);
+      return Promise.resolve();
+    },
+    relogin: () => once(login),
+  };
+}
+
+function toAppError(failure: VaultFailure): AppError {
+  const cause = new Error(`vault ${failure.status ?? 'network'}: ${failure.message}`);
+  if (failure.status === undefined || failure.status >= 500 || failure.status === 429) {
+    return new AppError('keys_unavailable', 503, 'The key service is unavailable.', { cause });
+  }
+  if (/message authentication failed|disallowed by policy|invalid ciphertext/.test(failure.message)) {
+    return new AppError('decryption_failed', 500, 'The data key could not be unwrapped.', { cause });
+  }
+  if (failure.status === 403) {
+    return new AppError('keys_forbidden', 502, 'The key service refused the gateway.', { cause });
+  }
+  return new AppError('keys_error', 502, 'The key service rejected the request.', { cause });
+}
+
+const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+
+function keyInfo(data: Record<string, unknown>): TransitKeyInfo {
+  return {
+    name: String(data.name),
+    derived: data.derived === true,
+    exportable: data.exportable === true,
+    allowPlaintextBackup: data.allow_plaintext_backup === true,
+    latestVersion: Number(data.latest_version),
+    minDecryptionVersion: Number(data.min_decryption_version),
+    minEncryptionVersion: Number(data.min_encryption_version),
+    versions: Object.keys((data.keys ?? {}) as object)
+      .map(Number)
+      .sort((a, b) => a - b),
+  };
+}
+
+function batchResults(results: unknown): BatchResult[] {
+  return (results as { ciphertext?: string; key_version?: number; error?: string }[]).map((item) =>
+    item.error || !item.ciphertext
+      ? { ok: false, error: item.error ?? 'no ciphertext returned' }
+      : { ok: true, ciphertext: item.ciphertext, keyVersion: Number(item.key_version) },
+  );
+}
+
+const HEALTH_STATUS: Record<number, VaultHealth['status']> = {
+  200: 'active',
+  429: 'standby',
+  501: 'uninitialized',
+  503: 'sealed',
+};
+
+/**
+ * The only module that talks to Vault. Contexts are the UTF-8 strings the caller gives
+ * (user ids) and are base64-encoded here, as transit expects.
+ */
+export function createVaultClient(options: VaultClientOptions): VaultClient {
+  const now = options.now ?? Date.now;
+  const client = nodeVault({
+    endpoint: options.addr,
+    token: 'token' in options.auth ? options.auth.token : undefined,
+    requestOptions: { timeout: options.timeoutMs },
+    noCustomHTTPVerbs: true,
+  });
+  const session = tokenSession(client, options.auth, now);
+
+  async function call<T>(operation: () => Promise<T>): Promise<T> {
+    await session.ensure().catch((error: unknown) => {
+      throw error instanceof AppError ? error : toAppError(describeFailure(error));
+    });
+    try {
+      return await operation();
+    } catch (error) {
+      const failure = describeFailure(error);
+      if (failure.status !== 403 || !session.canRelogin) throw toAppError(failure);
+    }
+    // A 403 with AppRole usually means the token expired under us: log in again, once.
+    await session.relogin().catch((error: unknown) => {
+      throw toAppError(describeFailure(error));
+    });
+    try {
+      return await operation();
+    } catch (error) {
+      throw toAppError(describeFailure(error));
+    }
+  }
+
+  return {
+    async health() {
+      try {
+        const response = await fetch(`${options.addr}/v1/sys/health`, {
+          signal: AbortSignal.timeout(options.timeoutMs),
+        });
+        const body = (await response.json().catch(() => ({}))) as { version?: string };
+        const status = HEALTH_STATUS[response.status] ?? 'unreachable';
+        return { ok: status === 'active', status, version: body.version };
+      } catch {
+        return { ok: false, status: 'unreachable' };
+      }
+    },
+    async readKey(mount, name) {
+      try {
+        await session.ensure();
+        const response = await client.read(`${mount}/keys/${name}`);
+        return keyInfo(response.data);
+      } catch (error) {
+        const failure = describeFailure(error);
+        if (failure.status === 404) return undefined;
+        throw error instanceof AppError ? error : toAppError(failure);
+      }
+    },
+    async createKey(mount, name, keyOptions) {
+      await call(() =>
+        client.write(`${mount}/keys/${name}`, {
+          type: 'aes256-gcm96',
+          derived: keyOptions.derived ?? true,
+          exportable: keyOptions.exportable ?? false,
+          allow_plaintext_backup: keyOptions.allowPlaintextBackup ?? false,
+        }),
+      );
+    },
+    async generateDataKey(mount, name, context) {
+      const response = await call(() =>
+        client.write(`${mount}/datakey/plaintext/${name}`, { context: b64(context), bits: 256 }),
+      );
+      return {
+        plaintext: Buffer.from(response.data.plaintext, 'base64'),
+        ciphertext: response.data.ciphertext,
+        keyVersion: Number(response.data.key_version),
+      };
+    },
+    async decrypt(mount, name, ciphertext, context) {
+      const response = await call(() =>
+        client.write(`${mount}/decrypt/${name}`, { ciphertext, context: b64(context) }),
+      );
+      return Buffer.from(response.data.plaintext, 'base64');
+    },
+    async rewrap(mount, name, items) {
+      const batch_input = items.map((item) => ({ ciphertext: item.ciphertext, context: b64(item.context) }));
+      const body = await call(() =>
+        client.write(`${mount}/rewrap/${name}`, { batch_input }).catch((error: unknown) => {
+          // Vault answers 400 with per-item results when only some items failed.
+          const failure = describeFailure(error);
+          if (failure.status === 400 && Array.isArray(failure.body?.data?.batch_results)) return failure.body;
+          throw error;
+        }),
+      );
+      return batchResults(body.data.batch_results);
+    },
+    async rotate(mount, name) {
+      await call(() => client.write(`${mount}/keys/${name}/rotate`, {}));
+      const info = await this.readKey(mount, name);
+      if (!info) throw toAppError({ status: 404, message: 'key disappeared after rotation' });
+      return info;
+    },
+    async configure(mount, name, settings) {
+      await call(() => client.write(`${mount}/keys/${name}/config`, settings));
+    },
+    async backup(mount, name) {
+      const response = await call(() => client.read(`${mount}/backup/${name}`));
+      return String(response.data.backup);
+    },
+    async restore(mount, backup, restoreOptions) {
+      const path = restoreOptions.name ? `${mount}/restore/${restoreOptions.name}` : `${mount}/restore`;
+      await call(() => client.write(path, { backup, force: restoreOptions.force ?? false }));
+    },
+    close() {},
+  };
+}

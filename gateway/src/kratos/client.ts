@@ -1,0 +1,293 @@
+import {
+  Configuration,
+  FrontendApi,
+  IdentityApi,
+  MetadataApi,
+  ResponseError,
+  type Identity,
+  type Session,
+  type UiText,
+} from '@ory/kratos-client-fetch';
+import { AppError } from '../http/errors.js';
+import type { Aal, KratosIdentity, KratosSession, WhoamiResult } from './types.js';
+
+/**
+ * The gateway's only door to Kratos (public and admin APIs). It returns the plain types of
+ * `./types.ts` and maps Kratos' "soft" errors (400 validation, 401, 403 aal2, 404/410
+ * flow gone) in one place, so callers never see the SDK.
+ */
+export interface KratosClientOptions {
+  publicUrl: string;
+  adminUrl: string;
+  timeoutMs: number;
+}
+
+export type KratosClient = ReturnType<typeof createKratosClient>;
+
+interface KratosErrorBody {
+  error?: { id?: string; code?: number; reason?: string; message?: string };
+  ui?: { messages?: UiText[]; nodes?: { messages?: UiText[]; attributes?: { name?: string } }[] };
+}
+
+/** Kratos answered, with a status and (usually) a JSON body. */
+export class KratosHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: KratosErrorBody,
+  ) {
+    super(`Kratos answered ${status}`);
+    this.name = 'KratosHttpError';
+  }
+
+  /** Every UI message id of the flow, at flow and at node level. */
+  messageIds(): number[] {
+    const ui = this.body.ui;
+    const ids = (ui?.messages ?? []).map((m) => m.id);
+    for (const node of ui?.nodes ?? []) for (const m of node.messages ?? []) ids.push(m.id);
+    return ids;
+  }
+
+  /** The first error-type message text, for a clear answer to the user. */
+  firstMessage(): string | undefined {
+    const ui = this.body.ui;
+    const all = [...(ui?.messages ?? []), ...(ui?.nodes ?? []).flatMap((n) => n.messages ?? [])];
+    return all.find((m) => m.type === 'error')?.text ?? this.body.error?.reason ?? this.body.error?.message;
+  }
+}
+
+/** Turns whatever the SDK threw into a KratosHttpError (Kratos answered) or a 503 AppError (it did not). */
+export async function toKratosError(err: unknown): Promise<Error> {
+  if (err instanceof ResponseError) {
+    const body = (await err.response.json().catch(() => ({}))) as KratosErrorBody;
+    if (err.response.status >= 500) {
+      return new AppError('kratos_unavailable', 502, 'The identity service failed.', { cause: body.error });
+    }
+    return new KratosHttpError(err.response.status, body);
+  }
+  return new AppError('kratos_unavailable', 503, 'The identity service is unavailable.', { cause: err });
+}
+
+/** Runs an SDK call and rethrows its failure in our terms. */
+export async function callKratos<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw await toKratosError(err);
+  }
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return value && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}
+
+const iso = (d: Date | string | undefined) => (d ? new Date(d).toISOString() : new Date(0).toISOString());
+
+export function toIdentity(identity: Identity): KratosIdentity {
+  const traits = asRecord(identity.traits);
+  const email = typeof traits.email === 'string' ? traits.email : '';
+  return {
+    id: identity.id,
+    state: identity.state === 'inactive' ? 'inactive' : 'active',
+    email,
+    emailVerified: (identity.verifiable_addresses ?? []).some((a) => a.value === email && a.verified),
+    traits,
+    metadataPublic: asRecord(identity.metadata_public),
+    metadataAdmin: asRecord(identity.metadata_admin),
+    credentialTypes: Object.entries(identity.credentials ?? {})
+      .filter(
+        ([, c]) =>
+          c && (c.identifiers?.length || c.type === 'totp' || c.type === 'lookup_secret' || c.config),
+      )
+      .map(([type]) => type),
+    createdAt: iso(identity.created_at),
+  };
+}
+
+export function toSession(session: Session): KratosSession {
+  if (!session.identity)
+    throw new AppError('kratos_invalid_response', 502, 'Kratos returned a session without identity.');
+  return {
+    id: session.id,
+    active: session.active ?? false,
+    aal: (session.authenticator_assurance_level as Aal | undefined) === 'aal2' ? 'aal2' : 'aal1',
+    authenticatedAt: iso(session.authenticated_at),
+    issuedAt: iso(session.issued_at),
+    expiresAt: iso(session.expires_at),
+    methods: (session.authentication_methods ?? []).map((m) => ({
+      method: m.method ?? 'unknown',
+      aal: m.aal === 'aal2' ? 'aal2' : 'aal1',
+      completedAt: iso(m.completed_at),
+    })),
+    identity: toIdentity(session.identity),
+    devices: (session.devices ?? []).map((d) => ({ ipAddress: d.ip_address, userAgent: d.user_agent })),
+  };
+}
+
+/** Kratos' 403 `session_aal2_required` (whoami with `required_aal: highest_available`). */
+export function isAal2Required(err: unknown): boolean {
+  return (
+    err instanceof KratosHttpError && err.status === 403 && err.body.error?.id === 'session_aal2_required'
+  );
+}
+
+export function createKratosClient(options: KratosClientOptions) {
+  // Node's fetch keeps connections alive; each call gets its own deadline so a slow
+  // Kratos never hangs a request.
+  const fetchApi: typeof fetch = (input, init) =>
+    fetch(input, { ...init, signal: AbortSignal.timeout(options.timeoutMs) });
+  const publicConfig = new Configuration({ basePath: options.publicUrl.replace(/\/$/, ''), fetchApi });
+  const adminConfig = new Configuration({ basePath: options.adminUrl.replace(/\/$/, ''), fetchApi });
+  const frontend = new FrontendApi(publicConfig);
+  const admin = new IdentityApi(adminConfig);
+  const metadata = new MetadataApi(adminConfig);
+
+  async function whoami(credential: { token: string } | { cookie: string }): Promise<WhoamiResult> {
+    try {
+      const session = await callKratos(() =>
+        frontend.toSession(
+          'token' in credential ? { xSessionToken: credential.token } : { cookie: credential.cookie },
+        ),
+      );
+      return { status: 'active', session: toSession(session) };
+    } catch (err) {
+      if (isAal2Required(err)) return { status: 'aal2_required' };
+      if (err instanceof KratosHttpError && (err.status === 401 || err.status === 403))
+        return { status: 'invalid' };
+      throw err;
+    }
+  }
+
+  return {
+    /** Raw SDK objects for the kratos/ modules that run settings, recovery and verification flows. */
+    frontend,
+    admin,
+
+    whoami,
+
+    /** Runs a native (API) password login flow; answers the Kratos session token and session. */
+    async loginWithPassword(identifier: string, password: string) {
+      const flow = await callKratos(() => frontend.createNativeLoginFlow());
+      const result = await callKratos(() =>
+        frontend.updateLoginFlow({
+          flow: flow.id,
+          updateLoginFlowBody: { method: 'password', identifier, password },
+        }),
+      );
+      if (!result.session_token)
+        throw new AppError('kratos_invalid_response', 502, 'Kratos returned no session token.');
+      return { sessionToken: result.session_token, session: toSession(result.session) };
+    },
+
+    /** Runs a native registration flow with a password; Kratos' session hook issues a token. */
+    async registerWithPassword(traits: Record<string, unknown>, password: string) {
+      const flow = await callKratos(() => frontend.createNativeRegistrationFlow());
+      const result = await callKratos(() =>
+        frontend.updateRegistrationFlow({
+          flow: flow.id,
+          updateRegistrationFlowBody: { method: 'password', password, traits },
+        }),
+      );
+      return {
+        identity: toIdentity(result.identity),
+        sessionToken: result.session_token,
+        session: result.session ? toSession(result.session) : undefined,
+      };
+    },
+
+    /** Revokes the session behind a Kratos session token. */
+    async logoutToken(sessionToken: string) {
+      try {
+        await callKratos(() =>
+          frontend.performNativeLogout({ performNativeLogoutBody: { session_token: sessionToken } }),
+        );
+      } catch (err) {
+        // Already gone at Kratos: the goal of a logout is reached.
+        if (
+          err instanceof KratosHttpError &&
+          (err.status === 401 || err.status === 403 || err.status === 404)
+        )
+          return;
+        throw err;
+      }
+    },
+
+    async getIdentity(id: string): Promise<KratosIdentity | undefined> {
+      try {
+        return toIdentity(await callKratos(() => admin.getIdentity({ id, includeCredential: ['password'] })));
+      } catch (err) {
+        if (err instanceof KratosHttpError && err.status === 404) return undefined;
+        throw err;
+      }
+    },
+
+    /** The identity whose credentials use this identifier (email), if any. */
+    async findIdentityByIdentifier(identifier: string): Promise<KratosIdentity | undefined> {
+      const found = await callKratos(() => admin.listIdentities({ credentialsIdentifier: identifier }));
+      return found[0] ? toIdentity(found[0]) : undefined;
+    },
+
+    async createIdentity(input: {
+      traits: Record<string, unknown>;
+      password?: string;
+      metadataPublic?: Record<string, unknown>;
+      state?: 'active' | 'inactive';
+    }): Promise<KratosIdentity> {
+      const identity = await callKratos(() =>
+        admin.createIdentity({
+          createIdentityBody: {
+            schema_id: 'default',
+            traits: input.traits,
+            state: input.state ?? 'active',
+            metadata_public: input.metadataPublic,
+            credentials: input.password ? { password: { config: { password: input.password } } } : undefined,
+          },
+        }),
+      );
+      return toIdentity(identity);
+    },
+
+    /** Applies a JSON Patch to an identity through the admin API. */
+    async patchIdentity(
+      id: string,
+      patch: { op: 'add' | 'replace' | 'remove'; path: string; value?: unknown }[],
+    ) {
+      return toIdentity(await callKratos(() => admin.patchIdentity({ id, jsonPatch: patch })));
+    },
+
+    async listIdentitySessions(identityId: string): Promise<KratosSession[]> {
+      const sessions = await callKratos(() => admin.listIdentitySessions({ id: identityId, active: true }));
+      return sessions.filter((s) => s.identity).map(toSession);
+    },
+
+    /** Revokes one Kratos session; an unknown id is already revoked. */
+    async revokeSession(sessionId: string) {
+      try {
+        await callKratos(() => admin.disableSession({ id: sessionId }));
+      } catch (err) {
+        if (err instanceof KratosHttpError && err.status === 404) return;
+        throw err;
+      }
+    },
+
+    async revokeIdentitySessions(identityId: string) {
+      try {
+        await callKratos(() => admin.deleteIdentitySessions({ id: identityId }));
+      } catch (err) {
+        if (err instanceof KratosHttpError && err.status === 404) return;
+        throw err;
+      }
+    },
+
+    /** Kratos' readiness (admin API). */
+    async ready(): Promise<boolean> {
+      try {
+        await metadata.isReady();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}

@@ -1,0 +1,46 @@
+import type { Router } from 'express';
+import { z } from 'zod';
+import type { AppDeps } from '../deps.js';
+import { parseBody } from '../http/middleware.js';
+import { freshSessionAnswer } from '../session/routes.js';
+import { identify } from './identify.js';
+import { loginWithPassword } from './password-login.js';
+import { register } from './register.js';
+
+const identifier = z.string().trim().min(3).max(320);
+const email = z.string().trim().max(320).pipe(z.email());
+export const MIN_PASSWORD_LENGTH = 12;
+const password = z
+  .string()
+  .min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`)
+  .max(1024);
+
+const identifyBody = z.object({ identifier }).strict();
+const loginBody = z.object({ identifier, password: z.string().min(1).max(1024) }).strict();
+const registerBody = z
+  .object({
+    email,
+    password: password.optional(),
+    traits: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+/** POST /identify, /register, /login/password. */
+export function registerLoginRoutes(router: Router, deps: AppDeps) {
+  router.post('/identify', async (req, res) => {
+    const body = parseBody(identifyBody, req.body);
+    res.json(await identify(deps, body.identifier));
+  });
+
+  router.post('/register', async (req, res) => {
+    const body = parseBody(registerBody, req.body);
+    await register(deps, req, body);
+    res.status(201).json(await freshSessionAnswer(deps, req));
+  });
+
+  router.post('/login/password', async (req, res) => {
+    const body = parseBody(loginBody, req.body);
+    await loginWithPassword(deps, req, body);
+    res.json(await freshSessionAnswer(deps, req));
+  });
+}

@@ -1,0 +1,138 @@
+import { createClient, createCluster, createSentinel, type RedisClientType } from 'redis';
+import { AppError } from '../http/errors.js';
+
+/**
+ * The gateway's only door to Redis. Everything it keeps there (sessions, the identity →
+ * sessions index, WebAuthn challenges, the whoami cache, rate-limit counters) goes
+ * through the small `Kv` interface below, so that `npm run dev` can run without a Redis
+ * server and tests exercise the real one.
+ */
+export interface Kv {
+  readonly kind: 'redis' | 'memory';
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, ttlSeconds: number): Promise<void>;
+  /** Reads and deletes in one atomic step: the basis of single-use challenges. */
+  getDel(key: string): Promise<string | null>;
+  del(...keys: string[]): Promise<void>;
+  hSet(key: string, field: string, value: string, ttlSeconds: number): Promise<void>;
+  hGetAll(key: string): Promise<Record<string, string>>;
+  hDel(key: string, field: string): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  /** The node-redis client, for connect-redis and rate-limit-redis; absent in memory mode. */
+  readonly client?: RedisClientType;
+}
+
+const unavailable = (cause: unknown) =>
+  new AppError('session_store_unavailable', 503, 'The session store is unavailable.', { cause });
+
+/** Runs a Redis command, turning every failure into a 503 AppError. */
+async function guard<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw unavailable(err);
+  }
+}
+
+/**
+ * Builds the node-redis client for a URL. `redis://` and `rediss://` connect to one
+ * server; `redis-sentinel://host:26379,host2:26379/<master>` asks Sentinel for the
+ * master; `redis-cluster://host:6379,host2:6379` connects to a cluster.
+ */
+function buildClient(url: string): RedisClientType {
+  // Without an offline queue, commands fail at once while Redis is down (a 503), instead
+  // of hanging until it returns; the client keeps reconnecting in the background.
+  const common = {
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: 2000,
+      reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000),
+    },
+  };
+  const parsed = new URL(url);
+  const hosts = parsed.host.split(',').map((h) => {
+    const [host, port] = h.split(':');
+    return { host: host ?? '127.0.0.1', port: Number(port || 6379) };
+  });
+  if (parsed.protocol === 'redis-sentinel:') {
+    return createSentinel({
+      name: parsed.pathname.replace(/^\//, '') || 'mymaster',
+      sentinelRootNodes: hosts,
+      nodeClientOptions: { password: decodeURIComponent(parsed.password) || undefined, ...common },
+    }) as unknown as RedisClientType;
+  }
+  if (parsed.protocol === 'redis-cluster:') {
+    return createCluster({
+      rootNodes: hosts.map((h) => ({ url: `redis://${h.host}:${h.port}` })),
+      defaults: { password: decodeURIComponent(parsed.password) || undefined, ...common },
+    }) as unknown as RedisClientType;
+  }
+  return createClient({ url, ...common }) as RedisClientType;
+}
+
+/** Connects to Redis; `onError` receives connection errors (they are retried, never thrown). */
+export async function connectRedis(url: string, prefix: string, onError: (err: Error) => void): Promise<Kv> {
+  const client = buildClient(url);
+  client.on('error', onError);
+  await client.connect();
+  const k = (key: string) => prefix + key;
+  return {
+    kind: 'redis',
+    client,
+    get: (key) => guard(() => client.get(k(key))),
+    set: (key, value, ttl) => guard(async () => void (await client.set(k(key), value, { EX: ttl }))),
+    getDel: (key) => guard(() => client.getDel(k(key))),
+    del: (...keys) => guard(async () => void (keys.length && (await client.del(keys.map(k))))),
+    hSet: (key, field, value, ttl) =>
+      guard(async () => {
+        await client.multi().hSet(k(key), field, value).expire(k(key), ttl).exec();
+      }),
+    hGetAll: (key) => guard(async () => ({ ...(await client.hGetAll(k(key))) }) as Record<string, string>),
+    hDel: (key, field) => guard(async () => void (await client.hDel(k(key), field))),
+    ping: () => guard(async () => void (await client.ping())),
+    close: async () => {
+      client.destroy();
+    },
+  };
+}
+
+/** An in-process Kv for development without Redis. Production refuses it. */
+export function memoryKv(clock: () => number = Date.now): Kv {
+  const data = new Map<string, { value: string | Map<string, string>; expiresAt: number }>();
+  const live = (key: string) => {
+    const entry = data.get(key);
+    if (entry && entry.expiresAt <= clock()) data.delete(key);
+    return data.get(key);
+  };
+  return {
+    kind: 'memory',
+    get: async (key) => {
+      const v = live(key)?.value;
+      return typeof v === 'string' ? v : null;
+    },
+    set: async (key, value, ttl) => void data.set(key, { value, expiresAt: clock() + ttl * 1000 }),
+    getDel: async (key) => {
+      const v = live(key)?.value;
+      data.delete(key);
+      return typeof v === 'string' ? v : null;
+    },
+    del: async (...keys) => keys.forEach((key) => data.delete(key)),
+    hSet: async (key, field, value, ttl) => {
+      const entry = live(key);
+      const map = entry?.value instanceof Map ? entry.value : new Map<string, string>();
+      map.set(field, value);
+      data.set(key, { value: map, expiresAt: clock() + ttl * 1000 });
+    },
+    hGetAll: async (key) => {
+      const v = live(key)?.value;
+      return v instanceof Map ? Object.fromEntries(v) : {};
+    },
+    hDel: async (key, field) => {
+      const v = live(key)?.value;
+      if (v instanceof Map) v.delete(field);
+    },
+    ping: async () => undefined,
+    close: async () => data.clear(),
+  };
+}

@@ -1,0 +1,103 @@
+import type { Request, Response, Router } from 'express';
+import { z } from 'zod';
+import { checkAuth, requireAuth } from '../access/require-auth.js';
+import type { AppDeps } from '../deps.js';
+import { AppError } from '../http/errors.js';
+import { KRATOS_COOKIE, loadPrincipal } from './resolve-principal.js';
+import { sessionBody } from './principal.js';
+import { endGatewaySession, listSessions, revokeAllSessions, revokeSession } from './sessions.js';
+
+const verifyQuery = z.object({
+  aal: z.enum(['aal1', 'aal2']).optional(),
+  role: z.string().min(1).max(64).optional(),
+});
+
+/** Expires both session cookies in the browser. */
+function clearCookies(res: Response, deps: AppDeps) {
+  res.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure: deps.config.https });
+  res.clearCookie(KRATOS_COOKIE, { path: '/' });
+}
+
+export const SESSION_COOKIE = 'gw_session';
+
+/**
+ * The body of GET /session and of every successful login, registration or step-up. A
+ * session that still owes its second factor is not usable yet: 403 `aal2_required`
+ * says which methods complete it.
+ */
+export async function sessionAnswer(deps: AppDeps, req: Request) {
+  const principal = await checkAuth(req, { allowIncomplete: true }, deps.clock());
+  if (principal.secondFactorRequired)
+    await checkAuth(req, { aal: 'aal2', allowIncomplete: true }, deps.clock());
+  return sessionBody(principal);
+}
+
+/** Re-reads the principal after the session changed (login, step-up) and answers with it. */
+export async function freshSessionAnswer(deps: AppDeps, req: Request) {
+  await loadPrincipal(deps, req);
+  return sessionAnswer(deps, req);
+}
+
+/** GET /session, GET/DELETE /sessions, POST /logout, POST /logout/all, GET /verify. */
+export function registerSessionRoutes(router: Router, deps: AppDeps) {
+  const guard = (need = {}) => requireAuth(need, deps.clock);
+  const audit = (req: Request, type: string, identityId: string, details?: Record<string, unknown>) =>
+    deps.audit.record({
+      type,
+      outcome: 'success',
+      identityId,
+      actorId: identityId,
+      ip: req.ip,
+      requestId: req.requestId,
+      details,
+    });
+
+  router.get('/session', async (req, res) => {
+    res.json(await sessionAnswer(deps, req));
+  });
+
+  router.get('/sessions', guard(), async (req, res) => {
+    res.json({ sessions: await listSessions(deps, req.principal!) });
+  });
+
+  router.delete('/sessions/:id', guard(), async (req, res) => {
+    const id = z.string().min(1).max(128).parse(req.params.id);
+    await revokeSession(deps, req.principal!, id);
+    await audit(req, 'session.revoked', req.principal!.identityId, { sessionId: id });
+    res.status(204).end();
+  });
+
+  router.post('/logout', guard({ allowIncomplete: true }), async (req, res) => {
+    const p = req.principal!;
+    if (p.source === 'kratos') await deps.kratos.revokeSession(p.sessionId);
+    else await endGatewaySession(deps, req, { revokeKratos: true });
+    await audit(req, 'session.logout', p.identityId, { sessionId: p.sessionId });
+    clearCookies(res, deps);
+    res.status(204).end();
+  });
+
+  router.post('/logout/all', guard({ allowIncomplete: true }), async (req, res) => {
+    const p = req.principal!;
+    await revokeAllSessions(deps, p.identityId);
+    await audit(req, 'session.logout_all', p.identityId);
+    clearCookies(res, deps);
+    res.status(204).end();
+  });
+
+  // Forward auth for Nginx auth_request: the answer is in the status and the X-User-* headers.
+  router.get('/verify', async (req, res) => {
+    const query = verifyQuery.safeParse(req.query);
+    if (!query.success) throw new AppError('invalid_request', 400, 'aal must be aal1 or aal2; role a name.');
+    const principal = await checkAuth(
+      req,
+      { aal: query.data.aal, roles: query.data.role ? [query.data.role] : undefined },
+      deps.clock(),
+    );
+    res.setHeader('X-User-Id', principal.identityId);
+    res.setHeader('X-User-Email', principal.email);
+    res.setHeader('X-User-Roles', principal.roles.join(','));
+    res.setHeader('X-Auth-AAL', principal.aal);
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(200).end();
+  });
+}

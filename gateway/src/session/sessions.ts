@@ -1,0 +1,198 @@
+import type { Request } from 'express';
+import type { CompletedMethod } from '../access/aal.js';
+import type { AppDeps } from '../deps.js';
+import { AppError, notFound } from '../http/errors.js';
+import type { KratosSession } from '../kratos/types.js';
+import type { Principal } from './principal.js';
+import type { GatewayAuth } from './session-data.js';
+
+const promisify = (req: Request, op: 'regenerate' | 'save' | 'destroy') => () =>
+  new Promise<void>((resolve, reject) =>
+    req.session[op]((err: unknown) =>
+      err
+        ? reject(
+            new AppError('session_store_unavailable', 503, 'The session store is unavailable.', {
+              cause: err,
+            }),
+          )
+        : resolve(),
+    ),
+  );
+
+/** Starts a gateway session: a fresh session id (no fixation), the identity index updated. */
+export async function establishGatewaySession(
+  deps: AppDeps,
+  req: Request,
+  input: {
+    identityId: string;
+    kind: GatewayAuth['kind'];
+    kratosToken?: string;
+    kratosSessionId?: string;
+    methods: CompletedMethod[];
+    passkeyEnrollmentRequired?: boolean;
+  },
+): Promise<GatewayAuth> {
+  const previous = req.session.auth;
+  if (previous) await deps.sessionIndex.remove(previous.identityId, previous.handle);
+  await promisify(req, 'regenerate')();
+  const now = deps.clock().getTime();
+  const handle = `g_${deps.random(18).toString('base64url')}`;
+  const auth: GatewayAuth = {
+    handle,
+    identityId: input.identityId,
+    kind: input.kind,
+    kratosToken: input.kratosToken ? deps.tokenCipher.seal(input.kratosToken, handle) : undefined,
+    kratosSessionId: input.kratosSessionId,
+    methods: input.methods,
+    createdAt: now,
+    authenticatedAt: now,
+    lastSeenAt: now,
+    expiresAt: now + deps.config.SESSION_ABSOLUTE_LIFETIME_SECONDS * 1000,
+    passkeyEnrollmentRequired: input.passkeyEnrollmentRequired,
+    userAgent: req.get('user-agent')?.slice(0, 200),
+    ip: req.ip,
+  };
+  req.session.auth = auth;
+  await promisify(req, 'save')();
+  await deps.sessionIndex.add(input.identityId, handle, req.session.id);
+  return auth;
+}
+
+/**
+ * Raises the current session in place after a step-up: the factor is added, the
+ * authentication time refreshed and the session id regenerated (the handle stays).
+ */
+export async function raiseGatewaySession(deps: AppDeps, req: Request, method: CompletedMethod) {
+  const auth = req.session.auth;
+  if (!auth) throw new AppError('unauthenticated', 401, 'Sign in to continue.');
+  await promisify(req, 'regenerate')();
+  const now = deps.clock().getTime();
+  req.session.auth = { ...auth, methods: [...auth.methods, method], authenticatedAt: now, lastSeenAt: now };
+  await promisify(req, 'save')();
+  await deps.sessionIndex.add(auth.identityId, auth.handle, req.session.id);
+}
+
+/** Ends the request's gateway session; with `revokeKratos`, the Kratos session it holds too. */
+export async function endGatewaySession(deps: AppDeps, req: Request, options: { revokeKratos: boolean }) {
+  const auth = req.session?.auth;
+  if (!auth) return;
+  if (options.revokeKratos) await revokeHeldKratosSession(deps, auth);
+  await deps.sessionIndex.remove(auth.identityId, auth.handle);
+  delete req.session.auth;
+  await promisify(req, 'destroy')();
+}
+
+async function revokeHeldKratosSession(deps: AppDeps, auth: GatewayAuth) {
+  const token = auth.kratosToken && deps.tokenCipher.open(auth.kratosToken, auth.handle);
+  if (token) await deps.kratos.logoutToken(token);
+  else if (auth.kratosSessionId) await deps.kratos.revokeSession(auth.kratosSessionId);
+}
+
+const storeGet = (deps: AppDeps, sid: string) =>
+  new Promise<GatewayAuth | undefined>((resolve, reject) =>
+    deps.sessionStore.get(sid, (err, data) =>
+      err
+        ? reject(
+            new AppError('session_store_unavailable', 503, 'The session store is unavailable.', {
+              cause: err,
+            }),
+          )
+        : resolve(data?.auth),
+    ),
+  );
+
+const storeDestroy = (deps: AppDeps, sid: string) =>
+  new Promise<void>((resolve, reject) =>
+    deps.sessionStore.destroy(sid, (err) =>
+      err
+        ? reject(
+            new AppError('session_store_unavailable', 503, 'The session store is unavailable.', {
+              cause: err,
+            }),
+          )
+        : resolve(),
+    ),
+  );
+
+/** One entry of GET /sessions. */
+export interface SessionSummary {
+  id: string;
+  source: 'gateway' | 'kratos';
+  current: boolean;
+  methods: string[];
+  createdAt: string;
+  authenticatedAt: string;
+  expiresAt: string;
+  userAgent?: string;
+  ip?: string;
+}
+
+/** The identity's gateway sessions (stale index entries are dropped on the way). */
+async function gatewaySessions(deps: AppDeps, identityId: string) {
+  const entries = Object.entries(await deps.sessionIndex.list(identityId));
+  const found: { sid: string; auth: GatewayAuth }[] = [];
+  for (const [handle, sid] of entries) {
+    const auth = await storeGet(deps, sid);
+    if (auth && auth.handle === handle) found.push({ sid, auth });
+    else await deps.sessionIndex.remove(identityId, handle);
+  }
+  return found;
+}
+
+/** Every live session of the principal's identity, of both kinds. */
+export async function listSessions(deps: AppDeps, principal: Principal): Promise<SessionSummary[]> {
+  const gateway = await gatewaySessions(deps, principal.identityId);
+  const held = new Set(gateway.map((g) => g.auth.kratosSessionId).filter(Boolean));
+  const kratos = (await deps.kratos.listIdentitySessions(principal.identityId)).filter(
+    (s) => !held.has(s.id),
+  );
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return [
+    ...gateway.map(({ auth }) => ({
+      id: auth.handle,
+      source: 'gateway' as const,
+      current: auth.handle === principal.sessionId,
+      methods: auth.kratosToken
+        ? ['password', ...auth.methods.map((m) => m.method)]
+        : auth.methods.map((m) => m.method),
+      createdAt: iso(auth.createdAt),
+      authenticatedAt: iso(auth.authenticatedAt),
+      expiresAt: iso(auth.expiresAt),
+      userAgent: auth.userAgent,
+      ip: auth.ip,
+    })),
+    ...kratos.map((s: KratosSession) => ({
+      id: s.id,
+      source: 'kratos' as const,
+      current: s.id === principal.sessionId,
+      methods: s.methods.map((m) => m.method),
+      createdAt: s.issuedAt,
+      authenticatedAt: s.authenticatedAt,
+      expiresAt: s.expiresAt,
+      userAgent: s.devices[0]?.userAgent,
+      ip: s.devices[0]?.ipAddress,
+    })),
+  ];
+}
+
+/** Revokes one session of the principal's identity, of either kind; 404 for anything else. */
+export async function revokeSession(deps: AppDeps, principal: Principal, id: string) {
+  const gateway = await gatewaySessions(deps, principal.identityId);
+  const match = gateway.find((g) => g.auth.handle === id);
+  if (match) {
+    await revokeHeldKratosSession(deps, match.auth);
+    await storeDestroy(deps, match.sid);
+    await deps.sessionIndex.remove(principal.identityId, id);
+    return;
+  }
+  const kratos = await deps.kratos.listIdentitySessions(principal.identityId);
+  if (!kratos.some((s) => s.id === id)) throw notFound('Session');
+  await deps.kratos.revokeSession(id);
+}
+
+/** Ends every session of an identity, at Kratos and at the gateway. */
+export async function revokeAllSessions(deps: AppDeps, identityId: string) {
+  await deps.kratos.revokeIdentitySessions(identityId);
+  for (const { sid } of await gatewaySessions(deps, identityId)) await storeDestroy(deps, sid);
+  await deps.sessionIndex.clear(identityId);
+}

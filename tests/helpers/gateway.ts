@@ -1,0 +1,107 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { createApp } from '../../gateway/src/app.js';
+import { buildDeps } from '../../gateway/src/build-deps.js';
+import { loadConfig } from '../../gateway/src/config.js';
+import type { AppDeps } from '../../gateway/src/deps.js';
+import { createLogger } from '../../gateway/src/http/logger.js';
+import { startKratosDouble, type KratosDouble, type KratosDoubleOptions } from '../doubles/kratos/index.js';
+
+/**
+ * A throwaway database for one test gateway: a fresh database on the real Postgres server
+ * when DATABASE_URL is set (CI), else an in-memory PGlite.
+ */
+export async function createTestDatabase(): Promise<{ url?: string; drop(): Promise<void> }> {
+  const base = process.env.DATABASE_URL;
+  if (!base) return { url: undefined, drop: async () => undefined };
+  const name = `gw_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export interface TestGateway {
+  url: string;
+  port: number;
+  deps: AppDeps;
+  kratos: KratosDouble;
+  /** Base URL of the API under /api/auth. */
+  auth: string;
+  close(): Promise<void>;
+}
+
+export interface TestGatewayOptions {
+  env?: Record<string, string>;
+  kratos?: KratosDouble;
+  kratosOptions?: KratosDoubleOptions;
+  overrides?: Partial<AppDeps>;
+  /** Reuse another gateway's Redis prefix and database (two replicas). */
+  share?: TestGateway;
+}
+
+/**
+ * Starts the real gateway in-process on a free port, against real Redis (REDIS_URL, with
+ * a private key prefix), a private database and the Kratos double.
+ */
+export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
+  const ownKratos = !options.kratos && !options.share;
+  const kratos = options.kratos ?? options.share?.kratos ?? (await startKratosDouble(options.kratosOptions));
+  const db = options.share ? undefined : await createTestDatabase();
+  const shared = options.share?.deps.config;
+  const env: Record<string, string | undefined> = {
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    METRICS_PORT: '0',
+    PUBLIC_BASE_URL: 'http://localhost:3000',
+    SESSION_SECRET: shared?.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
+    SESSION_ENCRYPTION_KEY: (shared?.SESSION_ENCRYPTION_KEY ?? randomBytes(32)).toString('base64'),
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_KEY_PREFIX: shared?.REDIS_KEY_PREFIX ?? `t${randomBytes(4).toString('hex')}:`,
+    DATABASE_URL: shared?.DATABASE_URL ?? db?.url,
+    PGLITE_DIR: 'memory',
+    KRATOS_PUBLIC_URL: kratos.publicUrl,
+    KRATOS_ADMIN_URL: kratos.adminUrl,
+    KRATOS_WEBHOOK_API_KEY: 'test-webhook-key-0123456789',
+    LOG_LEVEL: 'error',
+    DATA_DIR: shared?.DATA_DIR ?? `${process.env.TMPDIR ?? '/tmp'}/gw-test-${randomBytes(4).toString('hex')}`,
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  const logger = createLogger({ level: 'error', silent: !process.env.TEST_LOGS });
+  const sharedDb = options.share && !shared?.DATABASE_URL ? { db: options.share.deps.db } : {};
+  const built = await buildDeps(config, logger, { ...sharedDb, ...options.overrides });
+  const server = createApp(built.deps).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    port,
+    deps: built.deps,
+    kratos,
+    auth: `${url}/api/auth`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      if (!sharedDb.db) await built.close();
+      else await built.deps.kv.close();
+      if (db) await db.drop();
+      if (ownKratos) await kratos.close();
+    },
+  };
+}
