@@ -1,0 +1,18 @@
+#!/bin/sh
+# Runs once, when the Postgres volume is first created (docker-entrypoint-initdb.d):
+# one database and one owner per service, so Kratos and the gateway cannot read each
+# other's tables. The passwords come from the environment (.env), never from this file.
+set -eu
+
+: "${KRATOS_DB_PASSWORD:?KRATOS_DB_PASSWORD is not set}"
+: "${GATEWAY_DB_PASSWORD:?GATEWAY_DB_PASSWORD is not set}"
+
+psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
+  -v kratos_password="$KRATOS_DB_PASSWORD" -v gateway_password="$GATEWAY_DB_PASSWORD" <<'SQL'
+CREATE ROLE kratos LOGIN PASSWORD :'kratos_password';
+CREATE DATABASE kratos OWNER kratos;
+REVOKE ALL ON DATABASE kratos FROM PUBLIC;
+CREATE ROLE gateway LOGIN PASSWORD :'gateway_password';
+CREATE DATABASE gateway OWNER gateway;
+REVOKE ALL ON DATABASE gateway FROM PUBLIC;
+SQL

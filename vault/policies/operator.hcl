@@ -1,0 +1,53 @@
+# Policy of the operator token used by `encryption-keys` for key lifecycle work: rotate,
+# configure, back up and restore the gateway's transit key, and snapshot Vault's storage.
+# It can read key metadata but cannot encrypt, decrypt or see data keys.
+
+# Create the key (first start, or after a restore on a new Vault) and read its metadata.
+path "transit/keys/gateway-files" {
+  capabilities = ["create", "read", "update"]
+}
+
+# Rotate to a new key version.
+path "transit/keys/gateway-files/rotate" {
+  capabilities = ["update"]
+}
+
+# Key configuration: min_decryption_version, deletion_allowed, allow_plaintext_backup.
+path "transit/keys/gateway-files/config" {
+  capabilities = ["update"]
+}
+
+# Drop key versions below min_available_version after every data key was re-wrapped.
+path "transit/keys/gateway-files/trim" {
+  capabilities = ["update"]
+}
+
+# Backup and restore of the key (the backup is itself key material: store it offline).
+path "transit/backup/gateway-files" {
+  capabilities = ["read"]
+}
+
+path "transit/restore/gateway-files" {
+  capabilities = ["update"]
+}
+
+path "transit/restore" {
+  capabilities = ["update"]
+}
+
+# Whole-storage snapshots of Vault's integrated storage.
+path "sys/storage/raft/snapshot" {
+  capabilities = ["read", "update"]
+}
+
+path "sys/storage/raft/snapshot-force" {
+  capabilities = ["update"]
+}
+
+path "auth/token/lookup-self" {
+  capabilities = ["read"]
+}
+
+path "auth/token/renew-self" {
+  capabilities = ["update"]
+}
