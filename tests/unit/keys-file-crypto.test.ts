@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import {
@@ -21,7 +21,7 @@ const base: FileCryptoOptions = {
 };
 
 /** Runs a buffer through a transform, feeding it in uneven pieces like a socket would. */
-async function run(input: Buffer, transform: NodeJS.ReadWriteStream): Promise<Buffer> {
+async function run(input: Buffer, transform: Transform): Promise<Buffer> {
   const pieces: Buffer[] = [];
   for (let offset = 0; offset < input.length;) {
     const size = 1 + ((offset * 7919) % 3000);
