@@ -1,6 +1,6 @@
-# Policy of the gateway's AppRole token: exactly the calls gateway/src/keys/vault-client.ts
-# makes, on the one transit key. The role is created with token_no_default_policy, so
-# nothing else is granted.
+# Policy of the gateway's AppRole token: exactly the calls the running gateway makes
+# through gateway/src/keys/vault-client.ts, on the one transit key. The role is created
+# with token_no_default_policy, so nothing else is granted.
 #
 # No "create" anywhere under transit/keys: a missing key is an error the operator sees,
 # never a fresh key the gateway would silently start encrypting with.
@@ -20,16 +20,14 @@ path "transit/rewrap/gateway-files" {
   capabilities = ["update"]
 }
 
-# Key metadata: versions and readiness checks.
+# Key metadata: versions and readiness checks. Read only: creating, rotating, configuring,
+# backing up and restoring belong to operator.hcl.
 path "transit/keys/gateway-files" {
   capabilities = ["read"]
 }
 
-# Token self-service, so the gateway can check and renew its own token.
-path "auth/token/lookup-self" {
-  capabilities = ["read"]
-}
-
+# Renewal of its own AppRole token before the lease ends. (AppRole login and sys/health
+# are unauthenticated and need no grant.)
 path "auth/token/renew-self" {
   capabilities = ["update"]
 }

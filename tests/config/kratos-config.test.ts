@@ -1,0 +1,249 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { describeErrors, draft07Validator, readReferenceJson, readRepoFile, repoPath } from './paths.js';
+
+interface WebHook {
+  hook: string;
+  config?: {
+    url?: string;
+    method?: string;
+    body?: string;
+    auth?: { type?: string; config?: { name?: string; value?: string; in?: string } };
+    response?: { parse?: boolean; ignore?: boolean };
+  };
+}
+
+type Config = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const kratosYml = readRepoFile('kratos', 'kratos.yml');
+const config = parse(kratosYml) as Config;
+const GATEWAY_HOOK = /^http:\/\/gateway:3000\/hooks\/kratos\/(after-[a-z]+)$/;
+
+/** Every web hook of the config, with where it sits. */
+function webHooks(): { where: string; hook: WebHook }[] {
+  const found: { where: string; hook: WebHook }[] = [];
+  const walk = (node: unknown, where: string) => {
+    if (Array.isArray(node)) node.forEach((item, i) => walk(item, `${where}[${i}]`));
+    else if (node && typeof node === 'object') {
+      if ((node as WebHook).hook === 'web_hook') found.push({ where, hook: node as WebHook });
+      for (const [key, value] of Object.entries(node)) walk(value, `${where}.${key}`);
+    }
+  };
+  walk(config.selfservice, 'selfservice');
+  return found;
+}
+
+/** Docker Compose's interpolation of `${VAR}`, `${VAR:-default}` and `${VAR:?message}`. */
+function interpolate(value: string, env: Record<string, string>): string {
+  return value.replace(
+    /\$\{([A-Z_][A-Z0-9_]*)(?::([-?])([^}]*))?\}/g,
+    (_whole, name: string, op?: string, arg?: string) => {
+      const set = env[name];
+      if (set) return set;
+      if (op === '-') return arg ?? '';
+      throw new Error(`compose would refuse to start: ${name} is not set`);
+    },
+  );
+}
+
+function readEnvFile(file: string): Record<string, string> {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  return Object.fromEntries(
+    lines
+      .filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+}
+
+describe('kratos/kratos.yml rendered as the Kratos container sees it', () => {
+  let workDir: string;
+  let kratosEnv: Record<string, string>;
+
+  before(() => {
+    workDir = mkdtempSync(path.join(tmpdir(), 'kratos-config-'));
+    // The full chain: .env.example → generate-secrets → compose environment → render-config.sh.
+    execFileSync('bash', [repoPath('scripts', 'generate-secrets'), '--env-file', path.join(workDir, '.env')]);
+    const dotenv = readEnvFile(path.join(workDir, '.env'));
+    const compose = parse(readRepoFile('docker-compose.yml'), { merge: true }) as Config;
+    const environment = compose.services.kratos.environment as Record<string, string>;
+    kratosEnv = Object.fromEntries(
+      Object.entries(environment).map(([k, v]) => [k, interpolate(String(v), dotenv)]),
+    );
+    // Stands in for the kratos binary: prints the config file it is started with.
+    writeFileSync(
+      path.join(workDir, 'kratos'),
+      '#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = --config ] && exec cat "$2"; shift; done; exit 9\n',
+    );
+    chmodSync(path.join(workDir, 'kratos'), 0o755);
+  });
+
+  after(() => rmSync(workDir, { recursive: true, force: true }));
+
+  function render(env: Record<string, string>) {
+    return spawnSync('sh', [repoPath('kratos', 'render-config.sh'), 'serve', '--watch-courier'], {
+      encoding: 'utf8',
+      env: {
+        PATH: `${workDir}${path.delimiter}${process.env.PATH ?? ''}`,
+        KRATOS_CONFIG_TEMPLATE: repoPath('kratos', 'kratos.yml'),
+        KRATOS_CONFIG_RENDERED: path.join(workDir, 'rendered', 'kratos.yml'),
+        ...env,
+      },
+    });
+  }
+
+  it('validates against the published Kratos v1.3.1 config schema', () => {
+    const result = render(kratosEnv);
+    assert.equal(result.status, 0, result.stderr);
+    const rendered = parse(result.stdout) as Config;
+    const ajv = draft07Validator();
+    ajv.addSchema(readReferenceJson('kratos-v1.3.1', 'tracing-config.schema.json'), 'ory://tracing-config');
+    const validate = ajv.compile(readReferenceJson('kratos-v1.3.1', 'config.schema.json'));
+    assert.equal(validate(rendered), true, describeErrors(validate.errors));
+    assert.equal(rendered.secrets.cipher[0].length, 32);
+    assert.match(rendered.dsn, /^postgres:\/\/kratos:[0-9a-f]{64}@postgres:5432\/kratos\?/);
+  });
+
+  it('refuses to render when a secret is missing, naming it without printing values', () => {
+    const result = render({ ...kratosEnv, KRATOS_SECRETS_CIPHER: '' });
+    assert.notEqual(result.status, 0);
+    assert.match(result.stderr, /KRATOS_SECRETS_CIPHER is not set/);
+    assert.ok(!result.stderr.includes(kratosEnv.KRATOS_WEBHOOK_API_KEY ?? '-'), 'no secret in the message');
+  });
+});
+
+describe('kratos/kratos.yml policy', () => {
+  it('requires passwords of at least 12 characters, not similar to the identifier', () => {
+    const password = config.selfservice.methods.password;
+    assert.equal(password.enabled, true);
+    assert.ok(password.config.min_password_length >= 12);
+    assert.equal(password.config.identifier_similarity_check_enabled, true);
+  });
+
+  it('enables password, totp, lookup_secret and code', () => {
+    for (const method of ['password', 'totp', 'lookup_secret', 'code']) {
+      assert.equal(config.selfservice.methods[method].enabled, true, method);
+    }
+  });
+
+  it('answers whoami at the highest AAL the identity has, and settings likewise', () => {
+    assert.equal(config.session.whoami.required_aal, 'highest_available');
+    assert.equal(config.selfservice.flows.settings.required_aal, 'highest_available');
+  });
+
+  it('keeps flows and codes short-lived', () => {
+    const flows = config.selfservice.flows;
+    assert.equal(flows.login.lifespan, '10m');
+    assert.equal(flows.registration.lifespan, '10m');
+    assert.equal(flows.recovery.lifespan, '15m');
+    assert.equal(flows.verification.lifespan, '15m');
+    assert.equal(flows.settings.lifespan, '15m');
+    assert.equal(flows.settings.privileged_session_max_age, '15m');
+    assert.equal(config.selfservice.methods.code.config.lifespan, '15m');
+    assert.equal(config.session.lifespan, '24h');
+    assert.equal(flows.recovery.use, 'code');
+    assert.equal(flows.verification.use, 'code');
+  });
+
+  it('allows no wildcard CORS origin', () => {
+    const cors = config.serve.public.cors;
+    assert.equal(cors.enabled, true);
+    assert.ok(cors.allowed_origins.length > 0);
+    for (const origin of cors.allowed_origins) assert.ok(!String(origin).includes('*'), origin);
+  });
+
+  it('sends every web hook to the gateway with the api key header from the environment', () => {
+    const hooks = webHooks();
+    const events = new Set(hooks.map(({ hook }) => GATEWAY_HOOK.exec(hook.config?.url ?? '')?.[1]));
+    assert.deepEqual([...events].sort(), [
+      'after-login',
+      'after-recovery',
+      'after-registration',
+      'after-settings',
+      'after-verification',
+    ]);
+    for (const { where, hook } of hooks) {
+      assert.match(hook.config?.url ?? '', GATEWAY_HOOK, where);
+      assert.equal(hook.config?.method, 'POST', where);
+      assert.deepEqual(
+        hook.config?.auth,
+        {
+          type: 'api_key',
+          config: { name: 'X-Webhook-Key', value: '${KRATOS_WEBHOOK_API_KEY}', in: 'header' },
+        },
+        where,
+      );
+      const event = GATEWAY_HOOK.exec(hook.config?.url ?? '')?.[1];
+      assert.equal(hook.config?.body, `file:///etc/config/kratos/webhooks/${event}.jsonnet`, where);
+    }
+  });
+
+  it('lets the registration hook set metadata before the session is issued', () => {
+    for (const method of ['password', 'code']) {
+      const hooks = config.selfservice.flows.registration.after[method].hooks as WebHook[];
+      assert.equal(hooks[0]?.hook, 'web_hook', method);
+      assert.equal(hooks[0]?.config?.response?.parse, true, method);
+      assert.equal(hooks.at(-1)?.hook, 'session', method);
+    }
+  });
+
+  it('writes no secret literal: secrets, DSN and SMTP URI are placeholders', () => {
+    const placeholder = /^\$\{[A-Z_][A-Z0-9_]*\}$/;
+    assert.match(config.dsn, placeholder);
+    assert.match(config.courier.smtp.connection_uri, placeholder);
+    for (const list of Object.values(config.secrets) as string[][]) {
+      for (const secret of list) assert.match(secret, placeholder);
+    }
+    assert.ok(!/[0-9a-f]{32,}|[A-Za-z0-9+=]{32,}/.test(kratosYml), 'nothing key-like');
+  });
+});
+
+describe('kratos/webhooks/*.jsonnet', () => {
+  for (const event of [
+    'after-registration',
+    'after-login',
+    'after-settings',
+    'after-verification',
+    'after-recovery',
+  ]) {
+    it(`${event} sends the identity and the flow reference, and nothing from the request`, () => {
+      const body = readRepoFile('kratos', 'webhooks', `${event}.jsonnet`);
+      assert.match(body, /^function\(ctx\) \{/m);
+      assert.match(body, /^\s+identity: ctx\.identity,$/m);
+      assert.match(body, /^\s+flow_id: ctx\.flow\.id,$/m);
+      assert.match(body, /^\s+flow_type: ctx\.flow\.type,$/m);
+      assert.doesNotMatch(body.replace(/\/\/.*$/gm, ''), /request_headers|cookie/i);
+    });
+  }
+});
+
+describe('kratos/identity.schema.json', () => {
+  const schema = JSON.parse(readRepoFile('kratos', 'identity.schema.json')) as Config;
+
+  it('is a valid identity schema according to identity_meta.schema.json', () => {
+    const ajv = draft07Validator();
+    ajv.addSchema(readReferenceJson('kratos-v1.3.1', 'identity_extension.schema.json'));
+    const validate = ajv.compile(readReferenceJson('kratos-v1.3.1', 'identity_meta.schema.json'));
+    assert.equal(validate(schema), true, describeErrors(validate.errors));
+  });
+
+  it('makes the e-mail the identifier for password and code, recovery and verification', () => {
+    const email = schema.properties.traits.properties.email;
+    assert.equal(email.format, 'email');
+    assert.deepEqual(email['ory.sh/kratos'].credentials.password, { identifier: true });
+    assert.deepEqual(email['ory.sh/kratos'].credentials.code, { identifier: true, via: 'email' });
+    assert.deepEqual(email['ory.sh/kratos'].recovery, { via: 'email' });
+    assert.deepEqual(email['ory.sh/kratos'].verification, { via: 'email' });
+    assert.deepEqual(schema.properties.traits.required, ['email']);
+  });
+
+  it('has an optional name with first and last', () => {
+    const name = schema.properties.traits.properties.name;
+    assert.deepEqual(Object.keys(name.properties).sort(), ['first', 'last']);
+    assert.ok(!schema.properties.traits.required.includes('name'));
+  });
+});

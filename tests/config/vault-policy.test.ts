@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { capabilitiesFor, parsePolicyHcl, type PolicyRule } from '../doubles/vault/policy.js';
+import { readRepoFile, repoPath } from './paths.js';
+import { scanVaultCalls, type VaultCall } from './vault-calls.js';
+
+const MOUNT = 'transit';
+const KEY = 'gateway-files';
+
+/**
+ * Who makes each client operation: the running gateway (AppRole token, gateway.hcl) or an
+ * operator through `encryption-keys` (operator token, operator.hcl). A new operation in
+ * vault-client.ts fails the test below until it is placed here, and so in a policy.
+ */
+const OPERATION_ROLE: Record<string, 'gateway' | 'operator'> = {
+  login: 'gateway',
+  renewOrRelogin: 'gateway',
+  health: 'gateway',
+  readKey: 'gateway',
+  generateDataKey: 'gateway',
+  decrypt: 'gateway',
+  rewrap: 'gateway',
+  createKey: 'operator',
+  rotate: 'operator',
+  configure: 'operator',
+  backup: 'operator',
+  restore: 'operator',
+};
+
+const calls = scanVaultCalls(readRepoFile('gateway', 'src', 'keys', 'vault-client.ts'), MOUNT, KEY);
+const gatewayRules = parsePolicyHcl(readRepoFile('vault', 'policies', 'gateway.hcl'));
+const operatorRules = parsePolicyHcl(readRepoFile('vault', 'policies', 'operator.hcl'));
+
+function authenticatedCallsOf(role: 'gateway' | 'operator'): VaultCall[] {
+  return calls.filter((call) => OPERATION_ROLE[call.operation] === role && call.capability !== 'none');
+}
+
+function grants(rules: PolicyRule[], call: VaultCall): boolean {
+  return capabilitiesFor(rules, call.path).includes(call.capability);
+}
+
+describe('the Vault calls of gateway/src/keys/vault-client.ts', () => {
+  it('are found in its source, the ones the gateway needs among them', () => {
+    const paths = new Set(calls.map((call) => call.path));
+    for (const path of [
+      'transit/datakey/plaintext/gateway-files',
+      'transit/decrypt/gateway-files',
+      'transit/rewrap/gateway-files',
+      'transit/keys/gateway-files',
+      'auth/approle/login',
+      'auth/token/renew-self',
+      'sys/health',
+    ]) {
+      assert.ok(paths.has(path), `${path} is called`);
+    }
+  });
+
+  it('each belong to the gateway or to the operator', () => {
+    const unclassified = calls.filter((call) => !OPERATION_ROLE[call.operation]).map((c) => c.operation);
+    assert.deepEqual(unclassified, []);
+  });
+});
+
+describe('vault/policies/gateway.hcl', () => {
+  it('grants every call the running gateway makes', () => {
+    const denied = authenticatedCallsOf('gateway').filter((call) => !grants(gatewayRules, call));
+    assert.deepEqual(denied, []);
+  });
+
+  it('grants exactly those calls: no other path, no other capability', () => {
+    const needed = new Map<string, Set<string>>();
+    for (const call of authenticatedCallsOf('gateway')) {
+      needed.set(call.path, (needed.get(call.path) ?? new Set()).add(call.capability));
+    }
+    const granted = new Map(gatewayRules.map((rule) => [rule.path, new Set(rule.capabilities)]));
+    assert.deepEqual(granted, needed);
+  });
+
+  it('never lets the gateway create, rotate, configure, back up or restore the key', () => {
+    for (const call of authenticatedCallsOf('operator')) {
+      assert.equal(grants(gatewayRules, call), false, `${call.operation} on ${call.path}`);
+    }
+    for (const rule of gatewayRules) {
+      assert.ok(!rule.path.includes('*') && !rule.path.includes('+'), `${rule.path} is not a glob`);
+      if (rule.path.startsWith(`${MOUNT}/keys/`)) assert.ok(!rule.capabilities.includes('create'), rule.path);
+      assert.ok(!rule.capabilities.some((c) => ['sudo', 'delete', 'list'].includes(c)), rule.path);
+    }
+  });
+});
+
+describe('vault/policies/operator.hcl', () => {
+  it('grants the key lifecycle calls of encryption-keys', () => {
+    const denied = authenticatedCallsOf('operator').filter((call) => !grants(operatorRules, call));
+    assert.deepEqual(denied, []);
+  });
+
+  it('cannot obtain or unwrap data keys', () => {
+    for (const op of [
+      'datakey/plaintext',
+      'datakey/wrapped',
+      'decrypt',
+      'encrypt',
+      'rewrap',
+      'export/encryption-key',
+    ]) {
+      const path = `${MOUNT}/${op}/${KEY}`;
+      assert.deepEqual(capabilitiesFor(operatorRules, path), [], path);
+    }
+  });
+});
+
+describe('vault/init.sh', () => {
+  const script = readRepoFile('vault', 'init.sh');
+
+  it('is valid POSIX shell', () => {
+    execFileSync('sh', ['-n', repoPath('vault', 'init.sh')]);
+  });
+
+  it('creates the derived key that encryption-keys can back up', () => {
+    assert.match(
+      script,
+      /type=aes256-gcm96 derived=true\s*\\?\s*exportable=true allow_plaintext_backup=true/,
+    );
+  });
+
+  it('binds the AppRole to gateway.hcl alone and hands over role id and secret id as files', () => {
+    assert.match(script, /auth\/approle\/role\/gateway token_policies=gateway token_no_default_policy=true/);
+    assert.match(script, /vault policy write gateway "\$policy_dir\/gateway\.hcl"/);
+    assert.match(script, /vault policy write operator "\$policy_dir\/operator\.hcl"/);
+    assert.match(script, /role_id auth\/approle\/role\/gateway\/role-id >"\$approle_dir\/role-id"/);
+    assert.match(script, /secret_id auth\/approle\/role\/gateway\/secret-id >"\$approle_dir\/secret-id"/);
+    assert.match(script, /chmod 0400 "\$approle_dir\/role-id" "\$approle_dir\/secret-id"/);
+  });
+});
