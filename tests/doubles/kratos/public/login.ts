@@ -1,0 +1,215 @@
+import type { Request, Response, Router } from 'express';
+import type { DoubleContext } from '../context.js';
+import { errors } from '../errors.js';
+import { createFlow, loadFlow, resetFeedback } from '../flows.js';
+import {
+  checkCsrf,
+  input,
+  sendFlow,
+  setCsrfCookie,
+  setSessionCookie,
+  str,
+  uiUrl,
+  wantsJson,
+  returnUrl,
+} from '../http.js';
+import { findByIdentifier } from '../identities.js';
+import { verifyPassword } from '../identity.js';
+import { findLookupCode, lookupCodes, lookupConfig } from '../lookup.js';
+import { completeFactor, issueSession, sessionAal, sessionFromRequest, sessionJson } from '../sessions.js';
+import { randomString, type StoredFlow, type StoredIdentity, type StoredSession } from '../state.js';
+import { secretFromUrl, verifyTotp } from '../totp.js';
+import { texts } from '../ui.js';
+import { runWebHook } from '../webhooks.js';
+
+/** Login flows: API (`/self-service/login/api`) and browser, password first factor, TOTP and backup codes as second. */
+export function registerLoginRoutes(router: Router, ctx: DoubleContext): void {
+  router.get('/self-service/login/api', (req, res) => {
+    sendFlow(res, ctx, startLogin(ctx, req, 'api'));
+  });
+
+  router.get('/self-service/login/browser', (req, res) => {
+    const flow = startLogin(ctx, req, 'browser');
+    setCsrfCookie(ctx, res, flow);
+    if (wantsJson(req)) return sendFlow(res, ctx, flow);
+    res.redirect(303, `${uiUrl(ctx, 'login')}?flow=${flow.id}`);
+  });
+
+  router.get('/self-service/login/flows', (req, res) => {
+    sendFlow(res, ctx, loadFlow(ctx, 'login', req.query.id, req));
+  });
+
+  router.post('/self-service/login', async (req, res) => {
+    const flow = loadFlow(ctx, 'login', req.query.flow, req);
+    checkCsrf(ctx, req, flow);
+    resetFeedback(flow);
+    const result = await submitLogin(ctx, req, flow);
+    if (!result) return answerFailure(ctx, req, res, flow);
+    answerSuccess(ctx, req, res, flow, result);
+  });
+}
+
+/** Creates a login flow honouring `refresh` and `aal`, refusing when a session makes it pointless. */
+function startLogin(ctx: DoubleContext, req: Request, type: 'api' | 'browser'): StoredFlow {
+  const session = sessionFromRequest(ctx, req);
+  const refresh = req.query.refresh === 'true';
+  if (req.query.aal === 'aal2') {
+    if (!session) throw errors.aal1Required();
+    if (sessionAal(session) === 'aal2' && !refresh) throw errors.aalAlreadyFulfilled();
+    return createFlow(ctx, 'login', type, req, {
+      requestedAal: 'aal2',
+      refresh,
+      sessionId: session.id,
+      identityId: session.identityId,
+      messages: [texts.loginMfa()],
+    });
+  }
+  if (session && !refresh) throw errors.alreadyLoggedIn();
+  if (session) {
+    return createFlow(ctx, 'login', type, req, {
+      refresh: true,
+      sessionId: session.id,
+      identityId: session.identityId,
+      messages: [texts.loginReauth()],
+    });
+  }
+  return createFlow(ctx, 'login', type, req, { requestedAal: 'aal1' });
+}
+
+interface LoginSuccess {
+  session: StoredSession;
+  identity: StoredIdentity;
+}
+
+async function submitLogin(
+  ctx: DoubleContext,
+  req: Request,
+  flow: StoredFlow,
+): Promise<LoginSuccess | undefined> {
+  const body = input(req);
+  const method = str(body.method);
+  if (flow.requestedAal === 'aal2') {
+    if (method === 'totp') return secondFactor(ctx, req, flow, () => checkTotp(ctx, flow, body.totp_code));
+    if (method === 'lookup_secret')
+      return secondFactor(ctx, req, flow, (identity) => useLookupCode(ctx, flow, identity, body));
+  } else if (method === 'password') {
+    return passwordLogin(ctx, req, flow, body);
+  }
+  flow.messages.push(texts.loginNoStrategy());
+  return undefined;
+}
+
+async function passwordLogin(
+  ctx: DoubleContext,
+  req: Request,
+  flow: StoredFlow,
+  body: Record<string, unknown>,
+): Promise<LoginSuccess | undefined> {
+  const identifier = str(body.identifier) ?? '';
+  const password = str(body.password) ?? '';
+  flow.values.identifier = identifier;
+  flow.active = 'password';
+  if (!identifier) flow.nodeMessages.identifier = [texts.required('identifier')];
+  if (!password) flow.nodeMessages.password = [texts.required('password')];
+  if (!identifier || !password) return undefined;
+  const identity = findByIdentifier(ctx, 'password', identifier);
+  const valid = identity && verifyPassword(password, identity.credentials.password?.config.hashed_password);
+  if (!identity || !valid || (flow.identityId && flow.identityId !== identity.id)) {
+    flow.messages.push(texts.invalidCredentials());
+    return undefined;
+  }
+  if (identity.state !== 'active') {
+    flow.messages.push(texts.generic('This account was disabled.'));
+    return undefined;
+  }
+  const existing = flow.sessionId ? ctx.state.sessions.get(flow.sessionId) : undefined;
+  if (existing) completeFactor(ctx, existing, 'password', 'aal1');
+  const session = existing ?? issueSession(ctx, identity, 'password', req);
+  await runWebHook(ctx, 'login', flow, identity, session);
+  return { session, identity };
+}
+
+/** Runs a second-factor check for the session the aal2 flow was created for. */
+async function secondFactor(
+  ctx: DoubleContext,
+  req: Request,
+  flow: StoredFlow,
+  check: (identity: StoredIdentity) => boolean,
+): Promise<LoginSuccess | undefined> {
+  const session = sessionFromRequest(ctx, req);
+  if (!session || session.id !== flow.sessionId) throw errors.noSession();
+  const identity = ctx.state.identities.get(session.identityId);
+  if (!identity || !check(identity)) return undefined;
+  completeFactor(ctx, session, flow.active === 'totp' ? 'totp' : 'lookup_secret', 'aal2');
+  await runWebHook(ctx, 'login', flow, identity, session);
+  return { session, identity };
+}
+
+function checkTotp(ctx: DoubleContext, flow: StoredFlow, code: unknown): boolean {
+  flow.active = 'totp';
+  const identity = flow.identityId ? ctx.state.identities.get(flow.identityId) : undefined;
+  const secret = secretFromUrl(identity?.credentials.totp?.config.totp_url);
+  if (!secret) {
+    flow.messages.push(texts.noTotpDevice());
+    return false;
+  }
+  if (verifyTotp(secret, code, ctx.now())) return true;
+  flow.nodeMessages.totp_code = [texts.totpWrong()];
+  return false;
+}
+
+function useLookupCode(
+  ctx: DoubleContext,
+  flow: StoredFlow,
+  identity: StoredIdentity,
+  body: Record<string, unknown>,
+): boolean {
+  flow.active = 'lookup_secret';
+  const codes = lookupCodes(identity);
+  if (codes.length === 0) {
+    flow.messages.push(texts.noLookup());
+    return false;
+  }
+  const match = findLookupCode(codes, str(body.lookup_secret) ?? '');
+  if (!match || match.usedAt) {
+    flow.nodeMessages.lookup_secret = [match ? texts.lookupUsedAlready() : texts.lookupInvalid()];
+    return false;
+  }
+  match.usedAt = ctx.now();
+  const credential = identity.credentials.lookup_secret;
+  if (credential) {
+    credential.config = lookupConfig(codes);
+    credential.updatedAt = ctx.now();
+  }
+  return true;
+}
+
+function answerFailure(ctx: DoubleContext, req: Request, res: Response, flow: StoredFlow): void {
+  if (flow.type === 'browser' && !wantsJson(req)) {
+    res.redirect(303, `${uiUrl(ctx, 'login')}?flow=${flow.id}`);
+    return;
+  }
+  sendFlow(res, ctx, flow, 400);
+}
+
+function answerSuccess(
+  ctx: DoubleContext,
+  req: Request,
+  res: Response,
+  flow: StoredFlow,
+  result: LoginSuccess,
+): void {
+  ctx.state.flows.delete(flow.id);
+  if (flow.type === 'api') {
+    res.status(200).json({ session: sessionJson(ctx, result.session), session_token: result.session.token });
+    return;
+  }
+  result.session.cookie ??= randomString(64);
+  setSessionCookie(res, result.session);
+  const redirectTo = returnUrl(ctx, flow);
+  if (!wantsJson(req)) return res.redirect(303, redirectTo);
+  res.status(200).json({
+    session: sessionJson(ctx, result.session),
+    continue_with: [{ action: 'redirect_browser_to', redirect_browser_to: redirectTo }],
+  });
+}
