@@ -1,0 +1,100 @@
+// Demo page for the gateway API. No framework and no inline script (the CSP forbids it).
+const api = async (method, path, body) => {
+  const init = { method, headers: { 'X-CSRF': '1' }, credentials: 'same-origin' };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(`/api/auth${path}`, init);
+  const text = await res.text();
+  let data;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = text;
+  }
+  show({ status: res.status, body: data });
+  return { status: res.status, body: data };
+};
+
+const $ = (id) => document.getElementById(id);
+const show = (value) => {
+  $('output').textContent = JSON.stringify(value, null, 2);
+};
+const formData = (form) => Object.fromEntries(new FormData(form).entries());
+
+async function refreshSession() {
+  const res = await fetch('/api/auth/session', { credentials: 'same-origin' });
+  const body = await res.json().catch(() => null);
+  $('session-view').textContent = res.ok
+    ? JSON.stringify(body, null, 2)
+    : `Not signed in (${res.status} ${body?.error?.code ?? ''})`;
+  $('session-view').dataset.aal = res.ok ? body.aal : '';
+  await refreshSessions(res.ok);
+  document.dispatchEvent(new CustomEvent('session-changed', { detail: res.ok ? body : null }));
+  return res.ok ? body : null;
+}
+
+async function refreshSessions(signedIn) {
+  const list = $('sessions-list');
+  list.replaceChildren();
+  if (!signedIn) return;
+  const res = await fetch('/api/auth/sessions', { credentials: 'same-origin' });
+  if (!res.ok) return;
+  const { sessions } = await res.json();
+  for (const s of sessions) {
+    const li = document.createElement('li');
+    li.textContent = `${s.source} ${s.id.slice(0, 12)}… ${s.methods.join('+')} ${s.current ? '(this one)' : ''} `;
+    if (!s.current) {
+      const revoke = document.createElement('button');
+      revoke.textContent = 'Revoke';
+      revoke.className = 'secondary';
+      revoke.addEventListener('click', async () => {
+        await api('DELETE', `/sessions/${encodeURIComponent(s.id)}`);
+        await refreshSession();
+      });
+      li.append(revoke);
+    }
+    list.append(li);
+  }
+}
+
+function on(id, event, handler) {
+  const el = $(id);
+  if (el) el.addEventListener(event, handler);
+}
+
+on('refresh-session', 'click', refreshSession);
+on('logout', 'click', async () => {
+  await api('POST', '/logout');
+  await refreshSession();
+});
+on('logout-all', 'click', async () => {
+  await api('POST', '/logout/all');
+  await refreshSession();
+});
+
+on('register-form', 'submit', async (event) => {
+  event.preventDefault();
+  const { email, password } = formData(event.target);
+  const res = await api('POST', '/register', password ? { email, password } : { email });
+  await refreshSession();
+  document.dispatchEvent(new CustomEvent('registered', { detail: res }));
+});
+
+on('identify-form', 'submit', async (event) => {
+  event.preventDefault();
+  const res = await api('POST', '/identify', formData(event.target));
+  if (res.status === 200) $('identify-result').textContent = `Offer: ${res.body.methods.join(', ')}`;
+  document.dispatchEvent(new CustomEvent('identified', { detail: res.body }));
+});
+
+on('password-login-form', 'submit', async (event) => {
+  event.preventDefault();
+  const identifier = $('login-identifier').value;
+  await api('POST', '/login/password', { identifier, password: formData(event.target).password });
+  await refreshSession();
+});
+
+window.gatewayDemo = { api, refreshSession, show };
+refreshSession();

@@ -1,0 +1,107 @@
+/**
+ * `npm run dev`: the whole gateway on one machine with embedded defaults — the Kratos
+ * double on 4433/4434 (free ports if those are taken), a private redis-server when one is
+ * installed (else the in-process store), PGlite in .data/, the local keyring, and the demo
+ * page at the printed URL. Environment variables override any of it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import { startGateway } from '../gateway/src/main.js';
+import { startKratosDouble } from '../tests/doubles/kratos/index.js';
+
+const dataDir = process.env.DATA_DIR ?? '.data';
+mkdirSync(dataDir, { recursive: true });
+
+/** A secret kept in .data/ so that sessions and files survive a restart of the dev server. */
+function devSecret(name: string, make: () => string): string {
+  const path = join(dataDir, `dev-${name}`);
+  if (!existsSync(path)) writeFileSync(path, make(), { mode: 0o600 });
+  return readFileSync(path, 'utf8').trim();
+}
+
+const portFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+
+async function startRedis(): Promise<{ url?: string; proc?: ChildProcess }> {
+  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL };
+  let port = 6390;
+  while (!(await portFree(port))) port++;
+  const proc = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const ok = await new Promise<boolean>((resolve) => {
+    proc.once('error', () => resolve(false));
+    const deadline = Date.now() + 3000;
+    const probe = () => {
+      const c = connect(port, '127.0.0.1');
+      c.once('connect', () => (c.destroy(), resolve(true)));
+      c.once('error', () => (Date.now() > deadline ? resolve(false) : setTimeout(probe, 50)));
+    };
+    probe();
+  });
+  return ok ? { url: `redis://127.0.0.1:${port}`, proc } : {};
+}
+
+async function main() {
+  const port = Number(process.env.PORT ?? 3000);
+  const publicPort = (await portFree(4433)) ? 4433 : 0;
+  const adminPort = (await portFree(4434)) ? 4434 : 0;
+  const webhookKey = devSecret('webhook-key', () => randomBytes(24).toString('base64url'));
+  const kratos = await startKratosDouble({
+    publicPort,
+    adminPort,
+    webhookUrl: (hook) => `http://127.0.0.1:${port}/hooks/kratos/${hook}`,
+    webhookApiKey: webhookKey,
+  });
+  const redis = await startRedis();
+  const base = process.env.PUBLIC_BASE_URL ?? `http://localhost:${port}`;
+  const env = {
+    NODE_ENV: 'development',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    METRICS_PORT: '0',
+    PUBLIC_BASE_URL: base,
+    SERVE_DEMO: 'true',
+    SESSION_SECRET: devSecret('session-secret', () => randomBytes(32).toString('base64url')),
+    SESSION_ENCRYPTION_KEY: devSecret('session-key', () => randomBytes(32).toString('base64')),
+    LOCAL_KEYRING_MASTER_KEY: devSecret('keyring-master-key', () => randomBytes(32).toString('base64')),
+    SESSION_STORE: redis.url ? 'redis' : 'memory',
+    KRATOS_PUBLIC_URL: kratos.publicUrl,
+    KRATOS_ADMIN_URL: kratos.adminUrl,
+    KRATOS_WEBHOOK_API_KEY: webhookKey,
+    PGLITE_DIR: join(dataDir, 'pglite'),
+    DATA_DIR: dataDir,
+    ...process.env,
+    ...(redis.url ? { REDIS_URL: redis.url } : {}),
+  };
+  const gateway = await startGateway(env);
+  console.log(`\n  Auth gateway (development) at ${base}`);
+  console.log(`  Kratos double: public ${kratos.publicUrl}, admin ${kratos.adminUrl}`);
+  console.log(
+    `  Redis: ${redis.url ?? 'in-process store (install redis-server for the real one)'}; database: PGlite in ${env.PGLITE_DIR}\n`,
+  );
+  const stop = async () => {
+    await gateway.stop();
+    await kratos.close();
+    redis.proc?.kill('SIGTERM');
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
