@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { loadConfig as loadDoubleConfig } from '../doubles/kratos/config.js';
 import { describeErrors, draft07Validator, readReferenceJson, readRepoFile, repoPath } from './paths.js';
 
 interface WebHook {
@@ -18,7 +19,7 @@ interface WebHook {
   };
 }
 
-type Config = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Config = Record<string, any>;
 
 const kratosYml = readRepoFile('kratos', 'kratos.yml');
 const config = parse(kratosYml) as Config;
@@ -247,3 +248,40 @@ describe('kratos/identity.schema.json', () => {
     assert.ok(!schema.properties.traits.required.includes('name'));
   });
 });
+
+describe('the Kratos double', () => {
+  it('is configured from kratos/kratos.yml and kratos/identity.schema.json where they overlap', () => {
+    const double = loadDoubleConfig(undefined);
+    const flows = config.selfservice.flows;
+    assert.equal(double.identitySchemaPath, repoPath('kratos', 'identity.schema.json'));
+    assert.equal(double.minPasswordLength, config.selfservice.methods.password.config.min_password_length);
+    assert.equal(double.identifierSimilarityCheck, true);
+    assert.deepEqual(double.lifespans, {
+      login: minutes(flows.login.lifespan),
+      registration: minutes(flows.registration.lifespan),
+      recovery: minutes(flows.recovery.lifespan),
+      verification: minutes(flows.verification.lifespan),
+      settings: minutes(flows.settings.lifespan),
+    });
+    assert.equal(double.privilegedSessionMaxAgeMs, minutes(flows.settings.privileged_session_max_age));
+    assert.equal(double.sessionLifespanMs, minutes(config.session.lifespan));
+    assert.equal(double.whoamiRequiredAal, config.session.whoami.required_aal);
+    assert.deepEqual(Object.keys(double.webHooks).sort(), [
+      'login',
+      'recovery',
+      'registration',
+      'settings',
+      'verification',
+    ]);
+    assert.equal(double.webHooks.registration?.parse, true);
+    assert.equal(double.webHooks.login?.ignore, true);
+    assert.ok(double.revokeSessionsAfter.has('recovery'));
+  });
+});
+
+/** `10m`, `24h` as milliseconds. */
+function minutes(duration: string): number {
+  const match = /^(\d+)([mh])$/.exec(duration);
+  assert.ok(match, `a duration in minutes or hours: ${duration}`);
+  return Number(match[1]) * (match[2] === 'h' ? 60 : 1) * 60_000;
+}
