@@ -1,0 +1,111 @@
+import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server';
+import type { Request } from 'express';
+import type { AppDeps } from '../deps.js';
+import { AppError } from '../http/errors.js';
+import type { CeremonyPurpose, PendingChallenge } from './challenge-store.js';
+import {
+  auditCeremony,
+  challengeInvalid,
+  consumeChallenge,
+  passkeysOf,
+  verificationFailed,
+  verifying,
+} from './context.js';
+import type { StoredPasskey } from './credential-store.js';
+
+/** A verified assertion: which passkey, and whether the authenticator verified the user. */
+export interface VerifiedAssertion {
+  passkey: StoredPasskey;
+  userVerified: boolean;
+}
+
+const notRecognized = () =>
+  new AppError('passkey_not_recognized', 401, 'This passkey is not registered here.');
+
+const clonedRefusal = () =>
+  new AppError(
+    'passkey_cloned',
+    403,
+    'This passkey may have been copied and can no longer be used. Sign in another way and remove it.',
+  );
+
+/** The passkey the assertion names, if the challenge it answers allows it. */
+async function passkeyFor(
+  deps: AppDeps,
+  response: AuthenticationResponseJSON,
+  pending: PendingChallenge,
+  identityId: string | undefined,
+): Promise<StoredPasskey> {
+  const { store } = passkeysOf(deps);
+  if (pending.identityId !== identityId) throw challengeInvalid();
+  if (pending.allowCredentialIds && !pending.allowCredentialIds.includes(response.id)) throw notRecognized();
+  const passkey = await store.find(response.id);
+  if (!passkey) throw notRecognized();
+  if (identityId && passkey.identityId !== identityId) {
+    throw new AppError('passkey_not_yours', 403, 'This passkey belongs to another account.');
+  }
+  if (passkey.clonedSuspected) throw clonedRefusal();
+  // A discoverable credential names its user; it must be the passkey's owner (WebAuthn §7.2 step 6).
+  const userHandle = response.response.userHandle;
+  if (userHandle && userHandle !== (await store.userHandleOf(passkey.identityId))) throw notRecognized();
+  return passkey;
+}
+
+/**
+ * A counter that does not move forward (when either side is non-zero) means two copies
+ * of the private key exist (WebAuthn §6.1.1): refuse, mark the credential, record it.
+ */
+async function checkCounter(deps: AppDeps, req: Request, passkey: StoredPasskey, newCounter: number) {
+  if ((newCounter > 0 || passkey.counter > 0) && newCounter <= passkey.counter) {
+    await passkeysOf(deps).store.markCloned(passkey.id);
+    await auditCeremony(deps, req, {
+      type: 'passkey.cloned',
+      outcome: 'denied',
+      identityId: passkey.identityId,
+      details: { passkeyId: passkey.id, storedCounter: passkey.counter, presentedCounter: newCounter },
+    });
+    throw clonedRefusal();
+  }
+}
+
+/**
+ * Verifies an assertion for a ceremony (`identityId`: the signed-in identity the passkey
+ * must belong to, for a step-up): the challenge is consumed first (single use),
+ * then the signature, RP ID, origin and user presence/verification are checked by
+ * @simplewebauthn, then the counter by us, and the passkey's use is recorded.
+ */
+export async function verifyAssertion(
+  deps: AppDeps,
+  req: Request,
+  response: AuthenticationResponseJSON,
+  ceremony: { purpose: CeremonyPurpose; identityId?: string },
+): Promise<VerifiedAssertion> {
+  const { rp, store } = passkeysOf(deps);
+  const { challenge, pending } = await consumeChallenge(
+    deps,
+    req,
+    response.response.clientDataJSON,
+    ceremony.purpose,
+  );
+  const passkey = await passkeyFor(deps, response, pending, ceremony.identityId);
+  const result = await verifying(() =>
+    verifyAuthenticationResponse({
+      response,
+      expectedChallenge: challenge,
+      expectedOrigin: rp.origins,
+      expectedRPID: rp.id,
+      // Counter 0 turns off the library's own counter check: ours marks the credential too.
+      credential: { id: passkey.id, publicKey: passkey.publicKey, counter: 0, transports: [] },
+      requireUserVerification: rp.userVerification === 'required',
+    }),
+  );
+  if (!result.verified) throw verificationFailed();
+  const info = result.authenticationInfo;
+  await checkCounter(deps, req, passkey, info.newCounter);
+  await store.recordUse(passkey.id, {
+    counter: info.newCounter,
+    backedUp: info.credentialBackedUp,
+    usedAt: deps.clock(),
+  });
+  return { passkey, userVerified: info.userVerified };
+}

@@ -1,0 +1,178 @@
+import type { Database, Queryable } from '../db/database.js';
+
+/** A passkey as the gateway stores it. */
+export interface StoredPasskey {
+  /** Credential id, base64url. */
+  id: string;
+  identityId: string;
+  /** COSE-encoded public key. */
+  publicKey: Uint8Array<ArrayBuffer>;
+  counter: number;
+  transports: string[];
+  aaguid: string;
+  deviceType: 'singleDevice' | 'multiDevice';
+  backedUp: boolean;
+  nickname: string;
+  clonedSuspected: boolean;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export type NewPasskey = Omit<StoredPasskey, 'clonedSuspected' | 'createdAt' | 'lastUsedAt'>;
+
+interface PasskeyRow {
+  id: string;
+  identity_id: string;
+  public_key: Uint8Array;
+  counter: string | number;
+  transports: string[];
+  aaguid: string;
+  device_type: string;
+  backed_up: boolean;
+  nickname: string;
+  cloned_suspected: boolean;
+  created_at: Date | string;
+  last_used_at: Date | string | null;
+}
+
+const iso = (value: Date | string) => new Date(value).toISOString();
+
+function toPasskey(row: PasskeyRow): StoredPasskey {
+  return {
+    id: row.id,
+    identityId: row.identity_id,
+    publicKey: new Uint8Array(row.public_key),
+    counter: Number(row.counter),
+    transports: row.transports ?? [],
+    aaguid: row.aaguid,
+    deviceType: row.device_type === 'multiDevice' ? 'multiDevice' : 'singleDevice',
+    backedUp: row.backed_up,
+    nickname: row.nickname,
+    clonedSuspected: row.cloned_suspected,
+    createdAt: iso(row.created_at),
+    lastUsedAt: row.last_used_at ? iso(row.last_used_at) : null,
+  };
+}
+
+/**
+ * Passkey credentials and WebAuthn user handles in Postgres. The store only keeps what
+ * the ceremonies decided; it never verifies anything itself.
+ */
+export function createPasskeyStore(db: Database) {
+  const count = async (q: Queryable, identityId: string) =>
+    Number(
+      (
+        await q.query<{ n: string | number }>(
+          'SELECT count(*) AS n FROM passkey_credentials WHERE identity_id = $1',
+          [identityId],
+        )
+      ).rows[0]?.n ?? 0,
+    );
+
+  return {
+    /** The identity's WebAuthn user handle, created (from `fresh`) on first use. */
+    async userHandleFor(identityId: string, fresh: () => string): Promise<string> {
+      await db.query(
+        'INSERT INTO passkey_users (identity_id, user_handle) VALUES ($1, $2) ON CONFLICT (identity_id) DO NOTHING',
+        [identityId, fresh()],
+      );
+      const { rows } = await db.query<{ user_handle: string }>(
+        'SELECT user_handle FROM passkey_users WHERE identity_id = $1',
+        [identityId],
+      );
+      return rows[0]!.user_handle;
+    },
+
+    async userHandleOf(identityId: string): Promise<string | undefined> {
+      const { rows } = await db.query<{ user_handle: string }>(
+        'SELECT user_handle FROM passkey_users WHERE identity_id = $1',
+        [identityId],
+      );
+      return rows[0]?.user_handle;
+    },
+
+    async find(id: string): Promise<StoredPasskey | undefined> {
+      const { rows } = await db.query<PasskeyRow>('SELECT * FROM passkey_credentials WHERE id = $1', [id]);
+      return rows[0] ? toPasskey(rows[0]) : undefined;
+    },
+
+    async list(identityId: string): Promise<StoredPasskey[]> {
+      const { rows } = await db.query<PasskeyRow>(
+        'SELECT * FROM passkey_credentials WHERE identity_id = $1 ORDER BY created_at, id',
+        [identityId],
+      );
+      return rows.map(toPasskey);
+    },
+
+    count: (identityId: string) => count(db, identityId),
+
+    /** Stores a new credential; false when that credential id is registered already. */
+    async add(p: NewPasskey): Promise<boolean> {
+      const { rowCount } = await db.query(
+        `INSERT INTO passkey_credentials
+           (id, identity_id, public_key, counter, transports, aaguid, device_type, backed_up, nickname)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING`,
+        [
+          p.id,
+          p.identityId,
+          Buffer.from(p.publicKey),
+          p.counter,
+          p.transports,
+          p.aaguid,
+          p.deviceType,
+          p.backedUp,
+          p.nickname,
+        ],
+      );
+      return rowCount === 1;
+    },
+
+    /** After a verified assertion: the new counter, the backup state and the time of use. */
+    async recordUse(id: string, use: { counter: number; backedUp: boolean; usedAt: Date }) {
+      await db.query(
+        'UPDATE passkey_credentials SET counter = $2, backed_up = $3, last_used_at = $4 WHERE id = $1',
+        [id, use.counter, use.backedUp, use.usedAt.toISOString()],
+      );
+    },
+
+    async markCloned(id: string) {
+      await db.query('UPDATE passkey_credentials SET cloned_suspected = true WHERE id = $1', [id]);
+    },
+
+    /** Renames one of the identity's passkeys; false when it has no such passkey. */
+    async rename(identityId: string, id: string, nickname: string): Promise<boolean> {
+      const { rowCount } = await db.query(
+        'UPDATE passkey_credentials SET nickname = $3 WHERE id = $1 AND identity_id = $2',
+        [id, identityId, nickname],
+      );
+      return rowCount === 1;
+    },
+
+    /**
+     * Deletes one of the identity's passkeys. With `keepOne` it refuses to delete the
+     * last one; the identity's row is locked so two deletes cannot both pass the check.
+     */
+    async remove(
+      identityId: string,
+      id: string,
+      options: { keepOne: boolean },
+    ): Promise<'removed' | 'not_found' | 'last_one'> {
+      return db.transaction(async (tx) => {
+        await tx.query('SELECT 1 FROM passkey_users WHERE identity_id = $1 FOR UPDATE', [identityId]);
+        const owned = await tx.query('SELECT 1 FROM passkey_credentials WHERE id = $1 AND identity_id = $2', [
+          id,
+          identityId,
+        ]);
+        if (owned.rows.length === 0) return 'not_found';
+        if (options.keepOne && (await count(tx, identityId)) <= 1) return 'last_one';
+        await tx.query('DELETE FROM passkey_credentials WHERE id = $1 AND identity_id = $2', [
+          id,
+          identityId,
+        ]);
+        return 'removed';
+      });
+    },
+  };
+}
+
+export type PasskeyStore = ReturnType<typeof createPasskeyStore>;

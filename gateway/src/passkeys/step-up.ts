@@ -1,0 +1,76 @@
+import {
+  generateAuthenticationOptions,
+  type AuthenticationResponseJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/server';
+import type { Request } from 'express';
+import type { AppDeps } from '../deps.js';
+import { AppError } from '../http/errors.js';
+import type { Principal } from '../session/principal.js';
+import { raiseGatewaySession } from '../session/sessions.js';
+import { verifyAssertion } from './assertion.js';
+import { auditCeremony, newChallenge, passkeysOf, preSessionId } from './context.js';
+
+/** Step-up raises a gateway session in place; a raw Kratos session has nothing here to raise. */
+function assertRaisable(principal: Principal) {
+  if (principal.source !== 'gateway') {
+    throw new AppError(
+      'step_up_unavailable',
+      400,
+      'Passkey step-up needs a gateway session: sign in through the gateway.',
+    );
+  }
+}
+
+/** Request options for a step-up, limited to the signed-in identity's usable passkeys. */
+export async function stepUpOptions(
+  deps: AppDeps,
+  req: Request,
+  principal: Principal,
+): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  assertRaisable(principal);
+  const { rp, store, challenges } = passkeysOf(deps);
+  const passkeys = (await store.list(principal.identityId)).filter((p) => !p.clonedSuspected);
+  if (passkeys.length === 0) throw new AppError('no_passkey', 409, 'Register a passkey first.');
+  const options = await generateAuthenticationOptions({
+    rpID: rp.id,
+    challenge: newChallenge(deps),
+    timeout: rp.timeoutMs,
+    userVerification: rp.userVerification,
+    allowCredentials: passkeys.map((p) => ({ id: p.id, transports: p.transports })),
+  });
+  await challenges.issue(await preSessionId(deps, req), options.challenge, {
+    purpose: 'step-up',
+    identityId: principal.identityId,
+  });
+  return options;
+}
+
+/**
+ * Step-up with one of the identity's passkeys: the session gains the factor (aal2 per
+ * the AAL table: a user-verified passkey, or password + passkey), its authentication
+ * time is refreshed and its id regenerated.
+ */
+export async function stepUpWithPasskey(
+  deps: AppDeps,
+  req: Request,
+  principal: Principal,
+  credential: AuthenticationResponseJSON,
+): Promise<void> {
+  assertRaisable(principal);
+  const { passkey, userVerified } = await verifyAssertion(deps, req, credential, {
+    purpose: 'step-up',
+    identityId: principal.identityId,
+  });
+  await raiseGatewaySession(deps, req, {
+    method: 'passkey',
+    completedAt: deps.clock().toISOString(),
+    userVerified,
+  });
+  await auditCeremony(deps, req, {
+    type: 'step_up.passkey',
+    outcome: 'success',
+    identityId: principal.identityId,
+    details: { passkeyId: passkey.id, userVerified },
+  });
+}
