@@ -15,6 +15,7 @@ import {
 } from './http/middleware.js';
 import { metricsMiddleware } from './http/metrics.js';
 import { registerLoginRoutes } from './login/routes.js';
+import { registerPasskeyRoutes } from './passkeys/routes.js';
 import { stepUpMethods } from './access/step-up-methods.js';
 import { resolvePrincipal } from './session/resolve-principal.js';
 import { registerSessionRoutes, SESSION_COOKIE } from './session/routes.js';
@@ -116,6 +117,7 @@ export function createApp(deps: AppDeps) {
   const auth = Router();
   registerSessionRoutes(auth, deps);
   registerLoginRoutes(auth, deps);
+  registerPasskeyRoutes(auth, deps);
   api.use('/auth', auth);
 
   api.use((_req, _res, next) => next(new AppError('not_found', 404, 'No such endpoint.')));

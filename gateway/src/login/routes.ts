@@ -2,6 +2,7 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { parseBody } from '../http/middleware.js';
+import { withPasskeyOptions } from '../passkeys/login.js';
 import { freshSessionAnswer } from '../session/routes.js';
 import { identify } from './identify.js';
 import { loginWithPassword } from './password-login.js';
@@ -29,7 +30,7 @@ const registerBody = z
 export function registerLoginRoutes(router: Router, deps: AppDeps) {
   router.post('/identify', async (req, res) => {
     const body = parseBody(identifyBody, req.body);
-    res.json(await identify(deps, body.identifier));
+    res.json(await withPasskeyOptions(deps, req, await identify(deps, body.identifier)));
   });
 
   router.post('/register', async (req, res) => {
