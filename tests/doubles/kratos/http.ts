@@ -88,3 +88,8 @@ export function notFoundHandler(_req: Request, res: Response): void {
   const error = errors.notFound();
   res.status(error.status).json(error.body);
 }
+
+/** A 303 See Other without a body, as the API document declares for Kratos' redirects. */
+export function seeOther(res: Response, location: string): void {
+  res.status(303).location(location).end();
+}

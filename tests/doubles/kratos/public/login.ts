@@ -12,6 +12,7 @@ import {
   uiUrl,
   wantsJson,
   returnUrl,
+  seeOther,
 } from '../http.js';
 import { findByIdentifier } from '../identities.js';
 import { verifyPassword } from '../identity.js';
@@ -32,7 +33,7 @@ export function registerLoginRoutes(router: Router, ctx: DoubleContext): void {
     const flow = startLogin(ctx, req, 'browser');
     setCsrfCookie(ctx, res, flow);
     if (wantsJson(req)) return sendFlow(res, ctx, flow);
-    res.redirect(303, `${uiUrl(ctx, 'login')}?flow=${flow.id}`);
+    seeOther(res, `${uiUrl(ctx, 'login')}?flow=${flow.id}`);
   });
 
   router.get('/self-service/login/flows', (req, res) => {
@@ -186,7 +187,7 @@ function useLookupCode(
 
 function answerFailure(ctx: DoubleContext, req: Request, res: Response, flow: StoredFlow): void {
   if (flow.type === 'browser' && !wantsJson(req)) {
-    res.redirect(303, `${uiUrl(ctx, 'login')}?flow=${flow.id}`);
+    seeOther(res, `${uiUrl(ctx, 'login')}?flow=${flow.id}`);
     return;
   }
   sendFlow(res, ctx, flow, 400);
@@ -207,7 +208,7 @@ function answerSuccess(
   result.session.cookie ??= randomString(64);
   setSessionCookie(res, result.session);
   const redirectTo = returnUrl(ctx, flow);
-  if (!wantsJson(req)) return res.redirect(303, redirectTo);
+  if (!wantsJson(req)) return seeOther(res, redirectTo);
   res.status(200).json({
     session: sessionJson(ctx, result.session),
     continue_with: [{ action: 'redirect_browser_to', redirect_browser_to: redirectTo }],

@@ -4,7 +4,7 @@ import type { DoubleContext } from '../context.js';
 import { sendCode } from '../courier.js';
 import { errors } from '../errors.js';
 import { createFlow, loadFlow, resetFeedback } from '../flows.js';
-import { checkCsrf, input, sendFlow, setCsrfCookie, str, uiUrl, wantsJson } from '../http.js';
+import { checkCsrf, input, sendFlow, setCsrfCookie, str, uiUrl, wantsJson, seeOther } from '../http.js';
 import { findByRecoveryAddress } from '../identities.js';
 import { issueSession, revokeSessions, sessionFromRequest } from '../sessions.js';
 import type { StoredFlow } from '../state.js';
@@ -25,7 +25,7 @@ export function registerRecoveryRoutes(router: Router, ctx: DoubleContext): void
     const flow = createFlow(ctx, 'recovery', 'browser', req);
     setCsrfCookie(ctx, res, flow);
     if (wantsJson(req)) return sendFlow(res, ctx, flow);
-    res.redirect(303, `${uiUrl(ctx, 'recovery')}?flow=${flow.id}`);
+    seeOther(res, `${uiUrl(ctx, 'recovery')}?flow=${flow.id}`);
   });
 
   router.get('/self-service/recovery/flows', (req, res) => {

@@ -12,6 +12,7 @@ import {
   str,
   uiUrl,
   wantsJson,
+  seeOther,
 } from '../http.js';
 import { buildIdentity, identifiersTaken } from '../identities.js';
 import { identityJson } from '../identity.js';
@@ -30,11 +31,11 @@ export function registerRegistrationRoutes(router: Router, ctx: DoubleContext): 
   });
 
   router.get('/self-service/registration/browser', (req, res) => {
-    if (sessionFromRequest(ctx, req)) return res.redirect(303, returnUrl(ctx));
+    if (sessionFromRequest(ctx, req)) return seeOther(res, returnUrl(ctx));
     const flow = createFlow(ctx, 'registration', 'browser', req);
     setCsrfCookie(ctx, res, flow);
     if (wantsJson(req)) return sendFlow(res, ctx, flow);
-    res.redirect(303, `${uiUrl(ctx, 'registration')}?flow=${flow.id}`);
+    seeOther(res, `${uiUrl(ctx, 'registration')}?flow=${flow.id}`);
   });
 
   router.get('/self-service/registration/flows', (req, res) => {
@@ -117,7 +118,7 @@ function rememberTraits(flow: StoredFlow, traits: Record<string, unknown>, prefi
 
 function answerFailure(ctx: DoubleContext, req: Request, res: Response, flow: StoredFlow): void {
   if (flow.type === 'browser' && !wantsJson(req)) {
-    res.redirect(303, `${uiUrl(ctx, 'registration')}?flow=${flow.id}`);
+    seeOther(res, `${uiUrl(ctx, 'registration')}?flow=${flow.id}`);
     return;
   }
   sendFlow(res, ctx, flow, 400);
@@ -151,7 +152,7 @@ function answerSuccess(
   session.cookie = randomString(64);
   setSessionCookie(res, session);
   const redirectTo = returnUrl(ctx, flow);
-  if (!wantsJson(req)) return res.redirect(303, redirectTo);
+  if (!wantsJson(req)) return seeOther(res, redirectTo);
   res.status(200).json({
     identity: identityJson(identity, ctx.publicUrl, { admin: false }),
     session: sessionJson(ctx, session),

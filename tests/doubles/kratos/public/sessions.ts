@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import type { DoubleContext } from '../context.js';
 import { errors } from '../errors.js';
-import { input, returnUrl, str, wantsJson } from '../http.js';
+import { input, returnUrl, str, wantsJson, seeOther } from '../http.js';
 import { enforceAal, isSessionActive, requireSession, sessionJson, SESSION_COOKIE } from '../sessions.js';
 
 /** `/sessions/whoami`, the caller's other sessions, and logout (API and browser). */
@@ -80,6 +80,6 @@ function registerLogoutRoutes(router: Router, ctx: DoubleContext): void {
     session.active = false;
     res.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax' });
     if (wantsJson(req)) return res.status(204).end();
-    res.redirect(303, str(req.query.return_to) ?? returnUrl(ctx));
+    seeOther(res, str(req.query.return_to) ?? returnUrl(ctx));
   });
 }

@@ -2,7 +2,17 @@ import type { Request, Router } from 'express';
 import type { DoubleContext } from '../context.js';
 import { errors } from '../errors.js';
 import { assertFlowSession, createFlow, loadFlow, resetFeedback } from '../flows.js';
-import { checkCsrf, input, isTrue, sendFlow, setCsrfCookie, str, uiUrl, wantsJson } from '../http.js';
+import {
+  checkCsrf,
+  input,
+  isTrue,
+  sendFlow,
+  setCsrfCookie,
+  str,
+  uiUrl,
+  wantsJson,
+  seeOther,
+} from '../http.js';
 import { identifiersTaken, setPassword } from '../identities.js';
 import { hashPassword, syncAddresses } from '../identity.js';
 import { generateLookupCodes, lookupConfig } from '../lookup.js';
@@ -28,7 +38,7 @@ export function registerSettingsRoutes(router: Router, ctx: DoubleContext): void
     const flow = await createSettingsFlow(ctx, req, 'browser', session, identity);
     setCsrfCookie(ctx, res, flow);
     if (wantsJson(req)) return sendFlow(res, ctx, flow);
-    res.redirect(303, `${uiUrl(ctx, 'settings')}?flow=${flow.id}`);
+    seeOther(res, `${uiUrl(ctx, 'settings')}?flow=${flow.id}`);
   });
 
   router.get('/self-service/settings/flows', (req, res) => {

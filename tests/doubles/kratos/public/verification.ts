@@ -4,7 +4,7 @@ import type { DoubleContext } from '../context.js';
 import { sendCode } from '../courier.js';
 import { errors } from '../errors.js';
 import { createFlow, loadFlow, resetFeedback } from '../flows.js';
-import { checkCsrf, input, sendFlow, setCsrfCookie, str, uiUrl, wantsJson } from '../http.js';
+import { checkCsrf, input, sendFlow, setCsrfCookie, str, uiUrl, wantsJson, seeOther } from '../http.js';
 import { findByVerifiableAddress } from '../identities.js';
 import type { StoredFlow, StoredIdentity } from '../state.js';
 import { texts } from '../ui.js';
@@ -22,7 +22,7 @@ export function registerVerificationRoutes(router: Router, ctx: DoubleContext): 
     const flow = createFlow(ctx, 'verification', 'browser', req);
     setCsrfCookie(ctx, res, flow);
     if (wantsJson(req)) return sendFlow(res, ctx, flow);
-    res.redirect(303, `${uiUrl(ctx, 'verification')}?flow=${flow.id}`);
+    seeOther(res, `${uiUrl(ctx, 'verification')}?flow=${flow.id}`);
   });
 
   router.get('/self-service/verification/flows', (req, res) => {
