@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { repoPath } from './paths.js';
+
+const bash = '/bin/bash';
+
+/** A scratch copy of the repository layout the scripts need: scripts/, .env.example, compose file. */
+function scratchRepo(): string {
+  const root = mkdtempSync(path.join(tmpdir(), 'manage-'));
+  mkdirSync(path.join(root, 'scripts'));
+  mkdirSync(path.join(root, 'bin'));
+  for (const script of ['manage', 'generate-secrets']) {
+    copyFileSync(repoPath('scripts', script), path.join(root, 'scripts', script));
+  }
+  copyFileSync(repoPath('.env.example'), path.join(root, '.env.example'));
+  copyFileSync(repoPath('docker-compose.yml'), path.join(root, 'docker-compose.yml'));
+  return root;
+}
+
+/** A `docker` stand-in on PATH that records its arguments; `compose version` answers as told. */
+function fakeDocker(root: string, composeWorks: boolean): void {
+  const file = path.join(root, 'bin', 'docker');
+  writeFileSync(
+    file,
+    `#!/bin/sh\nif [ "$1 $2" = "compose version" ]; then exit ${composeWorks ? 0 : 1}; fi\n` +
+      `printf '%s\\n' "$@" > "${path.join(root, 'docker-args')}"\n`,
+  );
+  chmodSync(file, 0o755);
+}
+
+function manage(root: string, args: string[], pathDirs: string[]) {
+  return spawnSync(bash, [path.join(root, 'scripts', 'manage'), ...args], {
+    encoding: 'utf8',
+    env: { PATH: pathDirs.join(path.delimiter) },
+  });
+}
+
+describe('scripts/manage', () => {
+  let root: string;
+
+  before(() => {
+    root = scratchRepo();
+  });
+
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('explains how to install Docker and exits 127 when docker is not on PATH', () => {
+    const result = manage(root, ['status'], [path.join(root, 'empty-path')]);
+    assert.equal(result.status, 127);
+    assert.match(result.stderr, /Docker is not installed or not on PATH/);
+    assert.match(result.stderr, /https:\/\/docs\.docker\.com\/engine\/install\//);
+  });
+
+  it('names the missing Compose plugin when docker runs but `docker compose` does not', () => {
+    fakeDocker(root, false);
+    const result = manage(root, ['status'], [path.join(root, 'bin')]);
+    assert.equal(result.status, 127);
+    assert.match(result.stderr, /Docker Compose plugin is missing/);
+  });
+
+  it('points at generate-secrets when .env is missing', () => {
+    fakeDocker(root, true);
+    const result = manage(root, ['start'], [path.join(root, 'bin')]);
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /\.env is missing; create it with scripts\/generate-secrets/);
+  });
+
+  it('rejects an unknown command with the usage and exit code 2', () => {
+    const result = manage(root, ['deploy'], [path.join(root, 'bin')]);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /unknown command 'deploy'/);
+    assert.match(result.stderr, /Usage: scripts\/manage <command> \[service\]/);
+  });
+
+  const cases: [string[], string[]][] = [
+    [['start'], ['up', '--detach', '--build']],
+    [
+      ['stop', 'nginx'],
+      ['stop', 'nginx'],
+    ],
+    [
+      ['restart', 'gateway-1'],
+      ['restart', 'gateway-1'],
+    ],
+    [['status'], ['ps', '--all']],
+    [
+      ['logs', 'kratos'],
+      ['logs', '--follow', '--tail=200', 'kratos'],
+    ],
+    [
+      ['keys', 'backup', '--out', '/backup/keys.json'],
+      ['--profile', 'tools', 'run', '--rm', 'keys', 'backup', '--out', '/backup/keys.json'],
+    ],
+  ];
+  for (const [args, expected] of cases) {
+    it(`runs docker compose for "${args.join(' ')}"`, () => {
+      writeFileSync(path.join(root, '.env'), '');
+      fakeDocker(root, true);
+      const result = manage(root, args, [path.join(root, 'bin')]);
+      assert.equal(result.status, 0, result.stderr);
+      const recorded = readFileSync(path.join(root, 'docker-args'), 'utf8').trim().split('\n');
+      assert.deepEqual(recorded, [
+        'compose',
+        '--project-directory',
+        root,
+        '-f',
+        path.join(root, 'docker-compose.yml'),
+        ...expected,
+      ]);
+    });
+  }
+
+  it('takes at most one service name', () => {
+    const result = manage(root, ['stop', 'nginx', 'redis'], [path.join(root, 'bin')]);
+    assert.equal(result.status, 2);
+  });
+});
+
+describe('scripts/generate-secrets', () => {
+  let root: string;
+  const run = () =>
+    spawnSync(bash, [path.join(root, 'scripts', 'generate-secrets')], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH },
+    });
+  const readEnv = () =>
+    Object.fromEntries(
+      readFileSync(path.join(root, '.env'), 'utf8')
+        .split('\n')
+        .filter((line) => /^[A-Z_]+=/.test(line))
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    );
+
+  before(() => {
+    root = scratchRepo();
+  });
+
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('creates .env from .env.example with every secret filled, readable by the owner only', () => {
+    const result = run();
+    assert.equal(result.status, 0, result.stderr);
+    const env = readEnv();
+    for (const name of ['POSTGRES_PASSWORD', 'REDIS_PASSWORD', 'SESSION_SECRET', 'KRATOS_WEBHOOK_API_KEY']) {
+      assert.match(env[name] ?? '', /^[0-9a-f]{64}$/, name);
+    }
+    assert.equal(Buffer.from(env.SESSION_ENCRYPTION_KEY ?? '', 'base64').length, 32);
+    assert.match(env.KRATOS_SECRETS_CIPHER ?? '', /^[A-Za-z0-9]{32}$/);
+    assert.equal(env.PUBLIC_BASE_URL, 'https://auth.example.com');
+    assert.equal(statSync(path.join(root, '.env')).mode & 0o777, 0o600);
+  });
+
+  it('never prints a secret value', () => {
+    rmSync(path.join(root, '.env'));
+    const result = run();
+    const env = readEnv();
+    assert.ok(!result.stdout.includes(env.SESSION_SECRET ?? '-'));
+    assert.match(result.stdout, /Generated: .*SESSION_SECRET/);
+  });
+
+  it('keeps values that are already set and fills only the empty ones', () => {
+    const before = readEnv();
+    const text = readFileSync(path.join(root, '.env'), 'utf8').replace(
+      /^REDIS_PASSWORD=.*$/m,
+      'REDIS_PASSWORD=',
+    );
+    writeFileSync(path.join(root, '.env'), text);
+    const result = run();
+    assert.equal(result.status, 0, result.stderr);
+    const after = readEnv();
+    assert.equal(after.SESSION_SECRET, before.SESSION_SECRET);
+    assert.equal(after.POSTGRES_PASSWORD, before.POSTGRES_PASSWORD);
+    assert.notEqual(after.REDIS_PASSWORD, before.REDIS_PASSWORD);
+    assert.match(after.REDIS_PASSWORD ?? '', /^[0-9a-f]{64}$/);
+    assert.match(result.stdout, /Generated: REDIS_PASSWORD$/m);
+  });
+});
