@@ -9,6 +9,7 @@ export function registerSessionRoutes(router: Router, ctx: DoubleContext): void 
   router.get('/sessions/whoami', (req, res) => {
     const { session, identity } = requireSession(ctx, req);
     enforceAal(ctx, session, identity, ctx.config.whoamiRequiredAal);
+    res.setHeader('x-kratos-authenticated-identity-id', identity.id);
     res.status(200).json(sessionJson(ctx, session));
   });
 
