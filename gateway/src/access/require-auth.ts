@@ -49,6 +49,9 @@ export async function checkAuth(req: Request, need: AuthRequirement, now: Date):
   if (p.passwordChangeRequired && !need.allowIncomplete) {
     throw new AppError('password_change_required', 403, 'Change your password to continue.');
   }
+  if (p.emailVerificationRequired && !need.allowIncomplete) {
+    throw new AppError('email_verification_required', 403, 'Verify your e-mail address to continue.');
+  }
   if (need.maxAgeSeconds !== undefined) {
     const age = (now.getTime() - Date.parse(p.authenticatedAt)) / 1000;
     if (age > need.maxAgeSeconds) {

@@ -25,6 +25,8 @@ export interface Principal {
   passwordChangeRequired?: boolean;
   /** Set for a passwordless sign-up until it registers its first passkey. */
   passkeyEnrollmentRequired?: boolean;
+  /** Set when REQUIRE_VERIFIED_EMAIL is on and the e-mail address is not verified yet. */
+  emailVerificationRequired?: boolean;
 }
 
 /** The body of GET /api/auth/session and of every successful login or step-up. */
@@ -43,6 +45,7 @@ export function sessionBody(p: Principal) {
     expiresAt: p.expiresAt,
     ...(p.passwordChangeRequired ? { passwordChangeRequired: true } : {}),
     ...(p.passkeyEnrollmentRequired ? { passkeyEnrollmentRequired: true } : {}),
+    ...(p.emailVerificationRequired ? { emailVerificationRequired: true } : {}),
   };
 }
 

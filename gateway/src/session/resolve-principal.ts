@@ -61,6 +61,11 @@ export async function forgetIdentity(deps: AppDeps, identityId: string) {
   await deps.kv.del(`identity:${identityId}`);
 }
 
+/** Drops the cached whoami of a Kratos session token, so a change at Kratos (AAL, traits) is seen at once. */
+export async function forgetWhoami(deps: AppDeps, token: string) {
+  await deps.kv.del(`whoami:${sha256(`t:${token}`)}`);
+}
+
 function kratosMethods(session: KratosSession): CompletedMethod[] {
   return session.methods.map((m) => ({ method: m.method, completedAt: m.completedAt, aal: m.aal }));
 }
@@ -184,10 +189,12 @@ export async function loadPrincipal(deps: AppDeps, req: Request): Promise<void> 
   if (auth) {
     req.principal = await fromGatewaySession(deps, req, auth);
     touch(deps, req);
-    return;
+  } else {
+    const cookie = readCookie(req, KRATOS_COOKIE);
+    if (cookie) req.principal = await fromKratosCookie(deps, req, cookie);
   }
-  const cookie = readCookie(req, KRATOS_COOKIE);
-  if (cookie) req.principal = await fromKratosCookie(deps, req, cookie);
+  if (req.principal && deps.config.REQUIRE_VERIFIED_EMAIL && !req.principal.emailVerified)
+    req.principal.emailVerificationRequired = true;
 }
 
 // Idle tracking writes the session at most once a minute, not on every request.

@@ -59,15 +59,17 @@ export async function establishGatewaySession(
 }
 
 /**
- * Raises the current session in place after a step-up: the factor is added, the
+ * Raises the current session in place after a step-up: the factor is added (factors
+ * completed at Kratos come from whoami instead, so `method` is then omitted), the
  * authentication time refreshed and the session id regenerated (the handle stays).
  */
-export async function raiseGatewaySession(deps: AppDeps, req: Request, method: CompletedMethod) {
+export async function raiseGatewaySession(deps: AppDeps, req: Request, method?: CompletedMethod) {
   const auth = req.session.auth;
   if (!auth) throw new AppError('unauthenticated', 401, 'Sign in to continue.');
   await promisify(req, 'regenerate')();
   const now = deps.clock().getTime();
-  req.session.auth = { ...auth, methods: [...auth.methods, method], authenticatedAt: now, lastSeenAt: now };
+  const methods = method ? [...auth.methods, method] : auth.methods;
+  req.session.auth = { ...auth, methods, authenticatedAt: now, lastSeenAt: now };
   await promisify(req, 'save')();
   await deps.sessionIndex.add(auth.identityId, auth.handle, req.session.id);
 }

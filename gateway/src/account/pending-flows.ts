@@ -1,0 +1,45 @@
+import type { Request } from 'express';
+
+/** A Kratos flow the gateway runs for this browser; its id never leaves the server. */
+export interface PendingFlow {
+  id: string;
+  expiresAt: number;
+  /** The identity the flow acts for (settings flows), so another sign-in cannot continue it. */
+  identityId?: string | undefined;
+}
+
+type FlowName = 'recovery' | 'verification' | 'totp';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** Kratos flows in progress for this browser, by purpose. */
+    accountFlows?: Partial<Record<FlowName, PendingFlow>>;
+  }
+}
+
+/**
+ * Remembers a flow in the browser's gateway session (a pre-session before sign-in), so a
+ * later step continues the flow this browser started and never one named by the client.
+ */
+export function rememberFlow(req: Request, name: FlowName, flow: PendingFlow): void {
+  req.session.accountFlows = { ...req.session.accountFlows, [name]: flow };
+}
+
+/** The flow this browser started for `name`, unless it expired or belongs to another identity. */
+export function pendingFlow(
+  req: Request,
+  name: FlowName,
+  now: number,
+  identityId?: string,
+): PendingFlow | undefined {
+  const flow = req.session?.accountFlows?.[name];
+  if (!flow || flow.expiresAt <= now) return undefined;
+  if (flow.identityId !== undefined && flow.identityId !== identityId) return undefined;
+  return flow;
+}
+
+/** Forgets a finished flow. */
+export function forgetFlow(req: Request, name: FlowName): void {
+  const flows = req.session?.accountFlows;
+  if (flows?.[name]) delete flows[name];
+}

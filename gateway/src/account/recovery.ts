@@ -1,0 +1,74 @@
+import type { Request } from 'express';
+import type { AppDeps } from '../deps.js';
+import { AppError } from '../http/errors.js';
+import { startRecoveryFlow, submitRecoveryCode } from '../kratos/flows/recovery-flow.js';
+import { normalizeIdentifier } from '../login/password-login.js';
+import { establishGatewaySession } from '../session/sessions.js';
+import { recordAccountEvent } from './account-context.js';
+import { forgetFlow, pendingFlow, rememberFlow } from './pending-flows.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** The address a recovery code was requested for (to find the identity when Kratos withholds the session). */
+    recoveryAddress?: string;
+  }
+}
+
+/**
+ * Asks Kratos to send a recovery code. The answer never depends on whether the address
+ * has an account: the same Kratos calls run and the flow is kept in this browser's
+ * pre-session either way.
+ */
+export async function requestRecovery(deps: AppDeps, req: Request, rawEmail: string): Promise<void> {
+  const email = normalizeIdentifier(rawEmail);
+  const flow = await startRecoveryFlow(deps.kratos, email);
+  rememberFlow(req, 'recovery', { id: flow.flowId, expiresAt: flow.expiresAt });
+  req.session.recoveryAddress = email;
+  await recordAccountEvent(deps, req, 'recovery.requested', 'success');
+}
+
+/** The identity and Kratos session behind a token Kratos just issued. */
+async function recoveredSession(deps: AppDeps, req: Request, sessionToken: string) {
+  const who = await deps.kratos.whoami({ token: sessionToken });
+  if (who.status === 'active')
+    return { identityId: who.session.identity.id, kratosSessionId: who.session.id };
+  // An identity with a second factor: Kratos withholds the session until aal2, so find it by address.
+  const address = req.session.recoveryAddress;
+  const identity =
+    who.status === 'aal2_required' && address
+      ? await deps.kratos.findIdentityByIdentifier(address)
+      : undefined;
+  if (!identity)
+    throw new AppError('kratos_invalid_response', 502, 'Kratos issued a session it does not know.');
+  return { identityId: identity.id, kratosSessionId: undefined };
+}
+
+/**
+ * Completes recovery with the code from the e-mail: Kratos hands over a fresh session,
+ * which becomes a gateway session of kind `recovery`. Its authentication is recent, so it
+ * may set a new password within the privileged window.
+ */
+export async function completeRecovery(deps: AppDeps, req: Request, code: string): Promise<void> {
+  const flow = pendingFlow(req, 'recovery', deps.clock().getTime());
+  if (!flow) throw new AppError('recovery_not_started', 400, 'Request a recovery code first.');
+  const outcome = await submitRecoveryCode(deps.kratos, flow.id, code);
+  if (outcome.status !== 'recovered') {
+    await recordAccountEvent(deps, req, 'recovery.completed', 'failure', undefined, {
+      reason: outcome.status,
+    });
+    if (outcome.status === 'expired') {
+      forgetFlow(req, 'recovery');
+      throw new AppError('flow_expired', 410, 'This recovery has expired; request a new code.');
+    }
+    throw new AppError('invalid_code', 400, 'The code is wrong or was used already.');
+  }
+  const { identityId, kratosSessionId } = await recoveredSession(deps, req, outcome.sessionToken);
+  await establishGatewaySession(deps, req, {
+    identityId,
+    kind: 'recovery',
+    kratosToken: outcome.sessionToken,
+    kratosSessionId,
+    methods: [],
+  });
+  await recordAccountEvent(deps, req, 'recovery.completed', 'success', identityId);
+}

@@ -1,0 +1,63 @@
+import type { Request } from 'express';
+import type { AppDeps } from '../deps.js';
+import { saveProfile } from '../account/profile-store.js';
+import { forgetIdentity } from '../session/resolve-principal.js';
+import { rolesOf } from '../session/principal.js';
+import { claimDelivery } from './deliveries.js';
+import { deliveryKey, profileOf, type HookName, type HookPayload } from './payload.js';
+
+/** Hooks whose identity is copied into the profile table (after-login only tells that someone signed in). */
+const SYNCS_PROFILE = new Set<HookName>([
+  'after-registration',
+  'after-settings',
+  'after-verification',
+  'after-recovery',
+]);
+
+/**
+ * Applies one delivery exactly once: the delivery is claimed and the profile synced in one
+ * transaction, then recorded in the audit log. A repeated delivery changes nothing.
+ * Returns whether the delivery was new.
+ */
+export async function handleDelivery(
+  deps: AppDeps,
+  req: Request,
+  hook: HookName,
+  payload: HookPayload,
+): Promise<boolean> {
+  const identityId = payload.identity.id;
+  const fresh = await deps.db.transaction(async (tx) => {
+    if (!(await claimDelivery(tx, { key: deliveryKey(payload), hook, identityId }))) return false;
+    if (SYNCS_PROFILE.has(hook)) await saveProfile(tx, profileOf(payload));
+    return true;
+  });
+  if (!fresh) {
+    deps.logger.info('repeated web hook delivery ignored', { requestId: req.requestId, hook });
+    return false;
+  }
+  if (hook !== 'after-registration') await forgetIdentity(deps, identityId);
+  await deps.audit.record({
+    type: 'webhook.received',
+    outcome: 'success',
+    identityId,
+    ip: req.ip,
+    requestId: req.requestId,
+    details: {
+      hook,
+      flowId: payload.flow_id,
+      flowType: payload.flow_type,
+      ...(payload.session ? { sessionAal: payload.session.aal } : {}),
+    },
+  });
+  return true;
+}
+
+/**
+ * What the after-registration hook answers: Kratos parses it (`response.parse: true`) and
+ * stores the identity's public metadata with the default role added.
+ */
+export function registrationAnswer(deps: AppDeps, payload: HookPayload) {
+  const metadata = payload.identity.metadata_public ?? {};
+  const roles = [...new Set([...rolesOf(metadata), deps.config.DEFAULT_ROLE])];
+  return { identity: { metadata_public: { ...metadata, roles } } };
+}

@@ -1,0 +1,33 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { AppDeps } from '../deps.js';
+import { AppError } from '../http/errors.js';
+import { jsonBody, parseBody } from '../http/middleware.js';
+import { handleDelivery, registrationAnswer } from './handle-delivery.js';
+import { HOOKS, hookPayload } from './payload.js';
+import { requireWebhookKey } from './webhook-key.js';
+
+const hookName = z.enum(HOOKS);
+
+/**
+ * `/hooks/kratos/<hook>`: server-to-server calls from Kratos, outside `/api` (no
+ * cookies, no CORS, no CSRF header): authenticated by the shared key header instead.
+ */
+export function createKratosHooksRouter(deps: AppDeps): Router {
+  const router = Router();
+  router.use(requireWebhookKey(deps.config.KRATOS_WEBHOOK_API_KEY));
+  router.use(jsonBody(deps.config.JSON_BODY_LIMIT));
+
+  router.post('/:hook', async (req, res) => {
+    const hook = hookName.safeParse(req.params.hook);
+    if (!hook.success) throw new AppError('not_found', 404, 'No such web hook.');
+    const payload = parseBody(hookPayload, req.body);
+    if (payload.event !== hook.data)
+      throw new AppError('invalid_request', 400, `event: must be ${hook.data} on this hook.`);
+    await handleDelivery(deps, req, hook.data, payload);
+    if (hook.data === 'after-registration') return res.json(registrationAnswer(deps, payload));
+    res.status(204).end();
+  });
+
+  return router;
+}

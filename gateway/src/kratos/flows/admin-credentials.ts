@@ -1,0 +1,43 @@
+import type { KratosClient } from '../client.js';
+import { callKratos, KratosHttpError } from '../client.js';
+import { notFound } from '../../http/errors.js';
+
+/**
+ * Credential changes through the admin API, for sessions that hold no Kratos session
+ * (passkey-only sign-ins): Kratos runs settings flows only for a session of its own.
+ */
+
+/** Sets (or replaces) the identity's password: the admin update keeps the other credentials. */
+export async function setPasswordAsAdmin(
+  kratos: KratosClient,
+  identityId: string,
+  password: string,
+): Promise<void> {
+  const identity = await callKratos(() => kratos.admin.getIdentity({ id: identityId }));
+  await callKratos(() =>
+    kratos.admin.updateIdentity({
+      id: identityId,
+      updateIdentityBody: {
+        schema_id: identity.schema_id,
+        traits: identity.traits as object,
+        state: identity.state ?? 'active',
+        metadata_public: identity.metadata_public ?? undefined,
+        metadata_admin: identity.metadata_admin ?? undefined,
+        credentials: { password: { config: { password } } },
+      },
+    }),
+  );
+}
+
+/** Removes the identity's TOTP authenticator; an identity without one is left as it is. */
+export async function removeTotpAsAdmin(kratos: KratosClient, identityId: string): Promise<void> {
+  try {
+    await callKratos(() => kratos.admin.deleteIdentityCredentials({ id: identityId, type: 'totp' }));
+  } catch (err) {
+    if (err instanceof KratosHttpError && err.status === 404) {
+      if (!(await kratos.getIdentity(identityId))) throw notFound('Identity');
+      return;
+    }
+    throw err;
+  }
+}
