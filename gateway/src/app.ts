@@ -2,7 +2,9 @@ import { RedisStore } from 'connect-redis';
 import express, { Router } from 'express';
 import session, { MemoryStore, type Store } from 'express-session';
 import { fileURLToPath } from 'node:url';
+import { registerAccountRoutes } from './account/routes.js';
 import type { AppDeps } from './deps.js';
+import { createKratosHooksRouter } from './hooks/routes.js';
 import { AppError } from './http/errors.js';
 import { registerHealthRoutes } from './http/health.js';
 import {
@@ -117,11 +119,14 @@ export function createApp(deps: AppDeps) {
   const auth = Router();
   registerSessionRoutes(auth, deps);
   registerLoginRoutes(auth, deps);
+  registerAccountRoutes(auth, deps);
   registerPasskeyRoutes(auth, deps);
   api.use('/auth', auth);
 
   api.use((_req, _res, next) => next(new AppError('not_found', 404, 'No such endpoint.')));
   app.use('/api', api);
+  // Server to server (Kratos): outside /api, so no cookies, CORS or CSRF header; a shared key instead.
+  app.use('/hooks/kratos', createKratosHooksRouter(deps));
 
   if (deps.config.SERVE_DEMO) app.use(demoRoutes());
   app.use((_req, _res, next) => next(new AppError('not_found', 404, 'No such endpoint.')));

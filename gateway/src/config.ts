@@ -131,6 +131,12 @@ const schema = z.object({
   SMTP_URL: z.string().optional(),
   /** Sender of notices. */
   MAIL_FROM: z.string().default('Auth Gateway <no-reply@localhost>'),
+  /** Role the after-registration web hook gives every new identity (in `metadata_public.roles`). */
+  DEFAULT_ROLE: z.string().min(1).max(64).default('user'),
+  /** Signed-in users whose e-mail address is not verified get 403 `email_verification_required` on protected routes. */
+  REQUIRE_VERIFIED_EMAIL: bool.default(false),
+  /** Issuer shown by authenticator apps for TOTP; keep it equal to Kratos' `totp.config.issuer`. */
+  TOTP_ISSUER: z.string().min(1).default('Auth Gateway'),
 });
 
 type Raw = z.infer<typeof schema>;
