@@ -5,7 +5,7 @@
 #
 # Volumes (see docker-compose.yml):
 #   /vault/unseal     unseal key and root token (the vault-init service only)
-#   /vault/operator   a periodic token with the operator policy (the keys tool only)
+#   /vault/operator   a periodic token for the encryption-keys tool (the keys service only)
 #   /vault/approle    role-id and secret-id for the gateway (mounted read-only there)
 set -eu
 
@@ -93,11 +93,15 @@ ensure_gateway_approle() {
   chmod 0400 "$approle_dir/role-id" "$approle_dir/secret-id"
 }
 
+# The encryption-keys tool's token: operator.hcl for the key lifecycle, plus gateway.hcl
+# because rotation rewraps every stored data key and `verify` and the restore canary
+# decrypt a sample. It lives only in the vault-operator volume, which only the on-demand
+# `keys` service mounts.
 ensure_operator_token() {
   [ -s "$operator_dir/token" ] && return 0
   umask 077
-  vault token create -orphan -policy=operator -no-default-policy -period=768h -field=token \
-    >"$operator_dir/token"
+  vault token create -orphan -policy=operator -policy=gateway -no-default-policy -period=768h \
+    -field=token >"$operator_dir/token"
   chown "$gateway_uid" "$operator_dir/token"
   log "issued the operator token"
 }

@@ -109,7 +109,8 @@ describe('scripts/manage', () => {
     it(`runs docker compose for "${args.join(' ')}"`, () => {
       writeFileSync(path.join(root, '.env'), '');
       fakeDocker(root, true);
-      const result = manage(root, args, [path.join(root, 'bin')]);
+      // The fake docker comes first; the system folders provide mkdir and friends.
+      const result = manage(root, args, [path.join(root, 'bin'), '/usr/bin', '/bin']);
       assert.equal(result.status, 0, result.stderr);
       const recorded = readFileSync(path.join(root, 'docker-args'), 'utf8').trim().split('\n');
       assert.deepEqual(recorded, [

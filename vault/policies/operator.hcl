@@ -1,6 +1,8 @@
-# Policy of the operator token used by `encryption-keys` for key lifecycle work: rotate,
-# configure, back up and restore the gateway's transit key, and snapshot Vault's storage.
-# It can read key metadata but cannot encrypt, decrypt or see data keys.
+# Policy for key lifecycle work: create, rotate, configure, back up and restore the
+# gateway's transit key, and snapshot Vault's storage. On its own it cannot obtain or
+# unwrap a data key. The encryption-keys tool's token (vault/init.sh) holds this policy
+# together with gateway.hcl, since rotation rewraps and `verify` decrypts; a human
+# operator's token can hold this one alone.
 
 # Create the key (first start, or after a restore on a new Vault) and read its metadata.
 path "transit/keys/gateway-files" {
