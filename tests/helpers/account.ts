@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { Secret, TOTP } from 'otpauth';
+import { startKratosDouble, type KratosDouble, type KratosDoubleOptions } from '../doubles/kratos/index.js';
+import { startTestGateway, type TestGateway, type TestGatewayOptions } from './gateway.js';
+import { Browser, STRONG_PASSWORD, uniqueEmail } from './http.js';
+
+/** The key the test gateway expects in X-Webhook-Key (startTestGateway's default). */
+export const WEBHOOK_KEY = 'test-webhook-key-0123456789';
+
+/** These suites make many attempts from one address; the rate limits have their own tests. */
+const GENEROUS_RATE_LIMITS = {
+  RATE_LIMIT_LOGIN: '1000/60',
+  RATE_LIMIT_RECOVERY: '1000/60',
+  RATE_LIMIT_VERIFICATION: '1000/60',
+  RATE_LIMIT_SECOND_FACTOR: '1000/60',
+};
+
+/** A clock both the gateway and the Kratos double read, so tests can let time pass. */
+export function sharedClock(start = Date.now()) {
+  let now = start;
+  return {
+    now: () => now,
+    date: () => new Date(now),
+    advance(seconds: number) {
+      now += seconds * 1000;
+    },
+  };
+}
+
+/**
+ * A test gateway whose Kratos double delivers its web hooks to the gateway, as the
+ * compose stack does. The double starts first, so the hook URL is resolved per delivery.
+ */
+export async function startAccountGateway(
+  options: {
+    env?: Record<string, string>;
+    kratosOptions?: KratosDoubleOptions;
+    overrides?: TestGatewayOptions['overrides'];
+  } = {},
+): Promise<TestGateway & { kratos: KratosDouble }> {
+  const target: { url?: string } = {};
+  const kratos = await startKratosDouble({
+    webhookUrl: (hook) => (target.url ? `${target.url}/hooks/kratos/${hook}` : undefined),
+    webhookApiKey: WEBHOOK_KEY,
+    ...options.kratosOptions,
+  });
+  const gw = await startTestGateway({
+    kratos,
+    env: { ...GENEROUS_RATE_LIMITS, ...options.env },
+    overrides: options.overrides,
+  });
+  target.url = gw.url;
+  return {
+    ...gw,
+    async close() {
+      await gw.close();
+      await kratos.close();
+    },
+  };
+}
+
+/** Creates an identity with a password through the double's admin API. */
+export async function seedIdentity(
+  kratos: KratosDouble,
+  input: { email?: string; password?: string; metadataAdmin?: Record<string, unknown> } = {},
+): Promise<{ id: string; email: string; password: string }> {
+  const email = input.email ?? uniqueEmail();
+  const password = input.password ?? STRONG_PASSWORD;
+  const res = await fetch(`${kratos.adminUrl}/admin/identities`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      schema_id: 'default',
+      traits: { email },
+      credentials: { password: { config: { password } } },
+      ...(input.metadataAdmin ? { metadata_admin: input.metadataAdmin } : {}),
+    }),
+  });
+  assert.equal(res.status, 201, await res.clone().text());
+  const body = (await res.json()) as { id: string };
+  return { id: body.id, email, password };
+}
+
+/** Reads an identity through the double's admin API. */
+export async function adminIdentity(kratos: KratosDouble, id: string): Promise<any> {
+  const res = await fetch(`${kratos.adminUrl}/admin/identities/${id}?include_credential=totp`);
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+/** The code of the newest e-mail Kratos' courier sent to `email`, read through the admin courier API. */
+export async function latestCode(kratos: KratosDouble, email: string): Promise<string | undefined> {
+  const res = await fetch(`${kratos.adminUrl}/admin/courier/messages?recipient=${encodeURIComponent(email)}`);
+  assert.equal(res.status, 200);
+  const messages = (await res.json()) as { body: string }[];
+  return messages[0]?.body.match(/\b(\d{6})\b/)?.[1];
+}
+
+/** How many e-mails the courier sent to `email`. */
+export async function mailCount(kratos: KratosDouble, email: string): Promise<number> {
+  const res = await fetch(`${kratos.adminUrl}/admin/courier/messages?recipient=${encodeURIComponent(email)}`);
+  return ((await res.json()) as unknown[]).length;
+}
+
+/** The current TOTP code for a base32 secret (what an authenticator app shows). */
+export function totpCode(secret: string, at = Date.now()): string {
+  return new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secret) }).generate({
+    timestamp: at,
+  });
+}
+
+/** A browser signed in with a password at the gateway. */
+export async function signedIn(gw: TestGateway, email: string, password = STRONG_PASSWORD): Promise<Browser> {
+  const browser = new Browser(gw.auth);
+  const res = await browser.post('/login/password', { identifier: email, password });
+  assert.ok(res.status === 200 || res.status === 403, JSON.stringify(res.body));
+  return browser;
+}
+
+/** Enrolls TOTP for a signed-in browser and answers the secret. */
+export async function enrollTotp(browser: Browser, at = Date.now()): Promise<string> {
+  const started = await browser.post('/mfa/totp');
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  const confirmed = await browser.post('/mfa/totp/confirm', { code: totpCode(started.body.secret, at) });
+  assert.equal(confirmed.status, 200, JSON.stringify(confirmed.body));
+  return started.body.secret as string;
+}
