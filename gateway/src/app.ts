@@ -3,6 +3,9 @@ import express, { Router } from 'express';
 import session, { MemoryStore, type Store } from 'express-session';
 import { fileURLToPath } from 'node:url';
 import { registerAccountRoutes } from './account/routes.js';
+import { loadPolicy } from './access/policy.js';
+import { policyMiddleware } from './access/policy-middleware.js';
+import { registerAdminRoutes } from './admin/routes.js';
 import type { AppDeps } from './deps.js';
 import { createKratosHooksRouter } from './hooks/routes.js';
 import { AppError } from './http/errors.js';
@@ -19,6 +22,7 @@ import { metricsMiddleware } from './http/metrics.js';
 import { registerLoginRoutes } from './login/routes.js';
 import { registerPasskeyRoutes } from './passkeys/routes.js';
 import { stepUpMethods } from './access/step-up-methods.js';
+import { authRateLimits } from './security/rate-limit-routes.js';
 import { resolvePrincipal } from './session/resolve-principal.js';
 import { registerSessionRoutes, SESSION_COOKIE } from './session/routes.js';
 
@@ -115,6 +119,8 @@ export function createApp(deps: AppDeps) {
     req.stepUpMethods = () => stepUpMethods(deps, req);
     next();
   });
+  api.use(policyMiddleware(deps.policy ?? loadPolicy(deps.config.POLICY_FILE)));
+  api.use('/auth', authRateLimits(deps));
 
   const auth = Router();
   registerSessionRoutes(auth, deps);
@@ -122,6 +128,10 @@ export function createApp(deps: AppDeps) {
   registerAccountRoutes(auth, deps);
   registerPasskeyRoutes(auth, deps);
   api.use('/auth', auth);
+
+  const admin = Router();
+  registerAdminRoutes(admin, deps);
+  api.use('/admin', admin);
 
   api.use((_req, _res, next) => next(new AppError('not_found', 404, 'No such endpoint.')));
   app.use('/api', api);

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { loadPolicy } from './access/policy.js';
 import { createAuditLog } from './audit/audit-log.js';
 import type { Config } from './config.js';
 import { openDatabase, runMigrations } from './db/database.js';
 import type { AppDeps } from './deps.js';
 import { createKratosClient } from './kratos/client.js';
+import { createMailer } from './mail/mailer.js';
 import type { Logger } from './http/logger.js';
 import { connectRedis, memoryKv, type Kv } from './redis/client.js';
 import { createSessionStore } from './app.js';
@@ -16,6 +18,8 @@ import { createTokenCipher } from './session/token-cipher.js';
  * Kv, ...). Returns the deps and a `close` that releases them.
  */
 export async function buildDeps(config: Config, logger: Logger, overrides: Partial<AppDeps> = {}) {
+  // A bad policy file stops the start like a bad configuration does, before any connection opens.
+  const policy = overrides.policy ?? loadPolicy(config.POLICY_FILE);
   const clock = overrides.clock ?? (() => new Date());
   const kv: Kv =
     overrides.kv ??
@@ -44,11 +48,14 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
         timeoutMs: config.KRATOS_TIMEOUT_MS,
       }),
     audit: overrides.audit ?? createAuditLog({ db, clock }),
+    policy,
+    mailer: overrides.mailer ?? createMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, logger }),
     ...overrides,
   };
   return {
     deps,
     async close() {
+      deps.mailer?.close();
       await kv.close();
       await db.close();
     },

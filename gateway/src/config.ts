@@ -35,6 +35,15 @@ const list = z.string().transform((v) =>
 );
 const port = z.coerce.number().int().min(0).max(65535);
 const seconds = z.coerce.number().int().positive();
+/** `<max>/<window seconds>`, e.g. `5/60`: at most 5 requests a minute. */
+const rateLimit = z
+  .string()
+  .regex(/^\d+\/\d+$/, 'must be <max>/<window seconds>, e.g. 5/60')
+  .transform((v) => {
+    const [max, windowSeconds] = v.split('/').map(Number) as [number, number];
+    return { max, windowSeconds };
+  })
+  .refine((r) => r.max > 0 && r.windowSeconds > 0, 'max and window must be positive');
 
 const schema = z.object({
   /** `production` turns on the safety checks below and Secure cookies. */
@@ -131,6 +140,30 @@ const schema = z.object({
   SMTP_URL: z.string().optional(),
   /** Sender of notices. */
   MAIL_FROM: z.string().default('Auth Gateway <no-reply@localhost>'),
+  /** Rate limit of password logins, per IP and per identifier: `<max>/<window seconds>`. */
+  RATE_LIMIT_LOGIN: rateLimit.prefault('5/60'),
+  /** Rate limit of registrations, per IP and per e-mail address. */
+  RATE_LIMIT_REGISTRATION: rateLimit.prefault('5/60'),
+  /** Rate limit of "what can this identifier do?" questions, per IP and per identifier. */
+  RATE_LIMIT_IDENTIFY: rateLimit.prefault('20/60'),
+  /** Rate limit of recovery requests and codes, per IP and per e-mail address. */
+  RATE_LIMIT_RECOVERY: rateLimit.prefault('3/300'),
+  /** Rate limit of verification requests and codes, per IP and per e-mail address. */
+  RATE_LIMIT_VERIFICATION: rateLimit.prefault('3/300'),
+  /** Rate limit of second-factor attempts (TOTP, backup code), per IP and per identity. */
+  RATE_LIMIT_SECOND_FACTOR: rateLimit.prefault('5/300'),
+  /** Rate limit of passkey ceremonies (login, step-up, registration options), per IP and per identity. */
+  RATE_LIMIT_PASSKEY: rateLimit.prefault('10/60'),
+  /** IPv6 clients are counted per subnet of this prefix length (one home or office gets one counter). */
+  RATE_LIMIT_IPV6_SUBNET: z.coerce.number().int().min(32).max(128).default(56),
+  /** Failed passwords that lock an identity's password login. */
+  LOCKOUT_MAX_FAILURES: z.coerce.number().int().positive().default(10),
+  /** Window in which those failures must fall. */
+  LOCKOUT_WINDOW_SECONDS: seconds.default(900),
+  /** How long the lock lasts (passkey login keeps working; an admin can lift it earlier). */
+  LOCKOUT_DURATION_SECONDS: seconds.default(900),
+  /** The RBAC/ABAC policy file (roles, permissions, attribute conditions), relative to the working directory. */
+  POLICY_FILE: z.string().default('gateway/policy.json'),
   /** Role the after-registration web hook gives every new identity (in `metadata_public.roles`). */
   DEFAULT_ROLE: z.string().min(1).max(64).default('user'),
   /** Signed-in users whose e-mail address is not verified get 403 `email_verification_required` on protected routes. */

@@ -1,9 +1,11 @@
 import type { Store } from 'express-session';
+import type { Policy } from './access/policy.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import type { Logger } from './http/logger.js';
 import type { KratosClient } from './kratos/client.js';
+import type { Mailer } from './mail/mailer.js';
 import type { Kv } from './redis/client.js';
 import type { SessionIndex } from './session/session-index.js';
 import type { TokenCipher } from './session/token-cipher.js';
@@ -22,6 +24,10 @@ export interface AppDeps {
   tokenCipher: TokenCipher;
   kratos: KratosClient;
   audit: AuditLog;
+  /** Roles, permissions and attribute conditions (validated at startup from POLICY_FILE). */
+  policy?: Policy;
+  /** Sends notices such as the lockout e-mail (SMTP_URL). */
+  mailer?: Mailer;
   clock: () => Date;
   random: (bytes: number) => Buffer;
 }

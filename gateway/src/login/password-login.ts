@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import type { AppDeps } from '../deps.js';
 import { AppError } from '../http/errors.js';
 import { KratosHttpError } from '../kratos/client.js';
+import { assertNotLocked, clearPasswordFailures, recordPasswordFailure } from '../lockout/lockout.js';
 import { establishGatewaySession } from '../session/sessions.js';
 
 const INVALID_CREDENTIALS = 4000006;
@@ -20,6 +21,7 @@ export async function loginWithPassword(
 ): Promise<void> {
   const identifier = normalizeIdentifier(input.identifier);
   const event = { ip: req.ip, requestId: req.requestId, details: { method: 'password' } };
+  await assertNotLocked(deps, req, identifier);
   let result;
   try {
     result = await deps.kratos.loginWithPassword(identifier, input.password);
@@ -32,7 +34,10 @@ export async function loginWithPassword(
         ...event,
         details: { method: 'password', reason: invalid ? 'invalid_credentials' : 'rejected' },
       });
-      if (invalid) throw new AppError('invalid_credentials', 401, 'The e-mail address or password is wrong.');
+      if (invalid) {
+        await recordPasswordFailure(deps, req, identifier);
+        throw new AppError('invalid_credentials', 401, 'The e-mail address or password is wrong.');
+      }
       throw new AppError(
         'login_rejected',
         400,
@@ -41,6 +46,7 @@ export async function loginWithPassword(
     }
     throw err;
   }
+  await clearPasswordFailures(deps, identifier);
   await establishGatewaySession(deps, req, {
     identityId: result.session.identity.id,
     kind: 'password',

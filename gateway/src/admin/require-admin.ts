@@ -1,0 +1,67 @@
+import type { Request, RequestHandler } from 'express';
+import { checkAuth } from '../access/require-auth.js';
+import type { AppDeps } from '../deps.js';
+import { AppError, forbidden } from '../http/errors.js';
+
+/** The second factors an identity has enrolled anywhere: gateway passkeys, Kratos TOTP and backup codes. */
+export async function enrolledSecondFactors(deps: AppDeps, identityId: string): Promise<string[]> {
+  const factors: string[] = [];
+  const { rows } = await deps.db.query('SELECT 1 FROM passkey_credentials WHERE identity_id = $1 LIMIT 1', [
+    identityId,
+  ]);
+  if (rows.length > 0) factors.push('passkey');
+  const identity = await deps.kratos.getIdentity(identityId);
+  for (const type of ['totp', 'lookup_secret'])
+    if (identity?.credentialTypes.includes(type)) factors.push(type);
+  return factors;
+}
+
+/** Why an admin route refuses a principal whose roles would allow the permission, but not at aal1. */
+async function aalRefusal(deps: AppDeps, req: Request, identityId: string): Promise<AppError> {
+  if ((await enrolledSecondFactors(deps, identityId)).length === 0) {
+    return new AppError(
+      'mfa_enrollment_required',
+      403,
+      'Administrators must enrol a second factor (a passkey or an authenticator app) first.',
+    );
+  }
+  const methods = (await req.stepUpMethods?.()) ?? [];
+  return new AppError(
+    'aal2_required',
+    403,
+    'Administration needs a stronger sign-in: complete a second factor.',
+    {
+      details: { methods },
+    },
+  );
+}
+
+/**
+ * Guards an admin route: a signed-in principal whose roles grant `permission` in the
+ * policy, at aal2 (the policy puts `aal: aal2` on every admin permission). An admin
+ * who has no second factor at all is told to enrol one (403 `mfa_enrollment_required`)
+ * rather than to step up with nothing. Every refusal of a signed-in caller is audited.
+ */
+export function requireAdmin(deps: AppDeps, permission: string): RequestHandler {
+  return async (req, _res, next) => {
+    try {
+      const principal = await checkAuth(req, {}, deps.clock());
+      const decision = req.authorize?.(permission) ?? { allowed: false, reason: 'no_role' };
+      if (decision.allowed) return next();
+      const refusal =
+        decision.reason === 'aal2_required' ? await aalRefusal(deps, req, principal.identityId) : forbidden();
+      await deps.audit.record({
+        type: 'admin.denied',
+        outcome: 'denied',
+        identityId: principal.identityId,
+        actorId: principal.identityId,
+        ip: req.ip,
+        requestId: req.requestId,
+        details: { permission, reason: refusal.code, path: req.originalUrl.split('?')[0] },
+      });
+      next(refusal);
+    } catch (err) {
+      next(err);
+    }
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * Every audit event type the gateway records, with what it means. The audit query API
+ * accepts these names (and `area.*` for a whole area); the README's security section
+ * lists them. A new `deps.audit.record({ type })` belongs here too.
+ */
+export const AUDIT_EVENT_TYPES = {
+  // Authentication attempts, each with its outcome and method.
+  'login.password': 'A password login: success, failure (wrong password) or denied (locked).',
+  'login.passkey': 'A passkey login.',
+  registration: 'A sign-up, with a password or passwordless.',
+  'step_up.passkey': 'A session raised to aal2 with a passkey.',
+  'step_up.totp': 'A session raised to aal2 with a TOTP code.',
+  'step_up.backup_code': 'A session raised to aal2 with a backup (lookup secret) code.',
+  'step_up.lookup_secret': 'A session raised to aal2 with a lookup secret (Kratos name of backup codes).',
+  // Sessions.
+  'session.logout': 'A user signed out of one session.',
+  'session.logout_all': 'A user signed out of every session.',
+  'session.revoked': 'A user revoked one of their sessions.',
+  // Passkeys.
+  'passkey.added': 'A passkey was registered.',
+  'passkey.removed': 'A passkey was deleted.',
+  'passkey.renamed': 'A passkey got a new nickname.',
+  'passkey.cloned': 'A passkey answered with a signature counter that went backwards: a possible clone.',
+  // Account settings and second factors.
+  'password.changed': 'The password was changed.',
+  'profile.updated': 'Profile traits were changed.',
+  'settings.updated': 'Another Kratos settings change.',
+  'mfa.totp_enabled': 'A TOTP app was enrolled.',
+  'mfa.totp_removed': 'The TOTP app was removed.',
+  'mfa.backup_codes_generated': 'New backup codes were generated.',
+  // Recovery and verification.
+  'recovery.requested': 'A recovery code was asked for.',
+  'recovery.completed': 'An account was recovered with a code.',
+  'verification.requested': 'A verification code was asked for.',
+  'verification.completed': 'An e-mail address was verified.',
+  // Defense in depth.
+  'account.locked': 'Password login was locked after too many failures.',
+  'account.unlocked': 'An admin lifted a password lock.',
+  'csrf.refused': 'A state-changing request failed the CSRF check.',
+  'rate_limit.refused': 'A client went over a rate limit (recorded once per client and window).',
+  // Keys and files.
+  'keys.rotate': 'The master key was rotated.',
+  'keys.rewrap': 'Wrapped data keys were rewrapped with the newest key version.',
+  'keys.backup': 'A key backup was taken.',
+  'keys.restore': 'A key was restored from a backup.',
+  'jar.created': 'A honey jar was created.',
+  'jar.updated': 'A honey jar was renamed or changed.',
+  'jar.deleted': 'A honey jar was deleted with its files.',
+  'jar.grant_set': 'Someone was given a role on a jar.',
+  'jar.grant_removed': 'A role on a jar was taken away.',
+  'jar.file_uploaded': 'A file was stored in a jar.',
+  'jar.file_deleted': 'A file was deleted from a jar.',
+  // Kratos web hooks.
+  'webhook.received': 'Kratos called a web hook of the gateway.',
+  // Administration (actor = the admin).
+  'admin.denied': 'An admin route refused a caller (no role, no aal2, no second factor).',
+  'admin.users_searched': 'An admin searched the users.',
+  'admin.user_viewed': 'An admin looked at one user.',
+  'admin.roles_changed': "An admin changed a user's roles.",
+  'admin.sessions_revoked': 'An admin ended every session of a user.',
+  'admin.user_deactivated': 'An admin deactivated a user (and ended their sessions).',
+  'admin.keys_viewed': 'An admin looked at the key status.',
+  'admin.audit_queried': 'An admin read the audit log.',
+  'admin.audit_verified': 'An admin verified the audit chain.',
+} as const satisfies Record<string, string>;
+
+export type AuditEventType = keyof typeof AUDIT_EVENT_TYPES;
+
+/** Whether `type` is in the catalogue. */
+export const isAuditEventType = (type: string): type is AuditEventType =>
+  Object.hasOwn(AUDIT_EVENT_TYPES, type);

@@ -1,0 +1,44 @@
+import nodemailer from 'nodemailer';
+import type { Logger } from '../http/logger.js';
+
+/** One plain-text notice to one person. */
+export interface MailMessage {
+  to: string;
+  subject: string;
+  text: string;
+}
+
+/** Sends notices (lockout warnings, ...). The one module that talks SMTP. */
+export interface Mailer {
+  /** Sends the message; throws when the SMTP server refuses it or cannot be reached. */
+  send(message: MailMessage): Promise<void>;
+  close(): void;
+}
+
+/**
+ * A nodemailer SMTP transport for `smtpUrl` (smtp://host:port, smtps://user:pass@host).
+ * Without a URL, notices are only logged (without their text): development needs no
+ * mail server, and the message body never reaches the logs.
+ */
+export function createMailer(options: { smtpUrl?: string; from: string; logger: Logger }): Mailer {
+  if (!options.smtpUrl) {
+    return {
+      async send(message) {
+        options.logger.info('mail not sent: SMTP_URL is not configured', { subject: message.subject });
+      },
+      close: () => undefined,
+    };
+  }
+  const transport = nodemailer.createTransport({
+    url: options.smtpUrl,
+    connectionTimeout: 5000,
+    greetingTimeout: 5000,
+    socketTimeout: 10000,
+  });
+  return {
+    async send(message) {
+      await transport.sendMail({ from: options.from, ...message });
+    },
+    close: () => transport.close(),
+  };
+}

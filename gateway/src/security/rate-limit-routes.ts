@@ -1,0 +1,103 @@
+import { Router, type Request } from 'express';
+import type { AppDeps } from '../deps.js';
+import { createRateLimiter, type IdentifierOf, type LimitRule } from './rate-limit.js';
+
+const bodyField =
+  (...names: string[]): IdentifierOf =>
+  (req) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    for (const name of names) {
+      const value = body[name];
+      if (typeof value === 'string' && value.trim() !== '') return value;
+    }
+    return undefined;
+  };
+
+/** The identity a signed-in (or half signed-in) request belongs to. */
+const identityOf: IdentifierOf = (req: Request) => req.principal?.identityId ?? req.session?.auth?.identityId;
+
+/** A body identifier when one is sent (passkey login options), else the session's identity. */
+const bodyOrIdentity: IdentifierOf = (req) => bodyField('identifier', 'email')(req) ?? identityOf(req);
+
+interface LimitedRoutes {
+  name: string;
+  paths: string[];
+  rule: LimitRule;
+  identifier: IdentifierOf;
+}
+
+function limitedRoutes(deps: AppDeps): LimitedRoutes[] {
+  const c = deps.config;
+  return [
+    {
+      name: 'login',
+      paths: ['/login/password'],
+      rule: c.RATE_LIMIT_LOGIN,
+      identifier: bodyField('identifier'),
+    },
+    {
+      name: 'register',
+      paths: ['/register'],
+      rule: c.RATE_LIMIT_REGISTRATION,
+      identifier: bodyField('email'),
+    },
+    {
+      name: 'identify',
+      paths: ['/identify'],
+      rule: c.RATE_LIMIT_IDENTIFY,
+      identifier: bodyField('identifier'),
+    },
+    { name: 'recovery', paths: ['/recovery'], rule: c.RATE_LIMIT_RECOVERY, identifier: bodyField('email') },
+    {
+      name: 'verification',
+      paths: ['/verification'],
+      rule: c.RATE_LIMIT_VERIFICATION,
+      identifier: bodyField('email'),
+    },
+    // Entering a one-time code is guessing a short secret, like a second factor.
+    {
+      name: 'code',
+      paths: ['/recovery/code', '/verification/code'],
+      rule: c.RATE_LIMIT_SECOND_FACTOR,
+      identifier: bodyField('email', 'flowId', 'flow'),
+    },
+    {
+      name: 'second-factor',
+      paths: ['/step-up/totp', '/step-up/backup-code'],
+      rule: c.RATE_LIMIT_SECOND_FACTOR,
+      identifier: identityOf,
+    },
+    // A ceremony is an options request and its answer: each half has its own counter.
+    {
+      name: 'passkey-options',
+      paths: ['/login/passkey/options', '/step-up/options', '/passkeys/options'],
+      rule: c.RATE_LIMIT_PASSKEY,
+      identifier: bodyOrIdentity,
+    },
+    {
+      name: 'passkey-verify',
+      paths: ['/login/passkey', '/step-up'],
+      rule: c.RATE_LIMIT_PASSKEY,
+      identifier: identityOf,
+    },
+  ];
+}
+
+/**
+ * The rate limits of the authentication API (mounted on `/api/auth` before its routes):
+ * every limited route is counted per client IP and per identifier, in counters shared by
+ * every replica through Redis. Limits come from the RATE_LIMIT_* configuration keys.
+ */
+export function authRateLimits(deps: AppDeps): Router {
+  const router = Router();
+  for (const group of limitedRoutes(deps)) {
+    const perIp = createRateLimiter(deps, { name: group.name, rule: group.rule, by: 'ip' });
+    const perIdentifier = createRateLimiter(deps, {
+      name: group.name,
+      rule: group.rule,
+      by: group.identifier,
+    });
+    router.post(group.paths, perIp, perIdentifier);
+  }
+  return router;
+}
