@@ -93,8 +93,6 @@ export const errors = {
       reason: 'The session has the requested AAL already.',
       message: 'session has the requested authenticator assurance level already',
     }),
-  identityDisabled: () =>
-    kratosError(401, { reason: 'This account was disabled.', message: 'identity is disabled' }),
   csrf: () =>
     kratosError(403, {
       id: 'security_csrf_violation',

@@ -16,11 +16,6 @@ export interface StoredCredential {
   updatedAt: number;
 }
 
-export interface LookupCode {
-  code: string;
-  usedAt?: number;
-}
-
 export interface VerifiableAddress {
   id: string;
   value: string;

@@ -130,12 +130,8 @@ export const texts = {
       4010006,
       'Could not find a strategy to verify your account with. Did you fill out the form correctly?',
     ),
-  recoveryRetrySuccess: () =>
-    error(4060001, 'The request was already completed successfully and can not be retried.'),
   recoveryCodeInvalid: () =>
     error(4060006, 'The recovery code is invalid or has already been used. Please try again.'),
-  verificationRetrySuccess: () =>
-    error(4070002, 'The request was already completed successfully and can not be retried.'),
   verificationCodeInvalid: () =>
     error(4070006, 'The verification code is invalid or has already been used. Please try again.'),
 };
