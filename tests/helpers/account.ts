@@ -125,3 +125,30 @@ export async function enrollTotp(browser: Browser, at = Date.now()): Promise<str
   assert.equal(confirmed.status, 200, JSON.stringify(confirmed.body));
   return started.body.secret as string;
 }
+
+/** Signs in at Kratos directly (a browser login flow) and answers the ory_kratos_session cookie value. */
+export async function kratosBrowserSession(
+  kratos: KratosDouble,
+  email: string,
+  password = STRONG_PASSWORD,
+): Promise<string> {
+  const started = await fetch(`${kratos.publicUrl}/self-service/login/browser`, {
+    headers: { Accept: 'application/json' },
+  });
+  assert.equal(started.status, 200);
+  const csrfCookie = started.headers.getSetCookie()[0]!.split(';')[0]!;
+  const flow = (await started.json()) as {
+    id: string;
+    ui: { nodes: { attributes: { name?: string; value?: string } }[] };
+  };
+  const csrfToken = flow.ui.nodes.find((n) => n.attributes.name === 'csrf_token')?.attributes.value;
+  const done = await fetch(`${kratos.publicUrl}/self-service/login?flow=${flow.id}`, {
+    method: 'POST',
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json', Cookie: csrfCookie },
+    body: JSON.stringify({ method: 'password', identifier: email, password, csrf_token: csrfToken }),
+  });
+  assert.equal(done.status, 200, await done.clone().text());
+  const cookie = done.headers.getSetCookie().find((c) => c.startsWith('ory_kratos_session='));
+  assert.ok(cookie);
+  return cookie.split(';')[0]!.slice('ory_kratos_session='.length);
+}
