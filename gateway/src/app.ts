@@ -58,15 +58,15 @@ function sessionMiddleware(deps: AppDeps) {
   });
   // express-session swallows store errors into "no session": say 503 instead, never "signed out".
   return (req: express.Request, res: express.Response, next: express.NextFunction) =>
-    handler(req, res, (err?: unknown) =>
+    handler(req, res, (err?: unknown) => {
+      if (!err) return next();
+      // A session that could not be loaded is not an unset one: without this, express-session
+      // would try to destroy it after the 503 is written and turn that failure into a reset connection.
+      delete (req as { sessionID?: string }).sessionID;
       next(
-        err
-          ? new AppError('session_store_unavailable', 503, 'The session store is unavailable.', {
-              cause: err,
-            })
-          : undefined,
-      ),
-    );
+        new AppError('session_store_unavailable', 503, 'The session store is unavailable.', { cause: err }),
+      );
+    });
 }
 
 /** The demo page and the browser library it loads (development only). */
