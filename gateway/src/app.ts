@@ -19,6 +19,7 @@ import {
   securityHeaders,
 } from './http/middleware.js';
 import { metricsMiddleware } from './http/metrics.js';
+import { isJarUpload, registerJarRoutes } from './jars/routes.js';
 import { registerLoginRoutes } from './login/routes.js';
 import { registerPasskeyRoutes } from './passkeys/routes.js';
 import { stepUpMethods } from './access/step-up-methods.js';
@@ -112,7 +113,8 @@ export function createApp(deps: AppDeps) {
       }),
     ),
   );
-  api.use(jsonBody(deps.config.JSON_BODY_LIMIT));
+  const json = jsonBody(deps.config.JSON_BODY_LIMIT);
+  api.use((req, res, next) => (isJarUpload(req) ? next() : json(req, res, next)));
   api.use(sessionMiddleware(deps));
   api.use(resolvePrincipal(deps));
   api.use((req, _res, next) => {
@@ -128,6 +130,7 @@ export function createApp(deps: AppDeps) {
   registerAccountRoutes(auth, deps);
   registerPasskeyRoutes(auth, deps);
   api.use('/auth', auth);
+  registerJarRoutes(api, deps);
 
   const admin = Router();
   registerAdminRoutes(admin, deps);

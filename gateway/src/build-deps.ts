@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { loadPolicy } from './access/policy.js';
 import { createAuditLog } from './audit/audit-log.js';
 import type { Config } from './config.js';
 import { openDatabase, runMigrations } from './db/database.js';
 import type { AppDeps } from './deps.js';
+import { createBodyStore } from './files/body-store.js';
+import { createKeyService } from './keys/create-key-service.js';
 import { createKratosClient } from './kratos/client.js';
 import { createMailer } from './mail/mailer.js';
 import type { Logger } from './http/logger.js';
@@ -30,6 +33,9 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
         ));
   const db = overrides.db ?? (await openDatabase({ url: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR }));
   await runMigrations(db);
+  const keys = overrides.keys ?? (await createKeyService(config));
+  // The embedded keyring creates its key on first start; a Vault key is the operator's to create.
+  if (keys.backend === 'local') await keys.ensureKey();
   const deps: AppDeps = {
     config,
     logger,
@@ -48,8 +54,10 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
         timeoutMs: config.KRATOS_TIMEOUT_MS,
       }),
     audit: overrides.audit ?? createAuditLog({ db, clock }),
+    keys,
     policy,
     mailer: overrides.mailer ?? createMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, logger }),
+    bodies: overrides.bodies ?? createBodyStore(join(config.DATA_DIR, 'files')),
     ...overrides,
   };
   return {

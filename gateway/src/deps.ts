@@ -3,7 +3,9 @@ import type { Policy } from './access/policy.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
+import type { BodyStore } from './files/body-store.js';
 import type { Logger } from './http/logger.js';
+import type { KeyService } from './keys/key-service.js';
 import type { KratosClient } from './kratos/client.js';
 import type { Mailer } from './mail/mailer.js';
 import type { Kv } from './redis/client.js';
@@ -24,6 +26,10 @@ export interface AppDeps {
   tokenCipher: TokenCipher;
   kratos: KratosClient;
   audit: AuditLog;
+  /** Wrapping keys of file data keys (Vault transit or the local keyring). */
+  keys: KeyService;
+  /** Encrypted file bodies in the data directory. */
+  bodies: BodyStore;
   /** Roles, permissions and attribute conditions (validated at startup from POLICY_FILE). */
   policy?: Policy;
   /** Sends notices such as the lockout e-mail (SMTP_URL). */
