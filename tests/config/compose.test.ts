@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
+import { createClient } from 'redis';
 import { parse } from 'yaml';
 import { describeErrors, draft07Validator, readReferenceJson, readRepoFile } from './paths.js';
 
@@ -167,6 +174,14 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('sets every placeholder of the nginx template in the nginx service', () => {
+    const template = readRepoFile('nginx', 'templates', 'default.conf.template');
+    const env = environmentOf(services.nginx ?? {});
+    const missing = [...interpolatedNames(template)].filter((name) => !(name in env));
+    assert.deepEqual(missing, []);
+    assert.ok(interpolatedNames(template).size >= 10);
+  });
+
   it('gives Redis a password and persistence', () => {
     const command = [services.redis?.command ?? []].flat().join(' ');
     assert.match(command, /--requirepass "\$\$REDIS_PASSWORD"/);
@@ -189,6 +204,60 @@ describe('docker-compose.yml', () => {
     const init = readRepoFile('postgres', 'init-databases.sh');
     assert.match(init, /CREATE DATABASE kratos OWNER kratos/);
     assert.match(init, /CREATE DATABASE gateway OWNER gateway/);
+  });
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Sends PING on a fresh connection, retrying while the server starts; returns the first reply line. */
+async function rawPing(port: number): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const socket = connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.write('PING\r\n');
+      const [data] = (await once(socket, 'data')) as [Buffer];
+      socket.destroy();
+      return data.toString('utf8');
+    } catch (error) {
+      if (attempt > 50) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+describe('the redis service command, run by a real redis-server', () => {
+  it('refuses clients without the password and keeps an append-only file', async () => {
+    const [shell, flag, script] = [services.redis?.command ?? []].flat();
+    assert.equal(`${shell} ${flag}`, 'sh -c');
+    const dir = mkdtempSync(path.join(tmpdir(), 'redis-compose-'));
+    const port = await freePort();
+    const password = 'a-test-password-0123456789';
+    // Compose turns $$ into $ and runs it in the container; here: loopback, a free port, a temp dir.
+    const command = `${String(script).replaceAll('$$', '$').replace('--dir /data', `--dir ${dir}`)} --port ${port} --bind 127.0.0.1`;
+    const server = spawn('sh', ['-c', command], {
+      env: { PATH: process.env.PATH, REDIS_PASSWORD: password },
+    });
+    try {
+      // A raw PING without AUTH, as any client on the network could send it.
+      assert.match(await rawPing(port), /^-NOAUTH/);
+      const client = createClient({ url: `redis://:${password}@127.0.0.1:${port}` });
+      await client.connect();
+      assert.equal(await client.ping(), 'PONG');
+      assert.deepEqual(await client.configGet('appendonly'), { appendonly: 'yes' });
+      await client.quit();
+      assert.ok(existsSync(dir) && readdirSync(dir).length > 0, 'persistence files on disk');
+    } finally {
+      server.kill('SIGTERM');
+      await once(server, 'exit');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
