@@ -189,3 +189,21 @@ describe('scripts/generate-secrets', () => {
     assert.match(result.stdout, /Generated: REDIS_PASSWORD$/m);
   });
 });
+
+describe('shell scripts of the stack', () => {
+  const scripts: [string, string[]][] = [
+    ['sh', ['kratos', 'render-config.sh']],
+    ['sh', ['vault', 'init.sh']],
+    ['sh', ['postgres', 'init-databases.sh']],
+    ['bash', ['scripts', 'manage']],
+    ['bash', ['scripts', 'generate-secrets']],
+    ['bash', ['scripts', 'encryption-keys']],
+  ];
+  for (const [shell, parts] of scripts) {
+    it(`${parts.join('/')} parses with ${shell} -n and is executable`, () => {
+      const result = spawnSync(shell, ['-n', repoPath(...parts)], { encoding: 'utf8' });
+      assert.equal(result.status, 0, result.stderr);
+      assert.ok(statSync(repoPath(...parts)).mode & 0o100, 'executable');
+    });
+  }
+});
