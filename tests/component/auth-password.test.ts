@@ -300,7 +300,9 @@ describe('POST /api/auth/identify', () => {
     const unknown2 = await new Browser(gw.auth).post('/identify', { identifier: unknownEmail });
     assert.equal(known.status, 200);
     assert.equal(unknown1.status, 200);
+    assert.deepEqual(Object.keys(known.body).sort(), ['credentialIds', 'methods', 'passkey']);
     assert.deepEqual(Object.keys(known.body).sort(), Object.keys(unknown1.body).sort());
+    assert.deepEqual(Object.keys(known.body.passkey).sort(), Object.keys(unknown1.body.passkey).sort());
     assert.ok(known.body.methods.includes('password'));
     assert.deepEqual(unknown1.body.methods, unknown2.body.methods);
     assert.deepEqual(unknown1.body.credentialIds, unknown2.body.credentialIds);

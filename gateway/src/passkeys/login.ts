@@ -43,9 +43,12 @@ export async function loginOptionsFor(deps: AppDeps, req: Request, identifier: s
   return loginOptions(deps, req, answer.credentialIds);
 }
 
-/** The identify answer, with passkey request options (challenge stored) when it offers a passkey. */
+/**
+ * The identify answer with passkey request options (challenge stored). Every answer carries
+ * them, narrowed to the offered credentials or open for discoverable ones, so the shape and
+ * the work done never depend on whether the account exists or has a passkey.
+ */
 export async function withPasskeyOptions(deps: AppDeps, req: Request, answer: IdentifyAnswer) {
-  if (!answer.methods.includes('passkey')) return answer;
   return { ...answer, passkey: await loginOptions(deps, req, answer.credentialIds) };
 }
 
