@@ -397,6 +397,36 @@ describe('Kratos double: browser login and logout', () => {
     assert.equal((await client.pub('GET', '/sessions/whoami', { headers: { cookie } })).status, 401);
   });
 
+  it('starts browser registration, recovery and verification flows by redirect or JSON', async () => {
+    for (const kind of ['registration', 'recovery', 'verification']) {
+      const redirect = await client.pub('GET', `/self-service/${kind}/browser`, {
+        headers: { accept: 'text/html' },
+      });
+      assert.equal(redirect.status, 303, kind);
+      const json = await client.pub('GET', `/self-service/${kind}/browser`);
+      assert.equal(json.body.type, 'browser', kind);
+    }
+  });
+
+  it('starts a browser settings flow for a cookie session only', async () => {
+    assert.equal((await client.pub('GET', '/self-service/settings/browser')).status, 401);
+    const flow = await client.pub('GET', '/self-service/login/browser');
+    const csrfCookie = (flow.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const done = await client.pub('POST', `/self-service/login?flow=${flow.body.id}`, {
+      headers: { cookie: csrfCookie },
+      json: {
+        method: 'password',
+        identifier: email,
+        password: PASSWORD,
+        csrf_token: node(flow.body, 'csrf_token').attributes.value,
+      },
+    });
+    const cookie = (done.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const settings = await client.pub('GET', '/self-service/settings/browser', { headers: { cookie } });
+    assert.equal(settings.status, 200);
+    assert.equal(settings.body.identity.traits.email, email);
+  });
+
   it('answers JSON with the session for SPA submissions', async () => {
     const flow = await client.pub('GET', '/self-service/login/browser');
     const csrfCookie = (flow.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
@@ -524,6 +554,36 @@ describe('Kratos double: admin identities', () => {
       json: { schema_id: 'default', traits: {}, state: 'active' },
     });
     assert.equal(invalid.status, 400);
+  });
+
+  it('issues an operator recovery code that completes a recovery flow', async () => {
+    const email = uniqueEmail('operator');
+    const id = await seedIdentity(client, email);
+    const issued = await client.admin('POST', '/admin/recovery/code', {
+      json: { identity_id: id, flow_type: 'api' },
+    });
+    assert.equal(issued.status, 201);
+    const flowId = new URL(issued.body.recovery_link).searchParams.get('flow');
+    const done = await client.pub('POST', `/self-service/recovery?flow=${flowId}`, {
+      json: { method: 'code', code: issued.body.recovery_code },
+    });
+    assert.equal(done.status, 200);
+    assert.equal(done.body.state, 'passed_challenge');
+    const unknown = await client.admin('POST', '/admin/recovery/code', {
+      json: { identity_id: '00000000-0000-4000-8000-000000000000' },
+    });
+    assert.equal(unknown.status, 404);
+    const badLifespan = await client.admin('POST', '/admin/recovery/code', {
+      json: { identity_id: id, expires_in: 'soon' },
+    });
+    assert.equal(badLifespan.status, 400);
+  });
+
+  it('deletes second-factor credentials but not the password', async () => {
+    const email = uniqueEmail('creds');
+    const id = await seedIdentity(client, email);
+    assert.equal((await client.admin('DELETE', `/admin/identities/${id}/credentials/password`)).status, 400);
+    assert.equal((await client.admin('DELETE', `/admin/identities/${id}/credentials/totp`)).status, 404);
   });
 
   it('lists and revokes the sessions of an identity, then deletes it', async () => {
@@ -982,6 +1042,48 @@ describe('Kratos double: web hooks', () => {
     assert.ok(received.some((r) => r.path.endsWith('/after-settings')));
     assert.ok(double.kratos.state.webhookDeliveries.length >= 3);
   });
+
+  it('delivers after-verification and after-recovery without letting them block the flow', async () => {
+    answer = () => ({ status: 500 });
+    const email = uniqueEmail('hookrecover');
+    await seedIdentity(client, email);
+    const verification = await client.pub('GET', '/self-service/verification/api');
+    await client.pub('POST', `/self-service/verification?flow=${verification.body.id}`, {
+      json: { method: 'code', email },
+    });
+    const verified = await client.pub('POST', `/self-service/verification?flow=${verification.body.id}`, {
+      json: { method: 'code', code: await latestCode(client, email) },
+    });
+    assert.equal(verified.status, 200);
+    const recovery = await client.pub('GET', '/self-service/recovery/api');
+    await client.pub('POST', `/self-service/recovery?flow=${recovery.body.id}`, {
+      json: { method: 'code', email },
+    });
+    const recovered = await client.pub('POST', `/self-service/recovery?flow=${recovery.body.id}`, {
+      json: { method: 'code', code: await latestCode(client, email) },
+    });
+    assert.equal(recovered.status, 200);
+    for (let i = 0; i < 50 && !received.some((r) => r.path.endsWith('/after-recovery')); i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.ok(received.some((r) => r.path.endsWith('/after-verification')));
+    assert.ok(received.some((r) => r.path.endsWith('/after-recovery')));
+  });
+
+  it('fails a settings update when its blocking hook fails', async () => {
+    answer = () => ({ status: 503 });
+    const email = uniqueEmail('hookfail');
+    await seedIdentity(client, email);
+    const token = await tokenFor(client, email);
+    const flow = await client.pub('GET', '/self-service/settings/api', {
+      headers: { 'x-session-token': token },
+    });
+    const result = await client.pub('POST', `/self-service/settings?flow=${flow.body.id}`, {
+      headers: { 'x-session-token': token },
+      json: { method: 'profile', traits: { email, name: { first: 'Down' } } },
+    });
+    assert.equal(result.status, 500);
+  });
 });
 
 describe('Kratos double: outage and latency controls', () => {
@@ -1054,6 +1156,12 @@ describe('Kratos double: contract coverage', () => {
       'extendSession',
       'listCourierMessages',
       'getCourierMessage',
+      'createRecoveryCodeForIdentity',
+      'deleteIdentityCredentials',
+      'createBrowserRegistrationFlow',
+      'createBrowserRecoveryFlow',
+      'createBrowserVerificationFlow',
+      'createBrowserSettingsFlow',
     ];
     const missing = expected.filter((operation) => !exercised.has(operation));
     assert.deepEqual(missing, []);

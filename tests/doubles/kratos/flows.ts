@@ -16,24 +16,37 @@ import {
   type UiNode,
 } from './ui.js';
 
+/** Where a flow was started from: the request URL (path and query) and its `return_to`. */
+export interface FlowOrigin {
+  path: string;
+  returnTo?: string;
+}
+
+/** The origin of a flow started by this request. */
+export function originOf(req: Request): FlowOrigin {
+  return {
+    path: req.originalUrl,
+    returnTo: typeof req.query.return_to === 'string' ? req.query.return_to : undefined,
+  };
+}
+
 /** Starts a flow of `kind`; API flows carry an empty CSRF token, browser flows a real one. */
 export function createFlow(
   ctx: DoubleContext,
   kind: FlowKind,
   type: 'api' | 'browser',
-  req: Request,
+  origin: FlowOrigin,
   extra: Partial<StoredFlow> = {},
 ): StoredFlow {
   const now = ctx.now();
-  const returnTo = typeof req.query.return_to === 'string' ? req.query.return_to : undefined;
   const flow: StoredFlow = {
     id: newId(),
     kind,
     type,
     issuedAt: now,
     expiresAt: now + ctx.config.lifespans[kind],
-    requestUrl: `${ctx.publicUrl}${req.originalUrl}`,
-    returnTo,
+    requestUrl: `${ctx.publicUrl}${origin.path}`,
+    returnTo: origin.returnTo,
     state: initialState(kind),
     csrfToken: type === 'browser' ? randomString(64) : '',
     messages: [],
@@ -48,17 +61,20 @@ export function createFlow(
 
 function initialState(kind: FlowKind): string {
   if (kind === 'settings') return 'show_form';
-  return kind === 'recovery' || kind === 'verification' ? 'choose_method' : 'choose_method';
+  return 'choose_method';
 }
 
 /** Loads a flow for an update: 404 when unknown, 410 `self_service_flow_expired` when too old. */
-export function loadFlow(ctx: DoubleContext, kind: FlowKind, id: unknown, req: Request): StoredFlow {
+export function loadFlow(ctx: DoubleContext, kind: FlowKind, id: unknown): StoredFlow {
   const flow = typeof id === 'string' ? ctx.state.flows.get(id) : undefined;
   if (!flow || flow.kind !== kind)
     throw errors.notFound('The flow could not be found. It may have been removed.');
   const now = ctx.now();
   if (flow.expiresAt <= now) {
-    const replacement = kind === 'settings' ? undefined : createFlow(ctx, kind, flow.type, req);
+    const replacement =
+      kind === 'settings'
+        ? undefined
+        : createFlow(ctx, kind, flow.type, { path: `/self-service/${kind}/${flow.type}` });
     throw errors.flowExpired(flow.expiresAt, now, replacement?.id);
   }
   return flow;

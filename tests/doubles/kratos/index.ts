@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type Express, type Router } from 'express';
 import { registerCourierRoutes } from './admin/courier.js';
 import { registerIdentityRoutes } from './admin/identities.js';
+import { registerAdminRecoveryRoutes } from './admin/recovery.js';
 import { registerAdminSessionRoutes } from './admin/sessions.js';
 import { loadConfig, repoRoot } from './config.js';
 import type { DoubleContext } from './context.js';
@@ -173,6 +174,7 @@ function registerAdminRoutes(router: Router, ctx: DoubleContext, adminUrl: () =>
   registerIdentityRoutes(router, ctx, adminUrl);
   registerAdminSessionRoutes(router, ctx, adminUrl);
   registerCourierRoutes(router, ctx, adminUrl);
+  registerAdminRecoveryRoutes(router, ctx);
   registerSchemaRoutes(router, ctx);
 }
 

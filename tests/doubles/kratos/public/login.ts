@@ -1,7 +1,7 @@
 import type { Request, Response, Router } from 'express';
 import type { DoubleContext } from '../context.js';
 import { errors } from '../errors.js';
-import { createFlow, loadFlow, resetFeedback } from '../flows.js';
+import { createFlow, loadFlow, resetFeedback, originOf } from '../flows.js';
 import {
   checkCsrf,
   input,
@@ -37,11 +37,11 @@ export function registerLoginRoutes(router: Router, ctx: DoubleContext): void {
   });
 
   router.get('/self-service/login/flows', (req, res) => {
-    sendFlow(res, ctx, loadFlow(ctx, 'login', req.query.id, req));
+    sendFlow(res, ctx, loadFlow(ctx, 'login', req.query.id));
   });
 
   router.post('/self-service/login', async (req, res) => {
-    const flow = loadFlow(ctx, 'login', req.query.flow, req);
+    const flow = loadFlow(ctx, 'login', req.query.flow);
     checkCsrf(ctx, req, flow);
     resetFeedback(flow);
     const result = await submitLogin(ctx, req, flow);
@@ -57,7 +57,7 @@ function startLogin(ctx: DoubleContext, req: Request, type: 'api' | 'browser'): 
   if (req.query.aal === 'aal2') {
     if (!session) throw errors.aal1Required();
     if (sessionAal(session) === 'aal2' && !refresh) throw errors.aalAlreadyFulfilled();
-    return createFlow(ctx, 'login', type, req, {
+    return createFlow(ctx, 'login', type, originOf(req), {
       requestedAal: 'aal2',
       refresh,
       sessionId: session.id,
@@ -67,14 +67,14 @@ function startLogin(ctx: DoubleContext, req: Request, type: 'api' | 'browser'): 
   }
   if (session && !refresh) throw errors.alreadyLoggedIn();
   if (session) {
-    return createFlow(ctx, 'login', type, req, {
+    return createFlow(ctx, 'login', type, originOf(req), {
       refresh: true,
       sessionId: session.id,
       identityId: session.identityId,
       messages: [texts.loginReauth()],
     });
   }
-  return createFlow(ctx, 'login', type, req, { requestedAal: 'aal1' });
+  return createFlow(ctx, 'login', type, originOf(req), { requestedAal: 'aal1' });
 }
 
 interface LoginSuccess {

@@ -3,7 +3,7 @@ import { consumeCode, isEmail, issueCode } from '../code-flow.js';
 import type { DoubleContext } from '../context.js';
 import { sendCode } from '../courier.js';
 import { errors } from '../errors.js';
-import { createFlow, loadFlow, resetFeedback } from '../flows.js';
+import { createFlow, loadFlow, resetFeedback, originOf } from '../flows.js';
 import { checkCsrf, input, sendFlow, setCsrfCookie, str, uiUrl, wantsJson, seeOther } from '../http.js';
 import { findByRecoveryAddress } from '../identities.js';
 import { issueSession, revokeSessions, sessionFromRequest } from '../sessions.js';
@@ -17,23 +17,23 @@ import { markVerified } from './verification.js';
 export function registerRecoveryRoutes(router: Router, ctx: DoubleContext): void {
   router.get('/self-service/recovery/api', (req, res) => {
     startable(ctx, req);
-    sendFlow(res, ctx, createFlow(ctx, 'recovery', 'api', req));
+    sendFlow(res, ctx, createFlow(ctx, 'recovery', 'api', originOf(req)));
   });
 
   router.get('/self-service/recovery/browser', (req, res) => {
     startable(ctx, req);
-    const flow = createFlow(ctx, 'recovery', 'browser', req);
+    const flow = createFlow(ctx, 'recovery', 'browser', originOf(req));
     setCsrfCookie(ctx, res, flow);
     if (wantsJson(req)) return sendFlow(res, ctx, flow);
     seeOther(res, `${uiUrl(ctx, 'recovery')}?flow=${flow.id}`);
   });
 
   router.get('/self-service/recovery/flows', (req, res) => {
-    sendFlow(res, ctx, loadFlow(ctx, 'recovery', req.query.id, req));
+    sendFlow(res, ctx, loadFlow(ctx, 'recovery', req.query.id));
   });
 
   router.post('/self-service/recovery', async (req, res) => {
-    const flow = loadFlow(ctx, 'recovery', req.query.flow, req);
+    const flow = loadFlow(ctx, 'recovery', req.query.flow);
     checkCsrf(ctx, req, flow);
     resetFeedback(flow);
     const ok = await submitRecovery(ctx, req, flow, input(req));

@@ -1,7 +1,7 @@
 import type { Request, Response, Router } from 'express';
 import type { DoubleContext } from '../context.js';
 import { errors } from '../errors.js';
-import { createFlow, loadFlow, resetFeedback } from '../flows.js';
+import { createFlow, loadFlow, resetFeedback, originOf } from '../flows.js';
 import {
   checkCsrf,
   input,
@@ -27,23 +27,23 @@ import { FlowInterrupted, runWebHook } from '../webhooks.js';
 export function registerRegistrationRoutes(router: Router, ctx: DoubleContext): void {
   router.get('/self-service/registration/api', (req, res) => {
     if (sessionFromRequest(ctx, req)) throw errors.alreadyLoggedIn();
-    sendFlow(res, ctx, createFlow(ctx, 'registration', 'api', req));
+    sendFlow(res, ctx, createFlow(ctx, 'registration', 'api', originOf(req)));
   });
 
   router.get('/self-service/registration/browser', (req, res) => {
     if (sessionFromRequest(ctx, req)) return seeOther(res, returnUrl(ctx));
-    const flow = createFlow(ctx, 'registration', 'browser', req);
+    const flow = createFlow(ctx, 'registration', 'browser', originOf(req));
     setCsrfCookie(ctx, res, flow);
     if (wantsJson(req)) return sendFlow(res, ctx, flow);
     seeOther(res, `${uiUrl(ctx, 'registration')}?flow=${flow.id}`);
   });
 
   router.get('/self-service/registration/flows', (req, res) => {
-    sendFlow(res, ctx, loadFlow(ctx, 'registration', req.query.id, req));
+    sendFlow(res, ctx, loadFlow(ctx, 'registration', req.query.id));
   });
 
   router.post('/self-service/registration', async (req, res) => {
-    const flow = loadFlow(ctx, 'registration', req.query.flow, req);
+    const flow = loadFlow(ctx, 'registration', req.query.flow);
     checkCsrf(ctx, req, flow);
     resetFeedback(flow);
     const identity = await register(ctx, flow, input(req));
@@ -135,7 +135,6 @@ function answerSuccess(
   ctx.state.flows.delete(flow.id);
   const continueWith: Record<string, unknown>[] = startVerificationAfterRegistration(
     ctx,
-    req,
     flow.type,
     identity,
   );

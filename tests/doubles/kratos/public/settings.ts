@@ -1,7 +1,7 @@
 import type { Request, Router } from 'express';
 import type { DoubleContext } from '../context.js';
 import { errors } from '../errors.js';
-import { assertFlowSession, createFlow, loadFlow, resetFeedback } from '../flows.js';
+import { assertFlowSession, createFlow, loadFlow, resetFeedback, originOf } from '../flows.js';
 import {
   checkCsrf,
   input,
@@ -43,14 +43,14 @@ export function registerSettingsRoutes(router: Router, ctx: DoubleContext): void
 
   router.get('/self-service/settings/flows', (req, res) => {
     const { session } = requireSession(ctx, req);
-    const flow = loadFlow(ctx, 'settings', req.query.id, req);
+    const flow = loadFlow(ctx, 'settings', req.query.id);
     assertFlowSession(ctx, flow, session.id);
     sendFlow(res, ctx, flow);
   });
 
   router.post('/self-service/settings', async (req, res) => {
     const { session, identity } = requireSession(ctx, req);
-    const flow = loadFlow(ctx, 'settings', req.query.flow, req);
+    const flow = loadFlow(ctx, 'settings', req.query.flow);
     assertFlowSession(ctx, flow, session.id);
     enforceAal(ctx, session, identity, ctx.config.settingsRequiredAal);
     checkCsrf(ctx, req, flow);
@@ -68,7 +68,10 @@ export async function createSettingsFlow(
   session: StoredSession,
   identity: StoredIdentity,
 ): Promise<StoredFlow> {
-  const flow = createFlow(ctx, 'settings', type, req, { sessionId: session.id, identityId: identity.id });
+  const flow = createFlow(ctx, 'settings', type, originOf(req), {
+    sessionId: session.id,
+    identityId: identity.id,
+  });
   if (!identity.credentials.totp) await offerTotp(ctx, flow, identity);
   return flow;
 }
@@ -163,7 +166,7 @@ function updateProfile(
   }
   identity.traits = traits;
   syncAddresses(identity, ctx.schema, ctx.now());
-  const continueWith = startVerificationAfterRegistration(ctx, req, flow.type, identity);
+  const continueWith = startVerificationAfterRegistration(ctx, flow.type, identity);
   if (continueWith.length > 0) flow.continueWith = continueWith;
   return 'saved';
 }

@@ -1,9 +1,9 @@
-import type { Request, Router } from 'express';
+import type { Router } from 'express';
 import { consumeCode, isEmail, issueCode } from '../code-flow.js';
 import type { DoubleContext } from '../context.js';
 import { sendCode } from '../courier.js';
 import { errors } from '../errors.js';
-import { createFlow, loadFlow, resetFeedback } from '../flows.js';
+import { createFlow, loadFlow, resetFeedback, originOf } from '../flows.js';
 import { checkCsrf, input, sendFlow, setCsrfCookie, str, uiUrl, wantsJson, seeOther } from '../http.js';
 import { findByVerifiableAddress } from '../identities.js';
 import type { StoredFlow, StoredIdentity } from '../state.js';
@@ -14,23 +14,23 @@ import { runWebHook } from '../webhooks.js';
 export function registerVerificationRoutes(router: Router, ctx: DoubleContext): void {
   router.get('/self-service/verification/api', (req, res) => {
     requireEnabled(ctx);
-    sendFlow(res, ctx, createFlow(ctx, 'verification', 'api', req));
+    sendFlow(res, ctx, createFlow(ctx, 'verification', 'api', originOf(req)));
   });
 
   router.get('/self-service/verification/browser', (req, res) => {
     requireEnabled(ctx);
-    const flow = createFlow(ctx, 'verification', 'browser', req);
+    const flow = createFlow(ctx, 'verification', 'browser', originOf(req));
     setCsrfCookie(ctx, res, flow);
     if (wantsJson(req)) return sendFlow(res, ctx, flow);
     seeOther(res, `${uiUrl(ctx, 'verification')}?flow=${flow.id}`);
   });
 
   router.get('/self-service/verification/flows', (req, res) => {
-    sendFlow(res, ctx, loadFlow(ctx, 'verification', req.query.id, req));
+    sendFlow(res, ctx, loadFlow(ctx, 'verification', req.query.id));
   });
 
   router.post('/self-service/verification', async (req, res) => {
-    const flow = loadFlow(ctx, 'verification', req.query.flow, req);
+    const flow = loadFlow(ctx, 'verification', req.query.flow);
     checkCsrf(ctx, req, flow);
     resetFeedback(flow);
     const ok = await submitVerification(ctx, flow, input(req));
@@ -99,7 +99,6 @@ export function markVerified(ctx: DoubleContext, identity: StoredIdentity, addre
  */
 export function startVerificationAfterRegistration(
   ctx: DoubleContext,
-  req: Request,
   type: 'api' | 'browser',
   identity: StoredIdentity,
 ): Record<string, unknown>[] {
@@ -107,8 +106,7 @@ export function startVerificationAfterRegistration(
   return identity.verifiableAddresses
     .filter((address) => !address.verified)
     .map((address) => {
-      const flow = createFlow(ctx, 'verification', type, req);
-      flow.requestUrl = `${ctx.publicUrl}/self-service/verification/${type}`;
+      const flow = createFlow(ctx, 'verification', type, { path: `/self-service/verification/${type}` });
       const code = issueCode(ctx, flow, address.value, identity.id);
       sendCode(ctx, 'verification_code_valid', address.value, code);
       address.status = 'sent';
