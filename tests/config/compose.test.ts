@@ -182,6 +182,17 @@ describe('docker-compose.yml', () => {
     assert.ok(interpolatedNames(template).size >= 10);
   });
 
+  it('keeps Vault credentials apart: unseal key for vault-init, operator token for the keys tool', () => {
+    const mounting = (volume: string) =>
+      Object.entries(services)
+        .filter(([, s]) => (s.volumes ?? []).some((v) => String(v).startsWith(`${volume}:`)))
+        .map(([name]) => name)
+        .sort();
+    assert.deepEqual(mounting('vault-unseal'), ['vault-init']);
+    assert.deepEqual(mounting('vault-operator'), ['keys', 'vault-init']);
+    assert.deepEqual(mounting('gateway-approle'), ['gateway-1', 'gateway-2', 'vault-init']);
+  });
+
   it('gives Redis a password and persistence', () => {
     const command = [services.redis?.command ?? []].flat().join(' ');
     assert.match(command, /--requirepass "\$\$REDIS_PASSWORD"/);
