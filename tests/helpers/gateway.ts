@@ -97,7 +97,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const logger = createLogger({ level: 'error', silent: !process.env.TEST_LOGS });
   const sharedDb = options.share && !shared?.DATABASE_URL ? { db: options.share.deps.db } : {};
   const built = await buildDeps(config, logger, { ...sharedDb, ...options.overrides });
-  const server = createApp(built.deps).listen(0, '127.0.0.1');
+  const server = createApp(built.deps).listen(config.PORT, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;

@@ -1,0 +1,294 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type CDPSession, type Page } from 'playwright-core';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
+
+/**
+ * The demo page in headless Chromium, with passkeys made by the DevTools virtual
+ * authenticator: what a user does by hand, proven in a real browser.
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const available = existsSync(CHROMIUM);
+if (!available && process.env.CI) throw new Error(`Chromium is required in CI and missing at ${CHROMIUM}`);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+let gw: TestGateway;
+let browser: Browser;
+let baseUrl: string;
+
+before(async () => {
+  if (!available) return;
+  const port = await freePort();
+  baseUrl = `http://localhost:${port}`;
+  gw = await startTestGateway({
+    env: {
+      PORT: String(port),
+      SERVE_DEMO: 'true',
+      PUBLIC_BASE_URL: baseUrl,
+      WEBAUTHN_RP_ID: 'localhost',
+      WEBAUTHN_ORIGINS: baseUrl,
+    },
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--host-resolver-rules=MAP localhost 127.0.0.1',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await gw?.close();
+});
+
+interface VirtualAuthenticator {
+  cdp: CDPSession;
+  id: string;
+}
+
+/** Adds a DevTools virtual platform authenticator to the page (resident keys, optional UV). */
+async function addAuthenticator(page: Page, userVerification: boolean): Promise<VirtualAuthenticator> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: userVerification,
+      isUserVerified: userVerification,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { cdp, id: authenticatorId };
+}
+
+async function removeAuthenticator(a: VirtualAuthenticator) {
+  await a.cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: a.id });
+}
+
+/** A fresh browser context on the demo page. */
+async function openDemo(): Promise<Page> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(baseUrl);
+  await page.waitForFunction(() => 'gatewayDemo' in window && 'SimpleWebAuthnBrowser' in window);
+  return page;
+}
+
+/** GET /api/auth/<path> from the page, with its cookies. */
+async function fetchFromPage(page: Page, path: string) {
+  return page.evaluate(async (p) => {
+    const res = await fetch(`/api/auth${p}`);
+    return { status: res.status, body: await res.json().catch(() => null) };
+  }, path);
+}
+
+const session = (page: Page) => fetchFromPage(page, '/session');
+
+/** What the page shows, for failure messages. */
+const pageState = (page: Page) =>
+  page.evaluate(() => ({
+    status: document.getElementById('passkey-status')?.textContent,
+    output: document.getElementById('output')?.textContent?.slice(0, 500),
+  }));
+
+async function expectStatus(page: Page, text: string) {
+  try {
+    await page.waitForFunction(
+      (t) => document.getElementById('passkey-status')?.textContent?.includes(t),
+      text,
+      { timeout: 20_000 },
+    );
+  } catch (err) {
+    assert.fail(`expected "${text}" on the page: ${JSON.stringify(await pageState(page))} (${String(err)})`);
+  }
+}
+
+async function signUpPasswordless(page: Page, email: string) {
+  await page.fill('#register-form input[name=email]', email);
+  await page.click('#register-form button[type=submit]');
+  await expectStatus(page, 'Finish signing up');
+  await page.click('#passkey-add');
+  await expectStatus(page, 'Passkey added.');
+}
+
+async function expectAal(page: Page, aal: string) {
+  try {
+    await page.waitForFunction((a) => document.getElementById('session-view')?.dataset.aal === a, aal, {
+      timeout: 20_000,
+    });
+  } catch (err) {
+    assert.fail(`expected a session at ${aal}: ${JSON.stringify(await pageState(page))} (${String(err)})`);
+  }
+}
+
+async function identifyAndUsePasskey(page: Page, email: string) {
+  await page.fill('#login-identifier', email);
+  await page.click('#identify-form button[type=submit]');
+  await page.waitForSelector('#passkey-identified-login:not([hidden])');
+  await page.click('#passkey-identified-login');
+  await expectStatus(page, 'Signed in with a passkey.');
+}
+
+async function logOut(page: Page) {
+  await page.click('#logout');
+  await page.waitForFunction(() =>
+    document.getElementById('session-view')?.textContent?.startsWith('Not signed in'),
+  );
+}
+
+describe('passkeys in Chromium', { skip: !available && 'Chromium is not installed' }, () => {
+  it('signs up without a password, then signs in with the passkey at aal2', async () => {
+    const page = await openDemo();
+    await addAuthenticator(page, true);
+    const email = uniqueEmail('e2e');
+    await signUpPasswordless(page, email);
+    assert.equal((await session(page)).body.aal, 'aal2');
+    await logOut(page);
+    assert.equal((await session(page)).status, 401);
+
+    await page.click('#passkey-login');
+    await expectStatus(page, 'Signed in with a passkey.');
+    const signedIn = await session(page);
+    assert.equal(signedIn.status, 200);
+    assert.equal(signedIn.body.email, email);
+    assert.equal(signedIn.body.aal, 'aal2');
+    assert.equal(signedIn.body.methods[0].method, 'passkey');
+    assert.equal(signedIn.body.methods[0].userVerified, true);
+    await page.context().close();
+  });
+
+  it('signs in with the passkey the identify answer offers', async () => {
+    const page = await openDemo();
+    await addAuthenticator(page, true);
+    const email = uniqueEmail('e2e');
+    await signUpPasswordless(page, email);
+    await logOut(page);
+    await identifyAndUsePasskey(page, email);
+    assert.equal((await session(page)).body.aal, 'aal2');
+    await page.context().close();
+  });
+
+  it('signs in through the browser’s autofill (conditional UI)', async () => {
+    const page = await openDemo();
+    await addAuthenticator(page, true);
+    const email = uniqueEmail('e2e-autofill');
+    await signUpPasswordless(page, email);
+    await logOut(page);
+    await page.reload();
+    await page.click('#login-identifier');
+    await expectStatus(page, 'Signed in with a passkey.');
+    const signedIn = await session(page);
+    assert.equal(signedIn.body.email, email);
+    assert.equal(signedIn.body.aal, 'aal2');
+    await page.context().close();
+  });
+
+  it('gives aal1 without user verification, refuses an aal2 route, then steps up', async () => {
+    const page = await openDemo();
+    const withoutUv = await addAuthenticator(page, false);
+    const email = uniqueEmail('e2e-nouv');
+    await signUpPasswordless(page, email);
+    await logOut(page);
+    // Chromium protects discoverable credentials made without UV (credProtect): name the account.
+    await identifyAndUsePasskey(page, email);
+    assert.equal((await session(page)).body.aal, 'aal1');
+    const refused = await fetchFromPage(page, '/verify?aal=aal2');
+    assert.equal(refused.status, 403);
+    const passkeys = await fetchFromPage(page, '/passkeys');
+    const removal = await page.evaluate(async (id) => {
+      const res = await fetch(`/api/auth/passkeys/${id}`, { method: 'DELETE', headers: { 'X-CSRF': '1' } });
+      return { status: res.status, body: await res.json() };
+    }, passkeys.body.passkeys[0].id);
+    assert.equal(removal.status, 403);
+    assert.equal(removal.body.error.code, 'aal2_required');
+    assert.deepEqual(removal.body.error.details.methods, ['passkey']);
+
+    // The user moves to a device that verifies them, registers it, and steps up with it.
+    await removeAuthenticator(withoutUv);
+    await addAuthenticator(page, true);
+    await page.click('#passkey-add');
+    await expectStatus(page, 'Passkey added.');
+    await page.click('#passkey-step-up');
+    await expectStatus(page, 'Stepped up.');
+    assert.equal((await session(page)).body.aal, 'aal2');
+    assert.equal((await fetchFromPage(page, '/verify?aal=aal2')).status, 200);
+    await page.context().close();
+  });
+
+  it('steps a password login up to aal2 with a passkey', async () => {
+    const page = await openDemo();
+    await addAuthenticator(page, true);
+    const email = uniqueEmail('e2e-pw');
+    await page.fill('#register-form input[name=email]', email);
+    await page.fill('#register-form input[name=password]', STRONG_PASSWORD);
+    await page.click('#register-form button[type=submit]');
+    await expectAal(page, 'aal1');
+    await logOut(page);
+    await page.fill('#login-identifier', email);
+    await page.click('#identify-form button[type=submit]');
+    await page.fill('#password-login-form input[name=password]', STRONG_PASSWORD);
+    await page.click('#password-login-form button[type=submit]');
+    await expectAal(page, 'aal1');
+    await page.click('#passkey-add');
+    await expectStatus(page, 'Passkey added.');
+    await page.click('#passkey-step-up');
+    await expectStatus(page, 'Stepped up.');
+    const raised = await session(page);
+    assert.equal(raised.body.aal, 'aal2');
+    assert.deepEqual(
+      raised.body.methods.map((m: { method: string }) => m.method),
+      ['password', 'passkey'],
+    );
+    await page.context().close();
+  });
+
+  it('lists, renames and removes passkeys, keeping the last one', async () => {
+    const page = await openDemo();
+    const first = await addAuthenticator(page, true);
+    await signUpPasswordless(page, uniqueEmail('e2e-list'));
+    await page.waitForSelector('#passkeys-list li');
+    await page.click('#passkeys-list li .passkey-remove');
+    await expectStatus(page, 'Refused: last_credential');
+    // The first authenticator is excluded from registering again: a second device adds the next one.
+    await removeAuthenticator(first);
+    await addAuthenticator(page, true);
+    await page.fill('#passkey-nickname', 'Second');
+    await page.click('#passkey-add');
+    await expectStatus(page, 'Passkey added.');
+    await page.waitForFunction(() => document.querySelectorAll('#passkeys-list li').length === 2);
+    await page.fill('#passkey-nickname', 'Renamed');
+    await page.click('#passkeys-list li:first-child .passkey-rename');
+    await page.waitForFunction(() =>
+      document.querySelector('#passkeys-list li:first-child')?.textContent?.startsWith('Renamed'),
+    );
+    await page.click('#passkeys-list li:first-child .passkey-remove');
+    await expectStatus(page, 'Passkey removed.');
+    await page.waitForFunction(() => document.querySelectorAll('#passkeys-list li').length === 1);
+    assert.match((await page.textContent('#passkeys-list li'))!, /^Second/);
+    await page.context().close();
+  });
+});
