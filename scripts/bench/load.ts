@@ -1,0 +1,81 @@
+/**
+ * One autocannon measurement against loopback, and the alternating comparison of several
+ * targets: every round measures each target once, in a rotating order, so drift of the
+ * machine (thermal, other tenants) spreads over all of them instead of favouring one.
+ */
+import autocannon from 'autocannon';
+
+export interface Target {
+  name: string;
+  url: string;
+  headers?: Record<string, string>;
+}
+
+export interface Measurement {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  /** Answers other than 2xx, connection errors and timeouts: a benchmark of failures is worthless. */
+  failures: number;
+}
+
+export async function measure(
+  target: Target,
+  options: { connections: number; seconds: number },
+): Promise<Measurement> {
+  const result = await autocannon({
+    url: target.url,
+    headers: target.headers,
+    connections: options.connections,
+    duration: options.seconds,
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    failures: result.non2xx + result.errors + result.timeouts,
+  };
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+export interface Compared {
+  name: string;
+  rounds: Measurement[];
+  /** Medians over the rounds. */
+  rps: number;
+  p50: number;
+  p99: number;
+  failures: number;
+}
+
+/** Measures every target `rounds` times, alternating, after one short warm-up each. */
+export async function compare(
+  targets: Target[],
+  options: { connections: number; seconds: number; rounds: number; warmupSeconds?: number },
+): Promise<Compared[]> {
+  for (const t of targets)
+    await measure(t, { connections: options.connections, seconds: options.warmupSeconds ?? 2 });
+  const rounds = new Map<string, Measurement[]>(targets.map((t) => [t.name, []]));
+  for (let r = 0; r < options.rounds; r++) {
+    const order = [...targets.slice(r % targets.length), ...targets.slice(0, r % targets.length)];
+    for (const t of order) rounds.get(t.name)!.push(await measure(t, options));
+  }
+  return targets.map((t) => {
+    const ms = rounds.get(t.name)!;
+    return {
+      name: t.name,
+      rounds: ms,
+      rps: median(ms.map((m) => m.rps)),
+      p50: median(ms.map((m) => m.p50)),
+      p99: median(ms.map((m) => m.p99)),
+      failures: ms.reduce((sum, m) => sum + m.failures, 0),
+    };
+  });
+}

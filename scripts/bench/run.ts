@@ -1,0 +1,315 @@
+/**
+ * `npm run bench`: measures the gateway against same-run baselines and writes
+ * BENCHMARKS.md (and the raw figures to bench-results/gateway.json).
+ *
+ * Every server runs in its own process (the gateway, the bare Express baseline, the Kratos
+ * double, a private redis-server); autocannon runs here. Compared servers are measured
+ * alternately, in rounds, and only their ratios are meant to be quoted: the load generator
+ * shares the machine's cores with them.
+ *
+ * BENCH_QUICK=1 shrinks every phase (a smoke run); BENCH_SECONDS and BENCH_ROUNDS tune it.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from 'redis';
+import { auditGrowth } from './audit-growth.js';
+import { summariseProfile } from './cpu-profile.js';
+import { compare, measure, type Target } from './load.js';
+import { describeMachine } from './machine.js';
+import {
+  createThrowawayDatabase,
+  forkChild,
+  root,
+  startBenchRedis,
+  startKratosProcess,
+  type BenchRedis,
+  type KratosProcess,
+  type Running,
+} from './processes.js';
+import { renderReport, type BenchResults, type ForeignResult } from './report.js';
+import { fillSessions } from './session-fill.js';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const settings = {
+  connections: 64,
+  seconds: Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 8)),
+  rounds: Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3)),
+  growthConnections: 16,
+  sessionCounts: QUICK ? [10, 1_000, 20_000] : [10, 10_000, 1_000_000],
+  auditRows: QUICK ? 20_000 : 1_000_000,
+  auditSeconds: QUICK ? 2 : 5,
+  profileSeconds: QUICK ? 3 : 10,
+};
+
+const ORIGIN = 'http://localhost:3000';
+const PASSWORD = 'correct-horse-battery-staple-42';
+const log = (message: string) => console.log(`bench: ${message}`);
+
+interface Stack {
+  redis: BenchRedis;
+  kratos: KratosProcess;
+  databaseUrl?: string;
+  tmp: string;
+}
+
+function gatewayEnv(stack: Stack, extra: Record<string, string>): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'error',
+    SESSION_SECRET: randomBytes(32).toString('base64url'),
+    SESSION_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    REDIS_URL: stack.redis.url,
+    KRATOS_PUBLIC_URL: stack.kratos.publicUrl,
+    KRATOS_ADMIN_URL: stack.kratos.adminUrl,
+    ...(stack.databaseUrl ? { DATABASE_URL: stack.databaseUrl } : { PGLITE_DIR: 'memory' }),
+    DATA_DIR: join(stack.tmp, randomBytes(4).toString('hex')),
+    RATE_LIMIT_REGISTRATION: '100000/60',
+    RATE_LIMIT_LOGIN: '100000/60',
+    ...extra,
+  };
+}
+
+const startGateway = (stack: Stack, extra: Record<string, string>, cpuProfileDir?: string) =>
+  forkChild('scripts/bench/gateway-child.ts', gatewayEnv(stack, extra), { cpuProfileDir });
+
+interface SignedIn {
+  cookie: string;
+  sessionBody: string;
+  verifyHeaders: Record<string, string>;
+}
+
+/** Registers a password user through the gateway and returns its warm session. */
+async function signUp(gateway: Running): Promise<SignedIn> {
+  const res = await fetch(`${gateway.url}/api/auth/register`, {
+    method: 'POST',
+    headers: { Origin: ORIGIN, 'X-CSRF': '1', 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      email: `bench.${randomBytes(6).toString('hex')}@example.com`,
+      password: PASSWORD,
+    }),
+  });
+  if (res.status !== 201) throw new Error(`registration failed: ${res.status} ${await res.text()}`);
+  const cookie = res.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('gw_session='))!
+    .split(';')[0]!;
+  const session = await fetch(`${gateway.url}/api/auth/session`, { headers: { Cookie: cookie } });
+  const verify = await fetch(`${gateway.url}/api/auth/verify`, { headers: { Cookie: cookie } });
+  if (session.status !== 200 || verify.status !== 200) throw new Error('the new session does not check');
+  // Warm the code paths (JIT, connection pools) before anything is measured.
+  for (let i = 0; i < 100; i++)
+    await fetch(`${gateway.url}/api/auth/session`, { headers: { Cookie: cookie } });
+  const verifyHeaders = Object.fromEntries(
+    ['x-user-id', 'x-user-email', 'x-user-roles', 'x-auth-aal', 'cache-control'].map((h) => [
+      h,
+      verify.headers.get(h) ?? '',
+    ]),
+  );
+  return { cookie, sessionBody: await session.text(), verifyHeaders };
+}
+
+/** Redis commands one GET /session costs, counted by the server over `n` sequential requests. */
+async function redisCommandsPerCheck(redis: BenchRedis, gateway: Running, cookie: string, n = 500) {
+  const client = createClient({ url: redis.url });
+  await client.connect();
+  const total = async () => Number(/total_commands_processed:(\d+)/.exec(await client.info('stats'))![1]);
+  await fetch(`${gateway.url}/api/auth/session`, { headers: { Cookie: cookie } });
+  const before = await total();
+  for (let i = 0; i < n; i++) await fetch(`${gateway.url}/api/auth/session`, { headers: { Cookie: cookie } });
+  const after = await total();
+  client.destroy();
+  return (after - before - 1) / n;
+}
+
+async function sessionCheck(stack: Stack) {
+  const gateway = await startGateway(stack, { REDIS_KEY_PREFIX: 'bench-a:', WHOAMI_CACHE_SECONDS: '5' });
+  const user = await signUp(gateway);
+  const bare = await forkChild('scripts/bench/bare-child.ts', {
+    BENCH_SESSION_BODY: user.sessionBody,
+    BENCH_VERIFY_HEADERS: JSON.stringify(user.verifyHeaders),
+  });
+  const headers = { Cookie: user.cookie };
+  log('session check: gateway vs bare Express, alternating');
+  const compared = await compare(
+    [
+      { name: 'bare /session', url: `${bare.url}/session`, headers },
+      { name: 'gateway /api/auth/session', url: `${gateway.url}/api/auth/session`, headers },
+      { name: 'bare /verify', url: `${bare.url}/verify`, headers },
+      { name: 'gateway /api/auth/verify', url: `${gateway.url}/api/auth/verify`, headers },
+    ],
+    { ...settings, warmupSeconds: 3 },
+  );
+  const redisCommands = await redisCommandsPerCheck(stack.redis, gateway, user.cookie);
+  await bare.stop();
+  return { gateway, user, compared, redisCommands, bodyBytes: Buffer.byteLength(user.sessionBody) };
+}
+
+async function whoamiCache(stack: Stack, cached: { gateway: Running; user: SignedIn }) {
+  const uncached = await startGateway(stack, { REDIS_KEY_PREFIX: 'bench-b:', WHOAMI_CACHE_SECONDS: '0' });
+  const user = await signUp(uncached);
+  log('Kratos-backed session check: whoami cache warm vs disabled, alternating');
+  const targets: Target[] = [
+    {
+      name: 'whoami cache warm (5 s)',
+      url: `${cached.gateway.url}/api/auth/session`,
+      headers: { Cookie: cached.user.cookie },
+    },
+    {
+      name: 'whoami cache disabled',
+      url: `${uncached.url}/api/auth/session`,
+      headers: { Cookie: user.cookie },
+    },
+  ];
+  const compared = await compare(targets, {
+    ...settings,
+    rounds: Math.max(1, settings.rounds - 1),
+    warmupSeconds: 3,
+  });
+  await uncached.stop();
+  return compared;
+}
+
+async function cpuProfile(stack: Stack) {
+  const dir = mkdtempSync(join(tmpdir(), 'gw-bench-prof-'));
+  const gateway = await startGateway(stack, { REDIS_KEY_PREFIX: 'bench-p:', WHOAMI_CACHE_SECONDS: '5' }, dir);
+  const user = await signUp(gateway);
+  log(`CPU profile of GET /api/auth/session (${settings.profileSeconds} s)`);
+  const target = {
+    name: 'profiled',
+    url: `${gateway.url}/api/auth/session`,
+    headers: { Cookie: user.cookie },
+  };
+  await measure(target, { connections: settings.connections, seconds: 2 });
+  const from = await gateway.clock();
+  const load = await measure(target, { connections: settings.connections, seconds: settings.profileSeconds });
+  const to = await gateway.clock();
+  await gateway.stop();
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error('the profiled gateway wrote no .cpuprofile');
+  const summary = summariseProfile(join(dir, file), root, { window: { from, to } });
+  rmSync(dir, { recursive: true, force: true });
+  return { load, summary };
+}
+
+/** Session-check latency as the session store grows (a gateway on its own Redis database). */
+async function sessionGrowth(stack: Stack) {
+  const gateway = await startGateway(stack, {
+    REDIS_URL: `${stack.redis.url}/1`,
+    REDIS_KEY_PREFIX: 'growth:',
+    WHOAMI_CACHE_SECONDS: '5',
+  });
+  const user = await signUp(gateway);
+  const client = createClient({ url: `${stack.redis.url}/1` });
+  await client.connect();
+  const [key] = await client.keys('growth:sess:*');
+  const value = (await client.get(key!))!;
+  const countSessions = async () => (await client.keys('growth:sess:*')).length;
+  const points = [];
+  for (const target of settings.sessionCounts) {
+    const have = await countSessions();
+    const started = Date.now();
+    if (target > have) {
+      await fillSessions({
+        port: stack.redis.port,
+        db: 1,
+        keyPrefix: 'growth:sess:',
+        value,
+        count: target - have,
+        ttlSeconds: 3600,
+      });
+    }
+    const fillSeconds = (Date.now() - started) / 1000;
+    const sessions = await countSessions();
+    log(`session check with ${sessions} sessions in Redis`);
+    const m = await measure(
+      { name: String(target), url: `${gateway.url}/api/auth/session`, headers: { Cookie: user.cookie } },
+      { connections: settings.growthConnections, seconds: settings.seconds },
+    );
+    points.push({ sessions, fillSeconds, ...m });
+  }
+  client.destroy();
+  await gateway.stop();
+  return points;
+}
+
+/** Runs the passkey and file-crypto benchmarks other modules own, when they exist, and reads their JSON. */
+function foreignBenchmarks(): ForeignResult[] {
+  const resultsDir = join(root, 'bench-results');
+  return ['passkey', 'file-crypto'].map((name) => {
+    const script = join(root, 'scripts/bench', `${name}.ts`);
+    if (!existsSync(script)) return { name, status: 'missing' as const };
+    log(`running scripts/bench/${name}.ts`);
+    const run = spawnSync(process.execPath, ['--import', 'tsx', script], {
+      stdio: 'inherit',
+      env: { ...process.env, BENCH_RESULTS_DIR: resultsDir },
+      timeout: 240_000,
+    });
+    const json = join(resultsDir, `${name}.json`);
+    if (run.status !== 0 || !existsSync(json))
+      return { name, status: 'failed' as const, exitCode: run.status };
+    return { name, status: 'ok' as const, data: JSON.parse(readFileSync(json, 'utf8')) as unknown };
+  });
+}
+
+async function main() {
+  const started = Date.now();
+  const loadAtStart = loadavg()[0]!;
+  const tmp = mkdtempSync(join(tmpdir(), 'gw-bench-'));
+  const redis = await startBenchRedis();
+  const kratos = await startKratosProcess();
+  const database = await createThrowawayDatabase('gw');
+  const stack: Stack = { redis, kratos, databaseUrl: database?.url, tmp };
+  try {
+    const machine = await describeMachine(root, database?.url);
+    const session = await sessionCheck(stack);
+    const whoami = await whoamiCache(stack, session);
+    await session.gateway.stop();
+    const profile = await cpuProfile(stack);
+    const growth = await sessionGrowth(stack);
+    const auditDb = await createThrowawayDatabase('audit');
+    log(`audit insert rate, empty and with ${settings.auditRows} rows`);
+    const audit = auditDb
+      ? await auditGrowth(auditDb.url, settings.auditRows, settings.auditSeconds)
+      : undefined;
+    await auditDb?.drop();
+    const foreign = foreignBenchmarks();
+    const results: BenchResults = {
+      machine,
+      settings: { ...settings, quick: QUICK },
+      session: {
+        compared: session.compared,
+        redisCommands: session.redisCommands,
+        bodyBytes: session.bodyBytes,
+      },
+      whoami,
+      profile,
+      growth,
+      audit,
+      foreign,
+      durationSeconds: (Date.now() - started) / 1000,
+      loadAverage: { start: loadAtStart, end: loadavg()[0]! },
+    };
+    mkdirSync(join(root, 'bench-results'), { recursive: true });
+    writeFileSync(join(root, 'bench-results', 'gateway.json'), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(join(root, 'BENCHMARKS.md'), renderReport(results));
+    log(`BENCHMARKS.md written in ${Math.round(results.durationSeconds)} s`);
+  } finally {
+    await kratos.stop();
+    await redis.stop();
+    await database?.drop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+await main();
