@@ -66,6 +66,15 @@ export async function forgetWhoami(deps: AppDeps, token: string) {
   await deps.kv.del(`whoami:${sha256(`t:${token}`)}`);
 }
 
+/**
+ * Whoami's identity lacks the admin metadata (Kratos shows it only on the admin API), where
+ * flags such as `password_change_required` live: take it from the cached admin view.
+ */
+async function withAdminMetadata(deps: AppDeps, identity: KratosIdentity): Promise<KratosIdentity> {
+  const admin = await cachedIdentity(deps, identity.id);
+  return { ...identity, metadataAdmin: admin?.metadataAdmin ?? identity.metadataAdmin };
+}
+
 function kratosMethods(session: KratosSession): CompletedMethod[] {
   return session.methods.map((m) => ({ method: m.method, completedAt: m.completedAt, aal: m.aal }));
 }
@@ -125,7 +134,8 @@ async function fromGatewaySession(
     }
     if (who.status === 'active') {
       const methods = [...kratosMethods(who.session), ...auth.methods];
-      return buildPrincipal(who.session.identity, base, methods, who.session.aal);
+      const identity = await withAdminMetadata(deps, who.session.identity);
+      return buildPrincipal(identity, base, methods, who.session.aal);
     }
   }
   const identity = await cachedIdentity(deps, auth.identityId);
@@ -158,7 +168,7 @@ async function fromKratosCookie(deps: AppDeps, req: Request, cookie: string): Pr
   if (who.status !== 'active') return undefined;
   const s = who.session;
   return buildPrincipal(
-    s.identity,
+    await withAdminMetadata(deps, s.identity),
     { source: 'kratos', sessionId: s.id, authenticatedAt: s.authenticatedAt, expiresAt: s.expiresAt },
     kratosMethods(s),
     s.aal,
