@@ -2,7 +2,8 @@ import type { AppDeps } from '../deps.js';
 import { AppError, badRequest, notFound } from '../http/errors.js';
 import type { KratosIdentity } from '../kratos/types.js';
 import { lockoutStatus } from '../lockout/lockout.js';
-import { forgetIdentity } from '../session/resolve-principal.js';
+import { forgetIdentity, forgetWhoami } from '../session/resolve-principal.js';
+import type { GatewayAuth } from '../session/session-data.js';
 import { rolesOf } from '../session/principal.js';
 import { revokeAllSessions } from '../session/sessions.js';
 
@@ -17,6 +18,25 @@ export function userSummary(identity: KratosIdentity) {
     credentialTypes: identity.credentialTypes,
     createdAt: identity.createdAt,
   };
+}
+
+const storedAuth = (deps: AppDeps, sid: string) =>
+  new Promise<GatewayAuth | undefined>((resolve, reject) =>
+    deps.sessionStore.get(sid, (err, data) => (err ? reject(err) : resolve(data?.auth))),
+  );
+
+/**
+ * Drops every cached view of an identity, including the whoami answers cached for the
+ * Kratos tokens its gateway sessions hold, so a role change (a demotion above all) applies
+ * to the very next request and not only when the cache runs out.
+ */
+async function forgetCachedViews(deps: AppDeps, identityId: string) {
+  await forgetIdentity(deps, identityId);
+  for (const sid of Object.values(await deps.sessionIndex.list(identityId))) {
+    const auth = await storedAuth(deps, sid);
+    const token = auth?.kratosToken && deps.tokenCipher.open(auth.kratosToken, auth.handle);
+    if (token) await forgetWhoami(deps, token);
+  }
 }
 
 /** The identity, or 404. */
@@ -61,7 +81,7 @@ export async function setRoles(deps: AppDeps, id: string, roles: string[]) {
       value: { ...identity.metadataPublic, roles: [...new Set(roles)] },
     },
   ]);
-  await forgetIdentity(deps, id);
+  await forgetCachedViews(deps, id);
   return { before, user: userSummary(updated) };
 }
 
