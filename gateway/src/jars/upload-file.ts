@@ -4,7 +4,10 @@ import type { Database } from '../db/database.js';
 import type { BodyStore } from '../files/body-store.js';
 import { createEncryptStream, FORMAT_VERSION } from '../files/chunked-aead.js';
 import type { KeyService } from '../keys/key-service.js';
+import { AppError } from '../http/errors.js';
 import { jarStore, type Jar, type JarFile } from './jar-store.js';
+
+const FOREIGN_KEY_VIOLATION = '23503';
 
 export interface UploadFileInput {
   jar: Jar;
@@ -52,6 +55,9 @@ export async function uploadFile(
     });
   } catch (error) {
     await pending.discard();
+    // The jar was deleted while its file was uploading.
+    if ((error as { code?: string }).code === FOREIGN_KEY_VIOLATION)
+      throw new AppError('not_found', 404, 'Jar not found.');
     throw error;
   }
 }
