@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
+import { totpCode } from '../helpers/account.js';
+
+/** The demo page's account section in headless Chromium: what a person does by hand. */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const available = existsSync(CHROMIUM);
+if (!available && process.env.CI) throw new Error(`Chromium is required in CI and missing at ${CHROMIUM}`);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+let gw: TestGateway;
+let browser: Browser;
+let baseUrl: string;
+
+before(async () => {
+  if (!available) return;
+  const port = await freePort();
+  baseUrl = `http://localhost:${port}`;
+  gw = await startTestGateway({
+    env: { PORT: String(port), SERVE_DEMO: 'true', PUBLIC_BASE_URL: baseUrl },
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--host-resolver-rules=MAP localhost 127.0.0.1',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await gw?.close();
+});
+
+async function registeredPage(): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(baseUrl);
+  await page.waitForFunction(() => 'gatewayDemo' in window);
+  await page.fill('#register-form input[name=email]', uniqueEmail('e2e-mfa'));
+  await page.fill('#register-form input[name=password]', STRONG_PASSWORD);
+  await page.click('#register-form button[type=submit]');
+  await page.waitForFunction(() => document.getElementById('session-view')?.dataset.aal === 'aal1');
+  return page;
+}
+
+describe('demo page: account section', { skip: !available && 'Chromium is not installed' }, () => {
+  it('sets up an authenticator app from the QR code page and reaches aal2', async () => {
+    const page = await registeredPage();
+    await page.click('#totp-start');
+    await page.waitForSelector('#totp-enrollment:not([hidden])');
+    const qrLoaded = await page.$eval(
+      '#totp-qr',
+      (img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth > 0,
+    );
+    assert.ok(qrLoaded, 'the QR code image is allowed by the CSP and renders');
+    const secret = (await page.textContent('#totp-secret'))!.trim();
+    await page.fill('#totp-confirm-form input[name=code]', totpCode(secret));
+    await page.click('#totp-confirm-form button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('session-view')?.dataset.aal === 'aal2');
+    assert.match((await page.textContent('#account-status'))!, /set up/);
+    await page.close();
+  });
+
+  it('shows twelve fresh backup codes once', async () => {
+    const page = await registeredPage();
+    await page.click('#backup-codes');
+    await page.waitForFunction(() => document.querySelectorAll('#backup-codes-list li').length === 12);
+    await page.close();
+  });
+});
