@@ -998,6 +998,26 @@ describe('Kratos double: web hooks', () => {
     assert.equal((delivery?.body.identity as { traits: { email: string } }).traits.email, email);
   });
 
+  it('applies traits, admin metadata and verified flags from a parsed answer', async () => {
+    const email = uniqueEmail('hooktraits');
+    answer = () => ({
+      status: 200,
+      body: {
+        identity: {
+          traits: { email, name: { first: 'Hooked' } },
+          metadata_admin: { source: 'hook' },
+          verifiable_addresses: [{ value: email, verified: true }],
+        },
+      },
+    });
+    const result = await register(client, email);
+    assert.equal(result.status, 200);
+    assert.equal(result.body.identity.traits.name.first, 'Hooked');
+    assert.equal(result.body.identity.verifiable_addresses[0].verified, true);
+    const stored = await client.admin('GET', `/admin/identities/${result.body.identity.id}`);
+    assert.deepEqual(stored.body.metadata_admin, { source: 'hook' });
+  });
+
   it('lets a 4xx answer with messages interrupt the registration', async () => {
     answer = () => ({
       status: 400,

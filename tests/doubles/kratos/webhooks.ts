@@ -122,7 +122,10 @@ function applyInterruption(flow: StoredFlow, body: unknown): boolean {
   return true;
 }
 
-/** Applies `{ identity: { traits, metadata_public, metadata_admin, state } }` from a parsed hook answer. */
+/**
+ * Applies `{ identity: { traits, verifiable_addresses, metadata_public, metadata_admin, state } }`
+ * from a parsed hook answer. Addresses follow the traits; a hook may mark them verified.
+ */
 function applyIdentityUpdate(ctx: DoubleContext, identity: StoredIdentity, body: unknown): void {
   const update = (body as { identity?: Record<string, unknown> } | undefined)?.identity;
   if (!update || typeof update !== 'object') return;
@@ -132,8 +135,26 @@ function applyIdentityUpdate(ctx: DoubleContext, identity: StoredIdentity, body:
     identity.traits = update.traits as Record<string, unknown>;
     syncAddresses(identity, ctx.schema, ctx.now());
   }
+  applyVerifiedFlags(ctx, identity, update.verifiable_addresses);
   if ('metadata_public' in update) identity.metadataPublic = update.metadata_public;
   if ('metadata_admin' in update) identity.metadataAdmin = update.metadata_admin;
   if (update.state === 'active' || update.state === 'inactive') identity.state = update.state;
   identity.updatedAt = ctx.now();
+}
+
+function applyVerifiedFlags(ctx: DoubleContext, identity: StoredIdentity, addresses: unknown): void {
+  if (!Array.isArray(addresses)) return;
+  for (const update of addresses as { value?: unknown; verified?: unknown }[]) {
+    const address = identity.verifiableAddresses.find(
+      (a) => a.value === String(update?.value ?? '').toLowerCase(),
+    );
+    if (!address || typeof update.verified !== 'boolean') continue;
+    const now = ctx.now();
+    Object.assign(address, {
+      verified: update.verified,
+      status: update.verified ? 'completed' : 'pending',
+      verifiedAt: update.verified ? now : undefined,
+      updatedAt: now,
+    });
+  }
 }
