@@ -105,7 +105,7 @@
   // The identify answer carries request options narrowed to the identifier's passkeys.
   let identified;
   document.addEventListener('identified', (event) => {
-    identified = event.detail?.passkey;
+    identified = event.detail?.methods?.includes('passkey') ? event.detail.passkey : undefined;
     $('passkey-identified-login').hidden = !identified;
   });
   document.addEventListener('session-changed', (event) => {

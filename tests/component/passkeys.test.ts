@@ -157,16 +157,23 @@ describe('POST /api/auth/identify', () => {
     const { email } = await signUpWithPasskey(gw);
     const known = await new Browser(gw.auth).post('/identify', { identifier: email });
     let unknown;
-    for (let i = 0; i < 30 && !unknown?.body.passkey; i++) {
+    for (let i = 0; i < 30 && !unknown?.body.methods.includes('passkey'); i++) {
       unknown = await new Browser(gw.auth).post('/identify', { identifier: uniqueEmail('ghost') });
     }
-    assert.ok(unknown?.body.passkey, 'some unknown identifier is offered a passkey');
+    assert.ok(unknown?.body.methods.includes('passkey'), 'some unknown identifier is offered a passkey');
     assert.deepEqual(Object.keys(unknown.body).sort(), Object.keys(known.body).sort());
     assert.deepEqual(Object.keys(unknown.body.passkey).sort(), Object.keys(known.body.passkey).sort());
     assert.deepEqual(
       unknown.body.passkey.allowCredentials.map((c: { id: string }) => c.id),
       unknown.body.credentialIds,
     );
+  });
+
+  it('gives a password-only identity discoverable passkey options', async () => {
+    const { email } = await seedPasswordUser(gw);
+    const answer = await new Browser(gw.auth).post('/identify', { identifier: email });
+    assert.deepEqual(answer.body.methods, ['password']);
+    assert.deepEqual(answer.body.passkey.allowCredentials ?? [], []);
   });
 });
 
