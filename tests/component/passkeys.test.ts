@@ -129,6 +129,24 @@ describe('POST /api/auth/login/passkey', () => {
     assert.notEqual(first.body.challenge, second.body.challenge);
   });
 
+  it('signs in an identity whose password login is locked out', async () => {
+    const { email, identityId } = await seedPasswordUser(gw);
+    const browser = await passwordLogin(gw, email);
+    const authenticator = new SoftAuthenticator();
+    await addPasskey(browser, authenticator);
+    let locked;
+    for (let i = 0; i < 12 && locked?.status !== 423; i++) {
+      locked = await new Browser(gw.auth).post('/login/password', {
+        identifier: email,
+        password: 'wrong-password-123',
+      });
+    }
+    assert.equal(locked?.status, 423);
+    const { res } = await passkeyLogin(gw, authenticator, { identifier: email });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.identityId, identityId);
+  });
+
   it('still signs in when the authenticator has no counter (always 0)', async () => {
     const { authenticator } = await signUpWithPasskey(gw, new SoftAuthenticator({ counterStep: 0 }));
     for (let i = 0; i < 2; i++) {
