@@ -3,12 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import type { TestGateway } from '../helpers/gateway.js';
 import { Browser, uniqueEmail } from '../helpers/http.js';
 import {
+  enrollTotp,
   latestCode,
   mailCount,
   seedIdentity,
   sharedClock,
   signedIn,
   startAccountGateway,
+  totpCode,
 } from '../helpers/account.js';
 
 const NEW_PASSWORD = 'a-brand-new-passphrase-77';
@@ -124,7 +126,10 @@ describe('POST /api/auth/recovery/code', () => {
     const code = (await latestCode(gw.kratos, email))!;
     clock.advance(16 * 60);
     const res = await browser.post('/recovery/code', { code });
-    assert.ok(res.status === 410 || res.body.error.code === 'recovery_not_started', JSON.stringify(res.body));
+    assert.equal(res.status, 410);
+    assert.equal(res.body.error.code, 'flow_expired');
+    const again = await browser.post('/recovery/code', { code });
+    assert.equal(again.body.error.code, 'recovery_not_started');
   });
 
   it('refuses a password change once the privileged window has passed', async () => {
@@ -137,6 +142,20 @@ describe('POST /api/auth/recovery/code', () => {
     const res = await browser.post('/password', { password: NEW_PASSWORD });
     assert.equal(res.status, 403);
     assert.equal(res.body.error.code, 'reauthentication_required');
+  });
+
+  it('asks an account with an authenticator app for its second factor after recovery', async () => {
+    const { email } = await seedIdentity(gw.kratos);
+    const secret = await enrollTotp(await signedIn(gw, email), clock.now());
+    const browser = new Browser(gw.auth);
+    await requestCode(browser, email);
+    const code = (await latestCode(gw.kratos, email))!;
+    const res = await browser.post('/recovery/code', { code });
+    assert.equal(res.status, 403);
+    assert.equal(res.body.error.code, 'aal2_required');
+    const stepped = await browser.post('/step-up/totp', { code: totpCode(secret, clock.now()) });
+    assert.equal(stepped.status, 200, JSON.stringify(stepped.body));
+    assert.equal(stepped.body.aal, 'aal2');
   });
 
   it('answers 400 for a malformed code without calling Kratos', async () => {

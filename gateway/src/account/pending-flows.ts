@@ -38,6 +38,12 @@ export function pendingFlow(
   return flow;
 }
 
+/** True when this browser started a `name` flow that has expired since. */
+export function flowExpired(req: Request, name: FlowName, now: number): boolean {
+  const flow = req.session?.accountFlows?.[name];
+  return flow !== undefined && flow.expiresAt <= now;
+}
+
 /** Forgets a finished flow. */
 export function forgetFlow(req: Request, name: FlowName): void {
   const flows = req.session?.accountFlows;

@@ -5,7 +5,7 @@ import { startRecoveryFlow, submitRecoveryCode } from '../kratos/flows/recovery-
 import { normalizeIdentifier } from '../login/password-login.js';
 import { establishGatewaySession } from '../session/sessions.js';
 import { recordAccountEvent } from './account-context.js';
-import { forgetFlow, pendingFlow, rememberFlow } from './pending-flows.js';
+import { flowExpired, forgetFlow, pendingFlow, rememberFlow } from './pending-flows.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -49,7 +49,12 @@ async function recoveredSession(deps: AppDeps, req: Request, sessionToken: strin
  * may set a new password within the privileged window.
  */
 export async function completeRecovery(deps: AppDeps, req: Request, code: string): Promise<void> {
-  const flow = pendingFlow(req, 'recovery', deps.clock().getTime());
+  const now = deps.clock().getTime();
+  const flow = pendingFlow(req, 'recovery', now);
+  if (!flow && flowExpired(req, 'recovery', now)) {
+    forgetFlow(req, 'recovery');
+    throw new AppError('flow_expired', 410, 'This recovery has expired; request a new code.');
+  }
   if (!flow) throw new AppError('recovery_not_started', 400, 'Request a recovery code first.');
   const outcome = await submitRecoveryCode(deps.kratos, flow.id, code);
   if (outcome.status !== 'recovered') {

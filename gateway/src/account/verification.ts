@@ -4,7 +4,7 @@ import { AppError } from '../http/errors.js';
 import { startVerificationFlow, submitVerificationCode } from '../kratos/flows/verification-flow.js';
 import { normalizeIdentifier } from '../login/password-login.js';
 import { afterIdentityChange, recordAccountEvent } from './account-context.js';
-import { forgetFlow, pendingFlow, rememberFlow } from './pending-flows.js';
+import { flowExpired, forgetFlow, pendingFlow, rememberFlow } from './pending-flows.js';
 
 /**
  * Asks Kratos to send a verification code to `email`, or to the signed-in user's address
@@ -27,7 +27,12 @@ export async function requestVerification(
 
 /** Completes verification with the code from the e-mail; a signed-in user sees the change at once. */
 export async function completeVerification(deps: AppDeps, req: Request, code: string): Promise<void> {
-  const flow = pendingFlow(req, 'verification', deps.clock().getTime());
+  const now = deps.clock().getTime();
+  const flow = pendingFlow(req, 'verification', now);
+  if (!flow && flowExpired(req, 'verification', now)) {
+    forgetFlow(req, 'verification');
+    throw new AppError('flow_expired', 410, 'This verification has expired; request a new code.');
+  }
   if (!flow) throw new AppError('verification_not_started', 400, 'Request a verification code first.');
   const outcome = await submitVerificationCode(deps.kratos, flow.id, code);
   const identityId = req.principal?.identityId;
