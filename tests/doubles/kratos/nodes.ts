@@ -1,0 +1,249 @@
+import type { DoubleContext } from './context.js';
+import { lookupCodes } from './lookup.js';
+import type { StoredFlow, StoredIdentity } from './state.js';
+import {
+  csrfNode,
+  imageNode,
+  inputNode,
+  submitNode,
+  textNode,
+  texts,
+  type UiNode,
+  type UiText,
+} from './ui.js';
+
+/** The `ui.nodes` of a flow in its current state, as Kratos' strategies would hydrate them. */
+export function nodesFor(
+  ctx: DoubleContext,
+  flow: StoredFlow,
+  identity: StoredIdentity | undefined,
+): UiNode[] {
+  const csrf = csrfNode(flow.csrfToken);
+  switch (flow.kind) {
+    case 'login':
+      return loginNodes(ctx, flow, identity, csrf);
+    case 'registration':
+      return [csrf, ...traitNodes(ctx, undefined, true), ...registrationPasswordNodes()];
+    case 'recovery':
+      return codeFlowNodes(flow, csrf, texts.recoveryCode());
+    case 'verification':
+      return codeFlowNodes(flow, csrf, texts.verificationCode());
+    case 'settings':
+      return identity ? settingsNodes(ctx, flow, identity, csrf) : [csrf];
+  }
+}
+
+function loginNodes(
+  ctx: DoubleContext,
+  flow: StoredFlow,
+  identity: StoredIdentity | undefined,
+  csrf: UiNode,
+): UiNode[] {
+  if (flow.requestedAal === 'aal2' && identity) return secondFactorNodes(identity, csrf);
+  const password = inputNode({
+    group: 'password',
+    name: 'password',
+    type: 'password',
+    required: true,
+    autocomplete: 'current-password',
+    label: texts.password(),
+  });
+  if (flow.refresh && identity) {
+    const identifier = ctx.schema.identifiers(identity.traits, 'password')[0] ?? '';
+    return [
+      csrf,
+      inputNode({ group: 'default', name: 'identifier', type: 'hidden', value: identifier }),
+      password,
+      submitNode('password', 'method', 'password', texts.signIn()),
+    ];
+  }
+  return [
+    inputNode({
+      group: 'default',
+      name: 'identifier',
+      type: 'text',
+      value: '',
+      required: true,
+      label: texts.id(),
+    }),
+    csrf,
+    password,
+    submitNode('password', 'method', 'password', texts.signInWithPassword()),
+  ];
+}
+
+function secondFactorNodes(identity: StoredIdentity, csrf: UiNode): UiNode[] {
+  const nodes = [csrf];
+  if (identity.credentials.totp) {
+    nodes.push(
+      inputNode({
+        group: 'totp',
+        name: 'totp_code',
+        type: 'text',
+        value: '',
+        required: true,
+        label: texts.totpLabel(),
+      }),
+      submitNode('totp', 'method', 'totp', texts.useAuthenticator()),
+    );
+  }
+  if (lookupCodes(identity).length > 0) {
+    nodes.push(
+      inputNode({
+        group: 'lookup_secret',
+        name: 'lookup_secret',
+        type: 'text',
+        value: '',
+        required: true,
+        label: texts.lookupLabel(),
+      }),
+      submitNode('lookup_secret', 'method', 'lookup_secret', texts.useLookup()),
+    );
+  }
+  return nodes;
+}
+
+/** One input per trait of the identity schema, valued from the identity when given. */
+function traitNodes(
+  ctx: DoubleContext,
+  identity: StoredIdentity | undefined,
+  registration: boolean,
+): UiNode[] {
+  return ctx.schema.traitFields().map((field) => {
+    const value = identity ? valueAt(identity.traits, field.name.split('.').slice(1)) : undefined;
+    const isEmail = field.format === 'email';
+    return inputNode({
+      group: registration ? 'password' : 'profile',
+      name: field.name,
+      type: isEmail ? 'email' : inputType(field.type),
+      value,
+      required: isEmail || undefined,
+      autocomplete: isEmail ? 'email' : undefined,
+      label: field.title ? texts.generated(field.title) : undefined,
+    });
+  });
+}
+
+function inputType(jsonType: string): string {
+  if (jsonType === 'number' || jsonType === 'integer') return 'number';
+  return jsonType === 'boolean' ? 'checkbox' : 'text';
+}
+
+function valueAt(value: unknown, path: string[]): unknown {
+  return path.reduce<unknown>(
+    (current, key) =>
+      current && typeof current === 'object' ? (current as Record<string, unknown>)[key] : undefined,
+    value,
+  );
+}
+
+function registrationPasswordNodes(): UiNode[] {
+  return [
+    inputNode({
+      group: 'password',
+      name: 'password',
+      type: 'password',
+      required: true,
+      autocomplete: 'new-password',
+      label: texts.password(),
+    }),
+    submitNode('password', 'method', 'password', texts.signUp()),
+  ];
+}
+
+function codeFlowNodes(flow: StoredFlow, csrf: UiNode, codeLabel: UiText): UiNode[] {
+  if (flow.state === 'passed_challenge') return [csrf];
+  if (flow.state === 'sent_email') {
+    return [
+      csrf,
+      inputNode({ group: 'code', name: 'code', type: 'text', required: true, label: codeLabel }),
+      inputNode({ group: 'code', name: 'method', type: 'hidden', value: 'code' }),
+      submitNode('code', 'method', 'code', texts.continue()),
+      submitNode('code', 'email', flow.code?.address ?? '', texts.resendCode()),
+    ];
+  }
+  return [
+    csrf,
+    inputNode({ group: 'code', name: 'email', type: 'email', required: true, label: texts.email() }),
+    submitNode('code', 'method', 'code', texts.continue()),
+  ];
+}
+
+function settingsNodes(
+  ctx: DoubleContext,
+  flow: StoredFlow,
+  identity: StoredIdentity,
+  csrf: UiNode,
+): UiNode[] {
+  return [
+    csrf,
+    ...traitNodes(ctx, identity, false),
+    submitNode('profile', 'method', 'profile', texts.save()),
+    inputNode({
+      group: 'password',
+      name: 'password',
+      type: 'password',
+      required: true,
+      autocomplete: 'new-password',
+      label: texts.password(),
+    }),
+    submitNode('password', 'method', 'password', texts.save()),
+    ...totpSettingsNodes(flow, identity),
+    ...lookupSettingsNodes(ctx, flow, identity),
+  ];
+}
+
+function totpSettingsNodes(flow: StoredFlow, identity: StoredIdentity): UiNode[] {
+  if (identity.credentials.totp) {
+    return [
+      inputNode({
+        group: 'totp',
+        name: 'totp_unlink',
+        type: 'submit',
+        value: 'true',
+        required: true,
+        label: texts.unlinkTotp(),
+      }),
+    ];
+  }
+  if (!flow.totpSecret) return [];
+  return [
+    imageNode('totp', 'totp_qr', flow.totpQr ?? '', texts.totpQr()),
+    textNode('totp', 'totp_secret_key', texts.totpSecret(flow.totpSecret), texts.totpSecretLabel()),
+    inputNode({ group: 'totp', name: 'totp_code', type: 'text', required: true, label: texts.verifyCode() }),
+    submitNode('totp', 'method', 'totp', texts.save()),
+  ];
+}
+
+function lookupSettingsNodes(ctx: DoubleContext, flow: StoredFlow, identity: StoredIdentity): UiNode[] {
+  const regenerate = submitNode(
+    'lookup_secret',
+    'lookup_secret_regenerate',
+    'true',
+    texts.regenerateLookup(),
+  );
+  const disable = submitNode('lookup_secret', 'lookup_secret_disable', 'true', texts.disableLookup());
+  if (flow.pendingLookupCodes) {
+    const pending = flow.pendingLookupCodes.map((code) => ({ code }));
+    return [
+      codesNode(pending),
+      regenerate,
+      submitNode('lookup_secret', 'lookup_secret_confirm', 'true', texts.confirmLookup()),
+    ];
+  }
+  const stored = lookupCodes(identity);
+  if (stored.length === 0) return [regenerate];
+  if (flow.revealLookupCodes) return [codesNode(stored), disable, regenerate];
+  return [submitNode('lookup_secret', 'lookup_secret_reveal', 'true', texts.revealLookup()), disable];
+}
+
+function codesNode(codes: { code: string; usedAt?: number }[]): UiNode {
+  const secrets = codes.map((c) => (c.usedAt ? texts.lookupUsed(c.usedAt) : texts.lookupSecret(c.code)));
+  const text = codes.map((c) => (c.usedAt ? 'used' : c.code)).join(', ');
+  return textNode(
+    'lookup_secret',
+    'lookup_secret_codes',
+    texts.lookupList(text, secrets),
+    texts.lookupSecretLabel(),
+  );
+}
