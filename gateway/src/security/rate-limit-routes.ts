@@ -16,6 +16,14 @@ const bodyField =
 /** The identity a signed-in (or half signed-in) request belongs to. */
 const identityOf: IdentifierOf = (req: Request) => req.principal?.identityId ?? req.session?.auth?.identityId;
 
+/**
+ * Whoever a one-time code is entered for: the address a recovery was asked for, else the
+ * signed-in identity, else the browser session holding the pending flow (the code body
+ * names nothing else, and a browser that drops its cookie drops the flow too).
+ */
+const codeHolder: IdentifierOf = (req) =>
+  req.session?.recoveryAddress ?? identityOf(req) ?? (req.session?.accountFlows ? req.sessionID : undefined);
+
 /** A body identifier when one is sent (passkey login options), else the session's identity. */
 const bodyOrIdentity: IdentifierOf = (req) => bodyField('identifier', 'email')(req) ?? identityOf(req);
 
@@ -59,7 +67,7 @@ function limitedRoutes(deps: AppDeps): LimitedRoutes[] {
       name: 'code',
       paths: ['/recovery/code', '/verification/code'],
       rule: c.RATE_LIMIT_SECOND_FACTOR,
-      identifier: bodyField('email', 'flowId', 'flow'),
+      identifier: codeHolder,
     },
     {
       name: 'second-factor',
