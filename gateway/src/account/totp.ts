@@ -89,8 +89,8 @@ export async function removeTotp(deps: AppDeps, req: Request): Promise<void> {
     } catch (err) {
       throw kratosRefusal(err, 'totp_not_enabled', 'No authenticator app is set up.');
     }
-  } else {
-    await removeTotpAsAdmin(deps.kratos, principal.identityId);
+  } else if (!(await removeTotpAsAdmin(deps.kratos, principal.identityId))) {
+    throw new AppError('totp_not_enabled', 400, 'No authenticator app is set up.');
   }
   await afterIdentityChange(deps, req, principal.identityId);
   await recordAccountEvent(deps, req, 'mfa.totp_removed', 'success', principal.identityId, {

@@ -29,14 +29,15 @@ export async function setPasswordAsAdmin(
   );
 }
 
-/** Removes the identity's TOTP authenticator; an identity without one is left as it is. */
-export async function removeTotpAsAdmin(kratos: KratosClient, identityId: string): Promise<void> {
+/** Removes the identity's TOTP authenticator; false when it had none. */
+export async function removeTotpAsAdmin(kratos: KratosClient, identityId: string): Promise<boolean> {
   try {
     await callKratos(() => kratos.admin.deleteIdentityCredentials({ id: identityId, type: 'totp' }));
+    return true;
   } catch (err) {
     if (err instanceof KratosHttpError && err.status === 404) {
       if (!(await kratos.getIdentity(identityId))) throw notFound('Identity');
-      return;
+      return false;
     }
     throw err;
   }
