@@ -139,6 +139,22 @@ describe('passkey login refusals', () => {
     assert.equal(again.res.status, 403, 'a suspected clone stays refused');
   });
 
+  it('lets only one of two racing assertions with the same counter through', async () => {
+    const { authenticator } = await signUpWithPasskey(gw);
+    const first = await loginOptions();
+    const second = await loginOptions();
+    const [a, b] = await Promise.all([
+      first.browser.post('/login/passkey', {
+        credential: authenticator.authenticate(first.options, { counter: 5 }),
+      }),
+      second.browser.post('/login/passkey', {
+        credential: authenticator.authenticate(second.options, { counter: 5 }),
+      }),
+    ]);
+    assert.deepEqual([a.status, b.status].sort(), [200, 403]);
+    assert.equal(codeOf(a.status === 403 ? a : b), 'passkey_cloned');
+  });
+
   it('refuses a passkey of a deactivated identity', async () => {
     const { authenticator, identityId } = await signUpWithPasskey(gw);
     const res = await fetch(`${gw.kratos.adminUrl}/admin/identities/${identityId}`, {

@@ -52,20 +52,26 @@ async function passkeyFor(
 }
 
 /**
- * A counter that does not move forward (when either side is non-zero) means two copies
- * of the private key exist (WebAuthn §6.1.1): refuse, mark the credential, record it.
+ * Stores the use of the passkey. A counter that does not move forward (when either side
+ * is non-zero) means two copies of the private key exist (WebAuthn §6.1.1): refuse,
+ * mark the credential, record it.
  */
-async function checkCounter(deps: AppDeps, req: Request, passkey: StoredPasskey, newCounter: number) {
-  if ((newCounter > 0 || passkey.counter > 0) && newCounter <= passkey.counter) {
-    await passkeysOf(deps).store.markCloned(passkey.id);
-    await auditCeremony(deps, req, {
-      type: 'passkey.cloned',
-      outcome: 'denied',
-      identityId: passkey.identityId,
-      details: { passkeyId: passkey.id, storedCounter: passkey.counter, presentedCounter: newCounter },
-    });
-    throw clonedRefusal();
-  }
+async function recordUse(
+  deps: AppDeps,
+  req: Request,
+  passkey: StoredPasskey,
+  use: { counter: number; backedUp: boolean },
+) {
+  const { store } = passkeysOf(deps);
+  if (await store.recordUse(passkey.id, { ...use, usedAt: deps.clock() })) return;
+  await store.markCloned(passkey.id);
+  await auditCeremony(deps, req, {
+    type: 'passkey.cloned',
+    outcome: 'denied',
+    identityId: passkey.identityId,
+    details: { passkeyId: passkey.id, storedCounter: passkey.counter, presentedCounter: use.counter },
+  });
+  throw clonedRefusal();
 }
 
 /**
@@ -80,7 +86,7 @@ export async function verifyAssertion(
   response: AuthenticationResponseJSON,
   ceremony: { purpose: CeremonyPurpose; identityId?: string },
 ): Promise<VerifiedAssertion> {
-  const { rp, store } = passkeysOf(deps);
+  const { rp } = passkeysOf(deps);
   const { challenge, pending } = await consumeChallenge(
     deps,
     req,
@@ -101,11 +107,6 @@ export async function verifyAssertion(
   );
   if (!result.verified) throw verificationFailed();
   const info = result.authenticationInfo;
-  await checkCounter(deps, req, passkey, info.newCounter);
-  await store.recordUse(passkey.id, {
-    counter: info.newCounter,
-    backedUp: info.credentialBackedUp,
-    usedAt: deps.clock(),
-  });
+  await recordUse(deps, req, passkey, { counter: info.newCounter, backedUp: info.credentialBackedUp });
   return { passkey, userVerified: info.userVerified };
 }

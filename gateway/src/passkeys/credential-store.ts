@@ -127,12 +127,19 @@ export function createPasskeyStore(db: Database) {
       return rowCount === 1;
     },
 
-    /** After a verified assertion: the new counter, the backup state and the time of use. */
-    async recordUse(id: string, use: { counter: number; backedUp: boolean; usedAt: Date }) {
-      await db.query(
-        'UPDATE passkey_credentials SET counter = $2, backed_up = $3, last_used_at = $4 WHERE id = $1',
+    /**
+     * After a verified assertion: the new counter, the backup state and the time of use.
+     * The counter only moves forward (or stays 0 for authenticators without one), checked
+     * in the same statement, so two racing assertions cannot both pass with one value.
+     * False when the counter did not advance: a possible clone.
+     */
+    async recordUse(id: string, use: { counter: number; backedUp: boolean; usedAt: Date }): Promise<boolean> {
+      const { rowCount } = await db.query(
+        `UPDATE passkey_credentials SET counter = $2, backed_up = $3, last_used_at = $4
+          WHERE id = $1 AND (counter < $2 OR (counter = 0 AND $2 = 0))`,
         [id, use.counter, use.backedUp, use.usedAt.toISOString()],
       );
+      return rowCount === 1;
     },
 
     async markCloned(id: string) {
