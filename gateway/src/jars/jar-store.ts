@@ -182,6 +182,14 @@ export const jarStore = {
     return result.rows.map(toFile);
   },
 
+  /** A random sample of all stored files (every file when `limit` is null), for `encryption-keys verify`. */
+  async sampleFiles(db: Queryable, limit: number | null): Promise<JarFile[]> {
+    const result = await db.query(`SELECT ${FILE_COLUMNS} FROM jar_files ORDER BY random() LIMIT $1`, [
+      limit,
+    ]);
+    return result.rows.map(toFile);
+  },
+
   async listFileIds(db: Queryable, jarId: string): Promise<string[]> {
     const result = await db.query<{ id: string }>('SELECT id FROM jar_files WHERE jar_id = $1', [jarId]);
     return result.rows.map((row) => String(row.id));

@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { Queryable } from '../../db/database.js';
+import { AppError } from '../../http/errors.js';
+import type { KeyService } from '../key-service.js';
+
+/** The context of the canary data key: no user id can take this shape (it has a colon). */
+export const CANARY_OWNER = 'encryption-keys:canary';
+const FORMAT = 'honey-jar-key-backup/1';
+
+const bundleSchema = z.object({
+  format: z.literal(FORMAT),
+  createdAt: z.string(),
+  backend: z.enum(['vault', 'local']),
+  keyName: z.string(),
+  /** The wrapping key backup, or null when the key does not allow plaintext backups. */
+  keyBackup: z.string().nullable(),
+  latestVersion: z.number().int().optional(),
+  canary: z.object({ wrapped: z.string(), sha256: z.string() }),
+  manifest: z.array(
+    z.object({
+      fileId: z.string(),
+      keyOwnerId: z.string(),
+      wrappedKey: z.string(),
+      keyVersion: z.number().int(),
+    }),
+  ),
+});
+
+export type BackupBundle = z.infer<typeof bundleSchema>;
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+/**
+ * A backup bundle: the wrapping key's own backup where the key allows one, the manifest of
+ * every stored wrapped data key, and a canary — a data key wrapped now, with the hash of its
+ * plaintext — that proves a restored key really unwraps what this one wrapped.
+ */
+export async function createBackupBundle(
+  deps: { db: Queryable; keys: KeyService },
+  now: Date,
+): Promise<BackupBundle> {
+  const status = await deps.keys.status();
+  if (!status.healthy)
+    throw new AppError('keys_unavailable', 503, `The key service is not ready: ${status.detail}.`);
+  const canary = await deps.keys.createDataKey(CANARY_OWNER);
+  const keyBackup = status.backupAllowed ? await deps.keys.backup() : null;
+  const rows = await deps.db.query<{
+    id: string;
+    key_owner_id: string;
+    wrapped_key: string;
+    key_version: number;
+  }>('SELECT id, key_owner_id, wrapped_key, key_version FROM jar_files ORDER BY id');
+  return {
+    format: FORMAT,
+    createdAt: now.toISOString(),
+    backend: deps.keys.backend,
+    keyName: deps.keys.keyName,
+    keyBackup,
+    latestVersion: status.latestVersion,
+    canary: { wrapped: canary.wrapped, sha256: sha256(canary.plaintext) },
+    manifest: rows.rows.map((row) => ({
+      fileId: String(row.id),
+      keyOwnerId: row.key_owner_id,
+      wrappedKey: row.wrapped_key,
+      keyVersion: Number(row.key_version),
+    })),
+  };
+}
+
+export function parseBackupBundle(text: string): BackupBundle {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new AppError('invalid_backup', 400, 'The backup file is not JSON.');
+  }
+  const parsed = bundleSchema.safeParse(json);
+  if (!parsed.success)
+    throw new AppError('invalid_backup', 400, 'The backup file is not a key backup bundle.');
+  return parsed.data;
+}
+
+/** Unwraps the canary with `keys` and checks it is the data key the bundle recorded. */
+export async function canaryDecrypts(keys: KeyService, bundle: BackupBundle): Promise<boolean> {
+  try {
+    const plaintext = await keys.unwrapDataKey(CANARY_OWNER, bundle.canary.wrapped);
+    return sha256(plaintext) === bundle.canary.sha256;
+  } catch (error) {
+    if ((error as AppError).code === 'keys_unavailable') throw error;
+    return false;
+  }
+}
+
+/**
+ * Restores the bundle's key. With `dryRun` it goes to a fresh key name next to the live
+ * key, which is left untouched, and the canary proves the backup is usable.
+ */
+export async function restoreBackupBundle(
+  keys: KeyService,
+  bundle: BackupBundle,
+  options: { dryRun: boolean; name?: string; force?: boolean; now: Date },
+): Promise<{ restoredAs: string; canaryOk: boolean }> {
+  if (!bundle.keyBackup) {
+    throw new AppError('no_key_backup', 400, 'This bundle holds no key backup (the key did not allow one).');
+  }
+  if (bundle.backend !== keys.backend) {
+    throw new AppError(
+      'invalid_backup',
+      400,
+      `This bundle is for the ${bundle.backend} backend, not ${keys.backend}.`,
+    );
+  }
+  const stamp = options.now.toISOString().replace(/\D/g, '').slice(0, 14);
+  const name = options.name ?? (options.dryRun ? `${keys.keyName}-restore-check-${stamp}` : keys.keyName);
+  await keys.restore(bundle.keyBackup, { name, force: options.force });
+  return { restoredAs: name, canaryOk: await canaryDecrypts(keys.forKey(name), bundle) };
+}
