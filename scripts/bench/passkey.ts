@@ -19,7 +19,7 @@ import { SoftAuthenticator } from '../../tests/helpers/soft-authenticator.js';
 import { postgresBaseUrl, root, startBenchRedis, type BenchRedis } from './processes.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-const LOGINS = QUICK ? 200 : 1_000;
+const LOGINS = QUICK ? 200 : 600;
 const CONCURRENCY = 16;
 const ORIGIN = 'http://localhost:3000';
 const log = (message: string) => console.log(`bench(passkey): ${message}`);
