@@ -54,72 +54,68 @@ const auditRows = async () =>
   Number((await direct.query('SELECT count(*) AS n FROM audit_events')).rows[0].n);
 const jarCount = async () => Number((await direct.query('SELECT count(*) AS n FROM jars')).rows[0].n);
 
-describe(
-  'Postgres unavailable',
-  { skip: !process.env.CI && !process.env.DATABASE_URL && 'needs Postgres' },
-  () => {
-    it('answers 503 (never 500) while the database is gone, writes nothing, and recovers', async (t) => {
-      if (!admin) return t.skip('no Postgres server reachable');
-      const user = await signedUp(gw);
-      const api = new Browser(`${gw.url}/api`);
-      for (const [k, v] of user.browser.cookies) api.cookies.set(k, v);
-      const rowsBefore = await auditRows();
-      const jarsBefore = await jarCount();
+describe('Postgres unavailable', () => {
+  it('answers 503 (never 500) while the database is gone, writes nothing, and recovers', async (t) => {
+    if (!admin) return t.skip('no Postgres server reachable');
+    const user = await signedUp(gw);
+    const api = new Browser(`${gw.url}/api`);
+    for (const [k, v] of user.browser.cookies) api.cookies.set(k, v);
+    const rowsBefore = await auditRows();
+    const jarsBefore = await jarCount();
 
-      proxy.cut();
-      const started = Date.now();
-      const during = {
-        createJar: await api.post('/jars', { name: 'During the outage' }),
-        listPasskeys: await user.browser.get('/passkeys'),
-        login: await new Browser(gw.auth).post('/login/password', {
-          identifier: user.email,
-          password: STRONG_PASSWORD,
-        }),
-        register: await new Browser(gw.auth).post('/register', {
-          email: uniqueEmail(),
-          password: STRONG_PASSWORD,
-        }),
-      };
-      assert.ok(Date.now() - started < 20_000, 'no request hangs');
-      for (const [what, res] of Object.entries(during)) {
-        assert.equal(res.status, 503, `${what}: ${res.status} ${JSON.stringify(res.body)}`);
-        assert.match(res.body.error.code, /unavailable/, what);
-      }
-      const session = await user.browser.get('/session');
-      assert.ok([200, 503].includes(session.status), `session check answered ${session.status}`);
-      assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
-      assert.equal((await fetch(`${gw.url}/readyz`)).status, 503);
-
-      proxy.restore();
-      await eventually(async () => (await api.get('/jars')).status === 200, 15_000);
-      assert.equal(await jarCount(), jarsBefore, 'the refused jar was not half-created');
-      const created = await api.post('/jars', { name: 'After the outage' });
-      assert.equal(created.status, 201);
-      assert.equal(await jarCount(), jarsBefore + 1);
-      assert.ok((await auditRows()) >= rowsBefore);
-      const chain = await verifyAuditChain({
-        query: async (sql, params) => {
-          const res = await direct.query(sql, params);
-          return { rows: res.rows, rowCount: res.rowCount ?? 0 };
-        },
-      });
-      assert.ok(chain.ok, `audit chain intact after the outage: ${JSON.stringify(chain)}`);
-    });
-
-    it('does not leave a signed-in browser behind a login that answered 503', async (t) => {
-      if (!admin) return t.skip('no Postgres server reachable');
-      const user = await signedUp(gw);
-      await user.browser.post('/logout');
-      proxy.cut();
-      const browser = new Browser(gw.auth);
-      const login = await browser.post('/login/password', {
+    proxy.cut();
+    const started = Date.now();
+    const during = {
+      createJar: await api.post('/jars', { name: 'During the outage' }),
+      listPasskeys: await user.browser.get('/passkeys'),
+      login: await new Browser(gw.auth).post('/login/password', {
         identifier: user.email,
         password: STRONG_PASSWORD,
-      });
-      proxy.restore();
-      assert.equal(login.status, 503);
-      await eventually(async () => (await fetch(`${gw.url}/readyz`)).status === 200, 15_000);
-      assert.equal((await browser.get('/session')).status, 401);
+      }),
+      register: await new Browser(gw.auth).post('/register', {
+        email: uniqueEmail(),
+        password: STRONG_PASSWORD,
+      }),
+    };
+    assert.ok(Date.now() - started < 20_000, 'no request hangs');
+    for (const [what, res] of Object.entries(during)) {
+      assert.equal(res.status, 503, `${what}: ${res.status} ${JSON.stringify(res.body)}`);
+      assert.match(res.body.error.code, /unavailable/, what);
+    }
+    const session = await user.browser.get('/session');
+    assert.ok([200, 503].includes(session.status), `session check answered ${session.status}`);
+    assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
+    assert.equal((await fetch(`${gw.url}/readyz`)).status, 503);
+
+    proxy.restore();
+    await eventually(async () => (await api.get('/jars')).status === 200, 15_000);
+    assert.equal(await jarCount(), jarsBefore, 'the refused jar was not half-created');
+    const created = await api.post('/jars', { name: 'After the outage' });
+    assert.equal(created.status, 201);
+    assert.equal(await jarCount(), jarsBefore + 1);
+    assert.ok((await auditRows()) >= rowsBefore);
+    const chain = await verifyAuditChain({
+      query: async (sql, params) => {
+        const res = await direct.query(sql, params);
+        return { rows: res.rows, rowCount: res.rowCount ?? 0 };
+      },
     });
-  },
-);
+    assert.ok(chain.ok, `audit chain intact after the outage: ${JSON.stringify(chain)}`);
+  });
+
+  it('does not leave a signed-in browser behind a login that answered 503', async (t) => {
+    if (!admin) return t.skip('no Postgres server reachable');
+    const user = await signedUp(gw);
+    await user.browser.post('/logout');
+    proxy.cut();
+    const browser = new Browser(gw.auth);
+    const login = await browser.post('/login/password', {
+      identifier: user.email,
+      password: STRONG_PASSWORD,
+    });
+    proxy.restore();
+    assert.equal(login.status, 503);
+    await eventually(async () => (await fetch(`${gw.url}/readyz`)).status === 200, 15_000);
+    assert.equal((await browser.get('/session')).status, 401);
+  });
+});
