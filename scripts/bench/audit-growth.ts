@@ -3,6 +3,7 @@
  * bulk-loaded with `generate_series` (a consistent chain of filler hashes), then one real
  * row is appended with its true hash, so `audit.record` continues a valid chain tail.
  */
+import pg from 'pg';
 import { createAuditLog, hashEvent, type StoredAuditEvent } from '../../gateway/src/audit/audit-log.js';
 import { openDatabase, runMigrations, type Database } from '../../gateway/src/db/database.js';
 
@@ -43,8 +44,21 @@ async function measureAt(db: Database, seconds: number): Promise<AuditRate> {
   };
 }
 
-/** Appends `rows - 1` filler rows and one genuinely hashed tail row after whatever is there. */
-async function bulkLoad(db: Database, rows: number): Promise<void> {
+/**
+ * Appends `rows - 1` filler rows and one genuinely hashed tail row after whatever is there.
+ * Runs on its own connection: the gateway pool's query timeout is meant for requests, not bulk loads.
+ */
+async function bulkLoad(url: string, rows: number): Promise<void> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    await appendRows(db, rows);
+  } finally {
+    await db.end();
+  }
+}
+
+async function appendRows(db: pg.Client, rows: number): Promise<void> {
   const last = await db.query<{ seq: string }>('SELECT coalesce(max(seq), 0) AS seq FROM audit_events');
   const from = Number(last.rows[0]!.seq) + 1;
   const to = from + rows - 2;
@@ -83,7 +97,7 @@ export async function auditGrowth(url: string, rows: number, seconds: number) {
     await runMigrations(db);
     const empty = await measureAt(db, seconds);
     const loadStarted = Date.now();
-    await bulkLoad(db, rows);
+    await bulkLoad(url, rows);
     const loadSeconds = (Date.now() - loadStarted) / 1000;
     const full = await measureAt(db, seconds);
     return { empty, full, loadSeconds };
