@@ -6,6 +6,8 @@ export interface PendingFlow {
   expiresAt: number;
   /** The identity the flow acts for (settings flows), so another sign-in cannot continue it. */
   identityId?: string | undefined;
+  /** The address a code was sent to (recovery), never shown to the client. */
+  address?: string | undefined;
 }
 
 type FlowName = 'recovery' | 'verification' | 'totp';

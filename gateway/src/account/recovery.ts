@@ -7,13 +7,6 @@ import { establishGatewaySession } from '../session/sessions.js';
 import { recordAccountEvent } from './account-context.js';
 import { flowExpired, forgetFlow, pendingFlow, rememberFlow } from './pending-flows.js';
 
-declare module 'express-session' {
-  interface SessionData {
-    /** The address a recovery code was requested for (to find the identity when Kratos withholds the session). */
-    recoveryAddress?: string;
-  }
-}
-
 /**
  * Asks Kratos to send a recovery code. The answer never depends on whether the address
  * has an account: the same Kratos calls run and the flow is kept in this browser's
@@ -22,18 +15,16 @@ declare module 'express-session' {
 export async function requestRecovery(deps: AppDeps, req: Request, rawEmail: string): Promise<void> {
   const email = normalizeIdentifier(rawEmail);
   const flow = await startRecoveryFlow(deps.kratos, email);
-  rememberFlow(req, 'recovery', { id: flow.flowId, expiresAt: flow.expiresAt });
-  req.session.recoveryAddress = email;
+  rememberFlow(req, 'recovery', { id: flow.flowId, expiresAt: flow.expiresAt, address: email });
   await recordAccountEvent(deps, req, 'recovery.requested', 'success');
 }
 
 /** The identity and Kratos session behind a token Kratos just issued. */
-async function recoveredSession(deps: AppDeps, req: Request, sessionToken: string) {
+async function recoveredSession(deps: AppDeps, sessionToken: string, address: string | undefined) {
   const who = await deps.kratos.whoami({ token: sessionToken });
   if (who.status === 'active')
     return { identityId: who.session.identity.id, kratosSessionId: who.session.id };
   // An identity with a second factor: Kratos withholds the session until aal2, so find it by address.
-  const address = req.session.recoveryAddress;
   const identity =
     who.status === 'aal2_required' && address
       ? await deps.kratos.findIdentityByIdentifier(address)
@@ -67,7 +58,7 @@ export async function completeRecovery(deps: AppDeps, req: Request, code: string
     }
     throw new AppError('invalid_code', 400, 'The code is wrong or was used already.');
   }
-  const { identityId, kratosSessionId } = await recoveredSession(deps, req, outcome.sessionToken);
+  const { identityId, kratosSessionId } = await recoveredSession(deps, outcome.sessionToken, flow.address);
   await establishGatewaySession(deps, req, {
     identityId,
     kind: 'recovery',
