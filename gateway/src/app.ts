@@ -23,9 +23,12 @@ import { isJarUpload, registerJarRoutes } from './jars/routes.js';
 import { registerLoginRoutes } from './login/routes.js';
 import { registerPasskeyRoutes } from './passkeys/routes.js';
 import { stepUpMethods } from './access/step-up-methods.js';
+import { oncePerWindow } from './audit/throttle.js';
 import { authRateLimits } from './security/rate-limit-routes.js';
 import { resolvePrincipal } from './session/resolve-principal.js';
 import { registerSessionRoutes, SESSION_COOKIE } from './session/routes.js';
+
+const PRE_SESSION_TTL_SECONDS = 900;
 
 /** The session store: Redis through connect-redis, or in-process memory for development. */
 export function createSessionStore(deps: Pick<AppDeps, 'kv' | 'config'>): Store {
@@ -34,7 +37,9 @@ export function createSessionStore(deps: Pick<AppDeps, 'kv' | 'config'>): Store 
     client: deps.kv.client,
     prefix: `${deps.config.REDIS_KEY_PREFIX}sess:`,
     // Idle time is tracked inside the session; the store keeps it until its absolute end.
-    ttl: deps.config.SESSION_ABSOLUTE_LIFETIME_SECONDS,
+    // An anonymous pre-session (it only binds WebAuthn challenges and pending flows) lives
+    // briefly, so anonymous callers cannot fill Redis with day-long entries.
+    ttl: (sess) => (sess.auth ? deps.config.SESSION_ABSOLUTE_LIFETIME_SECONDS : PRE_SESSION_TTL_SECONDS),
     disableTouch: true,
   });
 }
@@ -102,16 +107,18 @@ export function createApp(deps: AppDeps) {
 
   const api = Router();
   api.use(corsPolicy(deps.config));
+  const csrfAuditGate = oncePerWindow({ windowMs: 60_000, clock: deps.clock });
   api.use(
-    csrfGuard(deps.config, (req, reason) =>
-      deps.audit.record({
+    csrfGuard(deps.config, async (req, reason) => {
+      if (!csrfAuditGate(req.ip ?? 'unknown')) return;
+      await deps.audit.record({
         type: 'csrf.refused',
         outcome: 'denied',
         ip: req.ip,
         requestId: req.requestId,
         details: { reason, path: req.path },
-      }),
-    ),
+      });
+    }),
   );
   const json = jsonBody(deps.config.JSON_BODY_LIMIT);
   api.use((req, res, next) => (isJarUpload(req) ? next() : json(req, res, next)));

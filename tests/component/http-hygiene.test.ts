@@ -46,10 +46,39 @@ describe('CSRF defense', () => {
     assert.equal(found.length, 0);
   });
 
-  it('records the refusal in the audit log', async () => {
-    await new Browser(gw.auth).post('/logout', {}, { csrf: false });
-    const { rows } = await gw.deps.db.query(`SELECT * FROM audit_events WHERE type = 'csrf.refused'`);
-    assert.ok(rows.length >= 1);
+  it('records refusals in the audit log once per client and minute, so a flood cannot fill it', async () => {
+    const count = async () =>
+      Number(
+        (
+          await gw.deps.db.query<{ n: string }>(
+            `SELECT count(*) AS n FROM audit_events WHERE type = 'csrf.refused'`,
+          )
+        ).rows[0]!.n,
+      );
+    const before = await count();
+    for (let i = 0; i < 20; i++) {
+      const res = await new Browser(gw.auth).post('/logout', {}, { csrf: false });
+      assert.equal(res.status, 403);
+    }
+    const after = await count();
+    assert.ok(after - before <= 1, `${after - before} rows for one client`);
+    assert.ok(after >= 1);
+  });
+});
+
+describe('anonymous pre-sessions', () => {
+  it('keep a short TTL in Redis, unlike signed-in sessions', async () => {
+    const browser = new Browser(gw.auth);
+    assert.equal((await browser.post('/identify', { identifier: 'someone@example.com' })).status, 200);
+    const cookie = decodeURIComponent(browser.cookies.get('gw_session')!);
+    const sid = cookie.slice(2, cookie.lastIndexOf('.'));
+    const ttl = await gw.deps.kv.client!.ttl(`${gw.deps.config.REDIS_KEY_PREFIX}sess:${sid}`);
+    assert.ok(ttl > 0 && ttl <= 900, `pre-session TTL ${ttl}`);
+    await browser.post('/register', { email: uniqueEmail('pre'), password: STRONG_PASSWORD });
+    const signedIn = decodeURIComponent(browser.cookies.get('gw_session')!);
+    const signedInSid = signedIn.slice(2, signedIn.lastIndexOf('.'));
+    const longTtl = await gw.deps.kv.client!.ttl(`${gw.deps.config.REDIS_KEY_PREFIX}sess:${signedInSid}`);
+    assert.ok(longTtl > 3600, `signed-in TTL ${longTtl}`);
   });
 });
 

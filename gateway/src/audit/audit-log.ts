@@ -59,17 +59,21 @@ export function hashEvent(prevHash: string, e: Omit<StoredAuditEvent, 'hash' | '
 
 // Serialises writers across every replica, so the chain never forks.
 const CHAIN_LOCK = 727275;
+// Rows per INSERT statement (11 parameters each stays far below Postgres' 65535 limit).
+const ROWS_PER_STATEMENT = 200;
 
-async function appendEvent(tx: Queryable, event: AuditEvent, now: Date): Promise<void> {
-  await tx.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
-  const last = await tx.query<{ seq: string; hash: string }>(
-    'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1',
-  );
-  const prevHash = last.rows[0]?.hash ?? GENESIS_HASH;
-  const row = {
-    seq: Number(last.rows[0]?.seq ?? 0) + 1,
+interface Pending {
+  event: AuditEvent;
+  at: Date;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+function toRow(seq: number, event: AuditEvent, at: Date): Omit<StoredAuditEvent, 'hash' | 'prevHash'> {
+  return {
+    seq,
     // Millisecond precision, so the timestamp read back from Postgres hashes the same.
-    occurredAt: new Date(Math.floor(now.getTime())).toISOString(),
+    occurredAt: new Date(Math.floor(at.getTime())).toISOString(),
     type: event.type,
     outcome: event.outcome,
     identityId: event.identityId ?? null,
@@ -78,11 +82,20 @@ async function appendEvent(tx: Queryable, event: AuditEvent, now: Date): Promise
     requestId: event.requestId ?? null,
     details: event.details ?? {},
   } as unknown as Omit<StoredAuditEvent, 'hash' | 'prevHash'>;
-  const hash = hashEvent(prevHash, row);
-  await tx.query(
-    `INSERT INTO audit_events (seq, occurred_at, type, outcome, identity_id, actor_id, ip, request_id, details, prev_hash, hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-    [
+}
+
+/** Appends a batch of events to the chain in one transaction, under the chain lock. */
+async function appendBatch(tx: Queryable, batch: Pending[]): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
+  const last = await tx.query<{ seq: string; hash: string }>(
+    'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1',
+  );
+  let prevHash = last.rows[0]?.hash ?? GENESIS_HASH;
+  let seq = Number(last.rows[0]?.seq ?? 0);
+  const values: unknown[][] = batch.map(({ event, at }) => {
+    const row = toRow(++seq, event, at);
+    const hash = hashEvent(prevHash, row);
+    const params = [
       row.seq,
       row.occurredAt,
       row.type,
@@ -94,18 +107,43 @@ async function appendEvent(tx: Queryable, event: AuditEvent, now: Date): Promise
       JSON.stringify(row.details),
       prevHash,
       hash,
-    ],
-  );
+    ];
+    prevHash = hash;
+    return params;
+  });
+  for (let i = 0; i < values.length; i += ROWS_PER_STATEMENT) {
+    const chunk = values.slice(i, i + ROWS_PER_STATEMENT);
+    const tuples = chunk.map(
+      (_, r) => `(${Array.from({ length: 11 }, (_, c) => `$${r * 11 + c + 1}`).join(', ')})`,
+    );
+    await tx.query(
+      `INSERT INTO audit_events (seq, occurred_at, type, outcome, identity_id, actor_id, ip, request_id, details, prev_hash, hash)
+       VALUES ${tuples.join(', ')}`,
+      chunk.flat(),
+    );
+  }
 }
 
-/** The Postgres-backed, hash-chained audit log. */
+/**
+ * The Postgres-backed, hash-chained audit log. Writes are group-committed: events that
+ * arrive while a transaction is in flight are appended together in the next one, so the
+ * chain lock and the commit are paid once per batch instead of once per event. Every
+ * `record` still resolves only after its own row is committed.
+ */
 export function createAuditLog(deps: { db: Database; clock: () => Date }): AuditLog {
-  return {
-    async record(event) {
+  let queue: Pending[] = [];
+  let flushing = false;
+
+  async function flush() {
+    flushing = true;
+    while (queue.length > 0) {
+      const batch = queue;
+      queue = [];
       try {
-        await deps.db.transaction((tx) => appendEvent(tx, event, deps.clock()));
+        await deps.db.transaction((tx) => appendBatch(tx, batch));
+        for (const p of batch) p.resolve();
       } catch (err) {
-        throw new AppError(
+        const failure = new AppError(
           'audit_unavailable',
           503,
           'The action could not be recorded and was not performed.',
@@ -113,7 +151,18 @@ export function createAuditLog(deps: { db: Database; clock: () => Date }): Audit
             cause: err,
           },
         );
+        for (const p of batch) p.reject(failure);
       }
+    }
+    flushing = false;
+  }
+
+  return {
+    record(event) {
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ event, at: deps.clock(), resolve, reject });
+        if (!flushing) void flush();
+      });
     },
   };
 }

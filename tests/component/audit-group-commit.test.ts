@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createAuditLog } from '../../gateway/src/audit/audit-log.js';
+import { verifyAuditChain } from '../../gateway/src/audit/verify-chain.js';
+import { openDatabase, runMigrations, type Database } from '../../gateway/src/db/database.js';
+import { createTestDatabase } from '../helpers/gateway.js';
+
+describe('audit log group commit', () => {
+  let db: Database;
+  let drop: () => Promise<void>;
+  before(async () => {
+    const t = await createTestDatabase();
+    drop = t.drop;
+    db = await openDatabase({ url: t.url, pgliteDir: 'memory' });
+    await runMigrations(db);
+  });
+  after(async () => {
+    await db.close();
+    await drop();
+  });
+
+  it('commits many concurrent events as one unbroken chain, each caller resolved after its row', async () => {
+    const audit = createAuditLog({ db, clock: () => new Date() });
+    const events = Array.from({ length: 250 }, (_, i) =>
+      audit.record({ type: 'test.event', outcome: 'success', identityId: `id-${i}`, details: { i } }),
+    );
+    await Promise.all(events);
+    const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM audit_events');
+    assert.equal(Number(rows[0]!.n), 250);
+    const seen = await db.query<{ identity_id: string }>('SELECT identity_id FROM audit_events ORDER BY seq');
+    assert.equal(new Set(seen.rows.map((r) => r.identity_id)).size, 250);
+    const report = await verifyAuditChain(db);
+    assert.equal(report.ok, true, JSON.stringify(report));
+  });
+
+  it('keeps the chain unbroken across two writers sharing the database (two replicas)', async () => {
+    const a = createAuditLog({ db, clock: () => new Date() });
+    const b = createAuditLog({ db, clock: () => new Date() });
+    await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        (i % 2 ? a : b).record({ type: 'test.replica', outcome: 'success' }),
+      ),
+    );
+    assert.equal((await verifyAuditChain(db)).ok, true);
+  });
+
+  it('rejects every caller of a batch that cannot be written, and recovers afterwards', async () => {
+    const broken = await openDatabase({ pgliteDir: 'memory' });
+    const audit = createAuditLog({ db: broken, clock: () => new Date() });
+    await assert.rejects(audit.record({ type: 'x', outcome: 'success' }), { code: 'audit_unavailable' });
+    await runMigrations(broken);
+    await audit.record({ type: 'x', outcome: 'success' });
+    await broken.close();
+  });
+});
