@@ -57,10 +57,14 @@ async function receivedCount(identityId: string, hook: string) {
 }
 
 describe('POST /hooks/kratos/* authentication', () => {
-  it('answers 401 without the key', async () => {
+  it('answers 401 without the key, and records the refusal', async () => {
     const res = await deliver('after-settings', payload('after-settings'), {});
     assert.equal(res.status, 401);
     assert.equal(((await res.json()) as any).error.code, 'invalid_webhook_key');
+    const { rows } = await gw.deps.db.query(
+      `SELECT 1 FROM audit_events WHERE type = 'webhook.refused' AND outcome = 'denied'`,
+    );
+    assert.ok(rows.length >= 1);
   });
 
   it('answers 401 for a wrong key, even one of the same length', async () => {

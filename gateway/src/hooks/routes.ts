@@ -15,7 +15,17 @@ const hookName = z.enum(HOOKS);
  */
 export function createKratosHooksRouter(deps: AppDeps): Router {
   const router = Router();
-  router.use(requireWebhookKey(deps.config.KRATOS_WEBHOOK_API_KEY));
+  router.use(
+    requireWebhookKey(deps.config.KRATOS_WEBHOOK_API_KEY, (req) =>
+      deps.audit.record({
+        type: 'webhook.refused',
+        outcome: 'denied',
+        ip: req.ip,
+        requestId: req.requestId,
+        details: { path: req.path, keyPresent: req.get('x-webhook-key') !== undefined },
+      }),
+    ),
+  );
   router.use(jsonBody(deps.config.JSON_BODY_LIMIT));
 
   router.post('/:hook', async (req, res) => {

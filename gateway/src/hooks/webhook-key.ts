@@ -17,10 +17,15 @@ export function webhookKeyMatches(expected: string | undefined, presented: strin
   return timingSafeEqual(digest(expected), digest(presented));
 }
 
-/** Refuses (401) a web hook call that does not carry the shared key. */
-export function requireWebhookKey(expected: string | undefined) {
-  return (req: Request, _res: Response, next: NextFunction) => {
+/** Refuses (401) a web hook call that does not carry the shared key, after `onRefusal` (the audit). */
+export function requireWebhookKey(expected: string | undefined, onRefusal?: (req: Request) => Promise<void>) {
+  return async (req: Request, _res: Response, next: NextFunction) => {
     if (webhookKeyMatches(expected, req.get(WEBHOOK_KEY_HEADER))) return next();
+    try {
+      await onRefusal?.(req);
+    } catch (err) {
+      return next(err);
+    }
     next(new AppError('invalid_webhook_key', 401, 'The web hook key is missing or wrong.'));
   };
 }
