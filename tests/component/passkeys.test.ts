@@ -32,6 +32,17 @@ describe('passwordless sign-up with a passkey', () => {
     assert.equal(list.body.error.code, 'passkey_enrollment_required');
   });
 
+  it('gives the new identity the default role and a profile row, as the registration hook does', async () => {
+    const email = uniqueEmail();
+    const signUp = await new Browser(gw.auth).post('/register', { email });
+    assert.deepEqual(signUp.body.roles, ['user']);
+    const { rows } = await gw.deps.db.query<{ email: string }>(
+      'SELECT email FROM profiles WHERE identity_id = $1',
+      [signUp.body.identityId],
+    );
+    assert.equal(rows[0]?.email, email);
+  });
+
   it('gives the registration an opaque user handle and the supported algorithms', async () => {
     const browser = new Browser(gw.auth);
     const email = uniqueEmail();

@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { saveProfile } from '../account/profile-store.js';
 import type { AppDeps } from '../deps.js';
 import { AppError } from '../http/errors.js';
 import { KratosHttpError } from '../kratos/client.js';
@@ -36,7 +37,18 @@ export async function register(deps: AppDeps, req: Request, input: RegistrationI
     if (await deps.kratos.findIdentityByIdentifier(traits.email)) {
       throw new AppError('identity_exists', 409, 'An account with this e-mail address exists already.');
     }
-    const identity = await deps.kratos.createIdentity({ traits });
+    // The admin API runs no registration hook: give the default role and sync the profile here,
+    // as the after-registration hook does for password sign-ups.
+    const identity = await deps.kratos.createIdentity({
+      traits,
+      metadataPublic: { roles: [deps.config.DEFAULT_ROLE] },
+    });
+    await saveProfile(deps.db, {
+      identityId: identity.id,
+      email: identity.email,
+      emailVerified: identity.emailVerified,
+      traits: identity.traits,
+    });
     await establishGatewaySession(deps, req, {
       identityId: identity.id,
       kind: 'registration',
