@@ -116,10 +116,17 @@ abstract class Chunker extends Transform {
 
   protected consume(data: Buffer): void {
     let offset = 0;
+    const unit = this.buffer.length;
     while (offset < data.length) {
-      if (this.filled === this.buffer.length) {
+      if (this.filled === unit) {
         this.onUnit(this.buffer, false);
         this.filled = 0;
+      }
+      // Whole units followed by more input are handed on in place, without a copy.
+      if (this.filled === 0 && data.length - offset > unit) {
+        this.onUnit(data.subarray(offset, offset + unit), false);
+        offset += unit;
+        continue;
       }
       const copied = data.copy(this.buffer, this.filled, offset);
       this.filled += copied;
