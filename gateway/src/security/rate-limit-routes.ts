@@ -22,7 +22,9 @@ const identityOf: IdentifierOf = (req: Request) => req.principal?.identityId ?? 
  * names nothing else, and a browser that drops its cookie drops the flow too).
  */
 const codeHolder: IdentifierOf = (req) =>
-  req.session?.recoveryAddress ?? identityOf(req) ?? (req.session?.accountFlows ? req.sessionID : undefined);
+  req.session?.accountFlows?.recovery?.address ??
+  identityOf(req) ??
+  (req.session?.accountFlows ? req.sessionID : undefined);
 
 /** A body identifier when one is sent (passkey login options), else the session's identity. */
 const bodyOrIdentity: IdentifierOf = (req) => bodyField('identifier', 'email')(req) ?? identityOf(req);

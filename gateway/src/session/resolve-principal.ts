@@ -30,30 +30,43 @@ export function readCookie(req: Request, name: string): string | undefined {
   return undefined;
 }
 
-/** Kratos whoami behind a short cache: a Kratos-side logout takes effect within its TTL. */
-async function cachedWhoami(deps: AppDeps, credential: { token: string } | { cookie: string }) {
+/**
+ * Reads through the short Redis cache shared by every replica. The entry carries its own
+ * expiry, so a copy held anywhere (the client-side cache included) is never trusted past it.
+ */
+async function readThrough<T>(
+  deps: AppDeps,
+  key: string,
+  load: () => Promise<T>,
+  cacheable: (value: T) => boolean,
+): Promise<T> {
   const ttl = deps.config.WHOAMI_CACHE_SECONDS;
-  const key = `whoami:${sha256('token' in credential ? `t:${credential.token}` : `c:${credential.cookie}`)}`;
-  if (ttl > 0) {
-    const hit = await deps.kv.get(key);
-    if (hit) return JSON.parse(hit) as WhoamiResult;
+  if (ttl === 0) return load();
+  const now = deps.clock().getTime();
+  const hit = await deps.kv.get(key);
+  if (hit) {
+    const entry = JSON.parse(hit) as { value: T; expiresAt: number };
+    if (entry.expiresAt > now) return entry.value;
   }
-  const result = await deps.kratos.whoami(credential);
-  if (ttl > 0 && result.status !== 'invalid') await deps.kv.set(key, JSON.stringify(result), ttl);
-  return result;
+  const value = await load();
+  if (cacheable(value)) await deps.kv.set(key, JSON.stringify({ value, expiresAt: now + ttl * 1000 }), ttl);
+  return value;
 }
 
-/** The admin view of an identity behind the same short cache (for sessions without a Kratos token). */
-async function cachedIdentity(deps: AppDeps, identityId: string): Promise<KratosIdentity | undefined> {
-  const ttl = deps.config.WHOAMI_CACHE_SECONDS;
-  const key = `identity:${identityId}`;
-  if (ttl > 0) {
-    const hit = await deps.kv.get(key);
-    if (hit) return JSON.parse(hit) as KratosIdentity;
-  }
-  const identity = await deps.kratos.getIdentity(identityId);
-  if (identity && ttl > 0) await deps.kv.set(key, JSON.stringify(identity), ttl);
-  return identity;
+/** Kratos whoami behind the short cache: a Kratos-side logout takes effect within its TTL. */
+function cachedWhoami(deps: AppDeps, credential: { token: string } | { cookie: string }) {
+  const key = `whoami:${sha256('token' in credential ? `t:${credential.token}` : `c:${credential.cookie}`)}`;
+  return readThrough<WhoamiResult>(
+    deps,
+    key,
+    () => deps.kratos.whoami(credential),
+    (r) => r.status !== 'invalid',
+  );
+}
+
+/** The admin view of an identity behind the same short cache. */
+function cachedIdentity(deps: AppDeps, identityId: string): Promise<KratosIdentity | undefined> {
+  return readThrough(deps, `identity:${identityId}`, () => deps.kratos.getIdentity(identityId), Boolean);
 }
 
 /** Drops cached views of an identity, so a change (roles, state) is seen at once. */
@@ -70,8 +83,7 @@ export async function forgetWhoami(deps: AppDeps, token: string) {
  * Whoami's identity lacks the admin metadata (Kratos shows it only on the admin API), where
  * flags such as `password_change_required` live: take it from the cached admin view.
  */
-async function withAdminMetadata(deps: AppDeps, identity: KratosIdentity): Promise<KratosIdentity> {
-  const admin = await cachedIdentity(deps, identity.id);
+function withAdminMetadata(identity: KratosIdentity, admin: KratosIdentity | undefined): KratosIdentity {
   return { ...identity, metadataAdmin: admin?.metadataAdmin ?? identity.metadataAdmin };
 }
 
@@ -126,7 +138,11 @@ async function fromGatewaySession(
       await endGatewaySession(deps, req, { revokeKratos: false });
       return undefined;
     }
-    const who = await cachedWhoami(deps, { token });
+    // Both views are needed: ask for them together rather than one after the other.
+    const [who, adminView] = await Promise.all([
+      cachedWhoami(deps, { token }),
+      cachedIdentity(deps, auth.identityId),
+    ]);
     if (who.status === 'invalid') {
       // Kratos ended this session (logout, admin revocation, deactivation): so do we.
       await endGatewaySession(deps, req, { revokeKratos: false });
@@ -134,7 +150,7 @@ async function fromGatewaySession(
     }
     if (who.status === 'active') {
       const methods = [...kratosMethods(who.session), ...auth.methods];
-      const identity = await withAdminMetadata(deps, who.session.identity);
+      const identity = withAdminMetadata(who.session.identity, adminView);
       return buildPrincipal(identity, base, methods, who.session.aal);
     }
   }
@@ -168,7 +184,7 @@ async function fromKratosCookie(deps: AppDeps, req: Request, cookie: string): Pr
   if (who.status !== 'active') return undefined;
   const s = who.session;
   return buildPrincipal(
-    await withAdminMetadata(deps, s.identity),
+    withAdminMetadata(s.identity, await cachedIdentity(deps, s.identity.id)),
     { source: 'kratos', sessionId: s.id, authenticatedAt: s.authenticatedAt, expiresAt: s.expiresAt },
     kratosMethods(s),
     s.aal,
