@@ -60,8 +60,6 @@ export interface VaultClient {
   configure(mount: string, name: string, settings: Record<string, number | boolean>): Promise<void>;
   backup(mount: string, name: string): Promise<string>;
   restore(mount: string, backup: string, options: { name?: string; force?: boolean }): Promise<void>;
-  /** Drops timers and connections; nothing to do today, kept so callers can shut down symmetrically. */
-  close(): void;
 }
 
 interface VaultFailure {
@@ -292,6 +290,5 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
       const path = restoreOptions.name ? `${mount}/restore/${restoreOptions.name}` : `${mount}/restore`;
       await call(() => client.write(path, { backup, force: restoreOptions.force ?? false }));
     },
-    close() {},
   };
 }
