@@ -27,6 +27,9 @@ export function requestContext(logger: Logger): RequestHandler {
     const incoming = req.get('x-request-id');
     req.requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', req.requestId);
+    // winston formats an entry (redaction, JSON) before its transports drop it by level:
+    // build none per request while access logging is off.
+    if (!logger.isLevelEnabled('http')) return next();
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       // The path only: query strings can carry flow ids and tokens.
