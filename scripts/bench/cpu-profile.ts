@@ -32,7 +32,7 @@ export interface ProfileSummary {
   idlePercent: number;
   garbageCollectorPercent: number;
   topFrames: Frame[];
-  /** Self time grouped by package (node_modules/<name>), our own files, or Node internals. */
+  /** Self time grouped by package (node_modules/<name>), our own files, or Node internals; largest first. */
   byOwner: { owner: string; selfPercent: number }[];
 }
 
@@ -112,9 +112,6 @@ export function summariseProfile(
       .sort((a, b) => b.hits - a.hits)
       .slice(0, top)
       .map(({ name, where, hits: n }) => ({ name, where, selfPercent: pct(n) })),
-    byOwner: [...owners]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, top)
-      .map(([owner, n]) => ({ owner, selfPercent: pct(n) })),
+    byOwner: [...owners].sort((a, b) => b[1] - a[1]).map(([owner, n]) => ({ owner, selfPercent: pct(n) })),
   };
 }

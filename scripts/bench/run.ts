@@ -43,8 +43,8 @@ import { fillSessions } from './session-fill.js';
 const QUICK = process.env.BENCH_QUICK === '1';
 const settings = {
   connections: 64,
-  seconds: Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 8)),
-  rounds: Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3)),
+  seconds: Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 5)),
+  rounds: Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 5)),
   growthConnections: 16,
   sessionCounts: QUICK ? [10, 1_000, 20_000] : [10, 10_000, 1_000_000],
   auditRows: QUICK ? 20_000 : 1_000_000,
