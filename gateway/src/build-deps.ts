@@ -28,8 +28,11 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
     overrides.kv ??
     (config.SESSION_STORE === 'memory'
       ? memoryKv()
-      : await connectRedis(config.REDIS_URL, config.REDIS_KEY_PREFIX, (err) =>
-          logger.warn('redis connection error', { error: err.message }),
+      : await connectRedis(
+          config.REDIS_URL,
+          config.REDIS_KEY_PREFIX,
+          (err) => logger.warn('redis connection error', { error: err.message }),
+          { clientCache: config.REDIS_CLIENT_CACHE },
         ));
   const db = overrides.db ?? (await openDatabase({ url: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR }));
   await runMigrations(db);

@@ -72,6 +72,8 @@ const schema = z.object({
   PRIVILEGED_MAX_AGE_SECONDS: seconds.default(900),
   /** Redis connection (redis://, rediss://); Sentinel and Cluster URLs are accepted by the client module. */
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  /** Client-side caching of hot keys with server-pushed invalidation (RESP3; single-server URLs). */
+  REDIS_CLIENT_CACHE: bool.default(true),
   /** Prefix of every Redis key the gateway writes. */
   REDIS_KEY_PREFIX: z.string().default('gw:'),
   /** Postgres connection; without it the embedded PGlite is used. */

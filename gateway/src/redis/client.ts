@@ -10,6 +10,11 @@ import { AppError } from '../http/errors.js';
 export interface Kv {
   readonly kind: 'redis' | 'memory';
   get(key: string): Promise<string | null>;
+  /**
+   * A read that may be answered from a client-side cache invalidated by the server: for
+   * values that are short-lived caches themselves, never for sessions or challenges.
+   */
+  getCached(key: string): Promise<string | null>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
   /** Reads and deletes in one atomic step: the basis of single-use challenges. */
   getDel(key: string): Promise<string | null>;
@@ -19,6 +24,8 @@ export interface Kv {
   hDel(key: string, field: string): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** Hits and misses of the client-side cache behind `getCached`, when there is one. */
+  cacheStats?(): { hits: number; misses: number };
   /** The node-redis client, for connect-redis and rate-limit-redis; absent in memory mode. */
   readonly client?: RedisClientType;
 }
@@ -40,7 +47,7 @@ async function guard<T>(run: () => Promise<T>): Promise<T> {
  * server; `redis-sentinel://host:26379,host2:26379/<master>` asks Sentinel for the
  * master; `redis-cluster://host:6379,host2:6379` connects to a cluster.
  */
-function buildClient(url: string): RedisClientType {
+function buildClient(url: string, clientCache = false): RedisClientType {
   // Without an offline queue, commands fail at once while Redis is down (a 503), instead
   // of hanging until it returns; the client keeps reconnecting in the background.
   const common = {
@@ -68,18 +75,53 @@ function buildClient(url: string): RedisClientType {
       defaults: { password: decodeURIComponent(parsed.password) || undefined, ...common },
     }) as unknown as RedisClientType;
   }
-  return createClient({ url, ...common }) as RedisClientType;
+  if (!clientCache) return createClient({ url, ...common }) as RedisClientType;
+  return createClient({
+    url,
+    ...common,
+    RESP: 3,
+    clientSideCache: { ttl: 60_000, maxEntries: 50_000, evictPolicy: 'LRU' },
+  }) as unknown as RedisClientType;
 }
 
-/** Connects to Redis; `onError` receives connection errors (they are retried, never thrown). */
-export async function connectRedis(url: string, prefix: string, onError: (err: Error) => void): Promise<Kv> {
+/**
+ * Connects to Redis; `onError` receives connection errors (they are retried, never thrown).
+ *
+ * With `clientCache` (default true, single-server URLs), a second connection serves
+ * `getCached` with client-side caching (RESP3 tracking): reads of the short-lived caches
+ * (whoami, identities) are answered from process memory, and Redis pushes an invalidation
+ * as soon as any client changes one, so a role change made on one replica reaches the
+ * others without waiting for the TTL. The cache is dropped whenever that connection is
+ * lost. Sessions and challenges are always read on the plain connection: a logout must be
+ * seen by the very next request, whatever replica it reaches.
+ */
+export async function connectRedis(
+  url: string,
+  prefix: string,
+  onError: (err: Error) => void,
+  options: { clientCache?: boolean } = {},
+): Promise<Kv> {
   const client = buildClient(url);
   client.on('error', onError);
   await client.connect();
+  const standalone = url.startsWith('redis://') || url.startsWith('rediss://');
+  const cacheClient = (options.clientCache ?? true) && standalone ? buildClient(url, true) : undefined;
+  if (cacheClient) {
+    cacheClient.on('error', onError);
+    await cacheClient.connect();
+  }
+  const reader = cacheClient ?? client;
   const k = (key: string) => prefix + key;
   return {
     kind: 'redis',
     client,
+    getCached: (key) => guard(() => reader.get(k(key))),
+    ...(cacheClient && {
+      cacheStats: () => {
+        const stats = cacheClient.clientSideCache!.stats();
+        return { hits: stats.hitCount, misses: stats.missCount };
+      },
+    }),
     get: (key) => guard(() => client.get(k(key))),
     set: (key, value, ttl) => guard(async () => void (await client.set(k(key), value, { EX: ttl }))),
     getDel: (key) => guard(() => client.getDel(k(key))),
@@ -93,6 +135,7 @@ export async function connectRedis(url: string, prefix: string, onError: (err: E
     ping: () => guard(async () => void (await client.ping())),
     close: async () => {
       client.destroy();
+      cacheClient?.destroy();
     },
   };
 }
@@ -105,12 +148,14 @@ export function memoryKv(clock: () => number = Date.now): Kv {
     if (entry && entry.expiresAt <= clock()) data.delete(key);
     return data.get(key);
   };
+  const get = async (key: string) => {
+    const v = live(key)?.value;
+    return typeof v === 'string' ? v : null;
+  };
   return {
     kind: 'memory',
-    get: async (key) => {
-      const v = live(key)?.value;
-      return typeof v === 'string' ? v : null;
-    },
+    get,
+    getCached: get,
     set: async (key, value, ttl) => void data.set(key, { value, expiresAt: clock() + ttl * 1000 }),
     getDel: async (key) => {
       const v = live(key)?.value;

@@ -43,7 +43,7 @@ async function readThrough<T>(
   const ttl = deps.config.WHOAMI_CACHE_SECONDS;
   if (ttl === 0) return load();
   const now = deps.clock().getTime();
-  const hit = await deps.kv.get(key);
+  const hit = await deps.kv.getCached(key);
   if (hit) {
     const entry = JSON.parse(hit) as { value: T; expiresAt: number };
     if (entry.expiresAt > now) return entry.value;
