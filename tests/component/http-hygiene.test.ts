@@ -174,11 +174,11 @@ describe('security headers and request ids', () => {
 });
 
 describe('health', () => {
-  it('GET /healthz answers ok and GET /readyz checks Redis, Postgres and Kratos', async () => {
+  it('GET /healthz answers ok and GET /readyz checks Redis, Postgres, Kratos and the keys', async () => {
     assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
     const ready = await fetch(`${gw.url}/readyz`);
     assert.equal(ready.status, 200);
-    assert.deepEqual((await ready.json()).checks, { redis: 'ok', database: 'ok', kratos: 'ok' });
+    assert.deepEqual((await ready.json()).checks, { redis: 'ok', database: 'ok', kratos: 'ok', keys: 'ok' });
   });
 
   it('GET /readyz answers 503 naming Kratos while it is down, and recovers', async () => {

@@ -16,18 +16,19 @@ async function check(run: () => Promise<unknown>, timeoutMs = 2000): Promise<'ok
   }
 }
 
-/** /healthz: the process is alive. /readyz: Redis, Postgres and Kratos answer. */
+/** /healthz: the process is alive. /readyz: Redis, Postgres, Kratos and the key service answer. */
 export function registerHealthRoutes(router: Router, deps: AppDeps) {
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
-    const [redis, database, kratos] = await Promise.all([
+    const [redis, database, kratos, keys] = await Promise.all([
       check(() => deps.kv.ping()),
       check(() => deps.db.query('SELECT 1')),
       check(() => deps.kratos.ready()),
+      check(async () => (await deps.keys.health()).ok),
     ]);
-    const checks = { redis, database, kratos };
+    const checks = { redis, database, kratos, keys };
     const ready = Object.values(checks).every((c) => c === 'ok');
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
   });
