@@ -68,6 +68,23 @@ function verdict(ok: boolean) {
   return ok ? '**met**' : '**missed**';
 }
 
+/** Where a session check spends what the bare route does not, from the profile of this run. */
+function gapNote(r: BenchResults): string {
+  const share = (name: string) =>
+    Number(groupedOwners(r.profile.summary).find((g) => g[0] === name)?.[1] ?? 0);
+  const session = share('express-session and its cookie/store helpers');
+  const framework = share('Express, router and URL parsing');
+  const own = share('the gateway’s own code (gateway/src)');
+  return (
+    `Where the difference goes (CPU profile below): express-session ${n1(session)}% of the samples (it ` +
+    'unsigns the cookie with an HMAC and hashes the loaded session to detect changes, on every request), ' +
+    `Express routing through the gateway's middleware stack ${n1(framework)}% (the bare route has one ` +
+    `layer), the gateway's own code ${n1(own)}%, and the larger answers (security headers) in socket writes. ` +
+    'The session store read is one Redis round trip per check; the whoami and identity views come from ' +
+    'the client-side cache.'
+  );
+}
+
 function sessionSection(r: BenchResults): string {
   const list = r.session.compared;
   const lines = [
@@ -99,6 +116,8 @@ function sessionSection(r: BenchResults): string {
     '',
     `Redis commands per session check (counted by the server over 500 sequential requests): ` +
       `**${n2(r.session.redisCommands)}**.`,
+    '',
+    gapNote(r),
   ];
   return lines.join('\n');
 }

@@ -7,7 +7,8 @@
  * alternately, in rounds, and only their ratios are meant to be quoted: the load generator
  * shares the machine's cores with them.
  *
- * BENCH_QUICK=1 shrinks every phase (a smoke run); BENCH_SECONDS and BENCH_ROUNDS tune it.
+ * BENCH_QUICK=1 shrinks every phase (a smoke run); BENCH_SECONDS and BENCH_ROUNDS tune it;
+ * `-- --render` rewrites BENCHMARKS.md from bench-results/gateway.json without measuring.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -312,4 +313,13 @@ async function main() {
   }
 }
 
-await main();
+/** `--render`: rewrites BENCHMARKS.md from the figures of the last run, without measuring again. */
+function renderOnly() {
+  const results = JSON.parse(
+    readFileSync(join(root, 'bench-results', 'gateway.json'), 'utf8'),
+  ) as BenchResults;
+  writeFileSync(join(root, 'BENCHMARKS.md'), renderReport(results));
+}
+
+if (process.argv.includes('--render')) renderOnly();
+else await main();
