@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createClient } from 'redis';
 import { parse } from 'yaml';
 import { describeErrors, draft07Validator, readReferenceJson, readRepoFile } from './paths.js';
+import { freePort } from '../helpers/net.js';
 
 interface Service {
   image?: string;
@@ -217,14 +218,6 @@ describe('docker-compose.yml', () => {
     assert.match(init, /CREATE DATABASE gateway OWNER gateway/);
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Sends PING on a fresh connection, retrying while the server starts; returns the first reply line. */
 async function rawPing(port: number): Promise<string> {

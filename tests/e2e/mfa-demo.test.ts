@@ -1,28 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 import { totpCode } from '../helpers/account.js';
+import { chromiumAvailable, launchChromium } from '../helpers/chromium.js';
+import { freePort } from '../helpers/net.js';
 
 /** The demo page's account section in headless Chromium: what a person does by hand. */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI) throw new Error(`Chromium is required in CI and missing at ${CHROMIUM}`);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+const available = chromiumAvailable();
 
 let gw: TestGateway;
 let browser: Browser;
@@ -35,15 +22,7 @@ before(async () => {
   gw = await startTestGateway({
     env: { PORT: String(port), SERVE_DEMO: 'true', PUBLIC_BASE_URL: baseUrl },
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--host-resolver-rules=MAP localhost 127.0.0.1',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
