@@ -35,14 +35,7 @@ export function renderTemplate(template: string, values: Record<string, string>)
   return rendered;
 }
 
-/** A free TCP port on the loopback interface (nginx binds it right after). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from '../helpers/net.js';
 
 export interface NginxOptions {
   httpPort: number;
