@@ -4,40 +4,16 @@
  * Postgres database.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { freePort, waitForPort } from '../../tests/helpers/net.js';
+import { createDatabase, type ThrowawayDatabase } from '../../tests/helpers/database.js';
+
+export { freePort, type ThrowawayDatabase };
 
 export const root = process.cwd();
-
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
-
-async function waitForPort(port: number, timeoutMs = 20_000): Promise<void> {
-  const started = Date.now();
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = connect(port, '127.0.0.1');
-      c.once('connect', () => {
-        c.destroy();
-        resolve(true);
-      });
-      c.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() - started > timeoutMs) throw new Error(`nothing listens on port ${port}`);
-    await sleep(50);
-  }
-}
 
 async function stopProcess(proc: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
@@ -105,7 +81,7 @@ export async function startBenchRedis(): Promise<BenchRedis> {
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
     { stdio: 'ignore' },
   );
-  await waitForPort(port);
+  await waitForPort(port, 20_000);
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -130,18 +106,13 @@ export async function startKratosProcess(): Promise<KratosProcess> {
     ['--import', 'tsx', join(root, 'tests/doubles/kratos/main.ts'), String(publicPort), String(adminPort)],
     { stdio: 'ignore', env: process.env },
   );
-  await waitForPort(publicPort);
-  await waitForPort(adminPort);
+  await waitForPort(publicPort, 20_000);
+  await waitForPort(adminPort, 20_000);
   return {
     publicUrl: `http://127.0.0.1:${publicPort}`,
     adminUrl: `http://127.0.0.1:${adminPort}`,
     stop: () => stopProcess(proc),
   };
-}
-
-export interface ThrowawayDatabase {
-  url: string;
-  drop(): Promise<void>;
 }
 
 /** The server benchmarks create their databases on: DATABASE_URL, else the local Postgres. */
@@ -151,24 +122,13 @@ export const postgresBaseUrl = () =>
 /** A fresh database on the Postgres server, dropped at the end of the run; undefined without one. */
 export async function createThrowawayDatabase(tag: string): Promise<ThrowawayDatabase | undefined> {
   const base = postgresBaseUrl();
-  const name = `gw_bench_${tag}_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base, connectionTimeoutMillis: 3000 });
+  const probe = new pg.Client({ connectionString: base, connectionTimeoutMillis: 3000 });
   try {
-    await admin.connect();
+    await probe.connect();
   } catch {
     return undefined;
+  } finally {
+    await probe.end().catch(() => undefined);
   }
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+  return createDatabase(base, `gw_bench_${tag}`);
 }

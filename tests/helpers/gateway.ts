@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import { createDatabase } from './database.js';
 import { createApp } from '../../gateway/src/app.js';
 import { buildDeps } from '../../gateway/src/build-deps.js';
 import { loadConfig } from '../../gateway/src/config.js';
@@ -16,22 +16,7 @@ import { startKratosDouble, type KratosDouble, type KratosDoubleOptions } from '
 export async function createTestDatabase(): Promise<{ url?: string; drop(): Promise<void> }> {
   const base = process.env.DATABASE_URL;
   if (!base) return { url: undefined, drop: async () => undefined };
-  const name = `gw_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+  return createDatabase(base, 'gw_test');
 }
 
 const RATE_LIMIT_KEYS = [
