@@ -18,7 +18,7 @@ import { AppError } from '../http/errors.js';
  */
 
 export const FORMAT_VERSION = 1;
-export const DEFAULT_CHUNK_SIZE = 64 * 1024;
+export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
 export const HEADER_SIZE = 32;
 const TAG_SIZE = 16;
 const MAGIC = Buffer.from('HJAR');
@@ -30,7 +30,7 @@ export interface FileCryptoOptions {
   dataKey: Buffer;
   fileId: string;
   ownerId: string;
-  /** Plaintext bytes per chunk when encrypting; default 64 KiB. Decryption reads it from the header. */
+  /** Plaintext bytes per chunk when encrypting; default 1 MiB. Decryption reads it from the header. */
   chunkSize?: number;
 }
 
