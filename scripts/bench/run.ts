@@ -321,5 +321,22 @@ function renderOnly() {
   writeFileSync(join(root, 'BENCHMARKS.md'), renderReport(results));
 }
 
+/** `--session-only`: the session-check comparison alone, printed, for profiling work. */
+async function sessionOnly() {
+  const tmp = mkdtempSync(join(tmpdir(), 'gw-bench-'));
+  const redis = await startBenchRedis();
+  const kratos = await startKratosProcess();
+  try {
+    const session = await sessionCheck({ redis, kratos, tmp });
+    await session.gateway.stop();
+    console.log(JSON.stringify({ compared: session.compared, redisCommands: session.redisCommands }, null, 2));
+  } finally {
+    await kratos.stop();
+    await redis.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 if (process.argv.includes('--render')) renderOnly();
+else if (process.argv.includes('--session-only')) await sessionOnly();
 else await main();

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { createMetricsServer } from '../../gateway/src/http/metrics.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
@@ -170,6 +172,38 @@ describe('security headers and request ids', () => {
     assert.equal(res.headers.get('x-request-id'), 'req-12345678');
     const generated = await raw('/session', { headers: { 'X-Request-Id': 'bad id with spaces' } });
     assert.match(generated.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('metrics', () => {
+  it('counts requests by route pattern on the internal metrics listener', async () => {
+    const server = await createMetricsServer(0, '127.0.0.1');
+    try {
+      for (let i = 0; i < 3; i++) await raw('/session');
+      const { port } = server.address() as AddressInfo;
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('gateway_http_requests_total{') &&
+            l.includes('route="/api/auth/session"') &&
+            l.includes('status="401"'),
+        );
+      assert.ok(line, 'a series for GET /api/auth/session 401');
+      assert.ok(Number(line.split(' ').pop()) >= 3);
+      assert.match(
+        text,
+        /gateway_http_request_duration_seconds_count\{method="GET",route="\/api\/auth\/session"\} \d+/,
+      );
+      assert.equal((await fetch(`http://127.0.0.1:${port}/other`)).status, 404);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('is not served on the public port', async () => {
+    assert.equal((await fetch(`${gw.url}/metrics`)).status, 404);
   });
 });
 

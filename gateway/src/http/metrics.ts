@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { collectDefaultMetrics, Counter, Histogram, register } from 'prom-client';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 
 collectDefaultMetrics();
 
@@ -18,14 +18,49 @@ export const httpDuration = new Histogram({
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
 });
 
+type Series = { count: { inc(): void }; duration: { observe(seconds: number): void } };
+
+/**
+ * Label children, looked up once per method, route and status: prom-client hashes the
+ * label set on every `inc`/`observe` with labels, which is measurable on the hot path.
+ */
+const seriesCache = new Map<string, Series>();
+function seriesFor(method: string, route: string, status: string): Series {
+  const key = `${method} ${route} ${status}`;
+  let series = seriesCache.get(key);
+  if (!series) {
+    series = {
+      count: httpRequests.labels(method, route, status),
+      duration: httpDuration.labels(method, route),
+    };
+    seriesCache.set(key, series);
+  }
+  return series;
+}
+
+/**
+ * The full route pattern (`/api/jars/:id/files`), never the raw path: ids would explode the
+ * label set. Express restores `req.baseUrl` when a request leaves a router, so by the time
+ * the answer is finished the mount path is taken from the original URL instead: the route
+ * pattern matched its last segments.
+ */
+function routeLabel(req: Request): string {
+  const pattern: unknown = req.route?.path;
+  if (typeof pattern !== 'string') return 'unmatched';
+  const segments = req.originalUrl.split('?')[0]!.split('/').filter(Boolean);
+  const own = pattern.split('/').filter(Boolean).length;
+  const mount = segments.slice(0, Math.max(0, segments.length - own)).join('/');
+  return `/${mount}${pattern === '/' ? '' : mount ? pattern : pattern.slice(1)}`;
+}
+
 /** Counts requests by their route pattern (never the raw path: ids would explode the labels). */
 export function metricsMiddleware(): RequestHandler {
   return (req, res, next) => {
-    const end = httpDuration.startTimer();
-    res.on('finish', () => {
-      const route = (req.route?.path as string | undefined) ? `${req.baseUrl}${req.route.path}` : 'unmatched';
-      httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
-      end({ method: req.method, route });
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      const series = seriesFor(req.method, routeLabel(req), String(res.statusCode));
+      series.count.inc();
+      series.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     });
     next();
   };
