@@ -1,11 +1,18 @@
 // Demo page for the gateway API. No framework and no inline script (the CSP forbids it).
-const api = async (method, path, body) => {
-  const init = { method, headers: { 'X-CSRF': '1' }, credentials: 'same-origin' };
-  if (body !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  const res = await fetch(`/api/auth${path}`, init);
+/**
+ * One call to the gateway: the CSRF header on every request, a JSON body (`json`) or raw
+ * bytes with their type (`body`, `type`); the answer is shown on the page and returned.
+ */
+const request = async (method, url, { json, body, type } = {}) => {
+  const headers = { 'X-CSRF': '1' };
+  if (json !== undefined) headers['Content-Type'] = 'application/json';
+  if (type) headers['Content-Type'] = type;
+  const res = await fetch(url, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    body: json !== undefined ? JSON.stringify(json) : body,
+  });
   const text = await res.text();
   let data;
   try {
@@ -16,6 +23,8 @@ const api = async (method, path, body) => {
   show({ status: res.status, body: data });
   return { status: res.status, body: data };
 };
+
+const api = (method, path, json) => request(method, `/api/auth${path}`, { json });
 
 const $ = (id) => document.getElementById(id);
 const show = (value) => {
@@ -96,5 +105,5 @@ on('password-login-form', 'submit', async (event) => {
   await refreshSession();
 });
 
-window.gatewayDemo = { api, refreshSession, show };
+window.gatewayDemo = { api, request, refreshSession, show };
 refreshSession();

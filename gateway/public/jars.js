@@ -2,29 +2,10 @@
 // and encrypted by the gateway), list, download and delete them.
 (() => {
   const $ = (id) => document.getElementById(id);
-  const { show } = window.gatewayDemo;
+  const { request } = window.gatewayDemo;
   let current = null;
 
-  const call = async (method, path, { json, body, type } = {}) => {
-    const headers = { 'X-CSRF': '1' };
-    if (json !== undefined) headers['Content-Type'] = 'application/json';
-    if (type) headers['Content-Type'] = type;
-    const res = await fetch(`/api/jars${path}`, {
-      method,
-      headers,
-      credentials: 'same-origin',
-      body: json !== undefined ? JSON.stringify(json) : body,
-    });
-    const text = await res.text();
-    let data = null;
-    try {
-      data = text ? JSON.parse(text) : null;
-    } catch {
-      data = text;
-    }
-    show({ status: res.status, body: data });
-    return { status: res.status, body: data };
-  };
+  const call = (method, path, options) => request(method, `/api/jars${path}`, options);
 
   const button = (label, onClick, className = 'secondary') => {
     const b = document.createElement('button');
