@@ -329,7 +329,9 @@ async function sessionOnly() {
   try {
     const session = await sessionCheck({ redis, kratos, tmp });
     await session.gateway.stop();
-    console.log(JSON.stringify({ compared: session.compared, redisCommands: session.redisCommands }, null, 2));
+    console.log(
+      JSON.stringify({ compared: session.compared, redisCommands: session.redisCommands }, null, 2),
+    );
   } finally {
     await kratos.stop();
     await redis.stop();
