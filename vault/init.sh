@@ -76,6 +76,7 @@ ensure_transit_key() {
 write_policies() {
   vault policy write gateway "$policy_dir/gateway.hcl" >/dev/null
   vault policy write operator "$policy_dir/operator.hcl" >/dev/null
+  vault policy write restore-check "$policy_dir/restore-check.hcl" >/dev/null
 }
 
 ensure_gateway_approle() {
@@ -100,7 +101,7 @@ ensure_gateway_approle() {
 ensure_operator_token() {
   [ -s "$operator_dir/token" ] && return 0
   umask 077
-  vault token create -orphan -policy=operator -policy=gateway -no-default-policy -period=768h \
+  vault token create -orphan -policy=operator -policy=gateway -policy=restore-check -no-default-policy -period=768h \
     -field=token >"$operator_dir/token"
   chown "$gateway_uid" "$operator_dir/token"
   log "issued the operator token"

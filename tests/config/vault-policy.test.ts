@@ -110,6 +110,31 @@ describe('vault/policies/operator.hcl', () => {
   });
 });
 
+describe('vault/policies/restore-check.hcl', () => {
+  const rules = parsePolicyHcl(readRepoFile('vault', 'policies', 'restore-check.hcl'));
+  const check = `${KEY}-restore-check-20261125T120000Z`;
+
+  it('lets a dry-run restore use, then delete, its check key', () => {
+    assert.ok(capabilitiesFor(rules, `${MOUNT}/restore/${check}`).includes('update'));
+    assert.ok(capabilitiesFor(rules, `${MOUNT}/decrypt/${check}`).includes('update'));
+    assert.ok(capabilitiesFor(rules, `${MOUNT}/keys/${check}/config`).includes('update'));
+    assert.ok(capabilitiesFor(rules, `${MOUNT}/keys/${check}`).includes('delete'));
+  });
+
+  it('grants nothing on the live key', () => {
+    for (const op of ['restore', 'decrypt', 'keys', 'datakey/plaintext', 'rewrap', 'backup']) {
+      assert.deepEqual(capabilitiesFor(rules, `${MOUNT}/${op}/${KEY}`), [], op);
+    }
+  });
+
+  it('is written by vault/init.sh and held by the encryption-keys token only', () => {
+    const script = readRepoFile('vault', 'init.sh');
+    assert.match(script, /vault policy write restore-check "\$policy_dir\/restore-check\.hcl"/);
+    assert.match(script, /vault token create -orphan -policy=operator -policy=gateway -policy=restore-check/);
+    assert.doesNotMatch(script, /token_policies=[^ ]*restore-check/);
+  });
+});
+
 describe('vault/init.sh', () => {
   const script = readRepoFile('vault', 'init.sh');
 
