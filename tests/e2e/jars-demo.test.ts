@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { chromiumAvailable, launchChromium } from '../helpers/chromium.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { chromiumAvailable, startDemo, type Demo } from '../helpers/chromium.js';
+import type { TestGateway } from '../helpers/gateway.js';
 import { STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
-import { freePort } from '../helpers/net.js';
 
 /** The demo page's Honey Jars section in headless Chromium: what a person does by hand. */
 
@@ -16,18 +15,14 @@ let gw: TestGateway;
 let browser: Browser;
 let baseUrl: string;
 
+let demo: Demo | undefined;
 before(async () => {
   if (!available) return;
-  const port = await freePort();
-  baseUrl = `http://localhost:${port}`;
-  gw = await startTestGateway({ env: { PORT: String(port), SERVE_DEMO: 'true', PUBLIC_BASE_URL: baseUrl } });
-  browser = await launchChromium();
+  demo = await startDemo();
+  ({ gw, browser, baseUrl } = demo);
 });
 
-after(async () => {
-  await browser?.close();
-  await gw?.close();
-});
+after(() => demo?.close());
 
 describe('demo page: Honey Jars', { skip: !available && 'Chromium is not installed' }, () => {
   it('creates a jar, uploads a file that is ciphertext on disk, and downloads the plaintext', async () => {

@@ -1,34 +1,25 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type Page } from 'playwright-core';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 import { totpCode } from '../helpers/account.js';
-import { chromiumAvailable, launchChromium } from '../helpers/chromium.js';
-import { freePort } from '../helpers/net.js';
+import { chromiumAvailable, startDemo, type Demo } from '../helpers/chromium.js';
 
 /** The demo page's account section in headless Chromium: what a person does by hand. */
 
 const available = chromiumAvailable();
 
-let gw: TestGateway;
 let browser: Browser;
 let baseUrl: string;
 
+let demo: Demo | undefined;
 before(async () => {
   if (!available) return;
-  const port = await freePort();
-  baseUrl = `http://localhost:${port}`;
-  gw = await startTestGateway({
-    env: { PORT: String(port), SERVE_DEMO: 'true', PUBLIC_BASE_URL: baseUrl },
-  });
-  browser = await launchChromium();
+  demo = await startDemo();
+  ({ browser, baseUrl } = demo);
 });
 
-after(async () => {
-  await browser?.close();
-  await gw?.close();
-});
+after(() => demo?.close());
 
 async function registeredPage(): Promise<Page> {
   const page = await browser.newPage();

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type CDPSession, type Page } from 'playwright-core';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
-import { chromiumAvailable, launchChromium } from '../helpers/chromium.js';
-import { freePort } from '../helpers/net.js';
+import { chromiumAvailable, startDemo, type Demo } from '../helpers/chromium.js';
 
 /**
  * The demo page in headless Chromium, with passkeys made by the DevTools virtual
@@ -13,30 +11,17 @@ import { freePort } from '../helpers/net.js';
 
 const available = chromiumAvailable();
 
-let gw: TestGateway;
 let browser: Browser;
 let baseUrl: string;
 
+let demo: Demo | undefined;
 before(async () => {
   if (!available) return;
-  const port = await freePort();
-  baseUrl = `http://localhost:${port}`;
-  gw = await startTestGateway({
-    env: {
-      PORT: String(port),
-      SERVE_DEMO: 'true',
-      PUBLIC_BASE_URL: baseUrl,
-      WEBAUTHN_RP_ID: 'localhost',
-      WEBAUTHN_ORIGINS: baseUrl,
-    },
-  });
-  browser = await launchChromium();
+  demo = await startDemo();
+  ({ browser, baseUrl } = demo);
 });
 
-after(async () => {
-  await browser?.close();
-  await gw?.close();
-});
+after(() => demo?.close());
 
 interface VirtualAuthenticator {
   cdp: CDPSession;

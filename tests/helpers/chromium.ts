@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
+import { startTestGateway, type TestGateway } from './gateway.js';
+import { freePort } from './net.js';
 
 /** Debian's Chromium, driven by playwright-core (no browser download). */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -30,4 +32,36 @@ export function launchChromium(): Promise<Browser> {
       '--host-resolver-rules=MAP localhost 127.0.0.1',
     ],
   });
+}
+
+/** The gateway serving the demo page on localhost (the WebAuthn RP id) and a browser to drive it. */
+export interface Demo {
+  gw: TestGateway;
+  browser: Browser;
+  baseUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startDemo(): Promise<Demo> {
+  const port = await freePort();
+  const baseUrl = `http://localhost:${port}`;
+  const gw = await startTestGateway({
+    env: {
+      PORT: String(port),
+      SERVE_DEMO: 'true',
+      PUBLIC_BASE_URL: baseUrl,
+      WEBAUTHN_RP_ID: 'localhost',
+      WEBAUTHN_ORIGINS: baseUrl,
+    },
+  });
+  const browser = await launchChromium();
+  return {
+    gw,
+    browser,
+    baseUrl,
+    async close() {
+      await browser.close();
+      await gw.close();
+    },
+  };
 }
