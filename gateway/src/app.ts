@@ -3,10 +3,10 @@ import express, { Router } from 'express';
 import session, { MemoryStore, type Store } from 'express-session';
 import { fileURLToPath } from 'node:url';
 import { registerAccountRoutes } from './account/routes.js';
-import { loadPolicy } from './access/policy.js';
 import { policyMiddleware } from './access/policy-middleware.js';
 import { registerAdminRoutes } from './admin/routes.js';
 import type { AppDeps } from './deps.js';
+import { sessionStoreUnavailable } from './redis/client.js';
 import { createKratosHooksRouter } from './hooks/routes.js';
 import { AppError } from './http/errors.js';
 import { registerHealthRoutes } from './http/health.js';
@@ -69,9 +69,7 @@ function sessionMiddleware(deps: AppDeps) {
       // A session that could not be loaded is not an unset one: without this, express-session
       // would try to destroy it after the 503 is written and turn that failure into a reset connection.
       delete (req as { sessionID?: string }).sessionID;
-      next(
-        new AppError('session_store_unavailable', 503, 'The session store is unavailable.', { cause: err }),
-      );
+      next(sessionStoreUnavailable(err));
     });
 }
 
@@ -128,7 +126,7 @@ export function createApp(deps: AppDeps) {
     req.stepUpMethods = () => stepUpMethods(deps, req);
     next();
   });
-  api.use(policyMiddleware(deps.policy ?? loadPolicy(deps.config.POLICY_FILE)));
+  api.use(policyMiddleware(deps.policy));
   api.use('/auth', authRateLimits(deps));
 
   const auth = Router();

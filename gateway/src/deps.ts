@@ -31,7 +31,7 @@ export interface AppDeps {
   /** Encrypted file bodies in the data directory. */
   bodies: BodyStore;
   /** Roles, permissions and attribute conditions (validated at startup from POLICY_FILE). */
-  policy?: Policy;
+  policy: Policy;
   /** Sends notices such as the lockout e-mail (SMTP_URL). */
   mailer?: Mailer;
   clock: () => Date;

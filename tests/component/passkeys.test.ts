@@ -32,6 +32,16 @@ describe('passwordless sign-up with a passkey', () => {
     assert.equal(list.body.error.code, 'passkey_enrollment_required');
   });
 
+  it('answers 409 identity_exists for an address that is taken, whichever way it signed up', async () => {
+    const email = uniqueEmail();
+    assert.equal((await new Browser(gw.auth).post('/register', { email })).status, 201);
+    for (const again of [{ email }, { email: email.toUpperCase() }]) {
+      const res = await new Browser(gw.auth).post('/register', again);
+      assert.equal(res.status, 409);
+      assert.equal(res.body.error.code, 'identity_exists');
+    }
+  });
+
   it('gives the new identity the default role and a profile row, as the registration hook does', async () => {
     const email = uniqueEmail();
     const signUp = await new Browser(gw.auth).post('/register', { email });

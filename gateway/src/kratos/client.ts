@@ -29,13 +29,28 @@ interface KratosErrorBody {
   ui?: { messages?: UiText[]; nodes?: { messages?: UiText[]; attributes?: { name?: string } }[] };
 }
 
-/** Kratos answered, with a status and (usually) a JSON body. */
-export class KratosHttpError extends Error {
+/** The first error-type message of a Kratos answer: Kratos writes these for end users. */
+function firstErrorMessage(body: KratosErrorBody): string | undefined {
+  const ui = body.ui;
+  const all = [...(ui?.messages ?? []), ...(ui?.nodes ?? []).flatMap((n) => n.messages ?? [])];
+  return all.find((m) => m.type === 'error')?.text ?? body.error?.reason ?? body.error?.message;
+}
+
+/**
+ * Kratos refused a request (a 4xx, with its JSON body). It is an AppError carrying Kratos'
+ * own status, so a refusal that no caller maps to a finer code still reaches the client as
+ * that 4xx with Kratos' message, never as a 500.
+ */
+export class KratosHttpError extends AppError {
   constructor(
-    readonly status: number,
+    status: number,
     readonly body: KratosErrorBody,
   ) {
-    super(`Kratos answered ${status}`);
+    super(
+      'identity_service_refused',
+      status,
+      firstErrorMessage(body) ?? 'The identity service refused this request.',
+    );
     this.name = 'KratosHttpError';
   }
 
@@ -49,9 +64,7 @@ export class KratosHttpError extends Error {
 
   /** The first error-type message text, for a clear answer to the user. */
   firstMessage(): string | undefined {
-    const ui = this.body.ui;
-    const all = [...(ui?.messages ?? []), ...(ui?.nodes ?? []).flatMap((n) => n.messages ?? [])];
-    return all.find((m) => m.type === 'error')?.text ?? this.body.error?.reason ?? this.body.error?.message;
+    return firstErrorMessage(this.body);
   }
 }
 
@@ -59,7 +72,7 @@ export class KratosHttpError extends Error {
 export async function toKratosError(err: unknown): Promise<Error> {
   if (err instanceof ResponseError) {
     const body = (await err.response.json().catch(() => ({}))) as KratosErrorBody;
-    if (err.response.status >= 500) {
+    if (err.response.status < 400 || err.response.status >= 500) {
       return new AppError('kratos_unavailable', 502, 'The identity service failed.', { cause: body.error });
     }
     return new KratosHttpError(err.response.status, body);

@@ -15,11 +15,13 @@ export interface RegistrationInput {
   traits?: Record<string, unknown> | undefined;
 }
 
+const identityExists = () =>
+  new AppError('identity_exists', 409, 'An account with this e-mail address exists already.');
+
 /** Maps Kratos' registration refusals to clear answers. */
 function registrationError(err: KratosHttpError): AppError {
   const ids = err.messageIds();
-  if (ids.includes(DUPLICATE))
-    return new AppError('identity_exists', 409, 'An account with this e-mail address exists already.');
+  if (ids.includes(DUPLICATE)) return identityExists();
   if (ids.some((id) => PASSWORD_POLICY.includes(id)))
     return new AppError('weak_password', 400, err.firstMessage() ?? 'This password cannot be used.');
   return new AppError('invalid_registration', 400, err.firstMessage() ?? 'The registration was refused.');
@@ -34,15 +36,15 @@ export async function register(deps: AppDeps, req: Request, input: RegistrationI
   const traits = { ...input.traits, email: normalizeIdentifier(input.email) };
   const event = { ip: req.ip, requestId: req.requestId };
   if (!input.password) {
-    if (await deps.kratos.findIdentityByIdentifier(traits.email)) {
-      throw new AppError('identity_exists', 409, 'An account with this e-mail address exists already.');
-    }
     // The admin API runs no registration hook: give the default role and sync the profile here,
-    // as the after-registration hook does for password sign-ups.
-    const identity = await deps.kratos.createIdentity({
-      traits,
-      metadataPublic: { roles: [deps.config.DEFAULT_ROLE] },
-    });
+    // as the after-registration hook does for password sign-ups. Kratos itself refuses a taken
+    // address (409), so there is no look-up first to race with.
+    const identity = await deps.kratos
+      .createIdentity({ traits, metadataPublic: { roles: [deps.config.DEFAULT_ROLE] } })
+      .catch((err: unknown) => {
+        if (err instanceof KratosHttpError && err.status === 409) throw identityExists();
+        throw err;
+      });
     await saveProfile(deps.db, {
       identityId: identity.id,
       email: identity.email,

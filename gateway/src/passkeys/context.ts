@@ -10,6 +10,7 @@ import {
 } from './challenge-store.js';
 import { createPasskeyStore, type PasskeyStore } from './credential-store.js';
 import { relyingParty, type RelyingParty } from './relying-party.js';
+import { saveSession } from '../session/sessions.js';
 
 /** What every ceremony needs besides the app's deps. */
 export interface PasskeyContext {
@@ -33,19 +34,6 @@ export function passkeysOf(deps: AppDeps): PasskeyContext {
   }
   return ctx;
 }
-
-const saveSession = (req: Request) =>
-  new Promise<void>((resolve, reject) =>
-    req.session.save((err: unknown) =>
-      err
-        ? reject(
-            new AppError('session_store_unavailable', 503, 'The session store is unavailable.', {
-              cause: err,
-            }),
-          )
-        : resolve(),
-    ),
-  );
 
 /**
  * The browser's pre-session id, which challenges are bound to. Created (and the session

@@ -30,7 +30,8 @@ export interface Kv {
   readonly client?: RedisClientType;
 }
 
-const unavailable = (cause: unknown) =>
+/** The one answer for "Redis could not be reached or failed": a 503, never a sign-out. */
+export const sessionStoreUnavailable = (cause: unknown) =>
   new AppError('session_store_unavailable', 503, 'The session store is unavailable.', { cause });
 
 /** Runs a Redis command, turning every failure into a 503 AppError. */
@@ -38,7 +39,7 @@ async function guard<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    throw unavailable(err);
+    throw sessionStoreUnavailable(err);
   }
 }
 

@@ -3,21 +3,22 @@ import type { CompletedMethod } from '../access/aal.js';
 import type { AppDeps } from '../deps.js';
 import { AppError, notFound } from '../http/errors.js';
 import type { KratosSession } from '../kratos/types.js';
+import { sessionStoreUnavailable } from '../redis/client.js';
 import type { Principal } from './principal.js';
 import type { GatewayAuth } from './session-data.js';
 
-const promisify = (req: Request, op: 'regenerate' | 'save' | 'destroy') => () =>
-  new Promise<void>((resolve, reject) =>
-    req.session[op]((err: unknown) =>
-      err
-        ? reject(
-            new AppError('session_store_unavailable', 503, 'The session store is unavailable.', {
-              cause: err,
-            }),
-          )
-        : resolve(),
-    ),
+/** Adapts a callback-style session call to a promise; a store failure is a 503. */
+function settle<T>(run: (done: (err: unknown, value?: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) =>
+    run((err, value) => (err ? reject(sessionStoreUnavailable(err)) : resolve(value as T))),
   );
+}
+
+const promisify = (req: Request, op: 'regenerate' | 'save' | 'destroy') => () =>
+  settle<void>((done) => req.session[op](done));
+
+/** Writes the request's session now (so its cookie goes out with this answer). */
+export const saveSession = (req: Request) => promisify(req, 'save')();
 
 /** Starts a gateway session: a fresh session id (no fixation), the identity index updated. */
 export async function establishGatewaySession(
@@ -91,30 +92,10 @@ async function revokeHeldKratosSession(deps: AppDeps, auth: GatewayAuth) {
 }
 
 const storeGet = (deps: AppDeps, sid: string) =>
-  new Promise<GatewayAuth | undefined>((resolve, reject) =>
-    deps.sessionStore.get(sid, (err, data) =>
-      err
-        ? reject(
-            new AppError('session_store_unavailable', 503, 'The session store is unavailable.', {
-              cause: err,
-            }),
-          )
-        : resolve(data?.auth),
-    ),
-  );
+  settle<GatewayAuth | undefined>((done) => deps.sessionStore.get(sid, (err, data) => done(err, data?.auth)));
 
 const storeDestroy = (deps: AppDeps, sid: string) =>
-  new Promise<void>((resolve, reject) =>
-    deps.sessionStore.destroy(sid, (err) =>
-      err
-        ? reject(
-            new AppError('session_store_unavailable', 503, 'The session store is unavailable.', {
-              cause: err,
-            }),
-          )
-        : resolve(),
-    ),
-  );
+  settle<void>((done) => deps.sessionStore.destroy(sid, done));
 
 /** One entry of GET /sessions. */
 export interface SessionSummary {
