@@ -4,30 +4,22 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { startVaultDouble, type VaultDouble } from '../doubles/vault/index.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import type { VaultDouble } from '../doubles/vault/index.js';
+import { startGatewayWithVault, type TestGateway } from '../helpers/gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 
 let vault: VaultDouble;
 let gw: TestGateway;
 
+let close: () => Promise<void>;
+
 before(async () => {
-  vault = await startVaultDouble();
-  vault.transit.create('gateway-files', { derived: true });
-  gw = await startTestGateway({
-    env: {
-      KEYS_BACKEND: 'vault',
-      VAULT_ADDR: vault.url,
-      VAULT_TOKEN: vault.rootToken,
-      VAULT_TIMEOUT_MS: '500',
-      RATE_LIMIT_REGISTRATION: '100/60',
-    },
-  });
+  ({ gw, vault, close } = await startGatewayWithVault({
+    VAULT_TIMEOUT_MS: '500',
+    RATE_LIMIT_REGISTRATION: '100/60',
+  }));
 });
-after(async () => {
-  await gw.close();
-  await vault.close();
-});
+after(() => close());
 beforeEach(() => {
   vault.unseal();
   vault.setDown(false);

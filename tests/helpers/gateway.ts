@@ -8,6 +8,7 @@ import { loadConfig } from '../../gateway/src/config.js';
 import type { AppDeps } from '../../gateway/src/deps.js';
 import { createLogger } from '../../gateway/src/http/logger.js';
 import { startKratosDouble, type KratosDouble, type KratosDoubleOptions } from '../doubles/kratos/index.js';
+import { startVaultDouble } from '../doubles/vault/index.js';
 
 /**
  * A throwaway database for one test gateway: a fresh database on the real Postgres server
@@ -99,6 +100,26 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       else await built.deps.kv.close();
       if (db) await db.drop();
       if (ownKratos) await kratos.close();
+    },
+  };
+}
+
+/**
+ * A test gateway whose keys live in the Vault double's transit engine, with the transit
+ * key created as `vault/init.sh` creates it. Closing it closes both.
+ */
+export async function startGatewayWithVault(env: Record<string, string> = {}) {
+  const vault = await startVaultDouble();
+  vault.transit.create('gateway-files', { derived: true });
+  const gw = await startTestGateway({
+    env: { KEYS_BACKEND: 'vault', VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken, ...env },
+  });
+  return {
+    gw,
+    vault,
+    async close() {
+      await gw.close();
+      await vault.close();
     },
   };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { startVaultDouble, type VaultDouble } from '../doubles/vault/index.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import type { VaultDouble } from '../doubles/vault/index.js';
+import { startGatewayWithVault, type TestGateway } from '../helpers/gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 import { eventually, signedUp } from './harness.js';
 
@@ -9,28 +9,20 @@ const KRATOS_TIMEOUT_MS = 800;
 let vault: VaultDouble;
 let gw: TestGateway;
 
+let close: () => Promise<void>;
+
 before(async () => {
-  vault = await startVaultDouble();
-  vault.transit.create('gateway-files', { derived: true });
-  gw = await startTestGateway({
-    env: {
-      // Every session check asks Kratos, so an outage is seen at once.
-      WHOAMI_CACHE_SECONDS: '0',
-      KRATOS_TIMEOUT_MS: String(KRATOS_TIMEOUT_MS),
-      KEYS_BACKEND: 'vault',
-      VAULT_ADDR: vault.url,
-      VAULT_TOKEN: vault.rootToken,
-      VAULT_TIMEOUT_MS: '800',
-      RATE_LIMIT_LOGIN: '100/60',
-      RATE_LIMIT_REGISTRATION: '100/60',
-      RATE_LIMIT_IDENTIFY: '100/60',
-    },
-  });
+  ({ gw, vault, close } = await startGatewayWithVault({
+    // Every session check asks Kratos, so an outage is seen at once.
+    WHOAMI_CACHE_SECONDS: '0',
+    KRATOS_TIMEOUT_MS: String(KRATOS_TIMEOUT_MS),
+    VAULT_TIMEOUT_MS: '800',
+    RATE_LIMIT_LOGIN: '100/60',
+    RATE_LIMIT_REGISTRATION: '100/60',
+    RATE_LIMIT_IDENTIFY: '100/60',
+  }));
 });
-after(async () => {
-  await gw.close();
-  await vault.close();
-});
+after(() => close());
 beforeEach(async () => {
   gw.kratos.setLatency(0);
   await gw.kratos.start().catch(() => undefined);

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { AppError } from '../http/errors.js';
+import { AppError, unauthenticated } from '../http/errors.js';
 import type { Aal } from '../kratos/types.js';
 import type { Principal } from '../session/principal.js';
 
@@ -34,7 +34,7 @@ export async function checkAuth(req: Request, need: AuthRequirement, now: Date):
         details: { methods: ['totp', 'lookup_secret'] },
       });
     }
-    throw new AppError('unauthenticated', 401, 'Sign in to continue.');
+    throw unauthenticated();
   }
   const needsAal2 = need.aal === 'aal2' || (p.secondFactorRequired && !need.allowIncomplete);
   if (needsAal2 && p.aal !== 'aal2') {

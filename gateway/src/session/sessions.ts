@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import type { CompletedMethod } from '../access/aal.js';
 import type { AppDeps } from '../deps.js';
-import { AppError, notFound } from '../http/errors.js';
+import { notFound, unauthenticated } from '../http/errors.js';
 import type { KratosSession } from '../kratos/types.js';
 import { sessionStoreUnavailable } from '../redis/client.js';
 import type { Principal } from './principal.js';
@@ -66,7 +66,7 @@ export async function establishGatewaySession(
  */
 export async function raiseGatewaySession(deps: AppDeps, req: Request, method?: CompletedMethod) {
   const auth = req.session.auth;
-  if (!auth) throw new AppError('unauthenticated', 401, 'Sign in to continue.');
+  if (!auth) throw unauthenticated();
   await promisify(req, 'regenerate')();
   const now = deps.clock().getTime();
   const methods = method ? [...auth.methods, method] : auth.methods;

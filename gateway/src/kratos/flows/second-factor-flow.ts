@@ -1,7 +1,7 @@
 import type { UpdateLoginFlowBody } from '@ory/kratos-client-fetch';
 import type { KratosClient } from '../client.js';
 import { callKratos, KratosHttpError } from '../client.js';
-import { AppError } from '../../http/errors.js';
+import { unauthenticated } from '../../http/errors.js';
 
 /** A Kratos second factor: a TOTP code or a backup (lookup secret) code. */
 export type SecondFactor = { method: 'totp'; code: string } | { method: 'lookup_secret'; code: string };
@@ -33,8 +33,7 @@ export async function completeSecondFactor(
   } catch (err) {
     if (err instanceof KratosHttpError && err.body.error?.id === 'session_aal_already_fulfilled')
       return 'already_aal2';
-    if (err instanceof KratosHttpError && err.status === 401)
-      throw new AppError('unauthenticated', 401, 'Sign in to continue.');
+    if (err instanceof KratosHttpError && err.status === 401) throw unauthenticated();
     throw err;
   }
   try {
@@ -48,8 +47,7 @@ export async function completeSecondFactor(
     return 'completed';
   } catch (err) {
     if (err instanceof KratosHttpError && err.status === 400) return 'invalid_code';
-    if (err instanceof KratosHttpError && err.status === 401)
-      throw new AppError('unauthenticated', 401, 'Sign in to continue.');
+    if (err instanceof KratosHttpError && err.status === 401) throw unauthenticated();
     throw err;
   }
 }

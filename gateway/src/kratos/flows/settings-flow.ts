@@ -1,7 +1,7 @@
 import type { SettingsFlow, UpdateSettingsFlowBody } from '@ory/kratos-client-fetch';
 import type { KratosClient } from '../client.js';
 import { callKratos, KratosHttpError } from '../client.js';
-import { AppError } from '../../http/errors.js';
+import { AppError, unauthenticated } from '../../http/errors.js';
 import { lookupCodesOf, totpSecretOf } from './ui-nodes.js';
 
 /** The parts of a settings flow the gateway acts on. */
@@ -84,7 +84,7 @@ export function settingsError(err: unknown): unknown {
     return new AppError('aal2_required', 403, 'Complete a second factor to continue.', {
       details: { methods: ['totp', 'lookup_secret'] },
     });
-  if (err.status === 401) return new AppError('unauthenticated', 401, 'Sign in to continue.');
+  if (err.status === 401) return unauthenticated();
   if (err.status === 404 || err.status === 410 || id === 'security_identity_mismatch')
     return new AppError('flow_expired', 410, 'This step has expired; start again.');
   return err;
