@@ -3,23 +3,30 @@
 # safe to re-run: initialise and unseal, then make sure the transit key, the policies and
 # the gateway's AppRole exist, and hand the gateway its role id and secret id as files.
 #
-# Volumes (see docker-compose.yml):
-#   /vault/unseal     unseal key and root token (the vault-init service only)
-#   /vault/operator   a periodic token for the encryption-keys tool (the keys service only)
-#   /vault/approle    role-id and secret-id for the gateway (mounted read-only there)
+# Folders (compose volumes; each can be moved by its variable, as the real-stack tests do):
+#   VAULT_UNSEAL_DIR    /vault/unseal     unseal key and root token (the vault-init service only)
+#   VAULT_OPERATOR_DIR  /vault/operator   a periodic token for the encryption-keys tool (the keys service only)
+#   VAULT_APPROLE_DIR   /vault/approle    role-id and secret-id for the gateway (mounted read-only there)
+#   VAULT_POLICY_DIR    /vault/policies   the policies of vault/policies
 set -eu
 
 : "${VAULT_ADDR:=http://vault:8200}"
 export VAULT_ADDR
-unseal_dir=/vault/unseal
-operator_dir=/vault/operator
-approle_dir=/vault/approle
-policy_dir=/vault/policies
+unseal_dir=${VAULT_UNSEAL_DIR:-/vault/unseal}
+operator_dir=${VAULT_OPERATOR_DIR:-/vault/operator}
+approle_dir=${VAULT_APPROLE_DIR:-/vault/approle}
+policy_dir=${VAULT_POLICY_DIR:-/vault/policies}
 mount=${VAULT_TRANSIT_MOUNT:-transit}
 key=${VAULT_TRANSIT_KEY:-gateway-files}
 gateway_uid=${GATEWAY_UID:-1000}
 
 log() { echo "vault-init: $*"; }
+
+# Hands a file to the gateway's uid when running as root (in compose); a non-root run
+# (the real-stack tests) already owns what it writes.
+give_to_gateway() {
+  if [ "$(id -u)" = 0 ]; then chown "$gateway_uid" "$@"; fi
+}
 
 wait_for_vault() {
   tries=0
@@ -90,7 +97,7 @@ ensure_gateway_approle() {
     vault write -f -field=secret_id auth/approle/role/gateway/secret-id >"$approle_dir/secret-id"
     log "issued a secret id for the gateway"
   fi
-  chown "$gateway_uid" "$approle_dir/role-id" "$approle_dir/secret-id"
+  give_to_gateway "$approle_dir/role-id" "$approle_dir/secret-id"
   chmod 0400 "$approle_dir/role-id" "$approle_dir/secret-id"
 }
 
@@ -103,7 +110,7 @@ ensure_operator_token() {
   umask 077
   vault token create -orphan -policy=operator -policy=gateway -policy=restore-check -no-default-policy -period=768h \
     -field=token >"$operator_dir/token"
-  chown "$gateway_uid" "$operator_dir/token"
+  give_to_gateway "$operator_dir/token"
   log "issued the operator token"
 }
 

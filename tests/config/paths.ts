@@ -9,10 +9,10 @@ import addFormatsModule from 'ajv-formats';
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
- * The published reference documents, checked out beside the repository as
- * `<repo>/../shared/reference`. A missing folder is a test failure, never a skip.
+ * The published reference documents, kept in the repository at
+ * `tests/reference`. A missing folder is a test failure, never a skip.
  */
-export const referenceDir = path.resolve(repoRoot, '../shared/reference');
+export const referenceDir = path.resolve(repoRoot, 'tests/reference');
 
 /** Absolute path of a file inside the repository. */
 export function repoPath(...parts: string[]): string {
@@ -28,7 +28,7 @@ export function readRepoFile(...parts: string[]): string {
 export function readReferenceJson(...parts: string[]): Record<string, unknown> {
   const file = path.join(referenceDir, ...parts);
   if (!existsSync(file))
-    throw new Error(`reference document missing: ../shared/reference/${parts.join('/')}`);
+    throw new Error(`reference document missing: tests/reference/${parts.join('/')}`);
   return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
 }
 

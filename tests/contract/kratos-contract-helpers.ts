@@ -7,7 +7,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 
 /** The published Kratos v1.3.1 API document, kept next to the repository. */
 export const kratosSpecPath =
-  process.env.KRATOS_API_SPEC ?? path.resolve(repoRoot, '../shared/reference/kratos-v1.3.1/api.json');
+  process.env.KRATOS_API_SPEC ?? path.resolve(repoRoot, 'tests/reference/kratos-v1.3.1/api.json');
 
 export interface CallResult {
   status: number;

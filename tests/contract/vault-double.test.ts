@@ -8,7 +8,7 @@ import { startVaultDouble, type Route, type VaultDouble } from '../doubles/vault
 import { createOpenApiRequestValidator, type OpenApiRequestValidator } from './openapi-request-validator.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const specPath = resolve(repoRoot, '../shared/reference/vault-api/openapi-transit-subset.json');
+const specPath = resolve(repoRoot, 'tests/reference/vault-api/openapi-transit-subset.json');
 
 /** The OpenAPI method of a double route: Vault documents LIST as GET on the directory path. */
 const specMethod = (route: Route) => (route.method === 'LIST' ? 'GET' : route.method);

@@ -1,9 +1,16 @@
-# Vault server configuration for the compose stack.
+# Vault server configuration, shared by the compose stack and the real-stack tests.
 #
-# Integrated storage (raft) on the vault-data volume: a single node here, and the same
-# storage a production cluster uses, so `vault operator raft snapshot save` is the backup.
+# Every placeholder below (a dollar sign and an upper-case name in braces) is filled from
+# the environment by vault/render-config.sh, which gives each one the compose default:
+#   VAULT_DATA_DIR        /vault/file      raft storage; compose mounts the vault-data volume here
+#   VAULT_LISTEN_ADDRESS  0.0.0.0:8200
+#   VAULT_API_ADDR        http://vault:8200
+#   VAULT_CLUSTER_ADDR    http://vault:8201
+#
+# Integrated storage (raft): a single node here, and the same storage a production cluster
+# uses, so `vault operator raft snapshot save` is the backup.
 storage "raft" {
-  path    = "/vault/data"
+  path    = "${VAULT_DATA_DIR}"
   node_id = "vault-1"
 }
 
@@ -12,12 +19,12 @@ storage "raft" {
 # another host or the network is shared, set tls_disable = false with tls_cert_file and
 # tls_key_file, and give the gateway an https VAULT_ADDR.
 listener "tcp" {
-  address     = "0.0.0.0:8200"
+  address     = "${VAULT_LISTEN_ADDRESS}"
   tls_disable = true
 }
 
-api_addr     = "http://vault:8200"
-cluster_addr = "http://vault:8201"
+api_addr     = "${VAULT_API_ADDR}"
+cluster_addr = "${VAULT_CLUSTER_ADDR}"
 
 # Raft keeps data on disk encrypted by the barrier; mlock is not needed and not allowed
 # in an unprivileged container.

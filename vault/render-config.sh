@@ -1,0 +1,43 @@
+#!/bin/sh
+# Entry point of the Vault server, in compose and in the real-stack tests alike: fills the
+# ${NAME} placeholders of vault.hcl from the environment (with the compose defaults) into a
+# private copy, makes sure the raft data folder exists, then runs `vault server` with it.
+# Vault's HCL has no placeholder syntax of its own.
+#
+# Usage: render-config.sh [extra vault server arguments...]
+# VAULT_CONFIG_TEMPLATE and VAULT_CONFIG_RENDERED override the two paths.
+set -eu
+
+: "${VAULT_DATA_DIR:=/vault/file}"
+: "${VAULT_LISTEN_ADDRESS:=0.0.0.0:8200}"
+: "${VAULT_API_ADDR:=http://vault:8200}"
+: "${VAULT_CLUSTER_ADDR:=http://vault:8201}"
+export VAULT_DATA_DIR VAULT_LISTEN_ADDRESS VAULT_API_ADDR VAULT_CLUSTER_ADDR
+
+template=${VAULT_CONFIG_TEMPLATE:-/vault/config/vault.hcl}
+rendered=${VAULT_CONFIG_RENDERED:-/tmp/vault/vault.hcl}
+
+umask 077
+mkdir -p "$(dirname "$rendered")" "$VAULT_DATA_DIR"
+
+# Values are copied verbatim (awk string concatenation, no regex replacement); an unset or
+# empty variable is an error, never "".
+awk '
+{
+  rest = $0
+  out = ""
+  while (match(rest, /\$\{[A-Z_][A-Z0-9_]*\}/)) {
+    name = substr(rest, RSTART + 2, RLENGTH - 3)
+    if (ENVIRON[name] == "") {
+      print "render-config: " name " is not set" > "/dev/stderr"
+      missing = 1
+    }
+    out = out substr(rest, 1, RSTART - 1) ENVIRON[name]
+    rest = substr(rest, RSTART + RLENGTH)
+  }
+  print out rest
+}
+END { exit missing }
+' "$template" >"$rendered"
+
+exec vault server -config="$rendered" "$@"
