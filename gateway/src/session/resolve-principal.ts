@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { computeAal, type CompletedMethod } from '../access/aal.js';
 import type { AppDeps } from '../deps.js';
 import type { KratosIdentity, KratosSession, WhoamiResult } from '../kratos/types.js';
 import { rolesOf, type Principal } from './principal.js';
+import { cachedIdentity, cachedWhoami, readThrough, sha256 } from './whoami-cache.js';
 import type { GatewayAuth } from './session-data.js';
 import { endGatewaySession } from './sessions.js';
 
@@ -17,8 +17,6 @@ declare module 'express-serve-static-core' {
   }
 }
 
-const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
-
 /** Reads one cookie from the Cookie header without parsing the others. */
 export function readCookie(req: Request, name: string): string | undefined {
   const header = req.headers.cookie;
@@ -30,54 +28,14 @@ export function readCookie(req: Request, name: string): string | undefined {
   return undefined;
 }
 
+export { forgetIdentity, forgetWhoami, forgetWhoamiOf } from './whoami-cache.js';
+
 /**
- * Reads through the short Redis cache shared by every replica. The entry carries its own
- * expiry, so a copy held anywhere (the client-side cache included) is never trusted past it.
+ * A Kratos session cookie is an encoded securecookie: base64 characters, well under the
+ * 4 KiB a browser keeps per cookie. Anything else names no session and is not sent to
+ * Kratos, so a junk cookie is "signed out" (401), never a Kratos error.
  */
-async function readThrough<T>(
-  deps: AppDeps,
-  key: string,
-  load: () => Promise<T>,
-  cacheable: (value: T) => boolean,
-): Promise<T> {
-  const ttl = deps.config.WHOAMI_CACHE_SECONDS;
-  if (ttl === 0) return load();
-  const now = deps.clock().getTime();
-  const hit = await deps.kv.getCached(key);
-  if (hit) {
-    const entry = JSON.parse(hit) as { value: T; expiresAt: number };
-    if (entry.expiresAt > now) return entry.value;
-  }
-  const value = await load();
-  if (cacheable(value)) await deps.kv.set(key, JSON.stringify({ value, expiresAt: now + ttl * 1000 }), ttl);
-  return value;
-}
-
-/** Kratos whoami behind the short cache: a Kratos-side logout takes effect within its TTL. */
-function cachedWhoami(deps: AppDeps, credential: { token: string } | { cookie: string }) {
-  const key = `whoami:${sha256('token' in credential ? `t:${credential.token}` : `c:${credential.cookie}`)}`;
-  return readThrough<WhoamiResult>(
-    deps,
-    key,
-    () => deps.kratos.whoami(credential),
-    (r) => r.status !== 'invalid',
-  );
-}
-
-/** The admin view of an identity behind the same short cache. */
-function cachedIdentity(deps: AppDeps, identityId: string): Promise<KratosIdentity | undefined> {
-  return readThrough(deps, `identity:${identityId}`, () => deps.kratos.getIdentity(identityId), Boolean);
-}
-
-/** Drops cached views of an identity, so a change (roles, state) is seen at once. */
-export async function forgetIdentity(deps: AppDeps, identityId: string) {
-  await deps.kv.del(`identity:${identityId}`);
-}
-
-/** Drops the cached whoami of a Kratos session token, so a change at Kratos (AAL, traits) is seen at once. */
-export async function forgetWhoami(deps: AppDeps, token: string) {
-  await deps.kv.del(`whoami:${sha256(`t:${token}`)}`);
-}
+const KRATOS_COOKIE_SHAPE = /^[A-Za-z0-9_\-=+/.]{1,4096}$/;
 
 /**
  * Whoami's identity lacks the admin metadata (Kratos shows it only on the admin API), where
@@ -113,6 +71,22 @@ function buildPrincipal(
   };
 }
 
+const KRATOS_SECOND_FACTORS = new Set(['totp', 'lookup_secret']);
+
+/**
+ * The first factor of a gateway session that holds a Kratos session (password, recovery
+ * code): taken from whoami when Kratos answers it, else the kind the session began as.
+ * Second factors completed at Kratos are not taken from whoami: the gateway records the
+ * ones its step-up routes completed, so that enrolling a factor at Kratos (which Kratos
+ * may count for the session that enrolled it) never raises a gateway session.
+ */
+function kratosFirstFactors(auth: GatewayAuth, session: KratosSession | undefined): CompletedMethod[] {
+  const fromKratos = session ? kratosMethods(session).filter((m) => !KRATOS_SECOND_FACTORS.has(m.method)) : [];
+  if (fromKratos.length > 0) return fromKratos;
+  const completedAt = new Date(auth.createdAt).toISOString();
+  return [{ method: auth.kind === 'recovery' ? 'code_recovery' : 'password', completedAt, aal: 'aal1' }];
+}
+
 /** Resolves a gateway session; undefined (and the session ended) when it is no longer valid. */
 async function fromGatewaySession(
   deps: AppDeps,
@@ -121,7 +95,9 @@ async function fromGatewaySession(
 ): Promise<Principal | undefined> {
   const now = deps.clock().getTime();
   const idleLimit = deps.config.SESSION_IDLE_TIMEOUT_SECONDS * 1000;
-  if (auth.expiresAt <= now || now - auth.lastSeenAt > idleLimit) {
+  // A session from before second factors were recorded at sign-in cannot say what it owes: it signs in again.
+  const predatesRule = auth.secondFactorsAtSignIn === undefined;
+  if (auth.expiresAt <= now || now - auth.lastSeenAt > idleLimit || predatesRule) {
     await endGatewaySession(deps, req, { revokeKratos: true });
     return undefined;
   }
@@ -132,8 +108,10 @@ async function fromGatewaySession(
     authenticatedAt: new Date(auth.authenticatedAt).toISOString(),
     expiresAt: new Date(auth.expiresAt).toISOString(),
   };
-  const token = auth.kratosToken && deps.tokenCipher.open(auth.kratosToken, auth.handle);
+  let identity: KratosIdentity | undefined;
+  let methods = auth.methods;
   if (auth.kratosToken) {
+    const token = deps.tokenCipher.open(auth.kratosToken, auth.handle);
     if (!token) {
       await endGatewaySession(deps, req, { revokeKratos: false });
       return undefined;
@@ -148,34 +126,44 @@ async function fromGatewaySession(
       await endGatewaySession(deps, req, { revokeKratos: false });
       return undefined;
     }
-    if (who.status === 'active') {
-      const methods = [...kratosMethods(who.session), ...auth.methods];
-      const identity = withAdminMetadata(who.session.identity, adminView);
-      return buildPrincipal(identity, base, methods, who.session.aal);
-    }
+    const session = who.status === 'active' ? who.session : undefined;
+    identity = session ? withAdminMetadata(session.identity, adminView) : adminView;
+    methods = [...kratosFirstFactors(auth, session), ...auth.methods];
+  } else {
+    identity = await cachedIdentity(deps, auth.identityId);
   }
-  const identity = await cachedIdentity(deps, auth.identityId);
   if (!identity || identity.state !== 'active') {
     await endGatewaySession(deps, req, { revokeKratos: true });
     return undefined;
   }
-  const principal = buildPrincipal(identity, base, auth.methods);
-  if (auth.kratosToken) {
-    // Kratos holds this session at aal1 until a second factor: a gateway passkey step-up
-    // (password + passkey) satisfies it, a TOTP or backup code at Kratos does too.
-    const withPassword: CompletedMethod[] = [
-      { method: 'password', completedAt: base.authenticatedAt, aal: 'aal1' },
-      ...auth.methods,
-    ];
-    const aal = computeAal(withPassword);
-    return {
-      ...principal,
-      methods: withPassword,
-      aal,
-      ...(aal === 'aal1' ? { secondFactorRequired: true } : {}),
-    };
-  }
-  return principal;
+  const principal = buildPrincipal(identity, base, methods);
+  // Highest available AAL: a session whose first factor was a password or an e-mail code owes
+  // the second factor the account had when it signed in. A passkey sign-in's level is the
+  // passkey's own (user verification), and the guards ask it for aal2 where a factor exists.
+  const owes =
+    principal.aal !== 'aal2' && Boolean(auth.kratosToken) && (auth.secondFactorsAtSignIn ?? []).length > 0;
+  return owes ? { ...principal, secondFactorRequired: true } : principal;
+}
+
+/**
+ * Whether a raw Kratos session owes a gateway passkey: Kratos enforces its own factors
+ * (whoami `highest_available`), but knows nothing of passkeys. A passkey the account had
+ * when the session was issued is owed; one added later counts from the next sign-in.
+ */
+function owesPasskey(deps: AppDeps, s: KratosSession): Promise<boolean> {
+  return readThrough(
+    deps,
+    `owes:${sha256(s.id)}`,
+    async () => {
+      const { rows } = await deps.db.query(
+        `SELECT 1 FROM passkey_credentials
+          WHERE identity_id = $1 AND NOT cloned_suspected AND created_at <= $2 LIMIT 1`,
+        [s.identity.id, s.issuedAt],
+      );
+      return rows.length > 0;
+    },
+    () => true,
+  );
 }
 
 async function fromKratosCookie(deps: AppDeps, req: Request, cookie: string): Promise<Principal | undefined> {
@@ -183,12 +171,14 @@ async function fromKratosCookie(deps: AppDeps, req: Request, cookie: string): Pr
   if (who.status === 'aal2_required') req.authProblem = 'aal2_required';
   if (who.status !== 'active') return undefined;
   const s = who.session;
-  return buildPrincipal(
+  const principal = buildPrincipal(
     withAdminMetadata(s.identity, await cachedIdentity(deps, s.identity.id)),
     { source: 'kratos', sessionId: s.id, authenticatedAt: s.authenticatedAt, expiresAt: s.expiresAt },
     kratosMethods(s),
     s.aal,
   );
+  if (principal.aal !== 'aal2' && (await owesPasskey(deps, s))) principal.secondFactorRequired = true;
+  return principal;
 }
 
 /**
@@ -217,7 +207,8 @@ export async function loadPrincipal(deps: AppDeps, req: Request): Promise<void> 
     touch(deps, req);
   } else {
     const cookie = readCookie(req, KRATOS_COOKIE);
-    if (cookie) req.principal = await fromKratosCookie(deps, req, cookie);
+    if (cookie && KRATOS_COOKIE_SHAPE.test(cookie))
+      req.principal = await fromKratosCookie(deps, req, cookie);
   }
   if (req.principal && deps.config.REQUIRE_VERIFIED_EMAIL && !req.principal.emailVerified)
     req.principal.emailVerificationRequired = true;
