@@ -1,5 +1,5 @@
 import { RedisStore } from 'connect-redis';
-import express, { Router } from 'express';
+import express, { type Router } from 'express';
 import session, { MemoryStore, type Store } from 'express-session';
 import { fileURLToPath } from 'node:url';
 import { registerAccountRoutes } from './account/routes.js';
@@ -27,6 +27,7 @@ import { oncePerWindow } from './audit/throttle.js';
 import { authRateLimits } from './security/rate-limit-routes.js';
 import { resolvePrincipal } from './session/resolve-principal.js';
 import { registerSessionRoutes, SESSION_COOKIE } from './session/routes.js';
+import { caseSensitiveRouter } from './http/router.js';
 
 const PRE_SESSION_TTL_SECONDS = 900;
 
@@ -75,7 +76,7 @@ function sessionMiddleware(deps: AppDeps) {
 
 /** The demo page and the browser library it loads (development only). */
 function demoRoutes(): Router {
-  const router = Router();
+  const router = caseSensitiveRouter();
   const publicDir = fileURLToPath(new URL('../public/', import.meta.url));
   const browserLib = fileURLToPath(
     new URL('../../node_modules/@simplewebauthn/browser/dist/bundle/index.umd.min.js', import.meta.url),
@@ -92,6 +93,7 @@ function demoRoutes(): Router {
 export function createApp(deps: AppDeps) {
   const app = express();
   app.disable('x-powered-by');
+  app.set('case sensitive routing', true);
   app.set('trust proxy', deps.config.TRUST_PROXY_HOPS);
   app.set('etag', false);
 
@@ -99,11 +101,11 @@ export function createApp(deps: AppDeps) {
   app.use(metricsMiddleware());
   app.use(securityHeaders(deps.config));
 
-  const health = Router();
+  const health = caseSensitiveRouter();
   registerHealthRoutes(health, deps);
   app.use(health);
 
-  const api = Router();
+  const api = caseSensitiveRouter();
   api.use(corsPolicy(deps.config));
   const csrfAuditGate = oncePerWindow({ windowMs: 60_000, clock: deps.clock });
   api.use(
@@ -129,7 +131,7 @@ export function createApp(deps: AppDeps) {
   api.use(policyMiddleware(deps.policy));
   api.use('/auth', authRateLimits(deps));
 
-  const auth = Router();
+  const auth = caseSensitiveRouter();
   registerSessionRoutes(auth, deps);
   registerLoginRoutes(auth, deps);
   registerAccountRoutes(auth, deps);
@@ -137,7 +139,7 @@ export function createApp(deps: AppDeps) {
   api.use('/auth', auth);
   registerJarRoutes(api, deps);
 
-  const admin = Router();
+  const admin = caseSensitiveRouter();
   registerAdminRoutes(admin, deps);
   api.use('/admin', admin);
 

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { AppError } from '../http/errors.js';
@@ -6,6 +6,7 @@ import { jsonBody, parseBody } from '../http/middleware.js';
 import { handleDelivery, registrationAnswer } from './handle-delivery.js';
 import { HOOKS, hookPayload } from './payload.js';
 import { requireWebhookKey } from './webhook-key.js';
+import { caseSensitiveRouter } from '../http/router.js';
 
 const hookName = z.enum(HOOKS);
 
@@ -14,7 +15,7 @@ const hookName = z.enum(HOOKS);
  * cookies, no CORS, no CSRF header): authenticated by the shared key header instead.
  */
 export function createKratosHooksRouter(deps: AppDeps): Router {
-  const router = Router();
+  const router = caseSensitiveRouter();
   router.use(
     requireWebhookKey(deps.config.KRATOS_WEBHOOK_API_KEY, (req) =>
       deps.audit.record({

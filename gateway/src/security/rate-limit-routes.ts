@@ -1,6 +1,7 @@
-import { Router, type Request } from 'express';
+import type { Request, Router } from 'express';
 import type { AppDeps } from '../deps.js';
 import { createRateLimiter, type IdentifierOf, type LimitRule } from './rate-limit.js';
+import { caseSensitiveRouter } from '../http/router.js';
 
 const bodyField =
   (...names: string[]): IdentifierOf =>
@@ -99,7 +100,7 @@ function limitedRoutes(deps: AppDeps): LimitedRoutes[] {
  * every replica through Redis. Limits come from the RATE_LIMIT_* configuration keys.
  */
 export function authRateLimits(deps: AppDeps): Router {
-  const router = Router();
+  const router = caseSensitiveRouter();
   for (const group of limitedRoutes(deps)) {
     const perIp = createRateLimiter(deps, { name: group.name, rule: group.rule, by: 'ip' });
     const perIdentifier = createRateLimiter(deps, {
