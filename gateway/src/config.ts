@@ -21,8 +21,82 @@ const SECRET_KEYS = [
   'SMTP_URL',
 ] as const;
 
-/** Values that ship in examples and must never reach production. */
-const KNOWN_DEFAULT_SECRETS = new Set(['changeme', 'change-me', 'secret', 'development', 'dev-secret']);
+/**
+ * Words of values that ship in examples, documentation and tutorials, or that people type
+ * when asked for "a secret". Compared with the value lower-cased and stripped of everything
+ * but letters and digits, anywhere in it: `changemechangeme…` and `My-Secret-Key` are refused.
+ */
+const KNOWN_DEFAULT_SECRETS = [
+  'changeme',
+  'changethis',
+  'replaceme',
+  'placeholder',
+  'secret',
+  'password',
+  'example',
+  'default',
+  'development',
+  'devsecret',
+  'insecure',
+  'testkey',
+  'webhookkey',
+  'letmein',
+  'qwerty',
+  '123456',
+];
+
+/** Estimated bits a guesser must cover: the value's length times its per-character Shannon entropy. */
+function entropyBits(value: string): number {
+  const chars = [...value];
+  const counts = new Map<string, number>();
+  for (const ch of chars) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let perChar = 0;
+  for (const n of counts.values()) perChar -= (n / chars.length) * Math.log2(n / chars.length);
+  return perChar * chars.length;
+}
+
+/** Whether most neighbouring characters are one code point apart (`abcdef…`, `987654…`). */
+function isSequence(value: string): boolean {
+  let steps = 0;
+  for (let i = 1; i < value.length; i++)
+    if (Math.abs(value.charCodeAt(i) - value.charCodeAt(i - 1)) === 1) steps++;
+  return steps >= (value.length - 1) / 2;
+}
+
+/** Less than this is guessable, whatever the length: 32 random hex characters score about 115. */
+const MIN_SECRET_BITS = 96;
+
+/** Why a production secret can be guessed, or undefined; never quotes the value. */
+function guessableSecret(name: string, value: string, options: { placeholdersOnly?: boolean } = {}) {
+  const letters = value.toLowerCase().replace(/[^a-z0-9]/g, '');
+  if (KNOWN_DEFAULT_SECRETS.some((word) => letters.includes(word)))
+    return `${name} is a known placeholder value; generate one with scripts/generate-secrets`;
+  if (options.placeholdersOnly) return undefined;
+  if (/^(.{1,16}?)\1+$/s.test(value) || isSequence(value) || entropyBits(value) < MIN_SECRET_BITS)
+    return `${name} is guessable (repeated characters, a sequence or too little entropy); generate one with scripts/generate-secrets`;
+  return undefined;
+}
+
+/** Why a decoded 32-byte key can be guessed (all-zero, one repeated byte, few distinct bytes), or undefined. */
+function guessableKey(name: string, key: Buffer | undefined) {
+  if (!key) return undefined;
+  if (new Set(key).size < 16)
+    return `${name} is guessable (all-zero or repeated bytes); generate a random key`;
+  return undefined;
+}
+
+/** Why a CORS origin is not a plain https origin (`null`, http, a path or a wildcard), or undefined. */
+function unsafeOrigin(origin: string) {
+  if (origin.toLowerCase() === 'null') return 'CORS_ORIGINS must not contain null';
+  if (origin.includes('*')) return 'CORS_ORIGINS must not contain a wildcard';
+  try {
+    const url = new URL(origin);
+    if (url.protocol === 'https:' && url.origin === origin) return undefined;
+  } catch {
+    /* not a URL: reported below */
+  }
+  return 'CORS_ORIGINS must list https origins (https://host[:port]) in production';
+}
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -219,18 +293,29 @@ function decodeKey(name: string, value: string | undefined, problems: string[]):
   return key;
 }
 
-function productionProblems(raw: Raw, cfg: Omit<Config, 'production'>): string[] {
+function productionProblems(
+  raw: Raw,
+  cfg: Omit<Config, 'production'>,
+  keys: { sessionKey?: Buffer | undefined; keyringKey?: Buffer | undefined },
+): string[] {
   const problems: string[] = [];
+  const guessable = (problem: string | undefined) => problem && problems.push(problem);
   if (!cfg.https) problems.push('PUBLIC_BASE_URL must be https in production');
   if (!raw.SESSION_SECRET) problems.push('SESSION_SECRET is required in production');
   else if (raw.SESSION_SECRET.length < 32) problems.push('SESSION_SECRET must be at least 32 characters');
-  else if (KNOWN_DEFAULT_SECRETS.has(raw.SESSION_SECRET.toLowerCase()))
-    problems.push('SESSION_SECRET is a default value');
+  if (raw.SESSION_SECRET) guessable(guessableSecret('SESSION_SECRET', raw.SESSION_SECRET));
   if (!raw.SESSION_ENCRYPTION_KEY) problems.push('SESSION_ENCRYPTION_KEY is required in production');
+  guessable(guessableKey('SESSION_ENCRYPTION_KEY', keys.sessionKey));
+  guessable(guessableKey('LOCAL_KEYRING_MASTER_KEY', keys.keyringKey));
+  if (raw.KRATOS_WEBHOOK_API_KEY)
+    guessable(guessableSecret('KRATOS_WEBHOOK_API_KEY', raw.KRATOS_WEBHOOK_API_KEY));
+  for (const name of ['VAULT_TOKEN', 'VAULT_SECRET_ID'] as const) {
+    const value = raw[name];
+    if (value) guessable(guessableSecret(name, value, { placeholdersOnly: true }));
+  }
   if (!raw.CORS_ORIGINS || raw.CORS_ORIGINS.length === 0)
     problems.push('CORS_ORIGINS must list the allowed origins in production');
-  if (cfg.CORS_ORIGINS.some((o) => o.includes('*')))
-    problems.push('CORS_ORIGINS must not contain a wildcard');
+  problems.push(...new Set(cfg.CORS_ORIGINS.map(unsafeOrigin).filter((p) => p !== undefined)));
   if (raw.SESSION_STORE === 'memory') problems.push('SESSION_STORE=memory is not allowed in production');
   if (!raw.WEBAUTHN_RP_ID) problems.push('WEBAUTHN_RP_ID is required in production');
   if (!raw.WEBAUTHN_ORIGINS || raw.WEBAUTHN_ORIGINS.length === 0)
@@ -262,7 +347,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const raw = parsed.data;
   const publicOrigin = new URL(raw.PUBLIC_BASE_URL).origin;
   const encryptionKey = decodeKey('SESSION_ENCRYPTION_KEY', raw.SESSION_ENCRYPTION_KEY, problems);
-  decodeKey('LOCAL_KEYRING_MASTER_KEY', raw.LOCAL_KEYRING_MASTER_KEY, problems);
+  const keyringKey = decodeKey('LOCAL_KEYRING_MASTER_KEY', raw.LOCAL_KEYRING_MASTER_KEY, problems);
   const cfg = {
     ...raw,
     SESSION_SECRET: raw.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
@@ -273,7 +358,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     https: raw.PUBLIC_BASE_URL.startsWith('https://'),
   };
   const production = raw.NODE_ENV === 'production';
-  if (production) problems.push(...productionProblems(raw, cfg));
+  if (production)
+    problems.push(...productionProblems(raw, cfg, { sessionKey: encryptionKey, keyringKey: keyringKey }));
   if (problems.length > 0) throw new ConfigError(problems);
   return { ...cfg, production };
 }

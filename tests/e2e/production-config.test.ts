@@ -55,6 +55,37 @@ describe('npm start with an unsafe production configuration', () => {
     assert.doesNotMatch(stderr, /changeme/, 'a secret value must never be echoed');
   });
 
+  it('exits 78 on guessable secrets and keys, listing each without echoing them', async () => {
+    const zeroKey = Buffer.alloc(32).toString('base64');
+    const { code, stderr } = await startMain({
+      NODE_ENV: 'production',
+      PORT: '0',
+      METRICS_PORT: '0',
+      PUBLIC_BASE_URL: 'https://gateway.example.com',
+      SESSION_SECRET: 'changemechangemechangemechangeme',
+      SESSION_ENCRYPTION_KEY: zeroKey,
+      CORS_ORIGINS: 'null,http://app.example.com',
+      WEBAUTHN_RP_ID: 'gateway.example.com',
+      WEBAUTHN_ORIGINS: 'https://gateway.example.com',
+      KRATOS_WEBHOOK_API_KEY: 'changeme',
+      KEYS_BACKEND: 'local',
+      ALLOW_LOCAL_KEYRING_IN_PRODUCTION: 'true',
+      LOCAL_KEYRING_MASTER_KEY: zeroKey,
+    });
+    assert.equal(code, 78, stderr);
+    for (const problem of [
+      'SESSION_SECRET is a known placeholder value',
+      'SESSION_ENCRYPTION_KEY is guessable',
+      'LOCAL_KEYRING_MASTER_KEY is guessable',
+      'KRATOS_WEBHOOK_API_KEY is a known placeholder value',
+      'CORS_ORIGINS must not contain null',
+      'CORS_ORIGINS must list https origins',
+    ]) {
+      assert.ok(stderr.includes(problem), `missing "${problem}" in:\n${stderr}`);
+    }
+    assert.doesNotMatch(stderr, /changemechangeme|AAAAAAAA/, 'a secret value must never be echoed');
+  });
+
   it('exits 78 naming the problem when a rate limit is malformed', async () => {
     const { code, stderr } = await startMain({ PORT: '0', METRICS_PORT: '0', RATE_LIMIT_LOGIN: 'lots' });
     assert.equal(code, 78, stderr);

@@ -108,4 +108,117 @@ describe('loadConfig', () => {
     const problems = problemsOf({ SESSION_ENCRYPTION_KEY: Buffer.alloc(16).toString('base64') });
     assert.deepEqual(problems, ['SESSION_ENCRYPTION_KEY must be 32 bytes encoded in base64']);
   });
+
+  describe('production refuses guessable configuration (each problem named, no value echoed)', () => {
+    const zeroKey = Buffer.alloc(32).toString('base64');
+    const cases: [string, Record<string, string>, RegExp][] = [
+      [
+        'a long placeholder session secret',
+        { SESSION_SECRET: 'changemechangemechangemechangeme' },
+        /SESSION_SECRET is a known placeholder/,
+      ],
+      [
+        'a placeholder inside other text',
+        { SESSION_SECRET: 'Replace-Me-With-A-Real-Value-Please!' },
+        /SESSION_SECRET is a known placeholder/,
+      ],
+      ['one repeated character', { SESSION_SECRET: 'a'.repeat(48) }, /SESSION_SECRET is guessable/],
+      ['a repeated short unit', { SESSION_SECRET: 'x7Q!'.repeat(10) }, /SESSION_SECRET is guessable/],
+      [
+        'a sequence',
+        { SESSION_SECRET: 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij' },
+        /SESSION_SECRET is guessable/,
+      ],
+      [
+        'few distinct characters',
+        { SESSION_SECRET: 'ab'.repeat(10) + 'ba'.repeat(10) },
+        /SESSION_SECRET is guessable/,
+      ],
+      ['an all-zero session key', { SESSION_ENCRYPTION_KEY: zeroKey }, /SESSION_ENCRYPTION_KEY is guessable/],
+      [
+        'a repeated-byte session key',
+        { SESSION_ENCRYPTION_KEY: Buffer.alloc(32, 0x41).toString('base64') },
+        /SESSION_ENCRYPTION_KEY is guessable/,
+      ],
+      [
+        'an all-zero keyring master key',
+        {
+          KEYS_BACKEND: 'local',
+          ALLOW_LOCAL_KEYRING_IN_PRODUCTION: 'true',
+          LOCAL_KEYRING_MASTER_KEY: zeroKey,
+        },
+        /LOCAL_KEYRING_MASTER_KEY is guessable/,
+      ],
+      [
+        'webhook key changeme',
+        { KRATOS_WEBHOOK_API_KEY: 'changeme' },
+        /KRATOS_WEBHOOK_API_KEY is a known placeholder/,
+      ],
+      ['a short webhook key', { KRATOS_WEBHOOK_API_KEY: 'k3y' }, /KRATOS_WEBHOOK_API_KEY is guessable/],
+      ['vault dev token', { VAULT_TOKEN: 'dev-secret-token' }, /VAULT_TOKEN is a known placeholder/],
+      [
+        'a null CORS origin',
+        { CORS_ORIGINS: 'null,https://app.example.com' },
+        /CORS_ORIGINS must not contain null/,
+      ],
+      [
+        'an http CORS origin',
+        { CORS_ORIGINS: 'http://app.example.com' },
+        /CORS_ORIGINS must list https origins/,
+      ],
+      [
+        'a CORS origin with a path',
+        { CORS_ORIGINS: 'https://app.example.com/x' },
+        /CORS_ORIGINS must list https origins/,
+      ],
+    ];
+    for (const [name, env, pattern] of cases) {
+      it(`refuses ${name}`, () => {
+        const problems = problemsOf({ ...goodProduction, ...env });
+        assert.ok(
+          problems.some((p) => pattern.test(p)),
+          `missing ${pattern} in ${JSON.stringify(problems)}`,
+        );
+        for (const value of Object.values(env))
+          if (value.length > 8) assert.ok(!problems.join('\n').includes(value), 'a value was echoed');
+      });
+    }
+
+    it('lists every problem at once', () => {
+      const problems = problemsOf({
+        ...goodProduction,
+        SESSION_SECRET: 'changemechangemechangemechangeme',
+        SESSION_ENCRYPTION_KEY: zeroKey,
+        KRATOS_WEBHOOK_API_KEY: 'changeme',
+        CORS_ORIGINS: 'null,http://app.example.com',
+      });
+      assert.equal(problems.length, 5, JSON.stringify(problems));
+    });
+
+    it('accepts generated values of every shape scripts/generate-secrets makes', () => {
+      for (let i = 0; i < 50; i++) {
+        const alnum = Array.from(randomBytes(64))
+          .map((b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[b % 62])
+          .join('')
+          .slice(0, 32);
+        for (const secret of [
+          randomBytes(32).toString('hex'),
+          randomBytes(16).toString('hex'),
+          randomBytes(32).toString('base64'),
+          alnum,
+        ]) {
+          const problems = problemsOf({
+            ...goodProduction,
+            SESSION_SECRET: secret,
+            KRATOS_WEBHOOK_API_KEY: secret,
+          });
+          assert.deepEqual(problems, []);
+        }
+      }
+    });
+
+    it('does not apply in development', () => {
+      assert.doesNotThrow(() => loadConfig({ SESSION_SECRET: 'changeme', SESSION_ENCRYPTION_KEY: zeroKey }));
+    });
+  });
 });
