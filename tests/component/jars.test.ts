@@ -4,6 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { latestCode } from '../helpers/account.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 
@@ -26,10 +27,15 @@ interface User {
   identityId: string;
 }
 
+/** A signed-up user whose address is verified (sharing a jar needs that, per the policy file). */
 async function signUp(): Promise<User> {
   const browser = new Browser(`${gw.url}/api`);
-  const res = await browser.post('/auth/register', { email: uniqueEmail('jar'), password: STRONG_PASSWORD });
+  const email = uniqueEmail('jar');
+  const res = await browser.post('/auth/register', { email, password: STRONG_PASSWORD });
   assert.equal(res.status, 201, JSON.stringify(res.body));
+  assert.equal((await browser.post('/auth/verification', {})).status, 202);
+  const code = await latestCode(gw.kratos, email);
+  assert.equal((await browser.post('/auth/verification/code', { code })).status, 200);
   return { browser, identityId: res.body.identityId };
 }
 

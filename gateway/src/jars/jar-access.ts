@@ -4,42 +4,57 @@ import { AppError } from '../http/errors.js';
 import type { Principal } from '../session/principal.js';
 import { jarStore, type Jar, type JarRole } from './jar-store.js';
 
-/** What a caller wants to do with a jar; each needs at least the listed role. */
-export type JarAction = 'read' | 'write' | 'manage';
+/** The policy file's permissions for one jar, and the least role on the jar each needs. */
+const NEEDED = {
+  'jars:read': 'viewer',
+  'jars:files:read': 'viewer',
+  'jars:files:write': 'editor',
+  'jars:update': 'owner',
+  'jars:delete': 'owner',
+  'jars:share': 'owner',
+} as const satisfies Record<string, JarRole>;
+
+export type JarPermission = keyof typeof NEEDED;
 
 const RANK: Record<JarRole, number> = { viewer: 1, editor: 2, owner: 3 };
-const NEEDED: Record<JarAction, JarRole> = { read: 'viewer', write: 'editor', manage: 'owner' };
 
 const notFound = () => new AppError('not_found', 404, 'Jar not found.');
 
 /**
- * The attribute conditions on a jar's files (a `restricted` jar needs aal2) are the policy
- * module's to decide, from the policy file, like every other permission.
+ * Asks the policy file about `permission` on a jar or on jars in general (no jar): every
+ * condition it lists (owner, verified e-mail, aal2, restricted) is checked there, and a
+ * refusal becomes the matching 403.
  */
-async function checkFilePolicy(req: Request, jar: Jar, permission: string): Promise<void> {
-  const decision = req.authorize?.(permission, { ownerId: jar.ownerId, restricted: jar.restricted });
-  if (decision?.allowed) return;
-  if (decision?.reason === 'aal2_required') {
+export async function checkJarPolicy(req: Request, permission: string, jar?: Jar): Promise<void> {
+  const decision = req.authorize?.(
+    permission,
+    jar ? { ownerId: jar.ownerId, restricted: jar.restricted } : undefined,
+  ) ?? { allowed: false, reason: 'no_role' };
+  if (decision.allowed) return;
+  if (decision.reason === 'aal2_required') {
     const methods = (await req.stepUpMethods?.()) ?? [];
-    throw new AppError('aal2_required', 403, 'This jar is restricted: complete a second factor to open it.', {
-      details: { methods },
-    });
+    const message = jar?.restricted
+      ? 'This jar is restricted: complete a second factor to open it.'
+      : 'This needs a stronger sign-in: complete a second factor.';
+    throw new AppError('aal2_required', 403, message, { details: { methods } });
   }
+  if (decision.reason === 'email_not_verified')
+    throw new AppError('email_verification_required', 403, 'Verify your e-mail address to do this.');
   throw new AppError('forbidden', 403, 'You are not allowed to do this.');
 }
 
 /**
- * Loads a jar for a caller and checks the action. A jar the caller has no role on is a
- * 404, so ids of other users' jars cannot be probed; a role too low is a 403. Files of a
- * restricted jar (reading or writing them) need an aal2 session, as the policy says.
+ * Loads a jar for a caller and checks `permission` on it. A jar the caller has no role on
+ * is a 404, so ids of other users' jars cannot be probed; a role too low is a 403. Then the
+ * policy file decides, conditions included (a restricted jar's files need aal2, sharing
+ * needs a verified address, as the shipped policy says).
  */
 export async function authorizeJar(
   db: Queryable,
   req: Request,
   principal: Principal,
   jarId: string,
-  action: JarAction,
-  options: { touchesFiles?: boolean } = {},
+  permission: JarPermission,
 ): Promise<{ jar: Jar; role: JarRole }> {
   const jar = await jarStore.findJar(db, jarId);
   if (!jar) throw notFound();
@@ -48,9 +63,8 @@ export async function authorizeJar(
       ? 'owner'
       : await jarStore.findGrant(db, jarId, principal.identityId);
   if (!role) throw notFound();
-  if (RANK[role] < RANK[NEEDED[action]])
+  if (RANK[role] < RANK[NEEDED[permission]])
     throw new AppError('forbidden', 403, 'Your role on this jar does not allow this.');
-  if (options.touchesFiles)
-    await checkFilePolicy(req, jar, action === 'read' ? 'jars:files:read' : 'jars:files:write');
+  await checkJarPolicy(req, permission, jar);
   return { jar, role };
 }

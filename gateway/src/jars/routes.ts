@@ -11,15 +11,17 @@ import type { BodyStore } from '../files/body-store.js';
 import { AppError } from '../http/errors.js';
 import type { Logger } from '../http/logger.js';
 import type { KeyService } from '../keys/key-service.js';
+import type { KratosClient } from '../kratos/client.js';
 import type { Principal } from '../session/principal.js';
 import { openFileForReading } from './download-file.js';
-import { authorizeJar } from './jar-access.js';
+import { authorizeJar, checkJarPolicy } from './jar-access.js';
 import { jarStore, type JarFile } from './jar-store.js';
 import {
   contentType,
   createJarBody,
   fileParams,
   grantBody,
+  granteeId,
   grantParams,
   jarIdParams,
   updateJarBody,
@@ -30,6 +32,7 @@ import { uploadFile } from './upload-file.js';
 export interface JarDeps {
   config: Pick<Config, 'MAX_UPLOAD_BYTES'>;
   db: Database;
+  kratos: Pick<KratosClient, 'getIdentity'>;
   keys: KeyService;
   bodies: BodyStore;
   audit: AuditLog;
@@ -85,6 +88,7 @@ export function registerJarRoutes(router: Router, deps: JarDeps): void {
     });
 
   router.post('/jars', signedIn, async (req, res) => {
+    await checkJarPolicy(req, 'jars:create');
     const body = parse(createJarBody, req.body);
     const jar = await jarStore.insertJar(deps.db, {
       id: randomUUID(),
@@ -97,19 +101,20 @@ export function registerJarRoutes(router: Router, deps: JarDeps): void {
   });
 
   router.get('/jars', signedIn, async (req, res) => {
+    await checkJarPolicy(req, 'jars:read');
     res.json({ jars: await jarStore.listJarsFor(deps.db, me(req).identityId) });
   });
 
   router.get('/jars/:id', signedIn, async (req, res) => {
     const { id } = parse(jarIdParams, req.params, true);
-    const { jar, role } = await authorizeJar(deps.db, req, me(req), id, 'read');
+    const { jar, role } = await authorizeJar(deps.db, req, me(req), id, 'jars:read');
     res.json({ ...jar, role });
   });
 
   router.patch('/jars/:id', signedIn, async (req, res) => {
     const { id } = parse(jarIdParams, req.params, true);
     const changes = parse(updateJarBody, req.body);
-    await authorizeJar(deps.db, req, me(req), id, 'manage');
+    await authorizeJar(deps.db, req, me(req), id, 'jars:update');
     const jar = await jarStore.updateJar(deps.db, id, changes);
     await audit(req, 'jar.updated', { jarId: id, ...changes });
     res.json({ ...jar, role: 'owner' });
@@ -117,7 +122,7 @@ export function registerJarRoutes(router: Router, deps: JarDeps): void {
 
   router.delete('/jars/:id', signedIn, async (req, res) => {
     const { id } = parse(jarIdParams, req.params, true);
-    await authorizeJar(deps.db, req, me(req), id, 'manage');
+    await authorizeJar(deps.db, req, me(req), id, 'jars:delete');
     const fileIds = await deps.db.transaction(async (tx) => {
       const ids = await jarStore.listFileIds(tx, id);
       await jarStore.deleteJar(tx, id);
@@ -141,16 +146,23 @@ function registerGrantRoutes(router: Router, deps: JarDeps, signedIn: Guard, aud
 
   router.get('/jars/:id/grants', signedIn, async (req, res) => {
     const { id } = parse(jarIdParams, req.params, true);
-    await authorizeJar(deps.db, req, me(req), id, 'manage');
+    await authorizeJar(deps.db, req, me(req), id, 'jars:share');
     res.json({ grants: await jarStore.listGrants(deps.db, id) });
   });
 
   router.put('/jars/:id/grants/:identityId', signedIn, async (req, res) => {
     const { id, identityId } = parse(grantParams, req.params, true);
     const { role } = parse(grantBody, req.body);
-    const { jar } = await authorizeJar(deps.db, req, me(req), id, 'manage');
+    const { jar } = await authorizeJar(deps.db, req, me(req), id, 'jars:share');
     if (identityId === jar.ownerId)
       throw new AppError('invalid_request', 400, 'The owner already has every right.');
+    // A grant names a person: an id that is no identity (mistyped or made up) changes nothing.
+    if (!granteeId.safeParse(identityId).success)
+      throw new AppError('invalid_request', 400, 'identityId must be the id of an identity.', {
+        details: { field: 'identityId' },
+      });
+    if (!(await deps.kratos.getIdentity(identityId)))
+      throw new AppError('identity_not_found', 404, 'No identity has this id.');
     await jarStore.putGrant(deps.db, { jarId: id, identityId, role, grantedBy: me(req).identityId });
     await audit(req, 'jar.grant_set', { jarId: id, grantee: identityId, role });
     res.json({ identityId, role });
@@ -158,7 +170,7 @@ function registerGrantRoutes(router: Router, deps: JarDeps, signedIn: Guard, aud
 
   router.delete('/jars/:id/grants/:identityId', signedIn, async (req, res) => {
     const { id, identityId } = parse(grantParams, req.params, true);
-    await authorizeJar(deps.db, req, me(req), id, 'manage');
+    await authorizeJar(deps.db, req, me(req), id, 'jars:share');
     if (!(await jarStore.deleteGrant(deps.db, id, identityId)))
       throw new AppError('not_found', 404, 'Grant not found.');
     await audit(req, 'jar.grant_removed', { jarId: id, grantee: identityId });
@@ -168,7 +180,6 @@ function registerGrantRoutes(router: Router, deps: JarDeps, signedIn: Guard, aud
 
 function registerFileRoutes(router: Router, deps: JarDeps, signedIn: Guard, audit: Audit): void {
   const me = (req: Request) => req.principal as Principal;
-  const files = { read: { touchesFiles: true } };
 
   router.post('/jars/:id/files', signedIn, async (req, res) => {
     // An answer sent before the whole body was read (413, 404, 503) leaves bytes on the
@@ -185,7 +196,7 @@ function registerFileRoutes(router: Router, deps: JarDeps, signedIn: Guard, audi
         `The file is larger than ${deps.config.MAX_UPLOAD_BYTES} bytes.`,
       );
     }
-    const { jar } = await authorizeJar(deps.db, req, me(req), id, 'write', files.read);
+    const { jar } = await authorizeJar(deps.db, req, me(req), id, 'jars:files:write');
     const file = await uploadFile(deps, {
       jar,
       uploadedBy: me(req).identityId,
@@ -200,13 +211,13 @@ function registerFileRoutes(router: Router, deps: JarDeps, signedIn: Guard, audi
 
   router.get('/jars/:id/files', signedIn, async (req, res) => {
     const { id } = parse(jarIdParams, req.params, true);
-    await authorizeJar(deps.db, req, me(req), id, 'read', files.read);
+    await authorizeJar(deps.db, req, me(req), id, 'jars:files:read');
     res.json({ files: (await jarStore.listFiles(deps.db, id)).map(fileBody) });
   });
 
   router.get('/jars/:id/files/:fileId', signedIn, async (req, res) => {
     const { id, fileId } = parse(fileParams, req.params, true);
-    await authorizeJar(deps.db, req, me(req), id, 'read', files.read);
+    await authorizeJar(deps.db, req, me(req), id, 'jars:files:read');
     const file = await jarStore.findFile(deps.db, id, fileId);
     if (!file) throw new AppError('not_found', 404, 'File not found.');
     const plaintext = await openFileForReading(deps, file);
@@ -215,7 +226,7 @@ function registerFileRoutes(router: Router, deps: JarDeps, signedIn: Guard, audi
 
   router.delete('/jars/:id/files/:fileId', signedIn, async (req, res) => {
     const { id, fileId } = parse(fileParams, req.params, true);
-    await authorizeJar(deps.db, req, me(req), id, 'write', files.read);
+    await authorizeJar(deps.db, req, me(req), id, 'jars:files:write');
     if (!(await jarStore.deleteFile(deps.db, id, fileId)))
       throw new AppError('not_found', 404, 'File not found.');
     await deps.bodies.remove(fileId);

@@ -19,6 +19,7 @@ export const updateJarBody = z
   .object({ name: displayName.optional(), restricted: z.boolean().optional() })
   .strict()
   .refine((b) => b.name !== undefined || b.restricted !== undefined, 'nothing to change');
+export const granteeId = z.uuid();
 export const grantBody = z.object({ role: z.enum(['editor', 'viewer']) }).strict();
 
 export const uploadQuery = z.object({ name: displayName });
