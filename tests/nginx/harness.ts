@@ -1,4 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -40,7 +41,10 @@ export { freePort } from '../helpers/net.js';
 export interface NginxOptions {
   httpPort: number;
   httpsPort: number;
-  gatewayUpstreams: [string, string];
+  /** `host:port` of every gateway replica: one name that resolves to all of them. */
+  gatewayUpstream: string;
+  /** nginx `resolver` parameters: the test DNS server (`127.0.0.1:<port> valid=1s ipv6=off`). */
+  resolver: string;
   kratosPublicUpstream: string;
   protectedUpstream: string;
   /** Content of the SPA's index.html. */
@@ -52,6 +56,9 @@ export interface RunningNginx {
   ca: string;
   /** The rendered conf.d/default.conf, for failure messages. */
   config: string;
+  /** nginx's temp folders (client bodies, proxied responses) and its error log. */
+  tempDir: string;
+  errorLog: string;
   close(): Promise<void>;
 }
 
@@ -136,8 +143,8 @@ export async function startNginx(binary: string, options: NginxOptions): Promise
       NGINX_TLS_CERT: path.join(prefix, 'certs', 'fullchain.pem'),
       NGINX_TLS_KEY: path.join(prefix, 'certs', 'privkey.pem'),
       NGINX_STATIC_ROOT: path.join(prefix, 'spa'),
-      GATEWAY_UPSTREAM_1: options.gatewayUpstreams[0],
-      GATEWAY_UPSTREAM_2: options.gatewayUpstreams[1],
+      NGINX_RESOLVER: options.resolver,
+      GATEWAY_UPSTREAM: options.gatewayUpstream,
       KRATOS_PUBLIC_UPSTREAM: options.kratosPublicUpstream,
       PROTECTED_UPSTREAM: options.protectedUpstream,
     },
@@ -159,6 +166,8 @@ export async function startNginx(binary: string, options: NginxOptions): Promise
   return {
     ca: readFileSync(path.join(prefix, 'certs', 'fullchain.pem'), 'utf8'),
     config,
+    tempDir: path.join(prefix, 'tmp'),
+    errorLog: path.join(prefix, 'error.log'),
     async close() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
@@ -215,6 +224,9 @@ export interface SeenRequest {
   method: string;
   url: string;
   headers: http.IncomingHttpHeaders;
+  /** Response bytes the upstream has handed to nginx so far, and whether it sent them all. */
+  responseBytes: number;
+  responseEnded: boolean;
 }
 
 export interface RecordingProxy {
@@ -232,11 +244,20 @@ export async function recordingProxy(
   name: string,
   target: string,
   seen: SeenRequest[],
+  listen: { host?: string; port?: number } = {},
 ): Promise<RecordingProxy> {
   const upstream = new URL(target);
   const agent = new http.Agent({ keepAlive: true });
   const server = http.createServer((req, res) => {
-    seen.push({ upstream: name, method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    const record: SeenRequest = {
+      upstream: name,
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      responseBytes: 0,
+      responseEnded: false,
+    };
+    seen.push(record);
     const forward = http.request(
       {
         host: upstream.hostname,
@@ -248,16 +269,19 @@ export async function recordingProxy(
       },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
+        answer.on('data', (chunk: Buffer) => (record.responseBytes += chunk.length));
+        answer.on('end', () => (record.responseEnded = true));
         answer.pipe(res);
       },
     );
     forward.on('error', () => res.destroy());
     req.pipe(forward);
   });
-  server.listen(0, '127.0.0.1');
+  const host = listen.host ?? '127.0.0.1';
+  server.listen(listen.port ?? 0, host);
   await once(server, 'listening');
   return {
-    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    address: `${host}:${(server.address() as AddressInfo).port}`,
     seen,
     async close() {
       server.closeAllConnections();
@@ -288,5 +312,66 @@ export async function echoServer(): Promise<{
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     },
+  };
+}
+
+export interface TestDns {
+  /** `127.0.0.1:<port>`, for nginx's resolver directive. */
+  address: string;
+  /** Sets the A records of a name; no address at all answers NXDOMAIN. */
+  set(name: string, addresses: string[]): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A tiny DNS server over UDP that answers A queries from a table the test changes, as
+ * Docker's embedded DNS answers with the running replicas of a service: enough to prove
+ * that nginx resolves at request time, starts without any replica, and follows new
+ * addresses. Records carry TTL 0; nginx's `valid=` decides how long it keeps them.
+ */
+export async function startTestDns(): Promise<TestDns> {
+  const records = new Map<string, string[]>();
+  const socket = dgram.createSocket('udp4');
+  socket.on('message', (query, peer) => {
+    if (query.length < 17) return;
+    // The question: labels from byte 12, then QTYPE and QCLASS.
+    const labels: string[] = [];
+    let offset = 12;
+    while (offset < query.length && query[offset] !== 0) {
+      const length = query[offset] ?? 0;
+      labels.push(query.subarray(offset + 1, offset + 1 + length).toString('ascii'));
+      offset += length + 1;
+    }
+    const questionEnd = offset + 5;
+    const qtype = query.readUInt16BE(offset + 1);
+    const name = labels.join('.').toLowerCase();
+    const known = records.get(name) ?? [];
+    const answers = qtype === 1 ? known : [];
+    const header = Buffer.alloc(12);
+    query.copy(header, 0, 0, 2);
+    // Response, recursion desired and available; NXDOMAIN when the name has no address.
+    header.writeUInt16BE(known.length === 0 ? 0x8183 : 0x8180, 2);
+    header.writeUInt16BE(1, 4);
+    header.writeUInt16BE(answers.length, 6);
+    const body = answers.map((address) => {
+      const answer = Buffer.alloc(16);
+      answer.writeUInt16BE(0xc00c, 0); // pointer to the name in the question
+      answer.writeUInt16BE(1, 2); // A
+      answer.writeUInt16BE(1, 4); // IN
+      answer.writeUInt32BE(0, 6); // TTL
+      answer.writeUInt16BE(4, 10);
+      address.split('.').forEach((part, i) => answer.writeUInt8(Number(part), 12 + i));
+      return answer;
+    });
+    socket.send(Buffer.concat([header, query.subarray(12, questionEnd), ...body]), peer.port, peer.address);
+  });
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  return {
+    address: `127.0.0.1:${socket.address().port}`,
+    set(name, addresses) {
+      records.set(name.toLowerCase(), addresses);
+    },
+    close: () => new Promise((resolve) => socket.close(() => resolve())),
   };
 }

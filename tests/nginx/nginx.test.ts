@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import {
@@ -8,10 +13,12 @@ import {
   recordingProxy,
   request,
   startNginx,
+  startTestDns,
   type RecordingProxy,
   type Reply,
   type RunningNginx,
   type SeenRequest,
+  type TestDns,
 } from './harness.js';
 
 const nginxBinary = findNginx();
@@ -19,11 +26,23 @@ const nginxBinary = findNginx();
 const skip = !nginxBinary && !process.env.CI ? 'nginx is not installed (apt-get install nginx)' : false;
 
 const INDEX_HTML = '<!doctype html><title>SPA</title><div id="root"></div>';
+// The one name of every gateway replica, as the compose network alias `gateway` is.
+const GATEWAY_NAME = 'gateway.test';
+const REPLICA_ADDRESSES = ['127.0.0.2', '127.0.0.3'];
+
+/** Every regular file below a folder (nginx's temp folders). */
+function filesBelow(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.join(entry.parentPath, entry.name));
+}
 
 describe('nginx in front of two gateway replicas', { skip }, () => {
   let gateways: TestGateway[] = [];
   let taps: RecordingProxy[] = [];
   let kratosTap: RecordingProxy;
+  let dns: TestDns;
   let protectedApp: Awaited<ReturnType<typeof echoServer>>;
   let nginx: RunningNginx;
   let base: string;
@@ -58,16 +77,27 @@ describe('nginx in front of two gateway replicas', { skip }, () => {
     const env = { PUBLIC_BASE_URL: origin, TRUST_PROXY_HOPS: '1' };
     const first = await startTestGateway({ env });
     gateways = [first, await startTestGateway({ env, share: first })];
+    // Two replicas on one port at two loopback addresses, behind one DNS name.
+    const firstTap = await recordingProxy('gateway-1', gateways[0]!.url, seen, {
+      host: REPLICA_ADDRESSES[0],
+    });
+    const replicaPort = Number(firstTap.address.split(':')[1]);
     taps = [
-      await recordingProxy('gateway-1', gateways[0]!.url, seen),
-      await recordingProxy('gateway-2', gateways[1]!.url, seen),
+      firstTap,
+      await recordingProxy('gateway-2', gateways[1]!.url, seen, {
+        host: REPLICA_ADDRESSES[1],
+        port: replicaPort,
+      }),
     ];
     kratosTap = await recordingProxy('kratos-public', first.kratos.publicUrl, seen);
     protectedApp = await echoServer();
+    // nginx starts while the name resolves to no replica at all.
+    dns = await startTestDns();
     nginx = await startNginx(nginxBinary, {
       httpPort,
       httpsPort,
-      gatewayUpstreams: [taps[0]!.address, taps[1]!.address],
+      gatewayUpstream: `${GATEWAY_NAME}:${replicaPort}`,
+      resolver: `${dns.address} valid=1s ipv6=off`,
       kratosPublicUpstream: kratosTap.address,
       protectedUpstream: protectedApp.address,
       indexHtml: INDEX_HTML,
@@ -78,14 +108,59 @@ describe('nginx in front of two gateway replicas', { skip }, () => {
     await nginx?.close();
     for (const tap of [...taps, kratosTap]) await tap?.close();
     await protectedApp?.close();
+    await dns?.close();
     for (const gateway of gateways.reverse()) await gateway.close();
   });
 
+  /** Sends requests until `done` holds for the answers (nginx keeps a resolved name for 1 s). */
+  async function pollUntil(what: string, done: () => Promise<boolean>): Promise<void> {
+    const started = Date.now();
+    while (!(await done())) {
+      if (Date.now() - started > 15_000) throw new Error(`timed out waiting until ${what}`);
+      // Slow enough for nginx's own limit on /api/ (20 requests a second).
+      await sleep(300);
+    }
+  }
+
+  /** Which replica answered `count` fresh requests to /api/auth/session. */
+  async function replicasServing(count: number): Promise<string[]> {
+    const before = seenAt('/api/auth/session').length;
+    for (let i = 0; i < count; i++) await send('/api/auth/session');
+    return seenAt('/api/auth/session')
+      .slice(before)
+      .map((r) => r.upstream);
+  }
+
+  describe('names resolved at request time', () => {
+    it('started while no replica resolved, and answers 502 until one does', async () => {
+      const reply = await send('/api/auth/session');
+      assert.equal(reply.status, 502);
+      assert.equal(seenAt('/api/auth/session').length, 0);
+    });
+
+    it('serves through the first replica as soon as the name resolves to it', async () => {
+      dns.set(GATEWAY_NAME, [REPLICA_ADDRESSES[0]!]);
+      await pollUntil('gateway-1 answers', async () => (await send('/api/auth/session')).status === 401);
+      assert.deepEqual([...new Set(await replicasServing(4))], ['gateway-1']);
+    });
+
+    it('follows a recreated replica to its new address', async () => {
+      dns.set(GATEWAY_NAME, [REPLICA_ADDRESSES[1]!]);
+      await pollUntil('only gateway-2 answers', async () =>
+        (await replicasServing(3)).every((name) => name === 'gateway-2'),
+      );
+    });
+
+    after(() => dns.set(GATEWAY_NAME, REPLICA_ADDRESSES));
+  });
+
   describe('TLS and the plain-HTTP port', () => {
-    it('redirects http to https with the same path', async () => {
-      const reply = await request(`${httpBase}/api/auth/session?x=1`);
+    it('redirects http to https with the same path, on the configured name whatever the Host', async () => {
+      const reply = await request(`${httpBase}/api/auth/session?x=1`, {
+        headers: { Host: 'evil.example' },
+      });
       assert.equal(reply.status, 301);
-      assert.equal(reply.headers.location, 'https://127.0.0.1/api/auth/session?x=1');
+      assert.equal(reply.headers.location, 'https://localhost/api/auth/session?x=1');
     });
 
     it('sends HSTS over https and no server version', async () => {
@@ -96,29 +171,80 @@ describe('nginx in front of two gateway replicas', { skip }, () => {
   });
 
   describe('routing', () => {
-    it('proxies /api/ to the gateway, spreading requests over both replicas', async () => {
-      const before = seenAt('/api/auth/session').length;
-      for (let i = 0; i < 6; i++) {
+    it('proxies /api/ to the gateway, spreading requests over both replicas of the name', async () => {
+      // nginx starts each request at a random address of the name, once both resolve.
+      await pollUntil(
+        'requests reach both replicas',
+        async () => new Set(await replicasServing(6)).size === 2,
+      );
+      for (let i = 0; i < 4; i++) {
         const reply = await send('/api/auth/session');
         assert.equal(reply.status, 401);
         assert.equal(JSON.parse(reply.body).error.code, 'unauthenticated');
       }
-      const served = seenAt('/api/auth/session').slice(before);
-      assert.equal(served.length, 6);
-      assert.deepEqual([...new Set(served.map((r) => r.upstream))].sort(), ['gateway-1', 'gateway-2']);
     });
 
-    it('proxies /hooks/ to the gateway', async () => {
-      const reply = await json('/hooks/kratos/after-login', { identity: { id: 'x' } });
-      assert.equal(seenAt('/hooks/kratos/after-login').length, 1);
-      assert.ok(reply.status >= 400, 'no web hook is accepted without its key');
-      assert.match(String(reply.headers['content-type']), /application\/json/, 'answered by the gateway');
+    it('does not route /hooks/ from outside', async () => {
+      for (const method of ['POST', 'GET']) {
+        const reply = await send('/hooks/kratos/after-login', {
+          method,
+          body: method === 'POST' ? '{}' : undefined,
+          headers: { 'Content-Type': 'application/json', 'X-Webhook-Key': 'guess' },
+        });
+        assert.equal(reply.status, 404, method);
+      }
+      assert.equal(seenAt('/hooks/').length, 0);
     });
 
-    it('proxies the Kratos public API under /.ory/kratos/public/ without the prefix', async () => {
-      const reply = await send('/.ory/kratos/public/sessions/whoami');
-      assert.equal(reply.status, 401);
-      assert.ok(seen.some((r) => r.upstream === 'kratos-public' && r.url === '/sessions/whoami'));
+    it('passes no other Kratos public API request: no self-service POST, no API flow, no whoami', async () => {
+      const kratosBefore = seen.filter((r) => r.upstream === 'kratos-public').length;
+      const attempts: [string, string][] = [
+        ['POST', '/.ory/kratos/public/self-service/login?flow=f'],
+        ['POST', '/.ory/kratos/public/self-service/registration?flow=f'],
+        ['POST', '/.ory/kratos/public/self-service/recovery?flow=f'],
+        ['POST', '/.ory/kratos/public/self-service/verification?flow=f'],
+        ['PUT', '/.ory/kratos/public/self-service/verification?flow=f'],
+        ['POST', '/.ory/kratos/public/self-service/settings?flow=f'],
+        ['GET', '/.ory/kratos/public/self-service/login/api'],
+        ['GET', '/.ory/kratos/public/self-service/login/browser'],
+        ['GET', '/.ory/kratos/public/self-service/registration/api'],
+        ['GET', '/.ory/kratos/public/self-service/verification/api'],
+        ['GET', '/.ory/kratos/public/sessions/whoami'],
+        ['DELETE', '/.ory/kratos/public/self-service/logout/api'],
+        ['POST', '/.ory/kratos/public/self-service/methods/oidc/callback/google/../../../../login?flow=f'],
+        ['GET', '/.ory/kratos/public/self-service/methods/oidc/callback/google/extra'],
+        ['GET', '/.ory/kratos/public/admin/identities'],
+        ['GET', '/.ory/kratos/public/'],
+      ];
+      for (const [method, url] of attempts) {
+        const reply = await send(url, {
+          method,
+          body: method === 'POST' ? 'identifier=a%40example.com&password=guess&method=password' : undefined,
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        });
+        assert.ok([403, 404, 405].includes(reply.status), `${method} ${url}: ${reply.status}`);
+      }
+      assert.equal(seen.filter((r) => r.upstream === 'kratos-public').length, kratosBefore);
+    });
+
+    it("passes the verification e-mail's link to Kratos: GET, that exact path, with its query", async () => {
+      await send('/.ory/kratos/public/self-service/verification?flow=abc&code=123456');
+      const last = seen.filter((r) => r.upstream === 'kratos-public').at(-1);
+      assert.equal(last?.method, 'GET');
+      assert.equal(last?.url, '/self-service/verification?flow=abc&code=123456');
+    });
+
+    it('passes OIDC provider callbacks to Kratos (GET and form POST)', async () => {
+      await send('/.ory/kratos/public/self-service/methods/oidc/callback/google?code=c&state=s');
+      let last = seen.filter((r) => r.upstream === 'kratos-public').at(-1);
+      assert.equal(last?.url, '/self-service/methods/oidc/callback/google?code=c&state=s');
+      await send('/.ory/kratos/public/self-service/methods/oidc/callback/apple', {
+        method: 'POST',
+        body: 'code=c&state=s',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      });
+      last = seen.filter((r) => r.upstream === 'kratos-public').at(-1);
+      assert.equal(`${last?.method} ${last?.url}`, 'POST /self-service/methods/oidc/callback/apple');
     });
 
     it('serves the SPA, with index.html for client-side routes', async () => {
@@ -247,6 +373,91 @@ describe('nginx in front of two gateway replicas', { skip }, () => {
       assert.ok(verifications.length >= 2);
       assert.equal(verifications.at(-1)?.headers['x-original-uri'], '/app/report');
       assert.equal(verifications.at(-1)?.headers['content-length'], undefined);
+    });
+  });
+  describe('Honey Jar files: plaintext never written to disk by nginx', () => {
+    const SIZE = 24 * 1024 * 1024;
+    const content = Buffer.alloc(SIZE);
+    for (let i = 0; i < SIZE; i += 4) content.writeUInt32BE(i, i);
+    let cookie: string;
+    let fileUrl: string;
+
+    const bufferedWarnings = () =>
+      readFileSync(nginx.errorLog, 'utf8')
+        .split('\n')
+        .filter((line) => /buffered to a temporary file/.test(line));
+
+    before(async () => {
+      const reply = await json('/api/auth/register', {
+        email: 'nginx-files@example.com',
+        password: 'a long passphrase 43',
+      });
+      assert.equal(reply.status, 201, reply.body);
+      cookie = (reply.headers['set-cookie'] ?? []).map((line) => line.split(';')[0]).join('; ');
+    });
+
+    it('streams an upload to the gateway without a client body temp file', async () => {
+      const jar = await json('/api/jars', { name: 'nginx jar' }, { Cookie: cookie });
+      assert.equal(jar.status, 201, jar.body);
+      const jarId = (JSON.parse(jar.body) as { id: string }).id;
+      const upload = await send(`/api/jars/${jarId}/files?name=big.bin`, {
+        method: 'POST',
+        body: content,
+        headers: {
+          'Content-Type': 'application/octet-stream',
+          Origin: origin,
+          'X-CSRF': '1',
+          Cookie: cookie,
+        },
+      });
+      assert.equal(upload.status, 201, upload.body);
+      fileUrl = `/api/jars/${jarId}/files/${(JSON.parse(upload.body) as { id: string }).id}`;
+      assert.deepEqual(bufferedWarnings(), []);
+      assert.deepEqual(filesBelow(nginx.tempDir), []);
+    });
+
+    it('streams a download to a slow client without a proxy temp file', async () => {
+      const started = seenAt(fileUrl).length;
+      const response = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+        https
+          .get(
+            base + fileUrl,
+            { ca: nginx.ca, servername: 'localhost', headers: { Cookie: cookie }, agent: false },
+            resolve,
+          )
+          .on('error', reject);
+      });
+      // The client reads nothing. nginx buffering the download would read the whole file from
+      // the gateway into a temp file now; unbuffered, the gateway is held back by the client.
+      response.pause();
+      assert.equal(response.statusCode, 200);
+      const record = () => seenAt(fileUrl)[started];
+      let unchanged = 0;
+      let lastBytes = -1;
+      while (unchanged < 25 && !record()?.responseEnded) {
+        const bytes = record()?.responseBytes ?? 0;
+        unchanged = bytes === lastBytes ? unchanged + 1 : 0;
+        lastBytes = bytes;
+        await sleep(20);
+      }
+      const held = record();
+      assert.ok(held, 'the download reached the gateway');
+      assert.equal(held.responseEnded, false, 'the gateway could hand the whole file to nginx');
+      assert.ok(held.responseBytes < SIZE, `${held.responseBytes} of ${SIZE} bytes left the gateway`);
+      assert.deepEqual(filesBelow(nginx.tempDir), []);
+      assert.deepEqual(bufferedWarnings(), []);
+
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.resume();
+      await new Promise((resolve) => response.on('end', resolve));
+      const body = Buffer.concat(chunks);
+      assert.equal(body.length, SIZE);
+      assert.equal(
+        createHash('sha256').update(body).digest('hex'),
+        createHash('sha256').update(content).digest('hex'),
+      );
+      assert.deepEqual(bufferedWarnings(), []);
     });
   });
 });
