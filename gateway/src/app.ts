@@ -22,7 +22,7 @@ import { metricsMiddleware } from './http/metrics.js';
 import { isJarUpload, registerJarRoutes } from './jars/routes.js';
 import { registerLoginRoutes } from './login/routes.js';
 import { registerPasskeyRoutes } from './passkeys/routes.js';
-import { stepUpMethods } from './access/step-up-methods.js';
+import { stepUpMethods } from './access/second-factors.js';
 import { oncePerWindow } from './audit/throttle.js';
 import { authRateLimits } from './security/rate-limit-routes.js';
 import { resolvePrincipal } from './session/resolve-principal.js';

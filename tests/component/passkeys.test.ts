@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { Browser, uniqueEmail } from '../helpers/http.js';
+import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 import {
   addPasskey,
   auditEvents,
@@ -183,7 +183,7 @@ describe('POST /api/auth/identify', () => {
     const browser = new Browser(gw.auth);
     const answer = await browser.post('/identify', { identifier: email });
     assert.equal(answer.status, 200);
-    assert.deepEqual(answer.body.methods, ['passkey']);
+    assert.deepEqual(answer.body.methods, ['passkey', 'password']);
     assert.deepEqual(answer.body.passkey.allowCredentials, [{ id: passkeyId, type: 'public-key' }]);
     const login = await browser.post('/login/passkey', {
       credential: authenticator.authenticate(answer.body.passkey),
@@ -208,31 +208,41 @@ describe('POST /api/auth/identify', () => {
     );
   });
 
-  it('gives a password-only identity discoverable passkey options', async () => {
+  it('gives a password-only identity every method and decoy passkey ids, like an unknown address', async () => {
     const { email } = await seedPasswordUser(gw);
     const answer = await new Browser(gw.auth).post('/identify', { identifier: email });
-    assert.deepEqual(answer.body.methods, ['password']);
-    assert.deepEqual(answer.body.passkey.allowCredentials ?? [], []);
+    assert.deepEqual(answer.body.methods, ['passkey', 'password']);
+    assert.ok(answer.body.credentialIds.length > 0);
+    assert.deepEqual(
+      answer.body.passkey.allowCredentials.map((c: { id: string }) => c.id),
+      answer.body.credentialIds,
+    );
   });
 });
 
 describe('POST /api/auth/step-up', () => {
   it('raises a password session to aal2 in place with the identity’s passkey', async () => {
     const { email, identityId } = await seedPasswordUser(gw);
-    const browser = await passwordLogin(gw, email);
+    const authenticator = new SoftAuthenticator({ userVerification: false });
+    await addPasskey(await passwordLogin(gw, email), authenticator);
+    // A later password sign-in owes the passkey the account now has.
+    const browser = new Browser(gw.auth);
+    const login = await browser.post('/login/password', { identifier: email, password: STRONG_PASSWORD });
+    assert.equal(login.status, 403);
+    assert.deepEqual(login.body.error.details.methods, ['passkey']);
     const before = await browser.get('/session');
-    assert.equal(before.body.aal, 'aal1');
+    assert.equal(before.status, 403);
     const denied = await browser.get('/verify?aal=aal2');
     assert.equal(denied.status, 403);
-    const authenticator = new SoftAuthenticator({ userVerification: false });
-    await addPasskey(browser, authenticator);
+    const handlesBefore = Object.keys(await gw.deps.sessionIndex.list(identityId)).sort();
     const cookieBefore = browser.cookies.get('gw_session');
     const raised = await stepUp(browser, authenticator);
     assert.equal(raised.status, 200, JSON.stringify(raised.body));
     assert.equal(raised.body.aal, 'aal2');
-    assert.equal(raised.body.sessionId, before.body.sessionId, 'the same session, raised');
     assert.notEqual(browser.cookies.get('gw_session'), cookieBefore, 'a new session id');
-    assert.ok(Date.parse(raised.body.authenticatedAt) >= Date.parse(before.body.authenticatedAt));
+    const handlesAfter = Object.keys(await gw.deps.sessionIndex.list(identityId)).sort();
+    assert.deepEqual(handlesAfter, handlesBefore, 'the same session, raised');
+    assert.ok(handlesBefore.includes(raised.body.sessionId));
     assert.deepEqual(
       raised.body.methods.map((m: { method: string }) => m.method),
       ['password', 'passkey'],

@@ -12,7 +12,15 @@ export interface CompletedMethod {
 }
 
 const SECOND_FACTORS = new Set(['totp', 'lookup_secret', 'passkey', 'webauthn']);
-const FIRST_FACTORS = new Set(['password', 'code', 'passkey', 'webauthn', 'oidc']);
+const FIRST_FACTORS = new Set([
+  'password',
+  'code',
+  'code_recovery',
+  'link_recovery',
+  'passkey',
+  'webauthn',
+  'oidc',
+]);
 
 /**
  * The AAL table of the product, in one place:

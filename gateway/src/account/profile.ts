@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import type { AppDeps } from '../deps.js';
-import { checkAuth } from '../access/require-auth.js';
+import { checkPrivileged } from '../access/second-factors.js';
 import { KratosHttpError } from '../kratos/client.js';
 import { createSettingsFlow, updateSettingsFlow } from '../kratos/flows/settings-flow.js';
 import { AppError } from '../http/errors.js';
@@ -29,7 +29,8 @@ async function updateThroughAdmin(deps: AppDeps, identityId: string, traits: Rec
 /**
  * Updates the caller's traits (merged over the current ones; Kratos validates them
  * against the identity schema). Changing the e-mail address changes how the account
- * signs in and recovers, so it needs a recent authentication like a password change.
+ * signs in and recovers, so it is a privileged act like a password change (aal2 when the
+ * account has a second factor, recent authentication).
  */
 export async function updateProfile(
   deps: AppDeps,
@@ -38,8 +39,7 @@ export async function updateProfile(
 ): Promise<void> {
   const principal = req.principal!;
   const traits = { ...principal.traits, ...changes };
-  if (traits.email !== principal.traits.email)
-    await checkAuth(req, { maxAgeSeconds: deps.config.PRIVILEGED_MAX_AGE_SECONDS }, deps.clock());
+  if (traits.email !== principal.traits.email) await checkPrivileged(deps, req);
   const token = heldKratosToken(deps, req);
   try {
     if (token) await updateThroughSettingsFlow(deps, token, traits);

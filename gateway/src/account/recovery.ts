@@ -3,7 +3,9 @@ import type { AppDeps } from '../deps.js';
 import { AppError } from '../http/errors.js';
 import { startRecoveryFlow, submitRecoveryCode } from '../kratos/flows/recovery-flow.js';
 import { normalizeIdentifier } from '../login/password-login.js';
-import { establishGatewaySession } from '../session/sessions.js';
+import { removePasskeysPlantedBeforeProof, type RemovedPasskey } from '../passkeys/management.js';
+import { establishGatewaySession, revokeAllSessions } from '../session/sessions.js';
+import { notifyOwner } from './notices.js';
 import { recordAccountEvent } from './account-context.js';
 import { flowExpired, forgetFlow, pendingFlow, rememberFlow } from './pending-flows.js';
 
@@ -36,10 +38,16 @@ async function recoveredSession(deps: AppDeps, sessionToken: string, address: st
 
 /**
  * Completes recovery with the code from the e-mail: Kratos hands over a fresh session,
- * which becomes a gateway session of kind `recovery`. Its authentication is recent, so it
- * may set a new password within the privileged window.
+ * which becomes a gateway session of kind `recovery`. Every other session of the identity
+ * ends, passkeys registered before the address was verified are removed (and answered),
+ * and the owner is mailed. Its authentication is recent, so it may set a new password
+ * within the privileged window (after its second factor, when the account still has one).
  */
-export async function completeRecovery(deps: AppDeps, req: Request, code: string): Promise<void> {
+export async function completeRecovery(
+  deps: AppDeps,
+  req: Request,
+  code: string,
+): Promise<{ removedPasskeys: RemovedPasskey[] }> {
   const now = deps.clock().getTime();
   const flow = pendingFlow(req, 'recovery', now);
   if (!flow && flowExpired(req, 'recovery', now)) {
@@ -59,6 +67,13 @@ export async function completeRecovery(deps: AppDeps, req: Request, code: string
     throw new AppError('invalid_code', 400, 'The code is wrong or was used already.');
   }
   const { identityId, kratosSessionId } = await recoveredSession(deps, outcome.sessionToken, flow.address);
+  // The address is proven: passkeys planted before it was verified go, before the new
+  // session counts the account's factors.
+  const removedPasskeys = await removePasskeysPlantedBeforeProof(deps, req, identityId, 'recovery');
+  // Whoever held the account before recovery is signed out everywhere, gateway and Kratos
+  // alike, except the Kratos session this recovery was just given.
+  const keep = kratosSessionId ?? (await recoverySessionId(deps, identityId));
+  await revokeAllSessions(deps, identityId, { keepKratosSessionId: keep });
   await establishGatewaySession(deps, req, {
     identityId,
     kind: 'recovery',
@@ -66,5 +81,27 @@ export async function completeRecovery(deps: AppDeps, req: Request, code: string
     kratosSessionId,
     methods: [],
   });
-  await recordAccountEvent(deps, req, 'recovery.completed', 'success', identityId);
+  await recordAccountEvent(deps, req, 'recovery.completed', 'success', identityId, {
+    sessionsEnded: true,
+    removedPasskeys: removedPasskeys.map((p) => p.id),
+  });
+  const identity = await deps.kratos.getIdentity(identityId);
+  if (identity)
+    await notifyOwner(deps, identity.email, {
+      kind: 'recovered',
+      removedPasskeys: removedPasskeys.map((p) => p.nickname),
+    });
+  return { removedPasskeys };
+}
+
+/**
+ * The Kratos session a recovery issued, when whoami withholds it (the account has a
+ * second factor): the newest session completed by a recovery method.
+ */
+async function recoverySessionId(deps: AppDeps, identityId: string): Promise<string | undefined> {
+  const sessions = await deps.kratos.listIdentitySessions(identityId);
+  const recovered = sessions
+    .filter((s) => s.methods.some((m) => m.method.endsWith('recovery')))
+    .sort((a, b) => Date.parse(b.issuedAt) - Date.parse(a.issuedAt));
+  return recovered[0]?.id;
 }

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response, Router } from 'express';
 import { z } from 'zod';
-import { checkAuth, requireAuth } from '../access/require-auth.js';
+import { requireAuth } from '../access/require-auth.js';
+import { checkPrivileged, requirePrivileged } from '../access/second-factors.js';
 import type { AppDeps } from '../deps.js';
 import { parseBody } from '../http/middleware.js';
 import { MIN_PASSWORD_LENGTH } from '../login/routes.js';
@@ -46,16 +47,14 @@ const CODE_SENT = {
 };
 
 /**
- * POST /password: recent authentication, a second factor when Kratos owes one, but open to
- * sessions that must change their password (that is the way out of that state).
+ * POST /password: a privileged act (aal2 when the account has a second factor, recent
+ * authentication), but open to sessions that must change their password (that is the way
+ * out of that state) or register a first passkey.
  */
 function passwordGuard(deps: AppDeps) {
   return async (req: Request, _res: Response, next: NextFunction) => {
     try {
-      const now = deps.clock();
-      const maxAgeSeconds = deps.config.PRIVILEGED_MAX_AGE_SECONDS;
-      const principal = await checkAuth(req, { allowIncomplete: true, maxAgeSeconds }, now);
-      if (principal.secondFactorRequired) await checkAuth(req, { aal: 'aal2', allowIncomplete: true }, now);
+      await checkPrivileged(deps, req, { allowIncomplete: true });
       next();
     } catch (err) {
       next(err);
@@ -66,7 +65,8 @@ function passwordGuard(deps: AppDeps) {
 /** Recovery, verification, profile, password, TOTP, backup codes and Kratos step-up. */
 export function registerAccountRoutes(router: Router, deps: AppDeps) {
   const signedIn = requireAuth({}, deps.clock);
-  const recent = requireAuth({ maxAgeSeconds: deps.config.PRIVILEGED_MAX_AGE_SECONDS }, deps.clock);
+  // Enrolling a factor: aal2 once the account has one, recent authentication always.
+  const privileged = requirePrivileged(deps);
   const recentAal2 = requireAuth(
     { aal: 'aal2', maxAgeSeconds: deps.config.PRIVILEGED_MAX_AGE_SECONDS },
     deps.clock,
@@ -79,8 +79,12 @@ export function registerAccountRoutes(router: Router, deps: AppDeps) {
   });
 
   router.post('/recovery/code', async (req, res) => {
-    await completeRecovery(deps, req, parseBody(codeBody(emailCode), req.body).code);
-    res.json(await freshSessionAnswer(deps, req));
+    const { removedPasskeys } = await completeRecovery(
+      deps,
+      req,
+      parseBody(codeBody(emailCode), req.body).code,
+    );
+    res.json({ ...(await freshSessionAnswer(deps, req)), removedPasskeys });
   });
 
   router.post('/verification', async (req, res) => {
@@ -89,8 +93,12 @@ export function registerAccountRoutes(router: Router, deps: AppDeps) {
   });
 
   router.post('/verification/code', async (req, res) => {
-    await completeVerification(deps, req, parseBody(codeBody(emailCode), req.body).code);
-    res.json({ verified: true });
+    const { removedPasskeys } = await completeVerification(
+      deps,
+      req,
+      parseBody(codeBody(emailCode), req.body).code,
+    );
+    res.json({ verified: true, removedPasskeys });
   });
 
   router.patch('/profile', signedIn, async (req, res) => {
@@ -103,13 +111,13 @@ export function registerAccountRoutes(router: Router, deps: AppDeps) {
     res.json(await freshSessionAnswer(deps, req));
   });
 
-  router.post('/mfa/totp', recent, async (req, res) => {
+  router.post('/mfa/totp', privileged, async (req, res) => {
     const enrollment = await startTotpEnrollment(deps, req);
     res.setHeader('Cache-Control', 'no-store');
     res.json(enrollment);
   });
 
-  router.post('/mfa/totp/confirm', recent, async (req, res) => {
+  router.post('/mfa/totp/confirm', privileged, async (req, res) => {
     await confirmTotpEnrollment(deps, req, parseBody(codeBody(totpCode), req.body).code);
     res.json(await freshSessionAnswer(deps, req));
   });
@@ -119,7 +127,7 @@ export function registerAccountRoutes(router: Router, deps: AppDeps) {
     res.status(204).end();
   });
 
-  router.post('/mfa/backup-codes', recent, async (req, res) => {
+  router.post('/mfa/backup-codes', privileged, async (req, res) => {
     const codes = await regenerateBackupCodes(deps, req);
     res.setHeader('Cache-Control', 'no-store');
     res.status(201).json({ codes });

@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { factorTooNew } from '../access/second-factors.js';
 import type { AppDeps } from '../deps.js';
 import { AppError } from '../http/errors.js';
 import { completeSecondFactor, type SecondFactor } from '../kratos/flows/second-factor-flow.js';
@@ -13,8 +14,8 @@ const EVENT: Record<SecondFactor['method'], string> = {
 
 /**
  * Completes Kratos' second factor for a password session (a TOTP code or a backup code):
- * Kratos raises its session to aal2, the gateway session is raised in place (fresh id,
- * fresh authentication time) and the cached whoami is dropped so the new AAL shows at once.
+ * Kratos raises its session to aal2, the gateway session records the factor and is raised
+ * in place (fresh id, fresh authentication time). A factor this session enrolled is refused.
  */
 export async function stepUpWithKratosFactor(
   deps: AppDeps,
@@ -30,6 +31,8 @@ export async function stepUpWithKratosFactor(
       'This session has no password sign-in; step up with a passkey.',
     );
   }
+  // A factor this session enrolled never raises it: it counts from the next sign-in.
+  if (req.session.auth?.enrolledHere?.includes(factor.method)) throw factorTooNew();
   const outcome = await completeSecondFactor(deps.kratos, token, factor);
   if (outcome === 'invalid_code') {
     await recordAccountEvent(deps, req, EVENT[factor.method], 'failure', principal.identityId, {
@@ -38,6 +41,10 @@ export async function stepUpWithKratosFactor(
     throw new AppError('invalid_code', 400, 'The code is wrong or was used already.');
   }
   await forgetWhoami(deps, token);
-  await raiseGatewaySession(deps, req);
+  await raiseGatewaySession(deps, req, {
+    method: factor.method,
+    completedAt: deps.clock().toISOString(),
+    aal: 'aal2',
+  });
   await recordAccountEvent(deps, req, EVENT[factor.method], 'success', principal.identityId);
 }

@@ -5,7 +5,9 @@ import type { AppDeps } from '../deps.js';
 import { AppError } from '../http/errors.js';
 import { removeTotpAsAdmin } from '../kratos/flows/admin-credentials.js';
 import { createSettingsFlow, updateSettingsFlow } from '../kratos/flows/settings-flow.js';
+import { recordEnrolment } from '../session/sessions.js';
 import { afterIdentityChange, heldKratosToken, recordAccountEvent } from './account-context.js';
+import { notifyOwner } from './notices.js';
 import { kratosRefusal } from './kratos-refusal.js';
 import { forgetFlow, pendingFlow, rememberFlow } from './pending-flows.js';
 
@@ -74,8 +76,11 @@ export async function confirmTotpEnrollment(deps: AppDeps, req: Request, code: s
     throw refusal;
   }
   forgetFlow(req, 'totp');
+  // The new factor counts from the next sign-in, never for this session; the owner hears of it.
+  await recordEnrolment(req, 'totp');
   await afterIdentityChange(deps, req, principal.identityId);
   await recordAccountEvent(deps, req, 'mfa.totp_enabled', 'success', principal.identityId);
+  await notifyOwner(deps, principal.email, { kind: 'factor_added', factor: 'totp' });
 }
 
 /** Removes the authenticator app: a settings flow for Kratos sessions, the admin API otherwise. */
@@ -123,9 +128,11 @@ export async function regenerateBackupCodes(deps: AppDeps, req: Request): Promis
     throw kratosRefusal(err, 'backup_codes_unavailable', 'Backup codes cannot be generated now.');
   }
   if (!codes?.length) throw new AppError('kratos_invalid_response', 502, 'Kratos generated no backup codes.');
+  await recordEnrolment(req, 'lookup_secret');
   await afterIdentityChange(deps, req, principal.identityId);
   await recordAccountEvent(deps, req, 'mfa.backup_codes_generated', 'success', principal.identityId, {
     count: codes.length,
   });
+  await notifyOwner(deps, principal.email, { kind: 'factor_added', factor: 'lookup_secret' });
   return codes;
 }

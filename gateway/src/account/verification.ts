@@ -3,6 +3,8 @@ import type { AppDeps } from '../deps.js';
 import { AppError } from '../http/errors.js';
 import { startVerificationFlow, submitVerificationCode } from '../kratos/flows/verification-flow.js';
 import { normalizeIdentifier } from '../login/password-login.js';
+import { removePasskeysPlantedBeforeProof, type RemovedPasskey } from '../passkeys/management.js';
+import { notifyOwner } from './notices.js';
 import { afterIdentityChange, recordAccountEvent } from './account-context.js';
 import { flowExpired, forgetFlow, pendingFlow, rememberFlow } from './pending-flows.js';
 
@@ -21,12 +23,16 @@ export async function requestVerification(
       details: { field: 'email' },
     });
   const flow = await startVerificationFlow(deps.kratos, email);
-  rememberFlow(req, 'verification', { id: flow.flowId, expiresAt: flow.expiresAt });
+  rememberFlow(req, 'verification', { id: flow.flowId, expiresAt: flow.expiresAt, address: email });
   await recordAccountEvent(deps, req, 'verification.requested', 'success', req.principal?.identityId);
 }
 
 /** Completes verification with the code from the e-mail; a signed-in user sees the change at once. */
-export async function completeVerification(deps: AppDeps, req: Request, code: string): Promise<void> {
+export async function completeVerification(
+  deps: AppDeps,
+  req: Request,
+  code: string,
+): Promise<{ removedPasskeys: RemovedPasskey[] }> {
   const now = deps.clock().getTime();
   const flow = pendingFlow(req, 'verification', now);
   if (!flow && flowExpired(req, 'verification', now)) {
@@ -46,5 +52,18 @@ export async function completeVerification(deps: AppDeps, req: Request, code: st
   }
   forgetFlow(req, 'verification');
   if (identityId) await afterIdentityChange(deps, req, identityId);
+  // The address is proven: passkeys planted on its account before that go (see recovery).
+  const owner = flow.address ? await deps.kratos.findIdentityByIdentifier(flow.address) : undefined;
+  const removedPasskeys = owner
+    ? await removePasskeysPlantedBeforeProof(deps, req, owner.id, 'verification')
+    : [];
+  if (owner && removedPasskeys.length > 0) {
+    await notifyOwner(deps, owner.email, {
+      kind: 'passkeys_removed',
+      removedPasskeys: removedPasskeys.map((p) => p.nickname),
+    });
+  }
   await recordAccountEvent(deps, req, 'verification.completed', 'success', identityId);
+  // Only the signed-in holder of that account is shown what was removed.
+  return { removedPasskeys: owner && owner.id === identityId ? removedPasskeys : [] };
 }

@@ -1,24 +1,12 @@
 import type { Request, RequestHandler } from 'express';
 import { checkAuth } from '../access/require-auth.js';
+import { secondFactorsOf } from '../access/second-factors.js';
 import type { AppDeps } from '../deps.js';
 import { AppError, forbidden } from '../http/errors.js';
 
-/** The second factors an identity has enrolled anywhere: gateway passkeys, Kratos TOTP and backup codes. */
-export async function enrolledSecondFactors(deps: AppDeps, identityId: string): Promise<string[]> {
-  const factors: string[] = [];
-  const { rows } = await deps.db.query('SELECT 1 FROM passkey_credentials WHERE identity_id = $1 LIMIT 1', [
-    identityId,
-  ]);
-  if (rows.length > 0) factors.push('passkey');
-  const identity = await deps.kratos.getIdentity(identityId);
-  for (const type of ['totp', 'lookup_secret'])
-    if (identity?.credentialTypes.includes(type)) factors.push(type);
-  return factors;
-}
-
 /** Why an admin route refuses a principal whose roles would allow the permission, but not at aal1. */
 async function aalRefusal(deps: AppDeps, req: Request, identityId: string): Promise<AppError> {
-  if ((await enrolledSecondFactors(deps, identityId)).length === 0) {
+  if ((await secondFactorsOf(deps, identityId)).length === 0) {
     return new AppError(
       'mfa_enrollment_required',
       403,
@@ -40,14 +28,19 @@ async function aalRefusal(deps: AppDeps, req: Request, identityId: string): Prom
  * Guards an admin route: a signed-in principal whose roles grant `permission` in the
  * policy, at aal2 (the policy puts `aal: aal2` on every admin permission). An admin
  * who has no second factor at all is told to enrol one (403 `mfa_enrollment_required`)
- * rather than to step up with nothing. Every refusal of a signed-in caller is audited.
+ * rather than to step up with nothing. The sign-in must be recent (PRIVILEGED_MAX_AGE_SECONDS,
+ * 403 `reauthentication_required`). Every refusal of a signed-in caller is audited.
  */
 export function requireAdmin(deps: AppDeps, permission: string): RequestHandler {
   return async (req, _res, next) => {
     try {
       const principal = await checkAuth(req, {}, deps.clock());
       const decision = req.authorize?.(permission) ?? { allowed: false, reason: 'no_role' };
-      if (decision.allowed) return next();
+      if (decision.allowed) {
+        // Every admin call is a privileged act: the aal2 sign-in must also be recent.
+        await checkAuth(req, { maxAgeSeconds: deps.config.PRIVILEGED_MAX_AGE_SECONDS }, deps.clock());
+        return next();
+      }
       const refusal =
         decision.reason === 'aal2_required' ? await aalRefusal(deps, req, principal.identityId) : forbidden();
       await deps.audit.record({

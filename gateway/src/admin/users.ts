@@ -2,8 +2,7 @@ import type { AppDeps } from '../deps.js';
 import { AppError, badRequest, notFound } from '../http/errors.js';
 import type { KratosIdentity } from '../kratos/types.js';
 import { lockoutStatus } from '../lockout/lockout.js';
-import { forgetIdentity, forgetWhoami } from '../session/resolve-principal.js';
-import type { GatewayAuth } from '../session/session-data.js';
+import { forgetIdentity, forgetWhoamiOf } from '../session/resolve-principal.js';
 import { rolesOf } from '../session/principal.js';
 import { revokeAllSessions } from '../session/sessions.js';
 
@@ -18,25 +17,6 @@ export function userSummary(identity: KratosIdentity) {
     credentialTypes: identity.credentialTypes,
     createdAt: identity.createdAt,
   };
-}
-
-const storedAuth = (deps: AppDeps, sid: string) =>
-  new Promise<GatewayAuth | undefined>((resolve, reject) =>
-    deps.sessionStore.get(sid, (err, data) => (err ? reject(err) : resolve(data?.auth))),
-  );
-
-/**
- * Drops every cached view of an identity, including the whoami answers cached for the
- * Kratos tokens its gateway sessions hold, so a role change (a demotion above all) applies
- * to the very next request and not only when the cache runs out.
- */
-async function forgetCachedViews(deps: AppDeps, identityId: string) {
-  await forgetIdentity(deps, identityId);
-  for (const sid of Object.values(await deps.sessionIndex.list(identityId))) {
-    const auth = await storedAuth(deps, sid);
-    const token = auth?.kratosToken && deps.tokenCipher.open(auth.kratosToken, auth.handle);
-    if (token) await forgetWhoami(deps, token);
-  }
 }
 
 /** The identity, or 404. */
@@ -81,7 +61,8 @@ export async function setRoles(deps: AppDeps, id: string, roles: string[]) {
       value: { ...identity.metadataPublic, roles: [...new Set(roles)] },
     },
   ]);
-  await forgetCachedViews(deps, id);
+  // Every cached view (the admin view and each session's whoami) goes, on every replica.
+  await forgetWhoamiOf(deps, id);
   return { before, user: userSummary(updated) };
 }
 

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
 import { requireAuth } from '../access/require-auth.js';
+import { checkPrivileged } from '../access/second-factors.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
@@ -30,7 +31,7 @@ import {
 import { uploadFile } from './upload-file.js';
 
 export interface JarDeps {
-  config: Pick<Config, 'MAX_UPLOAD_BYTES'>;
+  config: Pick<Config, 'MAX_UPLOAD_BYTES' | 'PRIVILEGED_MAX_AGE_SECONDS'>;
   db: Database;
   kratos: Pick<KratosClient, 'getIdentity'>;
   keys: KeyService;
@@ -115,6 +116,8 @@ export function registerJarRoutes(router: Router, deps: JarDeps): void {
     const { id } = parse(jarIdParams, req.params, true);
     const changes = parse(updateJarBody, req.body);
     await authorizeJar(deps.db, req, me(req), id, 'jars:update');
+    // Lifting (or setting) the restriction decides who may read the files: a privileged act.
+    if (changes.restricted !== undefined) await checkPrivileged(deps, req);
     const jar = await jarStore.updateJar(deps.db, id, changes);
     await audit(req, 'jar.updated', { jarId: id, ...changes });
     res.json({ ...jar, role: 'owner' });
@@ -154,6 +157,7 @@ function registerGrantRoutes(router: Router, deps: JarDeps, signedIn: Guard, aud
     const { id, identityId } = parse(grantParams, req.params, true);
     const { role } = parse(grantBody, req.body);
     const { jar } = await authorizeJar(deps.db, req, me(req), id, 'jars:share');
+    await checkPrivileged(deps, req);
     if (identityId === jar.ownerId)
       throw new AppError('invalid_request', 400, 'The owner already has every right.');
     // A grant names a person: an id that is no identity (mistyped or made up) changes nothing.
@@ -171,6 +175,7 @@ function registerGrantRoutes(router: Router, deps: JarDeps, signedIn: Guard, aud
   router.delete('/jars/:id/grants/:identityId', signedIn, async (req, res) => {
     const { id, identityId } = parse(grantParams, req.params, true);
     await authorizeJar(deps.db, req, me(req), id, 'jars:share');
+    await checkPrivileged(deps, req);
     if (!(await jarStore.deleteGrant(deps.db, id, identityId)))
       throw new AppError('not_found', 404, 'Grant not found.');
     await audit(req, 'jar.grant_removed', { jarId: id, grantee: identityId });

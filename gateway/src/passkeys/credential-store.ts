@@ -14,6 +14,8 @@ export interface StoredPasskey {
   backedUp: boolean;
   nickname: string;
   clonedSuspected: boolean;
+  /** Registered while the account's e-mail address was unverified (removed when someone proves it). */
+  registeredUnverified: boolean;
   createdAt: string;
   lastUsedAt: string | null;
 }
@@ -31,6 +33,7 @@ interface PasskeyRow {
   backed_up: boolean;
   nickname: string;
   cloned_suspected: boolean;
+  registered_unverified: boolean;
   created_at: Date | string;
   last_used_at: Date | string | null;
 }
@@ -49,6 +52,7 @@ function toPasskey(row: PasskeyRow): StoredPasskey {
     backedUp: row.backed_up,
     nickname: row.nickname,
     clonedSuspected: row.cloned_suspected,
+    registeredUnverified: row.registered_unverified,
     createdAt: iso(row.created_at),
     lastUsedAt: row.last_used_at ? iso(row.last_used_at) : null,
   };
@@ -110,8 +114,9 @@ export function createPasskeyStore(db: Database) {
     async add(p: NewPasskey): Promise<boolean> {
       const { rowCount } = await db.query(
         `INSERT INTO passkey_credentials
-           (id, identity_id, public_key, counter, transports, aaguid, device_type, backed_up, nickname)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING`,
+           (id, identity_id, public_key, counter, transports, aaguid, device_type, backed_up, nickname,
+            registered_unverified)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`,
         [
           p.id,
           p.identityId,
@@ -122,6 +127,7 @@ export function createPasskeyStore(db: Database) {
           p.deviceType,
           p.backedUp,
           p.nickname,
+          p.registeredUnverified,
         ],
       );
       return rowCount === 1;
@@ -146,6 +152,24 @@ export function createPasskeyStore(db: Database) {
       await db.query('UPDATE passkey_credentials SET cloned_suspected = true WHERE id = $1', [id]);
     },
 
+    /**
+     * Once someone proved the account's address: removes the passkeys registered while it
+     * was unverified, except `keep` (the passkeys the proving session signed in with, which
+     * are now simply the account's), and answers the removed ones.
+     */
+    async removeUnverifiedEra(identityId: string, keep: string[]): Promise<StoredPasskey[]> {
+      return db.transaction(async (tx) => {
+        await tx.query(
+          'UPDATE passkey_credentials SET registered_unverified = false WHERE identity_id = $1 AND id = ANY($2)',
+          [identityId, keep],
+        );
+        const { rows } = await tx.query<PasskeyRow>(
+          'DELETE FROM passkey_credentials WHERE identity_id = $1 AND registered_unverified RETURNING *',
+          [identityId],
+        );
+        return rows.map(toPasskey);
+      });
+    },
     /** Renames one of the identity's passkeys; false when it has no such passkey. */
     async rename(identityId: string, id: string, nickname: string): Promise<boolean> {
       const { rowCount } = await db.query(

@@ -71,6 +71,7 @@ export async function loginWithPasskey(
     identityId: identity.id,
     kind: 'passkey',
     methods: [{ method: 'passkey', completedAt: deps.clock().toISOString(), userVerified }],
+    passkeyId: passkey.id,
   });
   await auditCeremony(deps, req, {
     type: 'login.passkey',

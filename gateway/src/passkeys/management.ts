@@ -90,3 +90,45 @@ export async function removePasskey(deps: AppDeps, req: Request, principal: Prin
     details: { passkeyId: id },
   });
 }
+
+/** A passkey removed because someone proved the account's address. */
+export interface RemovedPasskey {
+  id: string;
+  nickname: string;
+  createdAt: string;
+}
+
+/**
+ * Someone just proved they hold the account's address (recovery or verification): the
+ * passkeys registered while it was unverified go (a pre-account takeover plants them),
+ * except those the proving session itself signed in with or registered (a genuine user
+ * verifying late). Each removal is audited; the list is answered so the holder sees it.
+ */
+export async function removePasskeysPlantedBeforeProof(
+  deps: AppDeps,
+  req: Request,
+  identityId: string,
+  via: 'recovery' | 'verification',
+): Promise<RemovedPasskey[]> {
+  const auth = req.session?.auth;
+  const keep =
+    auth?.identityId === identityId
+      ? [
+          ...(auth.passkeysUsed ?? []),
+          ...(auth.enrolledHere ?? []).filter((f) => f.startsWith('passkey:')).map((f) => f.slice(8)),
+        ]
+      : [];
+  const removed = await passkeysOf(deps).store.removeUnverifiedEra(identityId, keep);
+  for (const p of removed) {
+    await deps.audit.record({
+      type: 'passkey.removed',
+      outcome: 'success',
+      identityId,
+      actorId: identityId,
+      ip: req.ip,
+      requestId: req.requestId,
+      details: { passkeyId: p.id, nickname: p.nickname, reason: 'registered_before_address_proven', via },
+    });
+  }
+  return removed.map((p) => ({ id: p.id, nickname: p.nickname, createdAt: p.createdAt }));
+}

@@ -8,7 +8,8 @@ import type { Request } from 'express';
 import type { AppDeps } from '../deps.js';
 import { AppError } from '../http/errors.js';
 import type { Principal } from '../session/principal.js';
-import { raiseGatewaySession } from '../session/sessions.js';
+import { notifyOwner } from '../account/notices.js';
+import { raiseGatewaySession, recordEnrolment } from '../session/sessions.js';
 import { authenticatorName } from './aaguid-names.js';
 import {
   auditCeremony,
@@ -103,6 +104,7 @@ export async function registerPasskey(
     deviceType: info.credentialDeviceType,
     backedUp: info.credentialBackedUp,
     nickname: input.nickname ?? authenticatorName(info.aaguid) ?? 'Passkey',
+    registeredUnverified: !principal.emailVerified,
   });
   if (!added) throw new AppError('passkey_exists', 409, 'This passkey is registered already.');
   await auditCeremony(deps, req, {
@@ -111,16 +113,27 @@ export async function registerPasskey(
     identityId: principal.identityId,
     details: { passkeyId: info.credential.id, aaguid: info.aaguid, userVerified: info.userVerified },
   });
-  if (req.session.auth?.passkeyEnrollmentRequired) await finishEnrollment(deps, req, info.userVerified);
+  if (req.session.auth?.passkeyEnrollmentRequired) {
+    await finishEnrollment(deps, req, info.credential.id, info.userVerified);
+  } else {
+    // A factor never raises the session that enrolled it; the owner hears of it.
+    await recordEnrolment(req, `passkey:${info.credential.id}`);
+    await notifyOwner(deps, principal.email, { kind: 'factor_added', factor: 'passkey' });
+  }
   return (await store.find(info.credential.id))!;
 }
 
-/** The sign-up's first passkey completes it: the session now counts that passkey as its sign-in. */
-async function finishEnrollment(deps: AppDeps, req: Request, userVerified: boolean) {
+/**
+ * The sign-up's first passkey completes it: a passwordless sign-up has no sign-in before
+ * its first passkey, so that passkey is its sign-in (its first factor, not one added to a
+ * session that had signed in some other way).
+ */
+async function finishEnrollment(deps: AppDeps, req: Request, passkeyId: string, userVerified: boolean) {
   delete req.session.auth!.passkeyEnrollmentRequired;
-  await raiseGatewaySession(deps, req, {
-    method: 'passkey',
-    completedAt: deps.clock().toISOString(),
-    userVerified,
-  });
+  await raiseGatewaySession(
+    deps,
+    req,
+    { method: 'passkey', completedAt: deps.clock().toISOString(), userVerified },
+    passkeyId,
+  );
 }

@@ -1,6 +1,7 @@
 import type { Request, Router } from 'express';
 import { z } from 'zod';
 import { checkAuth, requireAuth } from '../access/require-auth.js';
+import { checkPrivileged } from '../access/second-factors.js';
 import type { AppDeps } from '../deps.js';
 import { AppError, notFound } from '../http/errors.js';
 import { parseBody } from '../http/middleware.js';
@@ -48,12 +49,13 @@ async function auditFailure<T>(deps: AppDeps, req: Request, type: string, run: (
 
 /**
  * Who may register a passkey: a passwordless sign-up that still needs its first one, or
- * a complete session whose sign-in is recent (a stolen old session cannot plant a key).
+ * a complete session whose sign-in is recent and, when the account has a second factor
+ * already, at aal2 (a password alone cannot plant a key; nor can a stolen old session).
  */
 async function registrant(deps: AppDeps, req: Request): Promise<Principal> {
   const principal = await checkAuth(req, { allowIncomplete: true }, deps.clock());
   if (principal.passkeyEnrollmentRequired) return principal;
-  return checkAuth(req, { maxAgeSeconds: deps.config.PRIVILEGED_MAX_AGE_SECONDS }, deps.clock());
+  return checkPrivileged(deps, req);
 }
 
 /** Sessions that still owe a second factor may step up: that is how they pay it. */

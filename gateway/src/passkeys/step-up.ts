@@ -4,6 +4,7 @@ import {
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server';
 import type { Request } from 'express';
+import { factorTooNew } from '../access/second-factors.js';
 import type { AppDeps } from '../deps.js';
 import { AppError } from '../http/errors.js';
 import type { Principal } from '../session/principal.js';
@@ -30,8 +31,12 @@ export async function stepUpOptions(
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
   assertRaisable(principal);
   const { rp, store, challenges } = passkeysOf(deps);
-  const passkeys = (await store.list(principal.identityId)).filter((p) => !p.clonedSuspected);
-  if (passkeys.length === 0) throw new AppError('no_passkey', 409, 'Register a passkey first.');
+  const usable = (await store.list(principal.identityId)).filter((p) => !p.clonedSuspected);
+  if (usable.length === 0) throw new AppError('no_passkey', 409, 'Register a passkey first.');
+  // A passkey this session registered never raises it: it counts from the next sign-in.
+  const enrolledHere = new Set(req.session.auth?.enrolledHere ?? []);
+  const passkeys = usable.filter((p) => !enrolledHere.has(`passkey:${p.id}`));
+  if (passkeys.length === 0) throw factorTooNew();
   const options = await generateAuthenticationOptions({
     rpID: rp.id,
     challenge: newChallenge(deps),
@@ -42,6 +47,7 @@ export async function stepUpOptions(
   await challenges.issue(await preSessionId(deps, req), options.challenge, {
     purpose: 'step-up',
     identityId: principal.identityId,
+    allowCredentialIds: passkeys.map((p) => p.id),
   });
   return options;
 }
@@ -62,11 +68,13 @@ export async function stepUpWithPasskey(
     purpose: 'step-up',
     identityId: principal.identityId,
   });
-  await raiseGatewaySession(deps, req, {
-    method: 'passkey',
-    completedAt: deps.clock().toISOString(),
-    userVerified,
-  });
+  if (req.session.auth?.enrolledHere?.includes(`passkey:${passkey.id}`)) throw factorTooNew();
+  await raiseGatewaySession(
+    deps,
+    req,
+    { method: 'passkey', completedAt: deps.clock().toISOString(), userVerified },
+    passkey.id,
+  );
   await auditCeremony(deps, req, {
     type: 'step_up.passkey',
     outcome: 'success',

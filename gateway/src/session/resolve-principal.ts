@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { computeAal, type CompletedMethod } from '../access/aal.js';
 import type { AppDeps } from '../deps.js';
-import type { KratosIdentity, KratosSession, WhoamiResult } from '../kratos/types.js';
+import type { KratosIdentity, KratosSession } from '../kratos/types.js';
 import { rolesOf, type Principal } from './principal.js';
 import { cachedIdentity, cachedWhoami, readThrough, sha256 } from './whoami-cache.js';
 import type { GatewayAuth } from './session-data.js';
@@ -81,7 +81,9 @@ const KRATOS_SECOND_FACTORS = new Set(['totp', 'lookup_secret']);
  * may count for the session that enrolled it) never raises a gateway session.
  */
 function kratosFirstFactors(auth: GatewayAuth, session: KratosSession | undefined): CompletedMethod[] {
-  const fromKratos = session ? kratosMethods(session).filter((m) => !KRATOS_SECOND_FACTORS.has(m.method)) : [];
+  const fromKratos = session
+    ? kratosMethods(session).filter((m) => !KRATOS_SECOND_FACTORS.has(m.method))
+    : [];
   if (fromKratos.length > 0) return fromKratos;
   const completedAt = new Date(auth.createdAt).toISOString();
   return [{ method: auth.kind === 'recovery' ? 'code_recovery' : 'password', completedAt, aal: 'aal1' }];
@@ -207,8 +209,7 @@ export async function loadPrincipal(deps: AppDeps, req: Request): Promise<void> 
     touch(deps, req);
   } else {
     const cookie = readCookie(req, KRATOS_COOKIE);
-    if (cookie && KRATOS_COOKIE_SHAPE.test(cookie))
-      req.principal = await fromKratosCookie(deps, req, cookie);
+    if (cookie && KRATOS_COOKIE_SHAPE.test(cookie)) req.principal = await fromKratosCookie(deps, req, cookie);
   }
   if (req.principal && deps.config.REQUIRE_VERIFIED_EMAIL && !req.principal.emailVerified)
     req.principal.emailVerificationRequired = true;

@@ -5,7 +5,13 @@ import type { AppDeps } from '../deps.js';
 import { AppError } from '../http/errors.js';
 import { KRATOS_COOKIE, loadPrincipal } from './resolve-principal.js';
 import { sessionBody } from './principal.js';
-import { endGatewaySession, listSessions, revokeAllSessions, revokeSession } from './sessions.js';
+import {
+  endGatewaySession,
+  endKratosSession,
+  listSessions,
+  revokeAllSessions,
+  revokeSession,
+} from './sessions.js';
 
 const verifyQuery = z.object({
   aal: z.enum(['aal1', 'aal2']).optional(),
@@ -69,15 +75,17 @@ export function registerSessionRoutes(router: Router, deps: AppDeps) {
 
   router.post('/logout', guard({ allowIncomplete: true }), async (req, res) => {
     const p = req.principal!;
-    if (p.source === 'kratos') await deps.kratos.revokeSession(p.sessionId);
+    if (p.source === 'kratos') await endKratosSession(deps, p.identityId, p.sessionId);
     else await endGatewaySession(deps, req, { revokeKratos: true });
     await audit(req, 'session.logout', p.identityId, { sessionId: p.sessionId });
     clearCookies(res, deps);
     res.status(204).end();
   });
 
+  // Signing the owner out everywhere is a privileged act: a session that still owes its second factor may not.
   router.post('/logout/all', guard({ allowIncomplete: true }), async (req, res) => {
     const p = req.principal!;
+    if (p.secondFactorRequired) await checkAuth(req, { aal: 'aal2', allowIncomplete: true }, deps.clock());
     await revokeAllSessions(deps, p.identityId);
     await audit(req, 'session.logout_all', p.identityId);
     clearCookies(res, deps);

@@ -1,4 +1,5 @@
 import type { CompletedMethod } from '../access/aal.js';
+import type { SecondFactor } from '../access/second-factors.js';
 
 /** What a signed-in gateway session holds (inside express-session's data, in Redis). */
 export interface GatewayAuth {
@@ -17,6 +18,16 @@ export interface GatewayAuth {
   lastSeenAt: number;
   /** Absolute end of the session, whatever its activity. */
   expiresAt: number;
+  /**
+   * The second factors the account had when this session signed in: while the session is
+   * below aal2 and this list is not empty (and its first factor was not a passkey), the
+   * session owes its second factor. Sessions without it predate the rule and are ended.
+   */
+  secondFactorsAtSignIn?: SecondFactor[];
+  /** Factors this session enrolled (`totp`, `lookup_secret`, `passkey:<id>`): they never raise it. */
+  enrolledHere?: string[];
+  /** Passkeys this session signed in or stepped up with (it proved their possession). */
+  passkeysUsed?: string[];
   /** A passwordless sign-up that has not yet registered its passkey. */
   passkeyEnrollmentRequired?: boolean;
   userAgent?: string;

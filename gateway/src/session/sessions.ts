@@ -1,11 +1,13 @@
 import type { Request } from 'express';
 import type { CompletedMethod } from '../access/aal.js';
+import { secondFactorsOf, type SecondFactor } from '../access/second-factors.js';
 import type { AppDeps } from '../deps.js';
 import { notFound, unauthenticated } from '../http/errors.js';
 import type { KratosSession } from '../kratos/types.js';
 import { sessionStoreUnavailable } from '../redis/client.js';
 import type { Principal } from './principal.js';
 import type { GatewayAuth } from './session-data.js';
+import { forgetWhoamiOf } from './whoami-cache.js';
 
 /** Adapts a callback-style session call to a promise; a store failure is a 503. */
 function settle<T>(run: (done: (err: unknown, value?: T) => void) => void): Promise<T> {
@@ -31,8 +33,14 @@ export async function establishGatewaySession(
     kratosSessionId?: string;
     methods: CompletedMethod[];
     passkeyEnrollmentRequired?: boolean;
+    /** The passkey the session signed in with. */
+    passkeyId?: string;
+    /** The account's second factors now; looked up when not given. */
+    secondFactors?: SecondFactor[];
   },
 ): Promise<GatewayAuth> {
+  // What the account has at this moment decides whether this session owes a second factor.
+  const secondFactorsAtSignIn = input.secondFactors ?? (await secondFactorsOf(deps, input.identityId));
   const previous = req.session.auth;
   if (previous) await deps.sessionIndex.remove(previous.identityId, previous.handle);
   await promisify(req, 'regenerate')();
@@ -50,6 +58,9 @@ export async function establishGatewaySession(
     lastSeenAt: now,
     expiresAt: now + deps.config.SESSION_ABSOLUTE_LIFETIME_SECONDS * 1000,
     passkeyEnrollmentRequired: input.passkeyEnrollmentRequired,
+    secondFactorsAtSignIn,
+    enrolledHere: [],
+    passkeysUsed: input.passkeyId ? [input.passkeyId] : [],
     userAgent: req.get('user-agent')?.slice(0, 200),
     ip: req.ip,
   };
@@ -60,19 +71,34 @@ export async function establishGatewaySession(
 }
 
 /**
- * Raises the current session in place after a step-up: the factor is added (factors
- * completed at Kratos come from whoami instead, so `method` is then omitted), the
+ * Raises the current session in place after a step-up: the factor is added (the gateway
+ * keeps every factor of its sessions itself, Kratos' ones included, so that nothing done
+ * at Kratos, such as enrolling a TOTP app, can raise a gateway session), the
  * authentication time refreshed and the session id regenerated (the handle stays).
  */
-export async function raiseGatewaySession(deps: AppDeps, req: Request, method?: CompletedMethod) {
+export async function raiseGatewaySession(
+  deps: AppDeps,
+  req: Request,
+  method: CompletedMethod,
+  passkeyId?: string,
+) {
   const auth = req.session.auth;
   if (!auth) throw unauthenticated();
   await promisify(req, 'regenerate')();
   const now = deps.clock().getTime();
-  const methods = method ? [...auth.methods, method] : auth.methods;
-  req.session.auth = { ...auth, methods, authenticatedAt: now, lastSeenAt: now };
+  const methods = [...auth.methods, method];
+  const passkeysUsed = passkeyId ? [...(auth.passkeysUsed ?? []), passkeyId] : auth.passkeysUsed;
+  req.session.auth = { ...auth, methods, passkeysUsed, authenticatedAt: now, lastSeenAt: now };
   await promisify(req, 'save')();
   await deps.sessionIndex.add(auth.identityId, auth.handle, req.session.id);
+}
+
+/** Remembers that this session enrolled a factor: it never raises this session. */
+export async function recordEnrolment(req: Request, factor: string) {
+  const auth = req.session?.auth;
+  if (!auth) return;
+  auth.enrolledHere = [...(auth.enrolledHere ?? []), factor];
+  await promisify(req, 'save')();
 }
 
 /** Ends the request's gateway session; with `revokeKratos`, the Kratos session it holds too. */
@@ -171,11 +197,34 @@ export async function revokeSession(deps: AppDeps, principal: Principal, id: str
   const kratos = await deps.kratos.listIdentitySessions(principal.identityId);
   if (!kratos.some((s) => s.id === id)) throw notFound('Session');
   await deps.kratos.revokeSession(id);
+  await forgetWhoamiOf(deps, principal.identityId, id);
 }
 
-/** Ends every session of an identity, at Kratos and at the gateway. */
-export async function revokeAllSessions(deps: AppDeps, identityId: string) {
-  await deps.kratos.revokeIdentitySessions(identityId);
+/** Ends one raw Kratos session (its cookie's logout): at Kratos, and in every replica's whoami cache. */
+export async function endKratosSession(deps: AppDeps, identityId: string, sessionId: string) {
+  await deps.kratos.revokeSession(sessionId);
+  await forgetWhoamiOf(deps, identityId, sessionId);
+}
+
+/**
+ * Ends every session of an identity, at Kratos and at the gateway, and drops the cached
+ * whoami answers of all of them, so the very next request on any replica is signed out
+ * whichever credential it carries. `keepKratosSessionId` spares one Kratos session (the
+ * one a recovery just issued).
+ */
+export async function revokeAllSessions(
+  deps: AppDeps,
+  identityId: string,
+  options: { keepKratosSessionId?: string } = {},
+) {
+  const keep = options.keepKratosSessionId;
+  if (keep) {
+    for (const s of await deps.kratos.listIdentitySessions(identityId))
+      if (s.id !== keep) await deps.kratos.revokeSession(s.id);
+  } else {
+    await deps.kratos.revokeIdentitySessions(identityId);
+  }
   for (const { sid } of await gatewaySessions(deps, identityId)) await storeDestroy(deps, sid);
   await deps.sessionIndex.clear(identityId);
+  await forgetWhoamiOf(deps, identityId);
 }

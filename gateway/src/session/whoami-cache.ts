@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import type { AppDeps } from '../deps.js';
+import type { KratosIdentity, WhoamiResult } from '../kratos/types.js';
+
+export const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
+
+/**
+ * Reads through the short Redis cache shared by every replica. The entry carries its own
+ * expiry, so a copy held anywhere (the client-side cache included) is never trusted past it.
+ */
+export async function readThrough<T>(
+  deps: AppDeps,
+  key: string,
+  load: () => Promise<T>,
+  cacheable: (value: T) => boolean,
+): Promise<T> {
+  const ttl = deps.config.WHOAMI_CACHE_SECONDS;
+  if (ttl === 0) return load();
+  const now = deps.clock().getTime();
+  const hit = await deps.kv.getCached(key);
+  if (hit) {
+    const entry = JSON.parse(hit) as { value: T; expiresAt: number };
+    if (entry.expiresAt > now) return entry.value;
+  }
+  const value = await load();
+  if (cacheable(value)) await deps.kv.set(key, JSON.stringify({ value, expiresAt: now + ttl * 1000 }), ttl);
+  return value;
+}
+
+/** identity → its cached whoami answers, as a hash of cache key → Kratos session id. */
+const indexKey = (identityId: string) => `whoami-idx:${identityId}`;
+
+/**
+ * Kratos whoami behind the short cache. Every answer that names a session is indexed by
+ * its identity and session before it is cached, so a logout, a revocation or a
+ * deactivation can drop it at once (see `forgetWhoamiOf`) instead of waiting for the TTL;
+ * the delete reaches every replica's client-side cache through Redis' invalidation push.
+ */
+export function cachedWhoami(deps: AppDeps, credential: { token: string } | { cookie: string }) {
+  const key = `whoami:${sha256('token' in credential ? `t:${credential.token}` : `c:${credential.cookie}`)}`;
+  return readThrough<WhoamiResult>(
+    deps,
+    key,
+    async () => {
+      const answer = await deps.kratos.whoami(credential);
+      if (answer.status === 'active' && deps.config.WHOAMI_CACHE_SECONDS > 0) {
+        const ttl = deps.config.WHOAMI_CACHE_SECONDS + 1;
+        await deps.kv.hSet(indexKey(answer.session.identity.id), key, answer.session.id, ttl);
+      }
+      return answer;
+    },
+    (r) => r.status !== 'invalid',
+  );
+}
+
+/** The admin view of an identity behind the same short cache. */
+export function cachedIdentity(deps: AppDeps, identityId: string): Promise<KratosIdentity | undefined> {
+  return readThrough(deps, `identity:${identityId}`, () => deps.kratos.getIdentity(identityId), Boolean);
+}
+
+/** Drops cached views of an identity, so a change (roles, state) is seen at once. */
+export async function forgetIdentity(deps: AppDeps, identityId: string) {
+  await deps.kv.del(`identity:${identityId}`);
+}
+
+/** Drops the cached whoami of a Kratos session token, so a change at Kratos (AAL, traits) is seen at once. */
+export async function forgetWhoami(deps: AppDeps, token: string) {
+  await deps.kv.del(`whoami:${sha256(`t:${token}`)}`);
+}
+
+/**
+ * Drops every cached whoami answer of an identity (or only those of one Kratos session),
+ * whichever credential (gateway-held token or raw cookie) it was cached under, together
+ * with the cached admin view: the next request on any replica asks Kratos again.
+ */
+export async function forgetWhoamiOf(deps: AppDeps, identityId: string, sessionId?: string) {
+  const entries = Object.entries(await deps.kv.hGetAll(indexKey(identityId)));
+  const keys = entries.filter(([, sid]) => sessionId === undefined || sid === sessionId).map(([key]) => key);
+  if (keys.length > 0) await deps.kv.del(...keys);
+  if (sessionId === undefined) await deps.kv.del(indexKey(identityId));
+  else for (const key of keys) await deps.kv.hDel(indexKey(identityId), key);
+  await forgetIdentity(deps, identityId);
+}
