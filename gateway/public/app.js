@@ -94,7 +94,7 @@ on('register-form', 'submit', async (event) => {
 on('identify-form', 'submit', async (event) => {
   event.preventDefault();
   const res = await api('POST', '/identify', formData(event.target));
-  if (res.status === 200) $('identify-result').textContent = `Offer: ${res.body.methods.join(', ')}`;
+  if (res.status === 200) $('identify-result').textContent = `Sign in with: ${res.body.methods.join(' or ')}`;
   document.dispatchEvent(new CustomEvent('identified', { detail: res.body }));
 });
 

@@ -102,10 +102,11 @@
     for (const p of (await res.json()).passkeys) list.append(passkeyItem(p));
   }
 
-  // The identify answer carries request options narrowed to the identifier's passkeys.
+  // The identify answer lists every method the deployment enables, whatever the account has,
+  // with passkey request options for the identifier: offer them all and let the attempt decide.
   let identified;
   document.addEventListener('identified', (event) => {
-    identified = event.detail?.methods?.includes('passkey') ? event.detail.passkey : undefined;
+    identified = event.detail?.passkey;
     $('passkey-identified-login').hidden = !identified;
   });
   document.addEventListener('session-changed', (event) => {

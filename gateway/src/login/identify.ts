@@ -2,49 +2,120 @@ import { createHmac } from 'node:crypto';
 import type { AppDeps } from '../deps.js';
 import { normalizeIdentifier } from './password-login.js';
 
+/**
+ * The sign-in methods this deployment enables. `/identify` lists exactly these for every
+ * identifier, never an account's own: the SPA offers them all and the attempt decides.
+ */
+export const SIGN_IN_METHODS = ['passkey', 'password'] as const;
+
 /** What the SPA may offer for an identifier. */
 export interface IdentifyAnswer {
-  methods: ('passkey' | 'password')[];
-  /** Credential ids the browser should offer (real ones, or deterministic fakes for unknown identifiers). */
+  methods: (typeof SIGN_IN_METHODS)[number][];
+  /** Credential ids the browser should offer (the account's, or decoys stable per identifier). */
   credentialIds: string[];
 }
 
-/**
- * Deterministic, plausible answer for an identifier that has no account: an HMAC of the
- * identifier picks the methods and derives credential ids, so asking twice gives the same
- * answer and the answer looks like a real account's.
- */
-export function fakeAnswer(secret: string, identifier: string): IdentifyAnswer {
-  const digest = createHmac('sha256', secret).update(`identify:${identifier}`).digest();
-  const withPasskey = digest[0]! % 3 !== 0;
-  const count = withPasskey ? 1 + (digest[1]! % 2) : 0;
-  const credentialIds = Array.from({ length: count }, (_, i) =>
-    createHmac('sha256', secret)
-      .update(`credential:${i}:${identifier}`)
-      .digest()
-      .subarray(0, 32)
-      .toString('base64url'),
-  );
-  return { methods: withPasskey ? ['passkey', 'password'] : ['password'], credentialIds };
+/** How many passkeys accounts have and how long their ids are: value → weight. */
+interface DecoyShape {
+  counts: [number, number][];
+  lengths: [number, number][];
+}
+
+/** Before any passkey exists there is nothing to imitate: one id of a platform authenticator's length. */
+const EMPTY_SHAPE: DecoyShape = { counts: [[1, 1]], lengths: [[43, 1]] };
+const SHAPE_TTL_MS = 10 * 60_000;
+/** Weights are rounded to twentieths, so a decoy changes only when the population really does. */
+const WEIGHT_STEPS = 20;
+
+const shapes = new WeakMap<object, { at: number; shape: Promise<DecoyShape> }>();
+
+function quantize(rows: { value: number; n: number }[]): [number, number][] {
+  const total = rows.reduce((sum, r) => sum + r.n, 0);
+  return rows
+    .sort((a, b) => a.value - b.value)
+    .map((r) => [r.value, Math.max(1, Math.round((WEIGHT_STEPS * r.n) / total))]);
+}
+
+async function loadShape(deps: Pick<AppDeps, 'db'>): Promise<DecoyShape> {
+  const [counts, lengths] = await Promise.all([
+    deps.db.query<{ value: number; n: number }>(
+      `SELECT c.n::int AS value, count(*)::int AS n
+         FROM (SELECT count(*) AS n FROM passkey_credentials GROUP BY identity_id) c
+        WHERE c.n <= 10 GROUP BY c.n`,
+    ),
+    deps.db.query<{ value: number; n: number }>(
+      `SELECT length(id)::int AS value, count(*)::int AS n FROM passkey_credentials
+        WHERE length(id) <= 1366 GROUP BY 1`,
+    ),
+  ]);
+  if (counts.rows.length === 0 || lengths.rows.length === 0) return EMPTY_SHAPE;
+  return { counts: quantize(counts.rows), lengths: quantize(lengths.rows) };
 }
 
 /**
- * Answers "what can this identifier do?" without telling whether the account exists:
- * known and unknown identifiers take the same calls (one Kratos lookup, one database
- * query) and get answers of the same shape.
+ * The distribution decoys are drawn from: the real accounts' passkey counts (among accounts
+ * that have any) and id lengths, read from the database at most every ten minutes.
+ */
+function decoyShape(deps: Pick<AppDeps, 'db' | 'clock'>): Promise<DecoyShape> {
+  const now = deps.clock().getTime();
+  const cached = shapes.get(deps.db);
+  if (cached && now - cached.at < SHAPE_TTL_MS) return cached.shape;
+  const shape = loadShape(deps).catch((err: unknown) => {
+    shapes.delete(deps.db);
+    throw err;
+  });
+  shapes.set(deps.db, { at: now, shape });
+  return shape;
+}
+
+/** A value drawn from `weights` by a uniform number in [0, 1). */
+function draw(weights: [number, number][], uniform: number): number {
+  const total = weights.reduce((sum, [, w]) => sum + w, 0);
+  let target = uniform * total;
+  for (const [value, weight] of weights) {
+    if (target < weight) return value;
+    target -= weight;
+  }
+  return weights[weights.length - 1]![0];
+}
+
+/**
+ * Decoy credential ids for an identifier without passkeys (unknown, or an account that
+ * signs in otherwise): drawn from the real accounts' count and length distribution by an
+ * HMAC of the identifier with a server secret, so asking again gives the same answer and
+ * nobody without the secret can tell decoys from real ids.
+ */
+export function decoyCredentialIds(secret: string, identifier: string, shape: DecoyShape): string[] {
+  const mac = (label: string) => createHmac('sha256', secret).update(`${label}:${identifier}`).digest();
+  const uniform = (label: string) => mac(label).readUInt32BE(0) / 2 ** 32;
+  const count = draw(shape.counts, uniform('identify:count'));
+  return Array.from({ length: count }, (_, i) => {
+    const length = draw(shape.lengths, uniform(`identify:length:${i}`));
+    const bytes: Buffer[] = [];
+    for (let block = 0; bytes.length * 32 * 4 < length * 3; block++)
+      bytes.push(mac(`credential:${i}:${block}`));
+    return Buffer.concat(bytes).toString('base64url').slice(0, length);
+  });
+}
+
+/**
+ * Answers "what can this identifier do?" without telling whether the account exists or
+ * how it signs in: the methods are the deployment's, and only the passkey ids vary (the
+ * account's own, or decoys shaped like real ones). Known and unknown identifiers take the
+ * same calls (one Kratos lookup, one database query).
  */
 export async function identify(deps: AppDeps, rawIdentifier: string): Promise<IdentifyAnswer> {
   const identifier = normalizeIdentifier(rawIdentifier);
   const identity = await deps.kratos.findIdentityByIdentifier(identifier);
-  const { rows } = await deps.db.query<{ id: string }>(
-    'SELECT id FROM passkey_credentials WHERE identity_id = $1 ORDER BY created_at',
-    [identity?.id ?? `unknown:${identifier}`],
-  );
-  if (!identity || identity.state !== 'active') return fakeAnswer(deps.config.SESSION_SECRET, identifier);
-  const methods: IdentifyAnswer['methods'] = [];
-  if (rows.length > 0) methods.push('passkey');
-  if (identity.credentialTypes.includes('password')) methods.push('password');
-  // An account with no way in yet (passwordless sign-up never finished) looks like any other.
-  if (methods.length === 0) return fakeAnswer(deps.config.SESSION_SECRET, identifier);
-  return { methods, credentialIds: rows.map((r) => r.id) };
+  const [{ rows }, shape] = await Promise.all([
+    deps.db.query<{ id: string }>(
+      'SELECT id FROM passkey_credentials WHERE identity_id = $1 ORDER BY created_at',
+      [identity?.id ?? `unknown:${identifier}`],
+    ),
+    decoyShape(deps),
+  ]);
+  const methods = [...SIGN_IN_METHODS];
+  if (identity?.state === 'active' && rows.length > 0)
+    return { methods, credentialIds: rows.map((r) => r.id) };
+  return { methods, credentialIds: decoyCredentialIds(deps.config.SESSION_SECRET, identifier, shape) };
 }
