@@ -2,7 +2,7 @@
 # The gateway image: built and type-checked in one stage, run from a slim stage as the
 # unprivileged `node` user (uid 1000) with production dependencies only.
 
-FROM node:20-bookworm-slim AS build
+FROM node:22.21.1-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
@@ -12,7 +12,7 @@ COPY gateway ./gateway
 RUN npx tsc -p tsconfig.build.json --noEmit \
   && npm prune --omit=dev --ignore-scripts
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:22.21.1-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     PORT=3000 \
     METRICS_PORT=9464 \
@@ -27,7 +27,7 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 3000 9464
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:3000/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:3000/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # tsx runs the TypeScript sources directly (it is a production dependency), so the
 # SQL migrations beside them are found; node stays PID 1 and receives SIGTERM.
 CMD ["node", "--import", "tsx", "gateway/src/main.ts"]

@@ -1,9 +1,12 @@
 #!/bin/sh
 # Runs once, when the Postgres volume is first created (docker-entrypoint-initdb.d):
 # one database and one owner per service, so Kratos and the gateway cannot read each
-# other's tables. The passwords come from the environment (.env), never from this file.
+# other's tables. The passwords come from Docker secrets (KRATOS_DB_PASSWORD_FILE,
+# GATEWAY_DB_PASSWORD_FILE) or the environment, never from this file.
 set -eu
 
+if [ -n "${KRATOS_DB_PASSWORD_FILE:-}" ]; then KRATOS_DB_PASSWORD=$(cat "$KRATOS_DB_PASSWORD_FILE"); fi
+if [ -n "${GATEWAY_DB_PASSWORD_FILE:-}" ]; then GATEWAY_DB_PASSWORD=$(cat "$GATEWAY_DB_PASSWORD_FILE"); fi
 : "${KRATOS_DB_PASSWORD:?KRATOS_DB_PASSWORD is not set}"
 : "${GATEWAY_DB_PASSWORD:?GATEWAY_DB_PASSWORD is not set}"
 

@@ -1,13 +1,36 @@
 #!/bin/sh
-# One-shot setup of the stack's Vault, run by the vault-init service at every start and
-# safe to re-run: initialise and unseal, then make sure the transit key, the policies and
-# the gateway's AppRole exist, and hand the gateway its role id and secret id as files.
+# Setup and upkeep of the stack's Vault. Safe to re-run.
+#
+#   init.sh          one-shot setup (the vault-init service, at every start of the stack):
+#                    initialise and unseal, then make sure the audit device, the transit key,
+#                    the policies and the gateway's AppRole exist, hand the gateway its role
+#                    id and secret id as files, and issue or renew the operator token.
+#   init.sh watch    the vault-unsealer service, running for as long as the stack runs:
+#                    unseals Vault again after every restart of Vault (or of the host) and
+#                    renews the operator token, so that nobody has to act.
+#   init.sh status   prints the seal state, the operator token's remaining lifetime and the
+#                    age of the gateway's secret id, with a warning when one needs action
+#                    (scripts/manage status runs it).
+#
+# Unsealing: with Vault's default Shamir seal the unseal key is kept in VAULT_UNSEAL_DIR, on
+# the same host as the data (the plain-key default: whoever reads both volumes holds every
+# file key; docs/operator-guide.md states the risk). With an auto-unseal seal stanza
+# (vault/config/seal-transit.hcl.example, or a cloud KMS) Vault is initialised with recovery
+# keys, unseals itself, and no unseal key is stored here at all.
 #
 # Folders (compose volumes; each can be moved by its variable, as the real-stack tests do):
-#   VAULT_UNSEAL_DIR    /vault/unseal     unseal key and root token (the vault-init service only)
-#   VAULT_OPERATOR_DIR  /vault/operator   a periodic token for the encryption-keys tool (the keys service only)
+#   VAULT_UNSEAL_DIR    /vault/unseal     unseal (or recovery) key and root token
+#   VAULT_OPERATOR_DIR  /vault/operator   a periodic token for the encryption-keys tool
 #   VAULT_APPROLE_DIR   /vault/approle    role-id and secret-id for the gateway (mounted read-only there)
 #   VAULT_POLICY_DIR    /vault/policies   the policies of vault/policies
+# Settings:
+#   VAULT_AUDIT_FILE              /vault/logs/audit.log   file audit device (a path on the Vault server)
+#   VAULT_APPROLE_CIDRS           (none)                  CIDR list the secret id and its tokens are bound to
+#   VAULT_SECRET_ID_TTL           2160h                   lifetime of a gateway secret id (90 days)
+#   VAULT_SECRET_ID_ROTATE_DAYS   30                      a vault-init run issues a new one when older
+#   VAULT_OPERATOR_TOKEN_PERIOD   768h                    period of the operator token (renewed by watch)
+#   VAULT_WATCH_INTERVAL          10                      seconds between two checks of watch
+#   VAULT_RENEW_INTERVAL          3600                    seconds between two token renewals of watch
 set -eu
 
 : "${VAULT_ADDR:=http://vault:8200}"
@@ -16,49 +39,85 @@ unseal_dir=${VAULT_UNSEAL_DIR:-/vault/unseal}
 operator_dir=${VAULT_OPERATOR_DIR:-/vault/operator}
 approle_dir=${VAULT_APPROLE_DIR:-/vault/approle}
 policy_dir=${VAULT_POLICY_DIR:-/vault/policies}
+audit_file=${VAULT_AUDIT_FILE:-/vault/logs/audit.log}
 mount=${VAULT_TRANSIT_MOUNT:-transit}
 key=${VAULT_TRANSIT_KEY:-gateway-files}
 gateway_uid=${GATEWAY_UID:-1000}
+approle_cidrs=${VAULT_APPROLE_CIDRS:-}
+secret_id_ttl=${VAULT_SECRET_ID_TTL:-2160h}
+rotate_days=${VAULT_SECRET_ID_ROTATE_DAYS:-30}
+operator_period=${VAULT_OPERATOR_TOKEN_PERIOD:-768h}
+watch_interval=${VAULT_WATCH_INTERVAL:-10}
+renew_interval=${VAULT_RENEW_INTERVAL:-3600}
 
 log() { echo "vault-init: $*"; }
 
-# Hands a file to the gateway's uid when running as root (in compose); a non-root run
-# (the real-stack tests) already owns what it writes.
+# Hands a file to the gateway's uid and group when running as root (in compose); a non-root
+# run (the real-stack tests) already owns what it writes. The group lets the unsealer and
+# scripts/manage keys (running as the operator's uid with that group) read the operator token.
 give_to_gateway() {
-  if [ "$(id -u)" = 0 ]; then chown "$gateway_uid" "$@"; fi
+  if [ "$(id -u)" = 0 ]; then chown "$gateway_uid:$gateway_uid" "$@"; fi
+}
+
+# `vault status` exits 0 when unsealed, 2 when sealed, 1 when Vault cannot be reached.
+status_code() {
+  rc=0
+  vault status >/dev/null 2>&1 || rc=$?
+  echo "$rc"
 }
 
 wait_for_vault() {
   tries=0
-  # `vault status` exits 0 when unsealed, 2 when sealed, 1 when Vault cannot be reached.
-  while :; do
-    rc=0
-    vault status >/dev/null 2>&1 || rc=$?
-    [ "$rc" -ne 1 ] && return 0
+  while [ "$(status_code)" = 1 ]; do
     tries=$((tries + 1))
     [ "$tries" -ge 60 ] && { log "Vault at $VAULT_ADDR did not answer"; exit 1; }
     sleep 1
   done
 }
 
+# "shamir" for the default seal; "transit", "awskms", ... for an auto-unseal seal.
+seal_type() {
+  vault status -format=json 2>/dev/null | sed -n 's/^ *"type": *"\([a-z0-9-]*\)".*/\1/p' | head -n 1
+}
+
 initialise() {
   if vault status 2>/dev/null | grep -q '^Initialized *true'; then return 0; fi
-  log "initialising Vault (1 key share; see docs/operator-guide.md to move it offline)"
   umask 077
-  vault operator init -key-shares=1 -key-threshold=1 >"$unseal_dir/init.txt"
-  sed -n 's/^Unseal Key 1: //p' "$unseal_dir/init.txt" >"$unseal_dir/unseal-key"
+  if [ "$(seal_type)" = shamir ]; then
+    log "initialising Vault (1 unseal key share; see docs/operator-guide.md to move it offline)"
+    vault operator init -key-shares=1 -key-threshold=1 >"$unseal_dir/init.txt"
+    sed -n 's/^Unseal Key 1: //p' "$unseal_dir/init.txt" >"$unseal_dir/unseal-key"
+  else
+    log "initialising Vault with auto-unseal ($(seal_type)): recovery key instead of an unseal key"
+    vault operator init -recovery-shares=1 -recovery-threshold=1 >"$unseal_dir/init.txt"
+    sed -n 's/^Recovery Key 1: //p' "$unseal_dir/init.txt" >"$unseal_dir/recovery-key"
+  fi
   sed -n 's/^Initial Root Token: //p' "$unseal_dir/init.txt" >"$unseal_dir/root-token"
   rm -f "$unseal_dir/init.txt"
 }
 
+# Returns 0 once Vault is unsealed. An auto-unseal Vault unseals itself: only wait for it.
 unseal() {
-  if vault status 2>/dev/null | grep -q '^Sealed *false'; then return 0; fi
+  [ "$(status_code)" = 0 ] && return 0
+  if [ "$(seal_type)" != shamir ]; then
+    log "Vault is sealed; waiting for its $(seal_type) seal to unseal it"
+    return 1
+  fi
   if [ ! -s "$unseal_dir/unseal-key" ]; then
     log "Vault is sealed and no unseal key is stored: run 'vault operator unseal' by hand"
-    exit 1
+    return 1
   fi
   vault operator unseal "$(cat "$unseal_dir/unseal-key")" >/dev/null
   log "unsealed"
+}
+
+wait_until_unsealed() {
+  tries=0
+  until unseal; do
+    tries=$((tries + 1))
+    [ "$tries" -ge 30 ] && exit 1
+    sleep 2
+  done
 }
 
 login() {
@@ -69,11 +128,21 @@ login() {
   export VAULT_TOKEN
 }
 
+# Every request and answer, HMAC'd by Vault, in a file on the Vault server (vault-logs volume).
+ensure_audit_device() {
+  vault audit list 2>/dev/null | grep -q '^file/' && return 0
+  vault audit enable file file_path="$audit_file" >/dev/null
+  log "enabled the file audit device ($audit_file)"
+}
+
 ensure_transit_key() {
   vault read "sys/mounts/$mount" >/dev/null 2>&1 || vault secrets enable -path="$mount" transit >/dev/null
   if ! vault read "$mount/keys/$key" >/dev/null 2>&1; then
     # derived: each user's key is derived in Vault from the user id (the context).
-    # exportable + allow_plaintext_backup: `encryption-keys backup` can take the key offline.
+    # exportable + allow_plaintext_backup: `encryption-keys backup` takes the key offline, so
+    # a lost Vault (disk, host, unseal key) does not lose every file. Vault requires both for
+    # transit/backup, and neither can be turned off again once set; the backup bundle is
+    # therefore key material (docs/operator-guide.md, "Why the transit key is exportable").
     vault write -f "$mount/keys/$key" type=aes256-gcm96 derived=true \
       exportable=true allow_plaintext_backup=true >/dev/null
     log "created transit key $mount/$key"
@@ -86,40 +155,123 @@ write_policies() {
   vault policy write restore-check "$policy_dir/restore-check.hcl" >/dev/null
 }
 
+# Age of a file in whole days (0 for a missing file).
+age_days() {
+  [ -e "$1" ] || { echo 0; return; }
+  now=$(date +%s)
+  then=$(date -r "$1" +%s)
+  echo $(((now - then) / 86400))
+}
+
+secret_id_valid() {
+  [ -s "$approle_dir/secret-id" ] || return 1
+  vault write auth/approle/role/gateway/secret-id/lookup secret_id="$(cat "$approle_dir/secret-id")" \
+    2>/dev/null | grep -q '^secret_id_ttl'
+}
+
 ensure_gateway_approle() {
   vault auth list 2>/dev/null | grep -q '^approle/' || vault auth enable approle >/dev/null
-  # token_no_default_policy: the gateway's token holds gateway.hcl and nothing else.
+  # token_no_default_policy: the gateway's token holds gateway.hcl and nothing else. The secret
+  # id expires (secret_id_ttl) and, with VAULT_APPROLE_CIDRS, works only from the stack's core
+  # network, as do the tokens it yields.
   vault write auth/approle/role/gateway token_policies=gateway token_no_default_policy=true \
-    token_ttl=1h token_max_ttl=24h secret_id_ttl=0 >/dev/null
+    token_ttl=1h token_max_ttl=24h secret_id_ttl="$secret_id_ttl" \
+    secret_id_bound_cidrs="$approle_cidrs" token_bound_cidrs="$approle_cidrs" >/dev/null
   umask 077
+  if [ -e "$approle_dir/role-id" ]; then chmod 0600 "$approle_dir/role-id"; fi
   vault read -field=role_id auth/approle/role/gateway/role-id >"$approle_dir/role-id"
-  if [ ! -s "$approle_dir/secret-id" ]; then
+  if ! secret_id_valid || [ "$(age_days "$approle_dir/secret-id")" -ge "$rotate_days" ]; then
+    # The running gateways keep the secret id they read at start (valid for secret_id_ttl);
+    # restarted ones read the new file.
+    rm -f "$approle_dir/secret-id"
     vault write -f -field=secret_id auth/approle/role/gateway/secret-id >"$approle_dir/secret-id"
-    log "issued a secret id for the gateway"
+    log "issued a secret id for the gateway (valid $secret_id_ttl; restart the gateways within that time)"
   fi
   give_to_gateway "$approle_dir/role-id" "$approle_dir/secret-id"
   chmod 0400 "$approle_dir/role-id" "$approle_dir/secret-id"
 }
 
+# Renews the operator token with itself (it holds auth/token/renew-self): a periodic token
+# lives for one more period after each renewal, so it never expires while this runs.
+renew_operator_token() {
+  [ -s "$operator_dir/token" ] || return 1
+  VAULT_TOKEN=$(cat "$operator_dir/token") vault token renew >/dev/null 2>&1
+}
+
 # The encryption-keys tool's token: operator.hcl for the key lifecycle, plus gateway.hcl
 # because rotation rewraps every stored data key and `verify` and the restore canary
 # decrypt a sample. It lives only in the vault-operator volume, which only the on-demand
-# `keys` service mounts.
+# `keys` service (and the unsealer, to renew it) mounts. One that expired or was revoked is
+# replaced.
 ensure_operator_token() {
-  [ -s "$operator_dir/token" ] && return 0
+  if renew_operator_token; then
+    log "renewed the operator token (valid $operator_period from now)"
+    return 0
+  fi
   umask 077
-  vault token create -orphan -policy=operator -policy=gateway -policy=restore-check -no-default-policy -period=768h \
-    -field=token >"$operator_dir/token"
+  if [ -e "$operator_dir/token" ]; then chmod 0600 "$operator_dir/token"; fi
+  vault token create -orphan -policy=operator -policy=gateway -policy=restore-check -no-default-policy \
+    -period="$operator_period" -field=token >"$operator_dir/token"
   give_to_gateway "$operator_dir/token"
+  chmod 0440 "$operator_dir/token"
   log "issued the operator token"
 }
 
-wait_for_vault
-initialise
-unseal
-login
-ensure_transit_key
-write_policies
-ensure_gateway_approle
-ensure_operator_token
-log "ready"
+operator_token_ttl() {
+  [ -s "$operator_dir/token" ] || { echo missing; return; }
+  VAULT_TOKEN=$(cat "$operator_dir/token") vault token lookup -field=ttl 2>/dev/null || echo expired
+}
+
+status() {
+  case "$(status_code)" in
+    0) echo "vault: unsealed ($(seal_type) seal)" ;;
+    2) echo "vault: SEALED ($(seal_type) seal): the vault-unsealer service unseals it; see its logs" ;;
+    *) echo "vault: UNREACHABLE at $VAULT_ADDR" ;;
+  esac
+  echo "operator token: $(operator_token_ttl) left (renewed by the vault-unsealer service)"
+  age=$(age_days "$approle_dir/secret-id")
+  echo "gateway secret id: issued $age days ago, valid $secret_id_ttl"
+  if [ "$age" -ge $((rotate_days * 2)) ]; then
+    echo "WARNING: the gateway secret id is $age days old: run scripts/manage start (vault-init issues a new one), then restart the gateways"
+  fi
+}
+
+watch() {
+  log "watching Vault at $VAULT_ADDR every ${watch_interval}s"
+  last_renewal=0
+  while :; do
+    code=$(status_code)
+    if [ "$code" = 2 ]; then unseal || true; fi
+    now=$(date +%s)
+    if [ "$(status_code)" = 0 ] && [ $((now - last_renewal)) -ge "$renew_interval" ]; then
+      if renew_operator_token; then
+        last_renewal=$now
+      else
+        log "WARNING: cannot renew the operator token; it may have expired: run scripts/manage start"
+        last_renewal=$now
+      fi
+    fi
+    sleep "$watch_interval"
+  done
+}
+
+case "${1:-setup}" in
+  setup)
+    wait_for_vault
+    initialise
+    wait_until_unsealed
+    login
+    ensure_audit_device
+    ensure_transit_key
+    write_policies
+    ensure_gateway_approle
+    ensure_operator_token
+    log "ready"
+    ;;
+  watch) watch ;;
+  status) status ;;
+  *)
+    echo "usage: init.sh [setup|watch|status]" >&2
+    exit 2
+    ;;
+esac
