@@ -30,15 +30,24 @@ function scratchRepo(): string {
   return root;
 }
 
-/** A `docker` stand-in on PATH that records its arguments; `compose version` answers as told. */
+/** A `docker` stand-in on PATH that records each call's arguments; `compose version` answers as told. */
 function fakeDocker(root: string, composeWorks: boolean): void {
   const file = path.join(root, 'bin', 'docker');
   writeFileSync(
     file,
     `#!/bin/sh\nif [ "$1 $2" = "compose version" ]; then exit ${composeWorks ? 0 : 1}; fi\n` +
-      `printf '%s\\n' "$@" > "${path.join(root, 'docker-args')}"\n`,
+      `printf '%s\\n' "$@" -- >> "${path.join(root, 'docker-args')}"\n`,
   );
   chmodSync(file, 0o755);
+  rmSync(path.join(root, 'docker-args'), { force: true });
+}
+
+/** The docker calls the fake recorded, each as its argument list. */
+function dockerCalls(root: string): string[][] {
+  return readFileSync(path.join(root, 'docker-args'), 'utf8')
+    .split('\n--\n')
+    .map((call) => call.replace(/\n?--\n?$/, '').split('\n'))
+    .filter((call) => call.length > 1 || call[0] !== '');
 }
 
 function manage(root: string, args: string[], pathDirs: string[]) {
@@ -85,24 +94,38 @@ describe('scripts/manage', () => {
     assert.match(result.stderr, /Usage: scripts\/manage <command> \[service\]/);
   });
 
-  const cases: [string[], string[]][] = [
-    [['start'], ['up', '--detach', '--build']],
+  const uid = process.getuid?.() ?? 0;
+  const cases: [string[], string[][]][] = [
+    [['start'], [['up', '--detach', '--build']]],
+    [['stop', 'nginx'], [['stop', 'nginx']]],
+    [['restart', 'gateway-1'], [['restart', 'gateway-1']]],
     [
-      ['stop', 'nginx'],
-      ['stop', 'nginx'],
+      ['status'],
+      [
+        ['ps', '--all'],
+        ['exec', '-T', 'vault-unsealer', '/bin/sh', '/vault/init.sh', 'status'],
+      ],
     ],
+    [['status', 'redis'], [['ps', '--all', 'redis']]],
+    [['logs', 'kratos'], [['logs', '--follow', '--tail=200', 'kratos']]],
     [
-      ['restart', 'gateway-1'],
-      ['restart', 'gateway-1'],
-    ],
-    [['status'], ['ps', '--all']],
-    [
-      ['logs', 'kratos'],
-      ['logs', '--follow', '--tail=200', 'kratos'],
-    ],
-    [
-      ['keys', 'backup', '--out', '/backup/keys.json'],
-      ['--profile', 'tools', 'run', '--rm', 'keys', 'backup', '--out', '/backup/keys.json'],
+      ['keys', 'backup', '--out', '/backups/keys.json'],
+      [
+        [
+          '--profile',
+          'tools',
+          'run',
+          '--rm',
+          '--user',
+          `${uid}:1000`,
+          '-e',
+          'HOME=/tmp',
+          'keys',
+          'backup',
+          '--out',
+          '/backups/keys.json',
+        ],
+      ],
     ],
   ];
   for (const [args, expected] of cases) {
@@ -112,17 +135,55 @@ describe('scripts/manage', () => {
       // The fake docker comes first; the system folders provide mkdir and friends.
       const result = manage(root, args, [path.join(root, 'bin'), '/usr/bin', '/bin']);
       assert.equal(result.status, 0, result.stderr);
-      const recorded = readFileSync(path.join(root, 'docker-args'), 'utf8').trim().split('\n');
-      assert.deepEqual(recorded, [
-        'compose',
-        '--project-directory',
-        root,
-        '-f',
-        path.join(root, 'docker-compose.yml'),
-        ...expected,
-      ]);
+      const prefix = ['compose', '--project-directory', root, '-f', path.join(root, 'docker-compose.yml')];
+      assert.deepEqual(
+        dockerCalls(root),
+        expected.map((call) => [...prefix, ...call]),
+      );
     });
   }
+
+  it('runs the keys tool as whoever calls it, so backups land in a folder that caller owns (root or not)', () => {
+    writeFileSync(path.join(root, '.env'), '');
+    const callers: { uid: number; gid: number; wrap: string[] }[] = [
+      { uid, gid: process.getgid?.() ?? 0, wrap: [] },
+    ];
+    // As root, also as an unprivileged user (setpriv from util-linux drops to uid 65534).
+    if (uid === 0 && spawnSync('setpriv', ['--version']).status === 0)
+      callers.push({
+        uid: 65534,
+        gid: 65534,
+        wrap: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'],
+      });
+    for (const caller of callers) {
+      const home = mkdtempSync(path.join(tmpdir(), 'manage-caller-'));
+      chmodSync(home, 0o777);
+      for (const dir of ['scripts', 'bin']) mkdirSync(path.join(home, dir));
+      for (const script of ['manage', 'generate-secrets'])
+        copyFileSync(repoPath('scripts', script), path.join(home, 'scripts', script));
+      copyFileSync(repoPath('docker-compose.yml'), path.join(home, 'docker-compose.yml'));
+      writeFileSync(path.join(home, '.env'), '');
+      fakeDocker(home, true);
+      spawnSync('chown', ['-R', `${caller.uid}:${caller.gid}`, home]);
+      const [command, ...rest] = [
+        ...caller.wrap,
+        bash,
+        path.join(home, 'scripts', 'manage'),
+        'keys',
+        'backup',
+      ];
+      const result = spawnSync(command ?? bash, rest, {
+        encoding: 'utf8',
+        env: { PATH: [path.join(home, 'bin'), '/usr/bin', '/bin'].join(path.delimiter) },
+      });
+      assert.equal(result.status, 0, result.stderr);
+      const backups = statSync(path.join(home, 'backups'));
+      assert.equal(backups.uid, caller.uid, 'the caller owns ./backups');
+      assert.equal(backups.mode & 0o777, 0o700);
+      assert.ok(dockerCalls(home)[0]?.join(' ').includes(`--user ${caller.uid}:1000`));
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
 
   it('takes at most one service name', () => {
     const result = manage(root, ['stop', 'nginx', 'redis'], [path.join(root, 'bin')]);
@@ -187,6 +248,33 @@ describe('scripts/generate-secrets', () => {
     assert.notEqual(after.REDIS_PASSWORD, before.REDIS_PASSWORD);
     assert.match(after.REDIS_PASSWORD ?? '', /^[0-9a-f]{64}$/);
     assert.match(result.stdout, /Generated: REDIS_PASSWORD$/m);
+  });
+
+  it('adds a setting that an older .env lacks, generating it when it is a secret', () => {
+    const before = readEnv();
+    const text = readFileSync(path.join(root, '.env'), 'utf8')
+      .replace(/^KRATOS_SECRETS_CIPHER=.*\n/m, '')
+      .replace(/^GATEWAY_DATABASE_URL=.*\n/m, '')
+      .replace(/\n$/, '');
+    writeFileSync(path.join(root, '.env'), text);
+    const result = run();
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /Added from \.env\.example: .*KRATOS_SECRETS_CIPHER/);
+    assert.match(result.stdout, /Generated: KRATOS_SECRETS_CIPHER$/m);
+    const after = readEnv();
+    assert.match(after.KRATOS_SECRETS_CIPHER ?? '', /^[A-Za-z0-9]{32}$/);
+    assert.equal(
+      after.GATEWAY_DATABASE_URL,
+      'postgres://gateway:${GATEWAY_DB_PASSWORD}@postgres:5432/gateway',
+    );
+    assert.equal(after.SESSION_SECRET, before.SESSION_SECRET);
+    // The old last line (no final newline) keeps its own line.
+    assert.match(
+      readFileSync(path.join(root, '.env'), 'utf8'),
+      /\n# Added by generate-secrets from \.env\.example\n/,
+    );
+    const again = run();
+    assert.doesNotMatch(again.stdout, /Added/);
   });
 });
 
