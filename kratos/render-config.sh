@@ -4,10 +4,16 @@
 # placeholder syntax, and this keeps every secret out of the committed config.
 #
 # Usage: render-config.sh <kratos arguments...>   e.g. render-config.sh serve --watch-courier
-# KRATOS_CONFIG_TEMPLATE and KRATOS_CONFIG_RENDERED override the two paths.
+# KRATOS_CONFIG_TEMPLATE and KRATOS_CONFIG_RENDERED override the two paths (default: the template
+# in KRATOS_CONFIG_DIR).
 set -eu
 
-template=${KRATOS_CONFIG_TEMPLATE:-/etc/config/kratos/kratos.yml}
+: "${GATEWAY_HOOK_BASE_URL:=http://gateway:3000}"
+: "${KRATOS_ADMIN_BASE_URL:=http://kratos:4434}"
+: "${KRATOS_CONFIG_DIR:=/etc/config/kratos}"
+export GATEWAY_HOOK_BASE_URL KRATOS_ADMIN_BASE_URL KRATOS_CONFIG_DIR
+
+template=${KRATOS_CONFIG_TEMPLATE:-$KRATOS_CONFIG_DIR/kratos.yml}
 rendered=${KRATOS_CONFIG_RENDERED:-/tmp/kratos/kratos.yml}
 
 umask 077
@@ -33,4 +39,5 @@ awk '
 END { exit missing }
 ' "$template" >"$rendered"
 
-exec kratos "$@" --config "$rendered"
+# KRATOS_BIN names the binary when it is not on PATH (the real-stack tests).
+exec "${KRATOS_BIN:-kratos}" "$@" --config "$rendered"

@@ -40,4 +40,5 @@ awk '
 END { exit missing }
 ' "$template" >"$rendered"
 
-exec vault server -config="$rendered" "$@"
+# VAULT_BIN names the binary when it is not on PATH (the real-stack tests).
+exec "${VAULT_BIN:-vault}" server -config="$rendered" "$@"

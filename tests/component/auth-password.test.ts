@@ -274,7 +274,7 @@ describe('GET /api/auth/verify (forward auth)', () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('x-user-id'), identityId);
     assert.equal(res.headers.get('x-user-email'), email);
-    assert.equal(res.headers.get('x-user-roles'), '');
+    assert.equal(res.headers.get('x-user-roles'), 'user');
     assert.equal(res.headers.get('x-auth-aal'), 'aal1');
   });
 

@@ -120,15 +120,32 @@ describe('POST /hooks/kratos/after-registration', () => {
     assert.equal(await receivedCount(res.body.identityId, 'after-registration'), 1);
   });
 
-  it('answers the same roles to a repeated delivery and records it once', async () => {
+  it('records a repeated delivery once', async () => {
     const body = payload('after-registration');
-    const first = await deliver('after-registration', body);
-    const second = await deliver('after-registration', body);
-    assert.equal(first.status, 200);
+    assert.equal((await deliver('after-registration', body)).status, 204);
+    assert.equal((await deliver('after-registration', body)).status, 204);
+    assert.equal(await receivedCount(body.identity.id, 'after-registration'), 1);
+  });
+
+  it('refuses an identity that is not stored yet (the nil id), so no row is written under it', async () => {
+    const body = payload('after-registration', { id: '00000000-0000-0000-0000-000000000000' });
+    const res = await deliver('after-registration', body);
+    assert.equal(res.status, 400);
+    assert.equal(await findProfile(gw.deps.db, body.identity.id), undefined);
+  });
+});
+
+describe('POST /hooks/kratos/registration-defaults', () => {
+  it('answers the default role for Kratos to store, and records nothing under the nil id', async () => {
+    const body = payload('registration-defaults', { id: '00000000-0000-0000-0000-000000000000' });
+    const first = await deliver('registration-defaults', body);
+    const second = await deliver('registration-defaults', body);
     const expected = { identity: { metadata_public: { roles: ['user'] } } };
+    assert.equal(first.status, 200);
     assert.deepEqual(await first.json(), expected);
     assert.deepEqual(await second.json(), expected);
-    assert.equal(await receivedCount(body.identity.id, 'after-registration'), 1);
+    assert.equal(await findProfile(gw.deps.db, body.identity.id), undefined);
+    assert.equal(await receivedCount(body.identity.id, 'registration-defaults'), 0);
   });
 });
 

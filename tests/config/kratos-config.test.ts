@@ -23,7 +23,7 @@ type Config = Record<string, any>;
 
 const kratosYml = readRepoFile('kratos', 'kratos.yml');
 const config = parse(kratosYml) as Config;
-const GATEWAY_HOOK = /^http:\/\/gateway:3000\/hooks\/kratos\/(after-[a-z]+)$/;
+const GATEWAY_HOOK = /^\$\{GATEWAY_HOOK_BASE_URL\}\/hooks\/kratos\/((?:after|registration)-[a-z]+)$/;
 
 /** Every web hook of the config, with where it sits. */
 function webHooks(): { where: string; hook: WebHook }[] {
@@ -166,6 +166,7 @@ describe('kratos/kratos.yml policy', () => {
       'after-registration',
       'after-settings',
       'after-verification',
+      'registration-defaults',
     ]);
     for (const { where, hook } of hooks) {
       assert.match(hook.config?.url ?? '', GATEWAY_HOOK, where);
@@ -179,15 +180,18 @@ describe('kratos/kratos.yml policy', () => {
         where,
       );
       const event = GATEWAY_HOOK.exec(hook.config?.url ?? '')?.[1];
-      assert.equal(hook.config?.body, `file:///etc/config/kratos/webhooks/${event}.jsonnet`, where);
+      assert.equal(hook.config?.body, `file://\${KRATOS_CONFIG_DIR}/webhooks/${event}.jsonnet`, where);
     }
   });
 
-  it('lets the registration hook set metadata before the session is issued', () => {
+  it('lets registration-defaults set metadata before the identity is stored, and syncs after it is', () => {
     for (const method of ['password', 'code']) {
       const hooks = config.selfservice.flows.registration.after[method].hooks as WebHook[];
-      assert.equal(hooks[0]?.hook, 'web_hook', method);
+      assert.match(hooks[0]?.config?.url ?? '', /\/registration-defaults$/, method);
       assert.equal(hooks[0]?.config?.response?.parse, true, method);
+      // Kratos gives a parsing hook the nil id: only a hook without parse sees the stored identity.
+      assert.match(hooks[1]?.config?.url ?? '', /\/after-registration$/, method);
+      assert.notEqual(hooks[1]?.config?.response?.parse, true, method);
       assert.equal(hooks.at(-1)?.hook, 'session', method);
     }
   });
@@ -205,6 +209,7 @@ describe('kratos/kratos.yml policy', () => {
 
 describe('kratos/webhooks/*.jsonnet', () => {
   for (const event of [
+    'registration-defaults',
     'after-registration',
     'after-login',
     'after-settings',
@@ -273,8 +278,14 @@ describe('the Kratos double', () => {
       'settings',
       'verification',
     ]);
-    assert.equal(double.webHooks.registration?.parse, true);
-    assert.equal(double.webHooks.login?.ignore, true);
+    assert.deepEqual(
+      double.webHooks.registration?.map((h) => [h.name, h.parse]),
+      [
+        ['registration-defaults', true],
+        ['after-registration', false],
+      ],
+    );
+    assert.equal(double.webHooks.login?.[0]?.ignore, true);
     assert.ok(double.revokeSessionsAfter.has('recovery'));
   });
 });

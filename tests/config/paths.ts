@@ -27,8 +27,7 @@ export function readRepoFile(...parts: string[]): string {
 /** Reads and parses one JSON reference document, failing clearly when it is missing. */
 export function readReferenceJson(...parts: string[]): Record<string, unknown> {
   const file = path.join(referenceDir, ...parts);
-  if (!existsSync(file))
-    throw new Error(`reference document missing: tests/reference/${parts.join('/')}`);
+  if (!existsSync(file)) throw new Error(`reference document missing: tests/reference/${parts.join('/')}`);
   return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
 }
 

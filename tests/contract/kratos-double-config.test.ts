@@ -29,9 +29,12 @@ describe('Kratos double configuration', () => {
     assert.equal(config.sessionLifespanMs, 24 * 3_600_000);
     assert.equal(config.minPasswordLength, 12);
     assert.equal(config.whoamiRequiredAal, 'highest_available');
-    assert.equal(config.webHooks.registration?.parse, true);
-    assert.equal(config.webHooks.login?.ignore, true);
-    assert.equal(config.webHooks.settings?.ignore, false);
+    assert.deepEqual(
+      config.webHooks.registration?.map((h) => h.parse),
+      [true, false],
+    );
+    assert.equal(config.webHooks.login?.[0]?.ignore, true);
+    assert.equal(config.webHooks.settings?.[0]?.ignore, false);
     assert.ok(config.revokeSessionsAfter.has('recovery'));
     assert.ok(config.identitySchemaPath?.endsWith(path.join('kratos', 'identity.schema.json')));
   });
@@ -66,7 +69,7 @@ describe('Kratos double configuration', () => {
     assert.equal(config.minPasswordLength, 16);
     assert.equal(config.lifespans.login, 10 * 60_000);
     assert.deepEqual(config.webHooks, {
-      settings: { parse: true, ignore: false, apiKeyHeader: 'X-Other-Key' },
+      settings: [{ name: 'after-settings', parse: true, ignore: false, apiKeyHeader: 'X-Other-Key' }],
     });
   });
 });

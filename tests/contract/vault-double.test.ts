@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -38,131 +37,123 @@ async function call(double: VaultDouble, method: string, path: string, body?: un
   return { status: response.status, body: text ? JSON.parse(text) : undefined };
 }
 
-describe(
-  'Vault double against the Vault transit OpenAPI document',
-  { skip: !existsSync(specPath) && !process.env.CI },
-  () => {
-    let double: VaultDouble;
-    let spec: OpenApiRequestValidator;
+describe('Vault double against the Vault transit OpenAPI document', () => {
+  let double: VaultDouble;
+  let spec: OpenApiRequestValidator;
 
-    before(async () => {
-      double = await startVaultDouble();
-      spec = createOpenApiRequestValidator(specPath);
-    });
-    after(() => double.close());
+  before(async () => {
+    double = await startVaultDouble();
+    spec = createOpenApiRequestValidator(specPath);
+  });
+  after(() => double.close());
 
-    it('serves only operations the document describes', () => {
-      for (const route of double.routes) {
-        const operation = spec.findOperation(specMethod(route), concrete(route.template));
-        assert.ok(operation, `${route.method} ${route.template} is not in the document`);
-        assert.equal(operation.template, route.template);
+  it('serves only operations the document describes', () => {
+    for (const route of double.routes) {
+      const operation = spec.findOperation(specMethod(route), concrete(route.template));
+      assert.ok(operation, `${route.method} ${route.template} is not in the document`);
+      assert.equal(operation.template, route.template);
+    }
+  });
+
+  it('decodes only body fields the document declares, with the declared types', () => {
+    for (const route of double.routes) {
+      const operation = spec.findOperation(specMethod(route), concrete(route.template));
+      const properties = (operation?.bodySchema?.properties ?? {}) as Record<
+        string,
+        { type: string; format?: string }
+      >;
+      for (const [field, type] of Object.entries(route.fields ?? {})) {
+        const declared = properties[field];
+        assert.ok(declared, `${route.template} decodes ${field}, which the document does not declare`);
+        const expected = type === 'duration' ? 'string/duration' : type;
+        const actual = declared.format === 'duration' ? 'string/duration' : declared.type;
+        assert.equal(actual, expected, `${route.template} field ${field}`);
       }
+    }
+  });
+
+  it('receives only schema-valid requests from a node-vault client running the gateway operations', async () => {
+    double.requests.length = 0;
+    const client = vault({ endpoint: double.url, token: double.rootToken });
+    const context = Buffer.from('user-1').toString('base64');
+    await client.write('transit/keys/contract', { type: 'aes256-gcm96', derived: true, exportable: true });
+    const dataKey = await client.write('transit/datakey/plaintext/contract', { context, bits: 256 });
+    await client.write('transit/decrypt/contract', { ciphertext: dataKey.data.ciphertext, context });
+    await client.write('transit/keys/contract/rotate', {});
+    await client.write('transit/rewrap/contract', {
+      batch_input: [{ ciphertext: dataKey.data.ciphertext, context }],
     });
-
-    it('decodes only body fields the document declares, with the declared types', () => {
-      for (const route of double.routes) {
-        const operation = spec.findOperation(specMethod(route), concrete(route.template));
-        const properties = (operation?.bodySchema?.properties ?? {}) as Record<
-          string,
-          { type: string; format?: string }
-        >;
-        for (const [field, type] of Object.entries(route.fields ?? {})) {
-          const declared = properties[field];
-          assert.ok(declared, `${route.template} decodes ${field}, which the document does not declare`);
-          const expected = type === 'duration' ? 'string/duration' : type;
-          const actual = declared.format === 'duration' ? 'string/duration' : declared.type;
-          assert.equal(actual, expected, `${route.template} field ${field}`);
-        }
-      }
+    await client.write('transit/keys/contract/config', {
+      allow_plaintext_backup: true,
+      min_decryption_version: 1,
     });
-
-    it('receives only schema-valid requests from a node-vault client running the gateway operations', async () => {
-      double.requests.length = 0;
-      const client = vault({ endpoint: double.url, token: double.rootToken });
-      const context = Buffer.from('user-1').toString('base64');
-      await client.write('transit/keys/contract', { type: 'aes256-gcm96', derived: true, exportable: true });
-      const dataKey = await client.write('transit/datakey/plaintext/contract', { context, bits: 256 });
-      await client.write('transit/decrypt/contract', { ciphertext: dataKey.data.ciphertext, context });
-      await client.write('transit/keys/contract/rotate', {});
-      await client.write('transit/rewrap/contract', {
-        batch_input: [{ ciphertext: dataKey.data.ciphertext, context }],
-      });
-      await client.write('transit/keys/contract/config', {
-        allow_plaintext_backup: true,
-        min_decryption_version: 1,
-      });
-      const backup = await client.read('transit/backup/contract');
-      await client.write('transit/restore/contract-copy', { backup: backup.data.backup });
-      await client.write('transit/restore', { backup: backup.data.backup, force: true });
-      const role = double.addAppRole('contract', {
-        policies: [],
-        tokenTtlSeconds: 60,
-        tokenMaxTtlSeconds: 120,
-      });
-      const login = vault({ endpoint: double.url });
-      await login.approleLogin({ role_id: role.roleId, secret_id: role.secretId });
-      await login.tokenLookupSelf();
-      await login.tokenRenewSelf({ increment: '60s' });
-
-      assert.ok(double.requests.length >= 11);
-      for (const request of double.requests) {
-        const method = request.method === 'LIST' ? 'GET' : request.method;
-        assert.deepEqual(
-          spec.validateBody(method, request.path, request.body),
-          [],
-          `${method} ${request.path}`,
-        );
-      }
+    const backup = await client.read('transit/backup/contract');
+    await client.write('transit/restore/contract-copy', { backup: backup.data.backup });
+    await client.write('transit/restore', { backup: backup.data.backup, force: true });
+    const role = double.addAppRole('contract', {
+      policies: [],
+      tokenTtlSeconds: 60,
+      tokenMaxTtlSeconds: 120,
     });
+    const login = vault({ endpoint: double.url });
+    await login.approleLogin({ role_id: role.roleId, secret_id: role.secretId });
+    await login.tokenLookupSelf();
+    await login.tokenRenewSelf({ increment: '60s' });
 
-    it('rejects, with a Vault error body, every field whose type contradicts the document', async () => {
-      for (const route of double.routes.filter((r) => r.fields)) {
-        for (const [field, type] of Object.entries(route.fields ?? {})) {
-          const body = { [field]: WRONG_VALUE[type] };
-          const path = concrete(route.template);
-          assert.notDeepEqual(
-            spec.validateBody(route.method, path, body),
-            [],
-            `the document accepts ${field}`,
-          );
-          const response = await call(double, route.method, path, body);
-          assert.equal(
-            response.status,
-            400,
-            `${route.template} accepted ${field}=${JSON.stringify(body[field])}`,
-          );
-          assert.match(response.body.errors[0], /Field validation failed/);
-        }
-      }
-    });
+    assert.ok(double.requests.length >= 11);
+    for (const request of double.requests) {
+      const method = request.method === 'LIST' ? 'GET' : request.method;
+      assert.deepEqual(
+        spec.validateBody(method, request.path, request.body),
+        [],
+        `${method} ${request.path}`,
+      );
+    }
+  });
 
-    it('rejects a POST without the body the document marks as required', async () => {
-      for (const route of double.routes.filter((r) => r.method === 'POST')) {
+  it('rejects, with a Vault error body, every field whose type contradicts the document', async () => {
+    for (const route of double.routes.filter((r) => r.fields)) {
+      for (const [field, type] of Object.entries(route.fields ?? {})) {
+        const body = { [field]: WRONG_VALUE[type] };
         const path = concrete(route.template);
-        assert.equal(spec.findOperation('POST', path)?.bodyRequired, true);
-        const response = await call(double, 'POST', path);
-        assert.equal(response.status, 400, `${route.template} accepted an empty body`);
-        assert.deepEqual(response.body, { errors: ['missing request body'] });
+        assert.notDeepEqual(spec.validateBody(route.method, path, body), [], `the document accepts ${field}`);
+        const response = await call(double, route.method, path, body);
+        assert.equal(
+          response.status,
+          400,
+          `${route.template} accepted ${field}=${JSON.stringify(body[field])}`,
+        );
+        assert.match(response.body.errors[0], /Field validation failed/);
       }
-    });
+    }
+  });
 
-    it('rejects requests missing the fields Vault needs to act', async () => {
-      await call(double, 'POST', '/transit/keys/needs', {});
-      const cases: [string, Record<string, unknown>, RegExp][] = [
-        ['/transit/encrypt/needs', {}, /missing plaintext/],
-        ['/transit/decrypt/needs', {}, /missing ciphertext/],
-        ['/transit/rewrap/needs', {}, /missing ciphertext/],
-        ['/transit/restore', {}, /'backup' must be supplied/],
-        ['/auth/approle/login', {}, /missing role_id/],
-      ];
-      for (const [path, body, message] of cases) {
-        const response = await call(double, 'POST', path, body);
-        assert.equal(response.status, 400, path);
-        assert.match(response.body.errors[0], message);
-      }
-    });
-  },
-);
+  it('rejects a POST without the body the document marks as required', async () => {
+    for (const route of double.routes.filter((r) => r.method === 'POST')) {
+      const path = concrete(route.template);
+      assert.equal(spec.findOperation('POST', path)?.bodyRequired, true);
+      const response = await call(double, 'POST', path);
+      assert.equal(response.status, 400, `${route.template} accepted an empty body`);
+      assert.deepEqual(response.body, { errors: ['missing request body'] });
+    }
+  });
+
+  it('rejects requests missing the fields Vault needs to act', async () => {
+    await call(double, 'POST', '/transit/keys/needs', {});
+    const cases: [string, Record<string, unknown>, RegExp][] = [
+      ['/transit/encrypt/needs', {}, /missing plaintext/],
+      ['/transit/decrypt/needs', {}, /missing ciphertext/],
+      ['/transit/rewrap/needs', {}, /missing ciphertext/],
+      ['/transit/restore', {}, /'backup' must be supplied/],
+      ['/auth/approle/login', {}, /missing role_id/],
+    ];
+    for (const [path, body, message] of cases) {
+      const response = await call(double, 'POST', path, body);
+      assert.equal(response.status, 400, path);
+      assert.match(response.body.errors[0], message);
+    }
+  });
+});
 
 describe('Vault double transit semantics', () => {
   let double: VaultDouble;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Secret, TOTP } from 'otpauth';
-import { startKratosDouble, type KratosDouble, type KratosDoubleOptions } from '../doubles/kratos/index.js';
+import type { KratosDouble, KratosDoubleOptions } from '../doubles/kratos/index.js';
+import { startKratos } from './kratos-target.js';
 import { startTestGateway, type TestGateway, type TestGatewayOptions } from './gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from './http.js';
 
@@ -39,7 +40,7 @@ export async function startAccountGateway(
   } = {},
 ): Promise<TestGateway & { kratos: KratosDouble }> {
   const target: { url?: string } = {};
-  const kratos = await startKratosDouble({
+  const kratos = await startKratos({
     webhookUrl: (hook) => (target.url ? `${target.url}/hooks/kratos/${hook}` : undefined),
     webhookApiKey: WEBHOOK_KEY,
     ...options.kratosOptions,

@@ -7,8 +7,9 @@ import { buildDeps } from '../../gateway/src/build-deps.js';
 import { loadConfig } from '../../gateway/src/config.js';
 import type { AppDeps } from '../../gateway/src/deps.js';
 import { createLogger } from '../../gateway/src/http/logger.js';
-import { startKratosDouble, type KratosDouble, type KratosDoubleOptions } from '../doubles/kratos/index.js';
+import type { KratosDouble, KratosDoubleOptions } from '../doubles/kratos/index.js';
 import { startVaultDouble } from '../doubles/vault/index.js';
+import { startKratos } from './kratos-target.js';
 
 /**
  * A throwaway database for one test gateway: a fresh database on the real Postgres server
@@ -55,7 +56,16 @@ export interface TestGatewayOptions {
  */
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const ownKratos = !options.kratos && !options.share;
-  const kratos = options.kratos ?? options.share?.kratos ?? (await startKratosDouble(options.kratosOptions));
+  // Kratos calls its web hooks (kratos.yml has them) on this gateway, as it does in compose.
+  const hookTarget: { url?: string } = {};
+  const kratos =
+    options.kratos ??
+    options.share?.kratos ??
+    (await startKratos({
+      webhookUrl: (hook: string) => hookTarget.url && `${hookTarget.url}/hooks/kratos/${hook}`,
+      webhookApiKey: 'test-webhook-key-0123456789',
+      ...options.kratosOptions,
+    }));
   const db = options.share ? undefined : await createTestDatabase();
   const shared = options.share?.deps.config;
   const env: Record<string, string | undefined> = {
@@ -87,6 +97,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
+  hookTarget.url = url;
   return {
     url,
     port,

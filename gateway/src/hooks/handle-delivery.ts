@@ -53,8 +53,8 @@ export async function handleDelivery(
 }
 
 /**
- * What the after-registration hook answers: Kratos parses it (`response.parse: true`) and
- * stores the identity's public metadata with the default role added.
+ * What the registration-defaults hook answers: Kratos parses it (`response.parse: true`) and
+ * stores the new identity's public metadata with the default role added.
  */
 export function registrationAnswer(deps: AppDeps, payload: HookPayload) {
   const metadata = payload.identity.metadata_public ?? {};

@@ -3,8 +3,13 @@ import { z } from 'zod';
 import { canonicalJson } from '../audit/audit-log.js';
 import type { ProfileSnapshot } from '../account/profile-store.js';
 
-/** The hooks Kratos calls after its flows (kratos/kratos.yml). */
+/**
+ * The hooks Kratos calls after its flows (kratos/kratos.yml). `registration-defaults` is the
+ * one that may change the identity (`response.parse`), so Kratos calls it before the identity
+ * is stored, with the nil id; `after-registration` follows once it is stored.
+ */
 export const HOOKS = [
+  'registration-defaults',
   'after-registration',
   'after-login',
   'after-settings',
@@ -23,6 +28,9 @@ const identity = z.looseObject({
   verifiable_addresses: z.array(address).max(50).optional(),
   updated_at: z.iso.datetime({ offset: true }).optional(),
 });
+
+/** Kratos' id of an identity that is not stored yet (uuid.Nil). */
+export const UNSAVED_IDENTITY_ID = '00000000-0000-0000-0000-000000000000';
 
 /** The body kratos/webhooks/<hook>.jsonnet renders. */
 export const hookPayload = z.object({

@@ -4,7 +4,7 @@ import type { AppDeps } from '../deps.js';
 import { AppError } from '../http/errors.js';
 import { jsonBody, parseBody } from '../http/middleware.js';
 import { handleDelivery, registrationAnswer } from './handle-delivery.js';
-import { HOOKS, hookPayload } from './payload.js';
+import { HOOKS, UNSAVED_IDENTITY_ID, hookPayload } from './payload.js';
 import { requireWebhookKey } from './webhook-key.js';
 import { caseSensitiveRouter } from '../http/router.js';
 
@@ -35,8 +35,11 @@ export function createKratosHooksRouter(deps: AppDeps): Router {
     const payload = parseBody(hookPayload, req.body);
     if (payload.event !== hook.data)
       throw new AppError('invalid_request', 400, `event: must be ${hook.data} on this hook.`);
+    // Before the identity is stored there is nothing to record: only the defaults to answer.
+    if (hook.data === 'registration-defaults') return res.json(registrationAnswer(deps, payload));
+    if (payload.identity.id === UNSAVED_IDENTITY_ID)
+      throw new AppError('invalid_request', 400, 'identity.id: the identity is not stored yet.');
     await handleDelivery(deps, req, hook.data, payload);
-    if (hook.data === 'after-registration') return res.json(registrationAnswer(deps, payload));
     res.status(204).end();
   });
 

@@ -8,6 +8,8 @@ export type HookFlow = 'registration' | 'login' | 'settings' | 'verification' | 
 
 /** One `web_hook` action as configured in kratos.yml (only what the double acts on). */
 export interface WebHookSettings {
+  /** The last segment of the hook's URL ('after-registration', 'registration-defaults', …). */
+  name: string;
   parse: boolean;
   ignore: boolean;
   apiKeyHeader: string;
@@ -27,8 +29,8 @@ export interface DoubleConfig {
   recoveryEnabled: boolean;
   verificationEnabled: boolean;
   totpIssuer: string;
-  /** Hooks per flow; a flow missing here runs no web_hook. */
-  webHooks: Partial<Record<HookFlow, WebHookSettings>>;
+  /** The web hooks of each flow, in kratos.yml's order; a flow missing here runs none. */
+  webHooks: Partial<Record<HookFlow, WebHookSettings[]>>;
   /** Flows whose after hooks include `revoke_active_sessions`. */
   revokeSessionsAfter: Set<'settings' | 'recovery'>;
   defaultReturnUrl?: string;
@@ -67,7 +69,14 @@ export function defaultConfig(): DoubleConfig {
     webHooks: Object.fromEntries(
       ALL_HOOK_FLOWS.map((flow) => [
         flow,
-        { parse: flow === 'registration', ignore: false, apiKeyHeader: DEFAULT_API_KEY_HEADER },
+        [
+          {
+            name: `after-${flow}`,
+            parse: flow === 'registration',
+            ignore: false,
+            apiKeyHeader: DEFAULT_API_KEY_HEADER,
+          },
+        ],
       ]),
     ),
     revokeSessionsAfter: new Set(),
@@ -181,15 +190,24 @@ function hooksOf(yml: Node, flow: HookFlow): HookEntry[] {
 function webHooksFrom(yml: Node): DoubleConfig['webHooks'] {
   const result: DoubleConfig['webHooks'] = {};
   for (const flow of ALL_HOOK_FLOWS) {
-    const hook = hooksOf(yml, flow).find((h) => h.hook === 'web_hook');
-    if (!hook) continue;
-    const auth = at(hook.config, 'auth');
-    const header = at(auth, 'type') === 'api_key' ? at(auth, 'config', 'name') : undefined;
-    result[flow] = {
-      parse: at(hook.config, 'response', 'parse') === true,
-      ignore: at(hook.config, 'response', 'ignore') === true,
-      apiKeyHeader: typeof header === 'string' ? header : DEFAULT_API_KEY_HEADER,
-    };
+    const hooks = hooksOf(yml, flow).filter((h) => h.hook === 'web_hook');
+    if (hooks.length === 0) continue;
+    const byName = new Map<string, WebHookSettings>();
+    for (const hook of hooks) {
+      const auth = at(hook.config, 'auth');
+      const header = at(auth, 'type') === 'api_key' ? at(auth, 'config', 'name') : undefined;
+      const url = at(hook.config, 'url');
+      const name = typeof url === 'string' ? (url.split('/').pop() ?? '') : `after-${flow}`;
+      // The same hook attached to several methods (password, code) runs once per flow.
+      if (byName.has(name)) continue;
+      byName.set(name, {
+        name,
+        parse: at(hook.config, 'response', 'parse') === true,
+        ignore: at(hook.config, 'response', 'ignore') === true,
+        apiKeyHeader: typeof header === 'string' ? header : DEFAULT_API_KEY_HEADER,
+      });
+    }
+    result[flow] = [...byName.values()];
   }
   return result;
 }

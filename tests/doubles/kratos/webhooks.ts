@@ -1,4 +1,4 @@
-import type { HookFlow } from './config.js';
+import type { HookFlow, WebHookSettings } from './config.js';
 import type { DoubleContext } from './context.js';
 import { errors } from './errors.js';
 import { identityJson, syncAddresses } from './identity.js';
@@ -13,12 +13,23 @@ interface HookMessages {
 
 const TIMEOUT_MS = 5000;
 
+/** Kratos' placeholder id of an identity that is not stored yet (uuid.Nil). */
+export const NIL_IDENTITY_ID = '00000000-0000-0000-0000-000000000000';
+
 /**
- * Runs the `web_hook` after-hook of a flow, as kratos/kratos.yml configures it and with the body
- * kratos/webhooks/<hook>.jsonnet renders. With `response.ignore` the delivery runs in the
- * background and never affects the flow; otherwise a 4xx answer with `messages` interrupts the
- * flow (400 with the messages on the flow), any other failure fails it (500), and with
- * `response.parse` the answer's `identity` fields are applied to the identity.
+ * When a web hook runs, as in Kratos v1.3.1 (selfservice/flow/registration/hook.go): a hook
+ * that may change the identity (`response.parse`) runs before the identity is stored, so it
+ * sees the nil id; every other hook runs after, with the stored identity.
+ */
+export type HookPhase = 'pre-persist' | 'post-persist';
+
+/**
+ * Runs the `web_hook` after-hooks of a flow, as kratos/kratos.yml configures them and with the
+ * bodies kratos/webhooks/<hook>.jsonnet renders. Registration runs them in two phases (see
+ * HookPhase); the other flows run them all at once. With `response.ignore` the delivery runs
+ * in the background and never affects the flow; otherwise a 4xx answer with `messages`
+ * interrupts the flow (400 with the messages on the flow), any other failure fails it (500),
+ * and with `response.parse` the answer's `identity` fields are applied to the identity.
  */
 export async function runWebHook(
   ctx: DoubleContext,
@@ -26,13 +37,27 @@ export async function runWebHook(
   flow: StoredFlow,
   identity: StoredIdentity,
   session?: StoredSession,
+  phase?: HookPhase,
 ): Promise<void> {
-  const settings = ctx.config.webHooks[flowKind];
-  const hookName = `after-${flowKind}`;
-  const url = ctx.webhookUrl?.(hookName);
-  if (!settings || !url) return;
-  const body = hookBody(ctx, hookName, flow, identity, session);
-  const delivery = deliver(ctx, hookName, url, settings.apiKeyHeader, body);
+  const hooks = (ctx.config.webHooks[flowKind] ?? []).filter(
+    (hook) => phase === undefined || (phase === 'pre-persist') === hook.parse,
+  );
+  for (const settings of hooks) await runOne(ctx, settings, flow, identity, session, phase);
+}
+
+async function runOne(
+  ctx: DoubleContext,
+  settings: WebHookSettings,
+  flow: StoredFlow,
+  identity: StoredIdentity,
+  session: StoredSession | undefined,
+  phase: HookPhase | undefined,
+): Promise<void> {
+  const url = ctx.webhookUrl?.(settings.name);
+  if (!url) return;
+  const body = hookBody(ctx, settings.name, flow, identity, session);
+  if (phase === 'pre-persist') (body.identity as Record<string, unknown>).id = NIL_IDENTITY_ID;
+  const delivery = deliver(ctx, settings.name, url, settings.apiKeyHeader, body);
   if (settings.ignore) {
     delivery.catch(() => undefined);
     return;

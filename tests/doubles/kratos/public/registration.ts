@@ -73,7 +73,7 @@ async function register(
   if (!validate(ctx, flow, traits, password)) return undefined;
   const identity = buildIdentity(ctx, { traits, password });
   try {
-    await runWebHook(ctx, 'registration', flow, identity);
+    await runWebHook(ctx, 'registration', flow, identity, undefined, 'pre-persist');
   } catch (error) {
     if (error instanceof FlowInterrupted) return undefined;
     throw error;
@@ -83,6 +83,7 @@ async function register(
     return undefined;
   }
   ctx.state.identities.set(identity.id, identity);
+  await runWebHook(ctx, 'registration', flow, identity, undefined, 'post-persist');
   return identity;
 }
 

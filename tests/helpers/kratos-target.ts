@@ -1,0 +1,46 @@
+import { startKratosDouble, type KratosDouble, type KratosDoubleOptions } from '../doubles/kratos/index.js';
+import { startRealKratos } from './real-kratos.js';
+
+/**
+ * Which Kratos the suites run against: the double (the fast tier, the default) or real Kratos
+ * v1.3.1 built from its Go module (KRATOS_TARGET=real, set by `npm run test:real`).
+ */
+export const kratosTarget: 'double' | 'real' = process.env.KRATOS_TARGET === 'real' ? 'real' : 'double';
+
+/** Fails a double-only request loudly when the suite runs against real Kratos. */
+function doubleOnly(what: string): never {
+  throw new Error(
+    `${what} exists only on the Kratos double; mark this suite double-only (see README, Tests)`,
+  );
+}
+
+/**
+ * Starts the Kratos the run targets. Against real Kratos the options map to Kratos settings
+ * (lifespans as environment overrides); a clock cannot be moved in a real server, so `now`
+ * is refused there, and the double's white-box state and latency knob throw.
+ */
+export async function startKratos(options: KratosDoubleOptions = {}): Promise<KratosDouble> {
+  if (kratosTarget === 'double') return startKratosDouble(options);
+  if (options.now) doubleOnly('a movable Kratos clock');
+  const env: Record<string, string> = {};
+  if (options.sessionLifespanSeconds !== undefined)
+    env.SESSION_LIFESPAN = `${options.sessionLifespanSeconds}s`;
+  if (options.privilegedSessionMaxAgeSeconds !== undefined)
+    env.SELFSERVICE_FLOWS_SETTINGS_PRIVILEGED_SESSION_MAX_AGE = `${options.privilegedSessionMaxAgeSeconds}s`;
+  const real = await startRealKratos({
+    webhookUrl: options.webhookUrl,
+    webhookApiKey: options.webhookApiKey,
+    env,
+  });
+  return {
+    publicUrl: real.publicUrl,
+    adminUrl: real.adminUrl,
+    setLatency: () => doubleOnly('setLatency'),
+    stop: real.stop,
+    start: real.start,
+    close: real.close,
+    get state(): KratosDouble['state'] {
+      return doubleOnly('the white-box state');
+    },
+  };
+}
