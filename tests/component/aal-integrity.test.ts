@@ -172,7 +172,8 @@ describe('a factor never raises the session that enrolled it', () => {
     assert.equal(options.body.allowCredentials.length, 1);
     const forged = { ...options.body, allowCredentials: [] };
     const res = await browser.post('/step-up', { credential: newer.authenticate(forged) });
-    assert.equal(res.status, 401, JSON.stringify(res.body));
+    assert.equal(res.status, 403, JSON.stringify(res.body));
+    assert.equal(codeOf(res), 'factor_enrolled_in_this_session');
   });
 
   it('/mfa/totp/confirm leaves the session aal1 and its TOTP cannot raise it', async () => {

@@ -4,7 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { latestCode } from '../helpers/account.js';
+import { latestCode, totpCode } from '../helpers/account.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 
@@ -39,13 +39,27 @@ async function signUp(): Promise<User> {
   return { browser, identityId: res.body.identityId };
 }
 
-/** Marks the user's Kratos session as having completed a second factor (what a TOTP step-up does). */
-function raiseToAal2(user: User): void {
-  for (const session of gw.kratos.state.sessions.values()) {
-    if (session.identityId === user.identityId) {
-      session.methods.push({ method: 'totp', aal: 'aal2', completedAt: Date.now() });
-    }
-  }
+/**
+ * Raises the user to aal2 the way a person does: enrols TOTP (the account's first factor),
+ * signs in again (which now owes it) and steps up with a code. A factor never raises the
+ * session that enrolled it, so the browser's session is the new one.
+ */
+async function raiseToAal2(user: User): Promise<void> {
+  const started = await user.browser.post('/auth/mfa/totp');
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  const secret = started.body.secret as string;
+  const confirmed = await user.browser.post('/auth/mfa/totp/confirm', { code: totpCode(secret) });
+  assert.equal(confirmed.status, 200, JSON.stringify(confirmed.body));
+  const me = await user.browser.get('/auth/session');
+  const browser = new Browser(`${gw.url}/api`);
+  const login = await browser.post('/auth/login/password', {
+    identifier: me.body.email,
+    password: STRONG_PASSWORD,
+  });
+  assert.equal(login.status, 403, JSON.stringify(login.body));
+  const stepped = await browser.post('/auth/step-up/totp', { code: totpCode(secret) });
+  assert.equal(stepped.status, 200, JSON.stringify(stepped.body));
+  user.browser = browser;
 }
 
 async function createJar(user: User, body: Record<string, unknown> = { name: 'Taxes' }) {
@@ -242,7 +256,7 @@ describe('Honey Jars access control', () => {
     assert.equal(refused.status, 403);
     assert.equal(refused.body.error.code, 'aal2_required');
     assert.equal((await upload(user, jar.id, Buffer.from('x'))).status, 403);
-    raiseToAal2(user);
+    await raiseToAal2(user);
     const file = await upload(user, jar.id, Buffer.from('after step-up'));
     assert.equal(file.status, 201, JSON.stringify(file.body));
     assert.deepEqual((await download(user, jar.id, file.body.id)).body, Buffer.from('after step-up'));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { Browser } from '../helpers/http.js';
+import { Browser, STRONG_PASSWORD } from '../helpers/http.js';
 import {
   addPasskey,
   auditEvents,
@@ -218,16 +218,18 @@ describe('passkey registration refusals', () => {
 describe('step-up refusals', () => {
   it('rejects a passkey of another identity', async () => {
     const { email } = await seedPasswordUser(gw);
-    const browser = await passwordLogin(gw, email);
     const own = new SoftAuthenticator();
-    await addPasskey(browser, own);
+    await addPasskey(await passwordLogin(gw, email), own);
+    // A later password sign-in owes the passkey; another identity's passkey does not pay it.
+    const browser = new Browser(gw.auth);
+    await browser.post('/login/password', { identifier: email, password: STRONG_PASSWORD });
     const other = await signUpWithPasskey(gw);
     const options = await browser.post('/step-up/options', {});
     const credential = other.authenticator.authenticate(options.body, { credentialId: other.passkeyId });
     const res = await browser.post('/step-up', { credential });
     assert.equal(res.status, 403);
     assert.equal(codeOf(res), 'passkey_not_yours');
-    assert.equal((await browser.get('/session')).body.aal, 'aal1');
+    assert.equal(codeOf(await browser.get('/session')), 'aal2_required');
   });
 
   it('rejects a login challenge used for a step-up', async () => {

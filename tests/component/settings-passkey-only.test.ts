@@ -10,6 +10,7 @@ import {
   seedIdentity,
   signedIn,
   startAccountGateway,
+  totpCode,
 } from '../helpers/account.js';
 
 /**
@@ -36,7 +37,9 @@ describe('account settings of a passkey-only session', () => {
       identifier: email,
       password: NEW_PASSWORD,
     });
-    assert.equal(login.status, 200);
+    // The password works, and its sign-in owes the passkey the account has.
+    assert.equal(login.status, 403, JSON.stringify(login.body));
+    assert.equal(login.body.error.code, 'aal2_required');
   });
 
   it('updates the profile through the admin API', async () => {
@@ -56,8 +59,11 @@ describe('account settings of a passkey-only session', () => {
 
   it('removes an authenticator app through the admin API', async () => {
     const { id, email } = await seedIdentity(gw.kratos);
+    const secret = await enrollTotp(await signedIn(gw, email));
+    // With TOTP on the account, adding a passkey needs an aal2 session.
     const withPassword = await signedIn(gw, email);
-    await enrollTotp(withPassword);
+    const stepped = await withPassword.post('/step-up/totp', { code: totpCode(secret) });
+    assert.equal(stepped.status, 200, JSON.stringify(stepped.body));
     const authenticator = new SoftAuthenticator();
     await addPasskey(withPassword, authenticator);
     const { browser, res: login } = await passkeyLogin(gw, authenticator);

@@ -55,7 +55,7 @@ describe('POST /api/auth/verification/code', () => {
     assert.equal((await browser.get('/session')).body.emailVerified, false);
     const res = await verify(gw, browser, email);
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    assert.deepEqual(res.body, { verified: true });
+    assert.deepEqual(res.body, { verified: true, removedPasskeys: [] });
     assert.equal((await browser.get('/session')).body.emailVerified, true);
   });
 

@@ -47,7 +47,6 @@ export async function stepUpOptions(
   await challenges.issue(await preSessionId(deps, req), options.challenge, {
     purpose: 'step-up',
     identityId: principal.identityId,
-    allowCredentialIds: passkeys.map((p) => p.id),
   });
   return options;
 }
