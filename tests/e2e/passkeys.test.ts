@@ -113,6 +113,14 @@ async function identifyAndUsePasskey(page: Page, email: string) {
   await expectStatus(page, 'Signed in with a passkey.');
 }
 
+async function passwordSignIn(page: Page, email: string) {
+  await page.fill('#login-identifier', email);
+  await page.click('#identify-form button[type=submit]');
+  await page.fill('#password-login-form input[name=password]', STRONG_PASSWORD);
+  await page.click('#password-login-form button[type=submit]');
+  await page.waitForFunction(() => document.getElementById('session-view')?.textContent?.includes('aal'));
+}
+
 async function logOut(page: Page) {
   await page.click('#logout');
   await page.waitForFunction(() =>
@@ -167,7 +175,7 @@ describe('passkeys in Chromium', { skip: !available && 'Chromium is not installe
     await page.context().close();
   });
 
-  it('gives aal1 without user verification, refuses an aal2 route, then steps up', async () => {
+  it('gives aal1 without user verification and refuses what aal2 guards, adding a passkey included', async () => {
     const page = await openDemo();
     const withoutUv = await addAuthenticator(page, false);
     const email = uniqueEmail('e2e-nouv');
@@ -187,15 +195,13 @@ describe('passkeys in Chromium', { skip: !available && 'Chromium is not installe
     assert.equal(removal.body.error.code, 'aal2_required');
     assert.deepEqual(removal.body.error.details.methods, ['passkey']);
 
-    // The user moves to a device that verifies them, registers it, and steps up with it.
+    // Nor can this aal1 session plant another passkey, one that would verify the user: the
+    // account has a passkey, so adding one needs aal2.
     await removeAuthenticator(withoutUv);
     await addAuthenticator(page, true);
     await page.click('#passkey-add');
-    await expectStatus(page, 'Passkey added.');
-    await page.click('#passkey-step-up');
-    await expectStatus(page, 'Stepped up.');
-    assert.equal((await session(page)).body.aal, 'aal2');
-    assert.equal((await fetchFromPage(page, '/verify?aal=aal2')).status, 200);
+    await expectStatus(page, 'Cannot add a passkey: aal2_required');
+    assert.equal((await fetchFromPage(page, '/passkeys')).body.passkeys.length, 1);
     await page.context().close();
   });
 
@@ -215,6 +221,14 @@ describe('passkeys in Chromium', { skip: !available && 'Chromium is not installe
     await expectAal(page, 'aal1');
     await page.click('#passkey-add');
     await expectStatus(page, 'Passkey added.');
+    // The passkey never raises the session that added it: it counts from the next sign-in.
+    await page.click('#passkey-step-up');
+    await expectStatus(page, 'Cannot step up: factor_enrolled_in_this_session');
+    await logOut(page);
+    await passwordSignIn(page, email);
+    const owed = await session(page);
+    assert.equal(owed.status, 403);
+    assert.equal(owed.body.error.code, 'aal2_required');
     await page.click('#passkey-step-up');
     await expectStatus(page, 'Stepped up.');
     const raised = await session(page);
@@ -224,6 +238,57 @@ describe('passkeys in Chromium', { skip: !available && 'Chromium is not installe
       ['password', 'passkey'],
     );
     await page.context().close();
+  });
+
+  it('password known, passkey not: the attacker is refused and the owner untouched', async () => {
+    // The owner: a password account protected by a passkey.
+    const owner = await openDemo();
+    await addAuthenticator(owner, true);
+    const email = uniqueEmail('e2e-owner');
+    await owner.fill('#register-form input[name=email]', email);
+    await owner.fill('#register-form input[name=password]', STRONG_PASSWORD);
+    await owner.click('#register-form button[type=submit]');
+    await expectAal(owner, 'aal1');
+    await owner.click('#passkey-add');
+    await expectStatus(owner, 'Passkey added.');
+    const ownerPasskeys = (await fetchFromPage(owner, '/passkeys')).body.passkeys.map(
+      (p: { id: string }) => p.id,
+    );
+    assert.equal(ownerPasskeys.length, 1);
+
+    // The attacker, in another browser with an authenticator of their own, knows the password.
+    const attacker = await openDemo();
+    await addAuthenticator(attacker, true);
+    await passwordSignIn(attacker, email);
+    const owed = await session(attacker);
+    assert.equal(owed.status, 403);
+    assert.equal(owed.body.error.code, 'aal2_required');
+    assert.deepEqual(owed.body.error.details.methods, ['passkey']);
+    // No factor of their own that would lift them...
+    await attacker.click('#passkey-add');
+    await expectStatus(attacker, 'Cannot add a passkey: aal2_required');
+    const refusals = await attacker.evaluate(async () => {
+      const { api } = (window as any).gatewayDemo;
+      const calls = [
+        await api('POST', '/mfa/totp', {}),
+        await api('POST', '/mfa/backup-codes', {}),
+        await api('POST', '/password', { password: 'attacker-chosen-passphrase-1' }),
+        await api('POST', '/logout/all', {}),
+        await api('GET', '/passkeys'),
+      ];
+      return calls.map((c: { status: number; body: any }) => [c.status, c.body?.error?.code]);
+    });
+    for (const refusal of refusals) assert.deepEqual(refusal, [403, 'aal2_required']);
+
+    // ...and the owner is untouched: still signed in, the same passkey, which still signs in.
+    assert.equal((await session(owner)).status, 200);
+    const after = (await fetchFromPage(owner, '/passkeys')).body.passkeys.map((p: { id: string }) => p.id);
+    assert.deepEqual(after, ownerPasskeys);
+    await logOut(owner);
+    await identifyAndUsePasskey(owner, email);
+    await expectAal(owner, 'aal2');
+    await owner.context().close();
+    await attacker.context().close();
   });
 
   it('lists, renames and removes passkeys, keeping the last one', async () => {
