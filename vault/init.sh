@@ -42,6 +42,7 @@ policy_dir=${VAULT_POLICY_DIR:-/vault/policies}
 audit_file=${VAULT_AUDIT_FILE:-/vault/logs/audit.log}
 mount=${VAULT_TRANSIT_MOUNT:-transit}
 key=${VAULT_TRANSIT_KEY:-gateway-files}
+audit_key=${AUDIT_CHAIN_VAULT_KEY:-gateway-audit-chain}
 gateway_uid=${GATEWAY_UID:-1000}
 approle_cidrs=${VAULT_APPROLE_CIDRS:-}
 secret_id_ttl=${VAULT_SECRET_ID_TTL:-2160h}
@@ -146,6 +147,12 @@ ensure_transit_key() {
     vault write -f "$mount/keys/$key" type=aes256-gcm96 derived=true \
       exportable=true allow_plaintext_backup=true >/dev/null
     log "created transit key $mount/$key"
+  fi
+  # The audit chain key: the gateway derives its audit chain key once at start from this
+  # key's HMAC (gateway/src/keys/audit-chain-key.ts). Not exportable; Vault snapshots keep it.
+  if ! vault read "$mount/keys/$audit_key" >/dev/null 2>&1; then
+    vault write -f "$mount/keys/$audit_key" type=aes256-gcm96 >/dev/null
+    log "created transit key $mount/$audit_key"
   fi
 }
 

@@ -2,10 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { loadPolicy } from './access/policy.js';
 import { createAuditLog } from './audit/audit-log.js';
+import { checkpointDir } from './audit/checkpoints.js';
 import type { Config } from './config.js';
 import { openDatabase, runMigrations } from './db/database.js';
 import type { AppDeps } from './deps.js';
 import { createBodyStore } from './files/body-store.js';
+import { resolveAuditChainKey } from './keys/audit-chain-key.js';
 import { createKeyService } from './keys/create-key-service.js';
 import { createKratosClient } from './kratos/client.js';
 import { createMailer } from './mail/mailer.js';
@@ -39,6 +41,20 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
   const keys = overrides.keys ?? (await createKeyService(config));
   // The embedded keyring creates its key on first start; a Vault key is the operator's to create.
   if (keys.backend === 'local') await keys.ensureKey();
+  // The audit chain key is resolved once, here, so group commit MACs locally; no Vault call per event.
+  const audit =
+    overrides.audit ??
+    createAuditLog({
+      db,
+      clock,
+      chain: {
+        key: (await resolveAuditChainKey(config)).key,
+        checkpointDir: checkpointDir(config.DATA_DIR),
+        everyEvents: config.AUDIT_CHECKPOINT_EVERY_EVENTS,
+        intervalSeconds: config.AUDIT_CHECKPOINT_INTERVAL_SECONDS,
+        logger,
+      },
+    });
   const deps: AppDeps = {
     config,
     logger,
@@ -56,7 +72,7 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
         adminUrl: config.KRATOS_ADMIN_URL,
         timeoutMs: config.KRATOS_TIMEOUT_MS,
       }),
-    audit: overrides.audit ?? createAuditLog({ db, clock }),
+    audit,
     keys,
     policy,
     mailer: overrides.mailer ?? createMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, logger }),
@@ -67,6 +83,10 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
     deps,
     async close() {
       deps.mailer?.close();
+      // The shutdown checkpoint anchors the last rows this replica wrote.
+      await deps.audit.close?.().catch((error: unknown) =>
+        logger.error('audit shutdown checkpoint failed', { error: (error as Error).message }),
+      );
       await kv.close();
       await db.close();
     },

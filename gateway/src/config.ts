@@ -19,6 +19,7 @@ const SECRET_KEYS = [
   'VAULT_ROLE_ID',
   'VAULT_SECRET_ID',
   'SMTP_URL',
+  'AUDIT_CHAIN_KEY',
 ] as const;
 
 /**
@@ -204,6 +205,18 @@ const schema = z.object({
   VAULT_TRANSIT_KEY: z.string().default('gateway-files'),
   /** Timeout of each Vault call. */
   VAULT_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  /**
+   * Key of the audit chain (32 bytes, base64; usually `AUDIT_CHAIN_KEY_FILE`). Unset: derived
+   * from the key service (an HKDF subkey of the local keyring's master key, or a Vault transit
+   * HMAC under AUDIT_CHAIN_VAULT_KEY). The database never holds it.
+   */
+  AUDIT_CHAIN_KEY: z.string().optional(),
+  /** Transit key (type hmac-capable, e.g. aes256-gcm96) whose HMAC derives the audit chain key with KEYS_BACKEND=vault. */
+  AUDIT_CHAIN_VAULT_KEY: z.string().default('gateway-audit-chain'),
+  /** A signed checkpoint of the audit chain's head after this many events (0: only by time and at shutdown). */
+  AUDIT_CHECKPOINT_EVERY_EVENTS: z.coerce.number().int().min(0).default(1000),
+  /** A signed checkpoint at most this many seconds after an event (0: only by count and at shutdown). */
+  AUDIT_CHECKPOINT_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(60),
   /** Where encrypted file bodies (and dev state) live. */
   DATA_DIR: z.string().default('.data'),
   /** Largest file upload. */
@@ -296,7 +309,11 @@ function decodeKey(name: string, value: string | undefined, problems: string[]):
 function productionProblems(
   raw: Raw,
   cfg: Omit<Config, 'production'>,
-  keys: { sessionKey?: Buffer | undefined; keyringKey?: Buffer | undefined },
+  keys: {
+    sessionKey?: Buffer | undefined;
+    keyringKey?: Buffer | undefined;
+    auditChainKey?: Buffer | undefined;
+  },
 ): string[] {
   const problems: string[] = [];
   const guessable = (problem: string | undefined) => problem && problems.push(problem);
@@ -307,6 +324,7 @@ function productionProblems(
   if (!raw.SESSION_ENCRYPTION_KEY) problems.push('SESSION_ENCRYPTION_KEY is required in production');
   guessable(guessableKey('SESSION_ENCRYPTION_KEY', keys.sessionKey));
   guessable(guessableKey('LOCAL_KEYRING_MASTER_KEY', keys.keyringKey));
+  guessable(guessableKey('AUDIT_CHAIN_KEY', keys.auditChainKey));
   if (raw.KRATOS_WEBHOOK_API_KEY)
     guessable(guessableSecret('KRATOS_WEBHOOK_API_KEY', raw.KRATOS_WEBHOOK_API_KEY));
   for (const name of ['VAULT_TOKEN', 'VAULT_SECRET_ID'] as const) {
@@ -348,6 +366,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const publicOrigin = new URL(raw.PUBLIC_BASE_URL).origin;
   const encryptionKey = decodeKey('SESSION_ENCRYPTION_KEY', raw.SESSION_ENCRYPTION_KEY, problems);
   const keyringKey = decodeKey('LOCAL_KEYRING_MASTER_KEY', raw.LOCAL_KEYRING_MASTER_KEY, problems);
+  const auditChainKey = decodeKey('AUDIT_CHAIN_KEY', raw.AUDIT_CHAIN_KEY, problems);
   const cfg = {
     ...raw,
     SESSION_SECRET: raw.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
@@ -359,7 +378,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
   const production = raw.NODE_ENV === 'production';
   if (production)
-    problems.push(...productionProblems(raw, cfg, { sessionKey: encryptionKey, keyringKey: keyringKey }));
+    problems.push(...productionProblems(raw, cfg, { sessionKey: encryptionKey, keyringKey, auditChainKey }));
   if (problems.length > 0) throw new ConfigError(problems);
   return { ...cfg, production };
 }

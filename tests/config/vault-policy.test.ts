@@ -7,6 +7,8 @@ import { scanVaultCalls, type VaultCall } from './vault-calls.js';
 
 const MOUNT = 'transit';
 const KEY = 'gateway-files';
+/** The gateway's only HMAC is on the audit chain key (AUDIT_CHAIN_VAULT_KEY), never the files key. */
+const AUDIT_CHAIN_KEY = 'gateway-audit-chain';
 
 /**
  * Who makes each client operation: the running gateway (AppRole token, gateway.hcl) or an
@@ -21,6 +23,7 @@ const OPERATION_ROLE: Record<string, 'gateway' | 'operator'> = {
   generateDataKey: 'gateway',
   decrypt: 'gateway',
   rewrap: 'gateway',
+  hmac: 'gateway',
   createKey: 'operator',
   rotate: 'operator',
   configure: 'operator',
@@ -28,7 +31,10 @@ const OPERATION_ROLE: Record<string, 'gateway' | 'operator'> = {
   restore: 'operator',
 };
 
-const calls = scanVaultCalls(readRepoFile('gateway', 'src', 'keys', 'vault-client.ts'), MOUNT, KEY);
+const calls = scanVaultCalls(readRepoFile('gateway', 'src', 'keys', 'vault-client.ts'), MOUNT, KEY).map(
+  (call) =>
+    call.operation === 'hmac' ? { ...call, path: call.path.replace(`/${KEY}`, `/${AUDIT_CHAIN_KEY}`) } : call,
+);
 const gatewayRules = parsePolicyHcl(readRepoFile('vault', 'policies', 'gateway.hcl'));
 const operatorRules = parsePolicyHcl(readRepoFile('vault', 'policies', 'operator.hcl'));
 

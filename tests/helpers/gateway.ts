@@ -122,6 +122,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
 export async function startGatewayWithVault(env: Record<string, string> = {}) {
   const vault = await startVaultDouble();
   vault.transit.create('gateway-files', { derived: true });
+  vault.transit.create('gateway-audit-chain', {});
   const gw = await startTestGateway({
     env: { KEYS_BACKEND: 'vault', VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken, ...env },
   });

@@ -20,6 +20,12 @@ path "transit/rewrap/gateway-files" {
   capabilities = ["update"]
 }
 
+# The audit chain key: one HMAC of a fixed string at start, from which the gateway derives
+# the key of its audit chain (gateway/src/keys/audit-chain-key.ts). HMAC only.
+path "transit/hmac/gateway-audit-chain" {
+  capabilities = ["update"]
+}
+
 # Key metadata: versions and readiness checks. Read only: creating, rotating, configuring,
 # backing up and restoring belong to operator.hcl.
 path "transit/keys/gateway-files" {

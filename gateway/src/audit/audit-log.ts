@@ -1,6 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { Database, Queryable } from '../db/database.js';
 import { AppError } from '../http/errors.js';
+import type { Logger } from '../http/logger.js';
+import { GENESIS_HASH, hashEvent, isKeyedHash, keyedHash } from './chain-hash.js';
+import { appendCheckpoint, readCheckpoints, signCheckpoint, type Checkpoint } from './checkpoints.js';
+import { verifyAuditChain, type ChainReport } from './verify-chain.js';
 
 export type AuditOutcome = 'success' | 'failure' | 'denied';
 
@@ -27,35 +30,29 @@ export interface StoredAuditEvent extends Required<Omit<AuditEvent, 'details'>> 
 export interface AuditLog {
   /** Appends the event; throws (and the action must fail) if it cannot be written. */
   record(event: AuditEvent): Promise<void>;
+  /** Checks the whole chain with this log's key and checkpoints (the keyed log only). */
+  verify?(): Promise<ChainReport>;
+  /** Writes a checkpoint of the newest row this writer committed, if it has not been checkpointed. */
+  checkpoint?(): Promise<void>;
+  /** Waits for pending writes, writes the shutdown checkpoint and stops the checkpoint timer. */
+  close?(): Promise<void>;
 }
 
-export const GENESIS_HASH = '0'.repeat(64);
-
-/** Deterministic JSON: object keys sorted at every depth, so the hash does not depend on key order. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+/** Keys the chain and anchors its head in signed checkpoints outside the database. */
+export interface AuditChainOptions {
+  /** The chain key (never stored in the database). */
+  key: Buffer;
+  /** Directory of the append-only checkpoint file (DATA_DIR/audit-checkpoints). */
+  checkpointDir: string;
+  /** A checkpoint after this many events written by this writer; 0: not by count. */
+  everyEvents: number;
+  /** A checkpoint this many seconds after the first event not yet checkpointed; 0: not by time. */
+  intervalSeconds: number;
+  /** Receives every checkpoint written (the gateway logs it), and checkpoint write failures. */
+  logger?: Pick<Logger, 'info' | 'error'>;
 }
 
-/** SHA-256 over the previous hash and the canonical encoding of the row's content. */
-export function hashEvent(prevHash: string, e: Omit<StoredAuditEvent, 'hash' | 'prevHash'>): string {
-  const body = canonicalJson({
-    seq: e.seq,
-    occurredAt: e.occurredAt,
-    type: e.type,
-    outcome: e.outcome,
-    identityId: e.identityId,
-    actorId: e.actorId,
-    ip: e.ip,
-    requestId: e.requestId,
-    details: e.details,
-  });
-  return createHash('sha256').update(prevHash).update('\n').update(body).digest('hex');
-}
+export { GENESIS_HASH, canonicalJson, hashEvent, keyedHash, isKeyedHash } from './chain-hash.js';
 
 // Serialises writers across every replica, so the chain never forks.
 const CHAIN_LOCK = 727275;
@@ -84,17 +81,35 @@ function toRow(seq: number, event: AuditEvent, at: Date): Omit<StoredAuditEvent,
   } as unknown as Omit<StoredAuditEvent, 'hash' | 'prevHash'>;
 }
 
-/** Appends a batch of events to the chain in one transaction, under the chain lock. */
-async function appendBatch(tx: Queryable, batch: Pending[]): Promise<void> {
+interface Head {
+  seq: number;
+  hash: string;
+}
+
+/**
+ * Appends a batch of events to the chain in one transaction, under the chain lock, and
+ * answers the new head. With a chain key every row is keyed; `beforeKeyed` runs (still
+ * under the lock) when this batch is the first keyed one after the unkeyed prefix or an
+ * empty table, so the start checkpoint is on disk before the first keyed row commits.
+ * Without a key, appending after a keyed row is refused: it would look like a downgrade.
+ */
+async function appendBatch(
+  tx: Queryable,
+  batch: Pending[],
+  chain: { key: Buffer; beforeKeyed(head: Head): Promise<void> } | undefined,
+): Promise<Head> {
   await tx.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
   const last = await tx.query<{ seq: string; hash: string }>(
     'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1',
   );
   let prevHash = last.rows[0]?.hash ?? GENESIS_HASH;
   let seq = Number(last.rows[0]?.seq ?? 0);
+  const keyedAlready = isKeyedHash(prevHash);
+  if (chain && !keyedAlready) await chain.beforeKeyed({ seq, hash: prevHash });
+  if (!chain && keyedAlready) throw new Error('the audit chain is keyed and this writer has no chain key');
   const values: unknown[][] = batch.map(({ event, at }) => {
     const row = toRow(++seq, event, at);
-    const hash = hashEvent(prevHash, row);
+    const hash = chain ? keyedHash(chain.key, prevHash, row) : hashEvent(prevHash, row);
     const params = [
       row.seq,
       row.occurredAt,
@@ -122,6 +137,81 @@ async function appendBatch(tx: Queryable, batch: Pending[]): Promise<void> {
       chunk.flat(),
     );
   }
+  return { seq, hash: prevHash };
+}
+
+/**
+ * Signed checkpoints of one writer: the newest row it committed, after `everyEvents`
+ * events, `intervalSeconds` after the first event not yet covered, and at close. Writes
+ * are serialised; a failed periodic write is logged and retried with the next one.
+ */
+function checkpointer(options: AuditChainOptions, clock: () => Date) {
+  let head: Head | undefined;
+  let checkpointedSeq = 0;
+  let uncovered = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let writing: Promise<void> = Promise.resolve();
+  let starts: Promise<Set<number>> | undefined;
+
+  async function write(body: Omit<Checkpoint, 'mac' | 'v'>) {
+    const checkpoint = signCheckpoint(options.key, body);
+    await appendCheckpoint(options.checkpointDir, checkpoint);
+    options.logger?.info('audit checkpoint', { auditCheckpoint: checkpoint });
+  }
+
+  function checkpoint(kind: 'periodic' | 'shutdown'): Promise<void> {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    writing = writing.then(async () => {
+      const at = head;
+      if (!at || at.seq <= checkpointedSeq) return;
+      try {
+        await write({ kind, seq: at.seq, head: at.hash, at: clock().toISOString() });
+        checkpointedSeq = Math.max(checkpointedSeq, at.seq);
+        uncovered = 0;
+      } catch (error) {
+        options.logger?.error('audit checkpoint could not be written', {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    });
+    return writing;
+  }
+
+  return {
+    /** Writes the start checkpoint, once per keyed beginning, before its first keyed row. */
+    async beforeKeyed(prefix: Head) {
+      starts ??= readCheckpoints(options.checkpointDir).then(
+        (lines) =>
+          new Set(
+            lines.flatMap((l) =>
+              'checkpoint' in l && l.checkpoint.kind === 'start' ? [l.checkpoint.keyedFrom ?? 0] : [],
+            ),
+          ),
+      );
+      const known = await starts;
+      const keyedFrom = prefix.seq + 1;
+      if (known.has(keyedFrom)) return;
+      await write({
+        kind: 'start',
+        seq: prefix.seq,
+        head: prefix.hash,
+        at: clock().toISOString(),
+        keyedFrom,
+      });
+      known.add(keyedFrom);
+    },
+    committed(newHead: Head, events: number) {
+      if (!head || newHead.seq > head.seq) head = newHead;
+      uncovered += events;
+      if (options.everyEvents > 0 && uncovered >= options.everyEvents) void checkpoint('periodic');
+      else if (options.intervalSeconds > 0 && !timer) {
+        timer = setTimeout(() => void checkpoint('periodic'), options.intervalSeconds * 1000);
+        timer.unref();
+      }
+    },
+    checkpoint,
+  };
 }
 
 /**
@@ -129,19 +219,29 @@ async function appendBatch(tx: Queryable, batch: Pending[]): Promise<void> {
  * arrive while a transaction is in flight are appended together in the next one, so the
  * chain lock and the commit are paid once per batch instead of once per event. Every
  * `record` still resolves only after its own row is committed.
+ *
+ * With `chain`, every new row is MAC'd under a key the database does not hold and the
+ * head is anchored in signed checkpoints outside the database (`AuditChainOptions`).
  */
-export function createAuditLog(deps: { db: Database; clock: () => Date }): AuditLog {
+export function createAuditLog(deps: {
+  db: Database;
+  clock: () => Date;
+  chain?: AuditChainOptions | undefined;
+}): AuditLog {
   let queue: Pending[] = [];
-  let flushing = false;
+  let flushing: Promise<void> | undefined;
+  const checkpoints = deps.chain ? checkpointer(deps.chain, deps.clock) : undefined;
+  const chain =
+    deps.chain && checkpoints ? { key: deps.chain.key, beforeKeyed: checkpoints.beforeKeyed } : undefined;
 
   async function flush() {
-    flushing = true;
     while (queue.length > 0) {
       const batch = queue;
       queue = [];
       try {
-        await deps.db.transaction((tx) => appendBatch(tx, batch));
+        const head = await deps.db.transaction((tx) => appendBatch(tx, batch, chain));
         for (const p of batch) p.resolve();
+        checkpoints?.committed(head, batch.length);
       } catch (err) {
         const failure = new AppError(
           'audit_unavailable',
@@ -154,15 +254,29 @@ export function createAuditLog(deps: { db: Database; clock: () => Date }): Audit
         for (const p of batch) p.reject(failure);
       }
     }
-    flushing = false;
+    flushing = undefined;
   }
 
   return {
     record(event) {
       return new Promise<void>((resolve, reject) => {
         queue.push({ event, at: deps.clock(), resolve, reject });
-        if (!flushing) void flush();
+        flushing ??= flush();
       });
     },
+    ...(deps.chain && checkpoints
+      ? {
+          verify: async () =>
+            verifyAuditChain(deps.db, {
+              key: deps.chain?.key,
+              checkpoints: await readCheckpoints(deps.chain?.checkpointDir ?? ''),
+            }),
+          checkpoint: () => checkpoints.checkpoint('periodic'),
+          async close() {
+            await flushing;
+            await checkpoints.checkpoint('shutdown');
+          },
+        }
+      : {}),
   };
 }

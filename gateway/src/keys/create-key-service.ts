@@ -43,12 +43,15 @@ function vaultAuth(config: KeysConfig): VaultAuth {
   );
 }
 
+/** Where the development master key is kept when LOCAL_KEYRING_MASTER_KEY is unset. */
+export const devMasterKeyPath = (dataDir: string) => join(dataDir, 'keyring-master.key');
+
 /**
  * Without a configured master key (development only; config refuses it in production),
  * one is generated once into the data directory and reused on every start.
  */
 async function devMasterKey(dataDir: string): Promise<Buffer> {
-  const path = join(dataDir, 'keyring-master.key');
+  const path = devMasterKeyPath(dataDir);
   try {
     return Buffer.from((await readFile(path, 'utf8')).trim(), 'base64');
   } catch (error) {
@@ -70,24 +73,19 @@ async function devMasterKey(dataDir: string): Promise<Buffer> {
   return key;
 }
 
-/** Builds the key service the configuration asks for. */
-export async function createKeyService(config: KeysConfig, deps: KeyServiceDeps = {}): Promise<KeyService> {
-  if (config.KEYS_BACKEND === 'vault') {
-    if (!config.VAULT_ADDR) throw new AppError('config_error', 500, 'KEYS_BACKEND=vault needs VAULT_ADDR.');
-    const client =
-      deps.vaultClient ??
-      createVaultClient({
-        addr: config.VAULT_ADDR,
-        auth: vaultAuth(config),
-        timeoutMs: config.VAULT_TIMEOUT_MS,
-        now: deps.now,
-      });
-    return createVaultKeyService({
-      client,
-      mount: config.VAULT_TRANSIT_MOUNT,
-      keyName: config.VAULT_TRANSIT_KEY,
-    });
-  }
+/** A Vault client from the configuration (VAULT_ADDR, a token or AppRole). */
+export function vaultClientFor(config: KeysConfig, deps: KeyServiceDeps = {}): VaultClient {
+  if (!config.VAULT_ADDR) throw new AppError('config_error', 500, 'KEYS_BACKEND=vault needs VAULT_ADDR.');
+  return createVaultClient({
+    addr: config.VAULT_ADDR,
+    auth: vaultAuth(config),
+    timeoutMs: config.VAULT_TIMEOUT_MS,
+    now: deps.now,
+  });
+}
+
+/** The local keyring's master key: LOCAL_KEYRING_MASTER_KEY, or (development) the one in DATA_DIR. */
+export async function localMasterKey(config: KeysConfig): Promise<Buffer> {
   if (!config.LOCAL_KEYRING_MASTER_KEY && config.production) {
     throw new AppError(
       'config_error',
@@ -95,9 +93,22 @@ export async function createKeyService(config: KeysConfig, deps: KeyServiceDeps 
       'The local keyring needs LOCAL_KEYRING_MASTER_KEY in production.',
     );
   }
-  const masterKey = config.LOCAL_KEYRING_MASTER_KEY
+  return config.LOCAL_KEYRING_MASTER_KEY
     ? Buffer.from(config.LOCAL_KEYRING_MASTER_KEY, 'base64')
-    : await devMasterKey(config.DATA_DIR);
+    : devMasterKey(config.DATA_DIR);
+}
+
+/** Builds the key service the configuration asks for. */
+export async function createKeyService(config: KeysConfig, deps: KeyServiceDeps = {}): Promise<KeyService> {
+  if (config.KEYS_BACKEND === 'vault') {
+    const client = deps.vaultClient ?? vaultClientFor(config, deps);
+    return createVaultKeyService({
+      client,
+      mount: config.VAULT_TRANSIT_MOUNT,
+      keyName: config.VAULT_TRANSIT_KEY,
+    });
+  }
+  const masterKey = await localMasterKey(config);
   return createLocalKeyService({
     masterKey,
     store: createKeyringStore(join(config.DATA_DIR, 'keyring')),

@@ -60,6 +60,8 @@ export interface VaultClient {
   configure(mount: string, name: string, settings: Record<string, number | boolean>): Promise<void>;
   backup(mount: string, name: string): Promise<string>;
   restore(mount: string, backup: string, options: { name?: string; force?: boolean }): Promise<void>;
+  /** Transit HMAC-SHA256 of `input` under one version of the key: the raw MAC bytes. */
+  hmac(mount: string, name: string, input: Buffer, keyVersion: number): Promise<Buffer>;
 }
 
 interface VaultFailure {
@@ -289,6 +291,14 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
     async restore(mount, backup, restoreOptions) {
       const path = restoreOptions.name ? `${mount}/restore/${restoreOptions.name}` : `${mount}/restore`;
       await call(() => client.write(path, { backup, force: restoreOptions.force ?? false }));
+    },
+    async hmac(mount, name, input, keyVersion) {
+      const response = await call(() =>
+        client.write(`${mount}/hmac/${name}`, { input: input.toString('base64'), key_version: keyVersion }),
+      );
+      const match = /^vault:v\d+:([A-Za-z0-9+/=]+)$/.exec(String(response.data.hmac));
+      if (!match) throw toAppError({ status: 502, message: 'unexpected hmac answer' });
+      return Buffer.from(match[1] ?? '', 'base64');
     },
   };
 }

@@ -158,6 +158,29 @@ export function transitRoutes(transit: TransitEngine): Route[] {
     },
     {
       method: 'POST',
+      template: '/{transit_mount_path}/hmac/{name}',
+      fields: { input: 'string', key_version: 'integer', algorithm: 'string', batch_input: 'array' },
+      capability: () => 'update',
+      handle: (ctx) => {
+        const name = ctx.params.name ?? '';
+        if (!transit.has(name)) throw new VaultHttpError(400, 'encryption key not found');
+        const algorithm = str(ctx.body.algorithm) ?? 'sha2-256';
+        if (algorithm !== 'sha2-256') throw new VaultHttpError(400, `unsupported algorithm "${algorithm}"`);
+        const version = num(ctx.body.key_version);
+        const batch = ctx.body.batch_input;
+        if (Array.isArray(batch)) {
+          if (batch.length === 0) throw new VaultHttpError(400, 'missing batch input to process');
+          return runBatch(batch as BatchItem[], (item) => {
+            if (item.input === undefined) throw new VaultHttpError(400, 'missing input for HMAC');
+            return transit.hmac(name, str(item.input) ?? '', version);
+          });
+        }
+        if (ctx.body.input === undefined) throw new VaultHttpError(400, 'missing input for HMAC');
+        return data(transit.hmac(name, str(ctx.body.input) ?? '', version));
+      },
+    },
+    {
+      method: 'POST',
       template: '/{transit_mount_path}/decrypt/{name}',
       fields: { context: 'string', nonce: 'string', batch_input: 'array', ciphertext: 'string' },
       capability: () => 'update',

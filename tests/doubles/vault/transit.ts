@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
 /** An error Vault answers with `{ errors: [message] }` and the given status. */
 export class VaultHttpError extends Error {
@@ -213,6 +213,36 @@ export class TransitEngine {
   rewrap(name: string, ciphertext: string, context?: string, keyVersion?: number): Record<string, unknown> {
     const { plaintext } = this.decrypt(name, ciphertext, context);
     return this.encrypt(name, plaintext, context, keyVersion);
+  }
+
+  /**
+   * `POST /transit/hmac/:name`: HMAC-SHA256 of the base64 input under the HMAC key of one
+   * version (0 or absent: the latest), as `vault:vN:<base64>`. As in Vault, each version has
+   * its own HMAC key, separate from its encryption key and independent of derivation; an
+   * unknown key is not created.
+   */
+  hmac(name: string, inputB64: string, keyVersion = 0): { hmac: string } {
+    const key = this.keys.get(name);
+    if (!key) throw badRequest('encryption key not found');
+    let version = keyVersion;
+    if (version === 0) version = key.latestVersion;
+    else if (version !== key.latestVersion && key.minEncryptionVersion > 0 && version < key.minEncryptionVersion)
+      throw badRequest('cannot generate HMAC: version is too old (disallowed by policy)');
+    if (version < 0) throw badRequest('key version does not exist (cannot be negative)');
+    if (version > key.latestVersion)
+      throw badRequest(`key version does not exist; latest key version is ${key.latestVersion}`);
+    const material = key.versions.get(version);
+    if (!material) throw badRequest('no such key version');
+    let input: Buffer;
+    try {
+      input = decodeBase64Strict(inputB64, 'input');
+    } catch {
+      throw badRequest('unable to decode input as base64: illegal base64 data');
+    }
+    // The double keeps one secret per version; its HMAC key is a separate key derived from it.
+    const hmacKey = Buffer.from(hkdfSync('sha256', material.key, Buffer.alloc(0), 'transit-hmac-key', 32));
+    const mac = createHmac('sha256', hmacKey).update(input).digest('base64');
+    return { hmac: `vault:v${version}:${mac}` };
   }
 
   /** Generates a data key and returns it wrapped (and in plaintext when asked). */
