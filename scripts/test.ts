@@ -1,15 +1,26 @@
 /**
- * `npm test`: runs every suite with node's test runner. Without REDIS_URL it starts a
- * private redis-server on a free port for the run and stops it afterwards. Extra
+ * `npm test`: the fast tiers (unit, config, contract, component, browser, nginx, resilience)
+ * against the Kratos and Vault doubles. `npm run test:real` (`--real`): the real-stack tier,
+ * the suites of tests/real plus every component and browser suite not marked double-only,
+ * against real Kratos and real Vault built by `npm run real:build`.
+ *
+ * Without REDIS_URL it starts a private redis-server on a free port for the run. Extra
  * arguments select test files (`npm test -- tests/component/session.test.ts`).
+ *
+ * Every skipped test is counted and named at the end; with CI set, a skip fails the run
+ * (a missing component is a failure there, never a skip).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { buildCommand, findRealServer } from './real-servers/binaries.js';
+import { freePort, waitForPort } from '../tests/helpers/net.js';
 
 const root = process.cwd();
+
+/** A suite that needs a double's knobs (fault injection, a moved clock, white-box state). */
+export const DOUBLE_ONLY_MARK = 'real-stack: double-only';
 
 function findTests(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
@@ -21,15 +32,17 @@ function findTests(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
+function fastTierFiles(): string[] {
+  return [...findTests(join(root, 'tests')), ...findTests(join(root, 'gateway'))]
+    .filter((file) => !file.startsWith(join('tests', 'real')))
+    .sort();
+}
+
+function realTierFiles(): string[] {
+  const shared = ['component', 'e2e']
+    .flatMap((dir) => findTests(join(root, 'tests', dir)))
+    .filter((file) => !readFileSync(file, 'utf8').includes(DOUBLE_ONLY_MARK));
+  return [...findTests(join(root, 'tests', 'real')), ...shared].sort();
 }
 
 async function startPrivateRedis(): Promise<{ url: string; proc: ChildProcess; dir: string }> {
@@ -38,59 +51,106 @@ async function startPrivateRedis(): Promise<{ url: string; proc: ChildProcess; d
   const proc = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    {
-      stdio: 'ignore',
-    },
+    { stdio: 'ignore' },
   );
-  await new Promise<void>((resolve, reject) => {
+  const failed = new Promise<never>((_, reject) =>
     proc.once('error', (err) =>
       reject(new Error(`cannot start redis-server (${err.message}); install it or set REDIS_URL`)),
-    );
-    const started = Date.now();
-    const probe = () => {
-      const c = connect(port, '127.0.0.1');
-      c.once('connect', () => {
-        c.destroy();
-        resolve();
-      });
-      c.once('error', () => {
-        if (Date.now() - started > 5000) reject(new Error('redis-server did not start'));
-        else setTimeout(probe, 50);
-      });
-    };
-    probe();
-  });
+    ),
+  );
+  await Promise.race([waitForPort(port), failed]);
   return { url: `redis://127.0.0.1:${port}`, proc, dir };
 }
 
-async function main() {
-  const selected = process.argv.slice(2);
-  const files =
-    selected.length > 0
-      ? selected
-      : [...findTests(join(root, 'tests')), ...findTests(join(root, 'gateway'))].sort();
+/** Why the real tier cannot run here, or undefined when it can. */
+function realTierBlocker(): string | undefined {
+  const missing = (['kratos', 'vault'] as const).filter((name) => !findRealServer(name));
+  if (missing.length > 0) return `real ${missing.join(' and ')} not built: run \`${buildCommand}\``;
+  if (!process.env.DATABASE_URL)
+    return 'no Postgres server: set DATABASE_URL (a database beside which others are created)';
+  return undefined;
+}
+
+/** Sets up what every real-tier suite shares: the binaries and one migrated Kratos database. */
+async function prepareRealTier(): Promise<() => Promise<void>> {
+  const { kratosDatabase } = await import('../tests/helpers/real-kratos.js');
+  process.env.KRATOS_BIN = findRealServer('kratos');
+  process.env.VAULT_BIN = findRealServer('vault');
+  const db = await kratosDatabase();
+  process.env.KRATOS_REAL_DSN = db.dsn;
+  process.env.KRATOS_TARGET = 'real';
+  process.env.VAULT_TARGET = 'real';
+  console.log('test: real tier against Kratos v1.3.1 and Vault 1.21.4 built from their Go modules');
+  return db.drop;
+}
+
+/** Skipped tests from a TAP stream: `ok N - name # SKIP reason`. */
+function skippedTests(tap: string): string[] {
+  return tap
+    .split('\n')
+    .filter((line) => /^\s*ok \d+ - .*# SKIP/.test(line))
+    .map((line) => line.trim().replace(/^ok \d+ - /, ''));
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const real = args.includes('--real');
+  const selected = args.filter((arg) => arg !== '--real');
+  let cleanup = async (): Promise<void> => undefined;
+  if (real) {
+    const blocker = realTierBlocker();
+    if (blocker) {
+      if (process.env.CI) {
+        console.error(`test: the real tier cannot run in CI: ${blocker}`);
+        process.exit(1);
+      }
+      console.log(`test: real tier skipped: ${blocker}`);
+      return;
+    }
+    cleanup = await prepareRealTier();
+  }
+  const files = selected.length > 0 ? selected : real ? realTierFiles() : fastTierFiles();
   let redis: Awaited<ReturnType<typeof startPrivateRedis>> | undefined;
   if (!process.env.REDIS_URL) {
     redis = await startPrivateRedis();
     process.env.REDIS_URL = redis.url;
     console.log(`test: private redis-server at ${redis.url}`);
   }
+  const reportDir = mkdtempSync(join(tmpdir(), 'gw-test-report-'));
+  const tapFile = join(reportDir, 'report.tap');
   const concurrency = process.env.TEST_CONCURRENCY ?? '2';
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files],
-    {
-      stdio: 'inherit',
-      env: process.env,
-    },
+    [
+      '--import',
+      'tsx',
+      '--test',
+      `--test-concurrency=${concurrency}`,
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      '--test-reporter=tap',
+      `--test-reporter-destination=${tapFile}`,
+      ...files,
+    ],
+    { stdio: 'inherit', env: process.env },
   );
-  const code: number = await new Promise((resolve) =>
+  let code: number = await new Promise((resolve) =>
     child.once('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))),
   );
+  const skipped = skippedTests(readFileSync(tapFile, 'utf8'));
+  if (skipped.length > 0) {
+    console.log(`test: ${skipped.length} skipped:\n  ${skipped.join('\n  ')}`);
+    if (process.env.CI) {
+      console.error('test: CI is set, and a skipped test is a failure there');
+      code = code || 1;
+    }
+  }
   if (redis) {
     redis.proc.kill('SIGTERM');
     rmSync(redis.dir, { recursive: true, force: true });
   }
+  rmSync(reportDir, { recursive: true, force: true });
+  await cleanup();
   process.exit(code);
 }
 

@@ -4,11 +4,11 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { VaultDouble } from '../doubles/vault/index.js';
-import { startGatewayWithVault, type TestGateway } from '../helpers/gateway.js';
+import { registerAccount } from '../helpers/account.js';
+import { startGatewayWithVault, type TestGateway, type VaultUnderTest } from '../helpers/gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 
-let vault: VaultDouble;
+let vault: VaultUnderTest;
 let gw: TestGateway;
 
 let close: () => Promise<void>;
@@ -20,17 +20,14 @@ before(async () => {
   }));
 });
 after(() => close());
-beforeEach(() => {
-  vault.unseal();
-  vault.setDown(false);
+beforeEach(async () => {
+  await vault.unseal();
+  await vault.setDown(false);
 });
 
 async function signUpWithJar() {
   const browser = new Browser(`${gw.url}/api`);
-  const res = await browser.post('/auth/register', {
-    email: uniqueEmail('vault'),
-    password: STRONG_PASSWORD,
-  });
+  const res = await registerAccount(gw, browser, { email: uniqueEmail('vault'), password: STRONG_PASSWORD });
   assert.equal(res.status, 201, JSON.stringify(res.body));
   const jar = await browser.post('/jars', { name: 'Jar' });
   return { browser, jarId: jar.body.id as string };
@@ -73,7 +70,7 @@ describe('Honey Jars with Vault transit keys', () => {
   it('answers 503 keys_unavailable while Vault is sealed and leaves no body, temp file or row', async () => {
     const { browser, jarId } = await signUpWithJar();
     const [rowsBefore, bodiesBefore] = [await fileRows(), (await storedBodies()).length];
-    vault.seal();
+    await vault.seal();
     const res = await upload(browser, jarId, randomBytes(300_000));
     assert.equal(res.status, 503);
     assert.equal(res.body.error.code, 'keys_unavailable');
@@ -85,13 +82,13 @@ describe('Honey Jars with Vault transit keys', () => {
   it('answers 503 for a download while Vault is down, and serves it again once Vault is back', async () => {
     const { browser, jarId } = await signUpWithJar();
     const file = (await upload(browser, jarId, Buffer.from('hello'))).body;
-    vault.setDown(true, 'close');
+    await vault.setDown(true, 'close');
     const refused = await fetch(`${gw.url}/api/jars/${jarId}/files/${file.id}`, {
       headers: { Cookie: browser.cookieHeader() },
     });
     assert.equal(refused.status, 503);
     assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'keys_unavailable');
-    vault.setDown(false);
+    await vault.setDown(false);
     assert.deepEqual((await download(browser, jarId, file.id)).body, Buffer.from('hello'));
   });
 

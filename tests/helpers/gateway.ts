@@ -8,8 +8,10 @@ import { loadConfig } from '../../gateway/src/config.js';
 import type { AppDeps } from '../../gateway/src/deps.js';
 import { createLogger } from '../../gateway/src/http/logger.js';
 import type { KratosDouble, KratosDoubleOptions } from '../doubles/kratos/index.js';
-import { startVaultDouble } from '../doubles/vault/index.js';
+import { startVaultDouble, type DownMode } from '../doubles/vault/index.js';
 import { startKratos } from './kratos-target.js';
+import { startRealVault } from './real-vault.js';
+import { startMailSink, type MailSink } from './mail-sink.js';
 
 /**
  * A throwaway database for one test gateway: a fresh database on the real Postgres server
@@ -38,6 +40,8 @@ export interface TestGateway {
   kratos: KratosDouble;
   /** Base URL of the API under /api/auth. */
   auth: string;
+  /** The SMTP sink the gateway mails to; undefined when the test gave its own SMTP_URL. */
+  mail: MailSink | undefined;
   close(): Promise<void>;
 }
 
@@ -67,6 +71,10 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       ...options.kratosOptions,
     }));
   const db = options.share ? undefined : await createTestDatabase();
+  // Sign-up codes and notices arrive as real mail, read by the tests from this sink (one
+  // for replicas that share a gateway's state, so a mail from either lands in one place).
+  const ownMail = options.env?.SMTP_URL === undefined && !options.share?.mail;
+  const mail = ownMail ? await startMailSink() : options.env?.SMTP_URL ? undefined : options.share?.mail;
   const shared = options.share?.deps.config;
   const env: Record<string, string | undefined> = {
     NODE_ENV: 'test',
@@ -87,6 +95,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     // Every suite signs many users in from 127.0.0.1: the rate-limit suites set real limits themselves.
     ...Object.fromEntries(RATE_LIMIT_KEYS.map((key) => [key, '10000/60'])),
     DATA_DIR: shared?.DATA_DIR ?? `${process.env.TMPDIR ?? '/tmp'}/gw-test-${randomBytes(4).toString('hex')}`,
+    ...(mail && { SMTP_URL: mail.url }),
     ...options.env,
   };
   const config = loadConfig(env);
@@ -104,6 +113,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     deps: built.deps,
     kratos,
     auth: `${url}/api/auth`,
+    mail,
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
@@ -111,24 +121,48 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       else await built.deps.kv.close();
       if (db) await db.drop();
       if (ownKratos) await kratos.close();
+      if (ownMail) await mail?.close();
     },
   };
 }
 
+/** What the Vault suites do to the Vault under test: the double's knobs, or the real server's API. */
+export interface VaultUnderTest {
+  url: string;
+  seal(): void | Promise<void>;
+  unseal(): void | Promise<void>;
+  /** `mode` picks how the double fails; a stopped real server refuses connections. */
+  setDown(down: boolean, mode?: DownMode): void | Promise<void>;
+}
+
 /**
- * A test gateway whose keys live in the Vault double's transit engine, with the transit
- * key created as `vault/init.sh` creates it. Closing it closes both.
+ * A test gateway whose keys live in Vault transit, with the transit key created as
+ * `vault/init.sh` creates it: the Vault double, or with VAULT_TARGET=real the real server set
+ * up by init.sh itself, which the gateway reaches by AppRole under vault/policies/gateway.hcl.
+ * Closing it closes both.
  */
 export async function startGatewayWithVault(env: Record<string, string> = {}) {
-  const vault = await startVaultDouble();
-  vault.transit.create('gateway-files', { derived: true });
-  vault.transit.create('gateway-audit-chain', {});
-  const gw = await startTestGateway({
-    env: { KEYS_BACKEND: 'vault', VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken, ...env },
-  });
+  let vault: VaultUnderTest & { close(): Promise<void> };
+  let vaultEnv: Record<string, string>;
+  if (process.env.VAULT_TARGET === 'real') {
+    const real = await startRealVault();
+    vault = { ...real, url: real.addr };
+    vaultEnv = {
+      VAULT_ADDR: real.addr,
+      VAULT_ROLE_ID_FILE: real.roleIdFile,
+      VAULT_SECRET_ID_FILE: real.secretIdFile,
+    };
+  } else {
+    const double = await startVaultDouble();
+    double.transit.create('gateway-files', { derived: true });
+    double.transit.create('gateway-audit-chain', {});
+    vault = double;
+    vaultEnv = { VAULT_ADDR: double.url, VAULT_TOKEN: double.rootToken };
+  }
+  const gw = await startTestGateway({ env: { KEYS_BACKEND: 'vault', ...vaultEnv, ...env } });
   return {
     gw,
-    vault,
+    vault: vault as VaultUnderTest,
     async close() {
       await gw.close();
       await vault.close();

@@ -6,8 +6,7 @@
  * AppRole and the operator token survive. A second suite proves the documented auto-unseal
  * option (vault/config/seal-transit.hcl.example) with a second, dev-mode Vault.
  *
- * The Vault binary: VAULT_BIN, else .real/bin/vault (built by `npm run real:build`). Without
- * it the suite is skipped, and fails when CI is set.
+ * Part of the real-stack tier (`npm run test:real`), which builds on `npm run real:build`.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,198 +20,23 @@ import {
   readFileSync,
   rmSync,
   statSync,
-  symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { repoPath } from '../config/paths.js';
+import {
+  api,
+  freePortPair,
+  initEnv,
+  initScript,
+  requireVault,
+  runScript,
+  VaultServer,
+  waitForSealStatus,
+} from '../helpers/real-vault.js';
 
-const BUILD_COMMAND = 'npm run real:build';
-
-function findVault(): string | undefined {
-  const candidates = [process.env.VAULT_BIN, repoPath('.real', 'bin', 'vault')];
-  return candidates.find((candidate): candidate is string => !!candidate && existsSync(candidate));
-}
-
-const vaultBinary = findVault();
-const skip =
-  !vaultBinary && !process.env.CI
-    ? `real Vault is not built: run \`${BUILD_COMMAND}\` (or set VAULT_BIN)`
-    : false;
-
-function requireVault(): string {
-  if (!vaultBinary)
-    throw new Error(`CI is set but real Vault is not built: run \`${BUILD_COMMAND}\` (or set VAULT_BIN)`);
-  return vaultBinary;
-}
-
-/** A port that is free together with the next one (Vault's cluster listener takes port + 1). */
-async function freePortPair(): Promise<number> {
-  const tryBind = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const server = createServer()
-        .once('error', () => resolve(false))
-        .listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 40000);
-    if ((await tryBind(port)) && (await tryBind(port + 1))) return port;
-  }
-  throw new Error('no free pair of ports');
-}
-
-/** A folder with `vault` on it: render-config.sh and init.sh call the binary by that name. */
-function binDir(root: string, binary: string): string {
-  const dir = path.join(root, 'bin');
-  mkdirSync(dir, { recursive: true });
-  if (!existsSync(path.join(dir, 'vault'))) symlinkSync(binary, path.join(dir, 'vault'));
-  return dir;
-}
-
-interface Answer {
-  status: number;
-  body: Record<string, unknown> & { data?: Record<string, unknown>; auth?: Record<string, unknown> };
-}
-
-async function api(
-  addr: string,
-  method: string,
-  route: string,
-  options: { token?: string; body?: unknown } = {},
-): Promise<Answer> {
-  const response = await fetch(`${addr}/v1/${route}`, {
-    method,
-    headers: {
-      ...(options.token ? { 'X-Vault-Token': options.token } : {}),
-      ...(options.body ? { 'Content-Type': 'application/json' } : {}),
-    },
-    body: options.body ? JSON.stringify(options.body) : undefined,
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as Answer['body']) : {} };
-}
-
-/** Polls the seal status until `accept` holds (no fixed sleep: a short pause between polls). */
-async function waitForSealStatus(
-  addr: string,
-  accept: (status: { initialized: boolean; sealed: boolean; type: string }) => boolean,
-  what: string,
-  child?: ChildProcess,
-  timeoutMs = 30_000,
-): Promise<{ initialized: boolean; sealed: boolean; type: string }> {
-  const started = Date.now();
-  let last = 'no answer';
-  for (;;) {
-    if (child && child.exitCode !== null) throw new Error(`Vault exited while waiting until ${what}`);
-    try {
-      const { body } = await api(addr, 'GET', 'sys/seal-status');
-      const status = body as unknown as { initialized: boolean; sealed: boolean; type: string };
-      last = JSON.stringify(status);
-      if (accept(status)) return status;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() - started > timeoutMs) throw new Error(`Vault did not become ${what}: ${last}`);
-    await sleep(100);
-  }
-}
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-async function runScript(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  const child = spawn('sh', [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
-}
-
-/** One Vault server started through vault/render-config.sh, restartable on the same storage. */
-class VaultServer {
-  readonly addr: string;
-  private child: ChildProcess | undefined;
-  private log = '';
-
-  constructor(
-    private readonly root: string,
-    readonly port: number,
-    private readonly extraArgs: string[] = [],
-    private readonly extraEnv: NodeJS.ProcessEnv = {},
-  ) {
-    this.addr = `http://127.0.0.1:${port}`;
-  }
-
-  get dataDir(): string {
-    return path.join(this.root, 'data');
-  }
-
-  async start(): Promise<void> {
-    const env: NodeJS.ProcessEnv = {
-      PATH: `${binDir(this.root, requireVault())}${path.delimiter}${process.env.PATH ?? ''}`,
-      HOME: this.root,
-      VAULT_CONFIG_TEMPLATE: repoPath('vault', 'config', 'vault.hcl'),
-      VAULT_CONFIG_RENDERED: path.join(this.root, 'rendered', 'vault.hcl'),
-      VAULT_DATA_DIR: this.dataDir,
-      VAULT_LISTEN_ADDRESS: `127.0.0.1:${this.port}`,
-      VAULT_API_ADDR: this.addr,
-      VAULT_CLUSTER_ADDR: `http://127.0.0.1:${this.port + 1}`,
-      ...this.extraEnv,
-    };
-    const child = spawn('sh', [repoPath('vault', 'render-config.sh'), ...this.extraArgs], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const keep = (chunk: Buffer) => (this.log = (this.log + chunk.toString()).slice(-4000));
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    this.child = child;
-    await waitForSealStatus(this.addr, () => true, 'reachable', child).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n${this.log}`);
-    });
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    child.kill('SIGTERM');
-    await once(child, 'exit');
-  }
-
-  get output(): string {
-    return this.log;
-  }
-}
-
-function initEnv(root: string, addr: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    PATH: `${binDir(root, requireVault())}${path.delimiter}${process.env.PATH ?? ''}`,
-    HOME: root,
-    VAULT_ADDR: addr,
-    VAULT_UNSEAL_DIR: path.join(root, 'unseal'),
-    VAULT_OPERATOR_DIR: path.join(root, 'operator'),
-    VAULT_APPROLE_DIR: path.join(root, 'approle'),
-    VAULT_POLICY_DIR: repoPath('vault', 'policies'),
-    VAULT_AUDIT_FILE: path.join(root, 'logs', 'audit.log'),
-    VAULT_APPROLE_CIDRS: '127.0.0.1/32',
-    VAULT_WATCH_INTERVAL: '1',
-    ...extra,
-  };
-  for (const dir of ['unseal', 'operator', 'approle', 'logs'])
-    mkdirSync(path.join(root, dir), { recursive: true });
-  return env;
-}
-
-const initScript = repoPath('vault', 'init.sh');
 const read = (file: string) => readFileSync(file, 'utf8').trim();
 const context = Buffer.from('user-0001').toString('base64');
 
@@ -227,7 +51,7 @@ async function gatewayLogin(addr: string, root: string): Promise<string> {
   return String(login.body.auth?.client_token);
 }
 
-describe('Vault from vault/config/vault.hcl, set up by vault/init.sh', { skip }, () => {
+describe('Vault from vault/config/vault.hcl, set up by vault/init.sh', () => {
   let root: string;
   let vault: VaultServer;
   let env: NodeJS.ProcessEnv;
@@ -350,7 +174,7 @@ describe('Vault from vault/config/vault.hcl, set up by vault/init.sh', { skip },
   });
 });
 
-describe('auto-unseal with vault/config/seal-transit.hcl.example', { skip }, () => {
+describe('auto-unseal with vault/config/seal-transit.hcl.example', () => {
   let root: string;
   let unsealVault: ChildProcess | undefined;
   let vault: VaultServer;

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { VaultDouble } from '../doubles/vault/index.js';
-import { startGatewayWithVault, type TestGateway } from '../helpers/gateway.js';
+import { startGatewayWithVault, type TestGateway, type VaultUnderTest } from '../helpers/gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 import { eventually, signedUp } from './harness.js';
 
 const KRATOS_TIMEOUT_MS = 800;
-let vault: VaultDouble;
+let vault: VaultUnderTest;
 let gw: TestGateway;
 
 let close: () => Promise<void>;
@@ -26,7 +25,7 @@ after(() => close());
 beforeEach(async () => {
   gw.kratos.setLatency(0);
   await gw.kratos.start().catch(() => undefined);
-  vault.unseal();
+  await vault.unseal();
 });
 
 /** The requests a signed-in user and a stranger make, answered while a dependency misbehaves. */
@@ -95,13 +94,13 @@ describe('the Vault double sealed', () => {
         headers: { 'Content-Type': 'application/octet-stream' },
       });
 
-    vault.seal();
+    await vault.seal();
     const refused = await upload();
     assert.equal(refused.status, 503, JSON.stringify(refused.body));
     assert.equal((await api.get(`/jars/${jar.body.id}/files`)).body.files.length, 0, 'nothing half-written');
     assert.equal((await user.browser.get('/session')).status, 200, 'sign-in does not need Vault');
 
-    vault.unseal();
+    await vault.unseal();
     const stored = await upload();
     assert.equal(stored.status, 201, JSON.stringify(stored.body));
     assert.equal((await api.get(`/jars/${jar.body.id}/files`)).body.files.length, 1);

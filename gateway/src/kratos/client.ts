@@ -109,13 +109,26 @@ export function toIdentity(identity: Identity): KratosIdentity {
     metadataPublic: asRecord(identity.metadata_public),
     metadataAdmin: asRecord(identity.metadata_admin),
     credentialTypes: Object.entries(identity.credentials ?? {})
-      .filter(
-        ([, c]) =>
-          c && (c.identifiers?.length || c.type === 'totp' || c.type === 'lookup_secret' || c.config),
-      )
+      .filter(([type, c]) => c && credentialIsSet(type, c))
       .map(([type]) => type),
     createdAt: iso(identity.created_at),
   };
+}
+
+/**
+ * Whether a credential is really set up. Kratos gives every identity whose schema marks the
+ * e-mail as a password identifier a `password` credential with that identifier, even when no
+ * password was ever set (identity/extension_credentials.go): only a stored hash makes it a
+ * password, so identities are read with `include_credential=password`.
+ */
+function credentialIsSet(type: string, credential: NonNullable<Identity['credentials']>[string]): boolean {
+  if (type === 'password') {
+    const hashed = (credential.config as { hashed_password?: unknown } | undefined)?.hashed_password;
+    return typeof hashed === 'string' && hashed.length > 0;
+  }
+  return Boolean(
+    credential.identifiers?.length || type === 'totp' || type === 'lookup_secret' || credential.config,
+  );
 }
 
 export function toSession(session: Session): KratosSession {
@@ -190,7 +203,13 @@ export function createKratosClient(options: KratosClientOptions) {
       );
       if (!result.session_token)
         throw new AppError('kratos_invalid_response', 502, 'Kratos returned no session token.');
-      return { sessionToken: result.session_token, session: toSession(result.session) };
+      // While the session owes its second factor (whoami.required_aal: highest_available),
+      // Kratos leaves the identity out of the answer (selfservice/flow/login/hook.go): the
+      // admin API gives the same session with it.
+      const session = result.session.identity
+        ? result.session
+        : await callKratos(() => admin.getSession({ id: result.session.id, expand: ['identity'] }));
+      return { sessionToken: result.session_token, session: toSession(session) };
     },
 
     /** Runs a native registration flow with a password; Kratos' session hook issues a token. */
@@ -246,6 +265,8 @@ export function createKratosClient(options: KratosClientOptions) {
       password?: string;
       metadataPublic?: Record<string, unknown>;
       state?: 'active' | 'inactive';
+      /** An address the caller has proven: stored as verified (Kratos' identity import). */
+      verifiedAddress?: string;
     }): Promise<KratosIdentity> {
       const identity = await callKratos(() =>
         admin.createIdentity({
@@ -255,6 +276,9 @@ export function createKratosClient(options: KratosClientOptions) {
             state: input.state ?? 'active',
             metadata_public: input.metadataPublic,
             credentials: input.password ? { password: { config: { password: input.password } } } : undefined,
+            verifiable_addresses: input.verifiedAddress
+              ? [{ value: input.verifiedAddress, via: 'email', verified: true, status: 'completed' }]
+              : undefined,
           },
         }),
       );
@@ -264,7 +288,7 @@ export function createKratosClient(options: KratosClientOptions) {
     /** Applies a JSON Patch to an identity through the admin API. */
     async patchIdentity(
       id: string,
-      patch: { op: 'add' | 'replace' | 'remove'; path: string; value?: unknown }[],
+      patch: { op: 'add' | 'replace' | 'remove' | 'test'; path: string; value?: unknown }[],
     ) {
       return toIdentity(await callKratos(() => admin.patchIdentity({ id, jsonPatch: patch })));
     },

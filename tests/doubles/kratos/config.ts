@@ -31,6 +31,8 @@ export interface DoubleConfig {
   totpIssuer: string;
   /** The web hooks of each flow, in kratos.yml's order; a flow missing here runs none. */
   webHooks: Partial<Record<HookFlow, WebHookSettings[]>>;
+  /** `feature_flags.use_continue_with_transitions`: without it, API recovery ends in 422. */
+  continueWithTransitions: boolean;
   /** Flows whose after hooks include `revoke_active_sessions`. */
   revokeSessionsAfter: Set<'settings' | 'recovery'>;
   defaultReturnUrl?: string;
@@ -79,6 +81,7 @@ export function defaultConfig(): DoubleConfig {
         ],
       ]),
     ),
+    continueWithTransitions: false,
     revokeSessionsAfter: new Set(),
     uiUrls: {},
   };
@@ -98,6 +101,7 @@ export function loadConfig(configPath: string | undefined): DoubleConfig {
   applySession(config, yml);
   config.identitySchemaPath = schemaPathFrom(yml, path.dirname(file));
   config.webHooks = webHooksFrom(yml);
+  config.continueWithTransitions = at(yml, 'feature_flags', 'use_continue_with_transitions') === true;
   return config;
 }
 

@@ -87,11 +87,12 @@ export const errors = {
       reason: 'You can not requested a higher AAL (AAL2/AAL3) without an active session.',
       message: 'aal2 and aal3 can only be requested if a session exists already',
     }),
-  aalAlreadyFulfilled: () =>
-    kratosError(401, {
-      id: 'session_aal_already_fulfilled',
-      reason: 'The session has the requested AAL already.',
-      message: 'session has the requested authenticator assurance level already',
+  browserLocationChangeRequired: (redirectTo: string) =>
+    kratosError(422, {
+      id: 'browser_location_change_required',
+      reason: 'In order to complete this flow please redirect the browser to: ' + redirectTo,
+      message: 'browser location change required',
+      extra: { redirect_browser_to: redirectTo },
     }),
   csrf: () =>
     kratosError(403, {

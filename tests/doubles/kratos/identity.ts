@@ -266,8 +266,21 @@ export function syncAddresses(identity: StoredIdentity, schema: IdentitySchema, 
         updatedAt: now,
       },
   );
+  // Like Kratos (identity/extension_credentials.go), every identity whose schema marks a trait
+  // as a password identifier gets a password credential with that identifier, even without a
+  // password: its config is then empty.
+  const passwordIdentifiers = schema.identifiers(identity.traits, 'password');
   const password = identity.credentials.password;
-  if (password) password.identifiers = schema.identifiers(identity.traits, 'password');
+  if (password) password.identifiers = passwordIdentifiers;
+  else if (passwordIdentifiers.length > 0)
+    identity.credentials.password = {
+      type: 'password',
+      identifiers: passwordIdentifiers,
+      config: {},
+      version: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
   const code = identity.credentials.code;
   if (code) code.identifiers = schema.identifiers(identity.traits, 'code');
 }

@@ -31,7 +31,8 @@ export async function completeSecondFactor(
     );
     flowId = flow.id;
   } catch (err) {
-    if (err instanceof KratosHttpError && err.body.error?.id === 'session_aal_already_fulfilled')
+    // Kratos v1.3.1 answers 400 session_already_available when the session is aal2 already.
+    if (err instanceof KratosHttpError && err.body.error?.id === 'session_already_available')
       return 'already_aal2';
     if (err instanceof KratosHttpError && err.status === 401) throw unauthenticated();
     throw err;

@@ -15,7 +15,7 @@ import {
   seeOther,
 } from '../http.js';
 import { findByIdentifier } from '../identities.js';
-import { verifyPassword } from '../identity.js';
+import { hasSecondFactor, verifyPassword } from '../identity.js';
 import { findLookupCode, lookupCodes, lookupConfig } from '../lookup.js';
 import { completeFactor, issueSession, sessionAal, sessionFromRequest, sessionJson } from '../sessions.js';
 import { randomString, type StoredFlow, type StoredIdentity, type StoredSession } from '../state.js';
@@ -56,7 +56,9 @@ function startLogin(ctx: DoubleContext, req: Request, type: 'api' | 'browser'): 
   const refresh = req.query.refresh === 'true';
   if (req.query.aal === 'aal2') {
     if (!session) throw errors.aal1Required();
-    if (sessionAal(session) === 'aal2' && !refresh) throw errors.aalAlreadyFulfilled();
+    // Kratos answers 400 session_already_available when the session has the requested AAL
+    // (selfservice/flow/login/handler.go: ErrAlreadyLoggedIn).
+    if (sessionAal(session) === 'aal2' && !refresh) throw errors.alreadyLoggedIn();
     return createFlow(ctx, 'login', type, originOf(req), {
       requestedAal: 'aal2',
       refresh,
@@ -202,7 +204,16 @@ function answerSuccess(
 ): void {
   ctx.state.flows.delete(flow.id);
   if (flow.type === 'api') {
-    res.status(200).json({ session: sessionJson(ctx, result.session), session_token: result.session.token });
+    // Kratos omits the identity while the session does not satisfy whoami's required AAL
+    // (selfservice/flow/login/hook.go: "If AAL is not satisfied, we omit the identity").
+    const owesFactor =
+      ctx.config.whoamiRequiredAal === 'highest_available' &&
+      hasSecondFactor(result.identity) &&
+      sessionAal(result.session) !== 'aal2';
+    res.status(200).json({
+      session: sessionJson(ctx, result.session, { includeIdentity: !owesFactor, includeDevices: true }),
+      session_token: result.session.token,
+    });
     return;
   }
   result.session.cookie ??= randomString(64);

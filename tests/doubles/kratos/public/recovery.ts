@@ -37,6 +37,10 @@ export function registerRecoveryRoutes(router: Router, ctx: DoubleContext): void
     checkCsrf(ctx, req, flow);
     resetFeedback(flow);
     const ok = await submitRecovery(ctx, req, flow, input(req));
+    // Without continue_with transitions Kratos sends an API client that recovered away with
+    // 422 browser_location_change_required, after the recovery hooks ran (sessions revoked).
+    if (ok && flow.state === 'passed_challenge' && flow.type === 'api' && !ctx.config.continueWithTransitions)
+      throw errors.browserLocationChangeRequired(`${uiUrl(ctx, 'settings')}`);
     sendFlow(res, ctx, flow, ok ? 200 : 400);
   });
 }
