@@ -83,10 +83,25 @@ on('logout-all', 'click', async () => {
   await refreshSession();
 });
 
+// Sign-up proves the address first: the gateway mails a code (or, for a taken address, tells
+// its owner), answers 202 either way, and the account exists once the code is confirmed.
 on('register-form', 'submit', async (event) => {
   event.preventDefault();
   const { email, password } = formData(event.target);
   const res = await api('POST', '/register', password ? { email, password } : { email });
+  if (res.status !== 202) return;
+  const confirm = $('register-confirm-form');
+  confirm.elements.email.value = email;
+  confirm.elements.code.value = '';
+  confirm.hidden = false;
+  confirm.elements.code.focus();
+});
+
+on('register-confirm-form', 'submit', async (event) => {
+  event.preventDefault();
+  const { email, code } = formData(event.target);
+  const res = await api('POST', '/register/confirm', { email, code: code.trim() });
+  if (res.status === 201) event.target.hidden = true;
   await refreshSession();
   document.dispatchEvent(new CustomEvent('registered', { detail: res }));
 });

@@ -75,7 +75,14 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
     audit,
     keys,
     policy,
-    mailer: overrides.mailer ?? createMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, logger }),
+    mailer:
+      overrides.mailer ??
+      createMailer({
+        smtpUrl: config.SMTP_URL,
+        from: config.MAIL_FROM,
+        logger,
+        printToConsole: config.NODE_ENV === 'development',
+      }),
     bodies: overrides.bodies ?? createBodyStore(join(config.DATA_DIR, 'files')),
     ...overrides,
   };

@@ -236,11 +236,13 @@ describe('jars: restriction and grants are privileged', () => {
 describe('recovery', () => {
   it('ends a pre-account takeover: the planted passkey and its session are gone', async () => {
     const victim = uniqueEmail('victim');
-    // The attacker signs up passwordless with the victim's address and adds a passkey.
-    const attacker = new Browser(gw.auth);
-    assert.equal((await attacker.post('/register', { email: victim })).status, 201);
+    // The attacker holds an account with the victim's unproven address and adds a passkey.
+    // Sign-up at the gateway proves the address first, so the account comes from elsewhere
+    // (an import, Kratos' own flows).
+    await seedIdentity(gw.kratos, { email: victim });
     const planted = new SoftAuthenticator();
-    const plantedId = await addPasskey(attacker, planted);
+    const plantedId = await addPasskey(await signedIn(gw, victim), planted);
+    const { browser: attacker } = await passkeyLogin(gw, planted);
     assert.equal((await attacker.get('/session')).body.aal, 'aal2');
 
     // The victim recovers the account by code and sets a password.
@@ -291,8 +293,10 @@ describe('recovery', () => {
 describe('verification', () => {
   it('removes passkeys planted before the address was verified', async () => {
     const victim = uniqueEmail('victim');
-    const attacker = new Browser(gw.auth);
-    await attacker.post('/register', { email: victim });
+    // Sign-up at the gateway proves the address first; an account made elsewhere (an
+    // import, Kratos' own flows) can still hold an unverified one.
+    await seedIdentity(gw.kratos, { email: victim });
+    const attacker = await signedIn(gw, victim);
     const planted = new SoftAuthenticator();
     await addPasskey(attacker, planted);
     const browser = new Browser(gw.auth);
@@ -304,10 +308,10 @@ describe('verification', () => {
 
   it('keeps the passkey of the session that proves the address (a genuine user verifying late)', async () => {
     const email = uniqueEmail('late');
-    const browser = new Browser(gw.auth);
-    await browser.post('/register', { email });
+    await seedIdentity(gw.kratos, { email });
     const own = new SoftAuthenticator();
-    await addPasskey(browser, own);
+    await addPasskey(await signedIn(gw, email), own);
+    const { browser } = await passkeyLogin(gw, own);
     await browser.post('/verification', {});
     const verified = await browser.post('/verification/code', { code: await latestCode(gw.kratos, email) });
     assert.equal(verified.status, 200, JSON.stringify(verified.body));

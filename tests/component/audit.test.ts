@@ -10,6 +10,7 @@ import { AUDIT_EVENT_TYPES } from '../../gateway/src/audit/event-types.js';
 import { verifyAuditChain } from '../../gateway/src/audit/verify-chain.js';
 import { openDatabase, runMigrations, type Database } from '../../gateway/src/db/database.js';
 import { aal1User, aal2User, type TestUser } from '../helpers/admin-session.js';
+import { registerAccount } from '../helpers/account.js';
 import { createTestDatabase, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 
@@ -33,7 +34,7 @@ describe('the audit_events table', () => {
       identifier: uniqueEmail(),
       password: 'wrong-password-1',
     });
-    await new Browser(gw.auth).post('/register', { email: uniqueEmail(), password: STRONG_PASSWORD });
+    await registerAccount(gw, new Browser(gw.auth), { email: uniqueEmail(), password: STRONG_PASSWORD });
   });
   after(async () => {
     await gw?.close();
@@ -106,7 +107,10 @@ describe('npm run audit -- verify', () => {
       await audit.record({ type, outcome: 'success', identityId: 'id-1', details: { n: type.length } });
     if (!server.url) await db.close();
     // An unkeyed chain (no key, no checkpoints in DATA_DIR) verifies as it always did.
-    env = { DATA_DIR: join(dir, 'data'), ...(server.url ? { DATABASE_URL: server.url } : { PGLITE_DIR: dir }) };
+    env = {
+      DATA_DIR: join(dir, 'data'),
+      ...(server.url ? { DATABASE_URL: server.url } : { PGLITE_DIR: dir }),
+    };
     cleanup = async () => {
       if (server.url) await db.close();
       await server.drop();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
+import { registerAccount } from '../helpers/account.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 let gw: TestGateway;
@@ -13,7 +14,7 @@ after(async () => {
 
 async function registered(email = uniqueEmail()) {
   const browser = new Browser(gw.auth);
-  const res = await browser.post('/register', { email, password: STRONG_PASSWORD });
+  const res = await registerAccount(gw, browser, { email, password: STRONG_PASSWORD });
   assert.equal(res.status, 201, JSON.stringify(res.body));
   return { browser, email, identityId: res.body.identityId as string };
 }
@@ -22,7 +23,7 @@ describe('POST /api/auth/register (password)', () => {
   it('creates the identity in Kratos and answers 201 with a session', async () => {
     const email = uniqueEmail();
     const browser = new Browser(gw.auth);
-    const res = await browser.post('/register', { email: email.toUpperCase(), password: STRONG_PASSWORD });
+    const res = await registerAccount(gw, browser, { email: email.toUpperCase(), password: STRONG_PASSWORD });
     assert.equal(res.status, 201);
     assert.equal(res.body.email, email);
     assert.equal(res.body.aal, 'aal1');
@@ -36,9 +37,7 @@ describe('POST /api/auth/register (password)', () => {
 
   it('sets an HttpOnly, SameSite session cookie and never exposes the Kratos token', async () => {
     const browser = new Browser(gw.auth);
-    const res = await browser.request('POST', '/register', {
-      json: { email: uniqueEmail(), password: STRONG_PASSWORD },
-    });
+    const res = await registerAccount(gw, browser, { email: uniqueEmail(), password: STRONG_PASSWORD });
     const cookie = res.headers.getSetCookie().find((c) => c.startsWith('gw_session='));
     assert.ok(cookie);
     assert.match(cookie, /HttpOnly/i);
@@ -46,11 +45,17 @@ describe('POST /api/auth/register (password)', () => {
     assert.doesNotMatch(JSON.stringify(res.body), /ory_st_|session_token/);
   });
 
-  it('answers 409 identity_exists for a taken e-mail address', async () => {
+  it('answers a taken e-mail address as a free one (202), creating no session', async () => {
     const { email } = await registered();
-    const res = await new Browser(gw.auth).post('/register', { email, password: STRONG_PASSWORD });
-    assert.equal(res.status, 409);
-    assert.equal(res.body.error.code, 'identity_exists');
+    const browser = new Browser(gw.auth);
+    const res = await browser.post('/register', { email, password: STRONG_PASSWORD });
+    const free = await new Browser(gw.auth).post('/register', {
+      email: uniqueEmail(),
+      password: STRONG_PASSWORD,
+    });
+    assert.equal(res.status, 202);
+    assert.deepEqual(res.body, free.body);
+    assert.equal(browser.cookies.has('gw_session'), false);
   });
 
   it('refuses a password shorter than 12 characters before calling Kratos', async () => {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createMetricsServer } from '../../gateway/src/http/metrics.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
+import { registerAccount } from '../helpers/account.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 let gw: TestGateway;
@@ -76,7 +77,7 @@ describe('anonymous pre-sessions', () => {
     const sid = cookie.slice(2, cookie.lastIndexOf('.'));
     const ttl = await gw.deps.kv.client!.ttl(`${gw.deps.config.REDIS_KEY_PREFIX}sess:${sid}`);
     assert.ok(ttl > 0 && ttl <= 900, `pre-session TTL ${ttl}`);
-    await browser.post('/register', { email: uniqueEmail('pre'), password: STRONG_PASSWORD });
+    await registerAccount(gw, browser, { email: uniqueEmail('pre'), password: STRONG_PASSWORD });
     const signedIn = decodeURIComponent(browser.cookies.get('gw_session')!);
     const signedInSid = signedIn.slice(2, signedIn.lastIndexOf('.'));
     const longTtl = await gw.deps.kv.client!.ttl(`${gw.deps.config.REDIS_KEY_PREFIX}sess:${signedInSid}`);

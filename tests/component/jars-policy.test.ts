@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { registerAccount } from '../helpers/account.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 
 /**
@@ -25,7 +26,7 @@ describe('jar access through the policy file', () => {
   it('follows the policy: reading a restricted jar at aal1 once the condition is removed, writing still refused', async () => {
     const browser = new Browser(`${gw.url}/api`);
     assert.equal(
-      (await browser.post('/auth/register', { email: uniqueEmail('pol'), password: STRONG_PASSWORD })).status,
+      (await registerAccount(gw, browser, { email: uniqueEmail('pol'), password: STRONG_PASSWORD })).status,
       201,
     );
     const jar = await browser.post('/jars', { name: 'Restricted', restricted: true });

@@ -4,7 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { latestCode, totpCode } from '../helpers/account.js';
+import { latestCode, registerAccount, totpCode } from '../helpers/account.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 
@@ -31,7 +31,7 @@ interface User {
 async function signUp(): Promise<User> {
   const browser = new Browser(`${gw.url}/api`);
   const email = uniqueEmail('jar');
-  const res = await browser.post('/auth/register', { email, password: STRONG_PASSWORD });
+  const res = await registerAccount(gw, browser, { email, password: STRONG_PASSWORD });
   assert.equal(res.status, 201, JSON.stringify(res.body));
   assert.equal((await browser.post('/auth/verification', {})).status, 202);
   const code = await latestCode(gw.kratos, email);

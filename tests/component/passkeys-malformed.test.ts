@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { registerAccount } from '../helpers/account.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { Browser, uniqueEmail } from '../helpers/http.js';
 import { signUpWithPasskey } from '../helpers/passkey-flows.js';
@@ -146,7 +147,7 @@ describe('POST /api/auth/passkeys with malformed bodies', () => {
   const authenticator = new SoftAuthenticator();
   before(async () => {
     browser = new Browser(gw.auth);
-    assert.equal((await browser.post('/register', { email: uniqueEmail('malformed') })).status, 201);
+    assert.equal((await registerAccount(gw, browser, { email: uniqueEmail('malformed') })).status, 201);
   });
 
   async function validRegistration() {

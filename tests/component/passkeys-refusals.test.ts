@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import { registerAccount } from '../helpers/account.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { Browser, STRONG_PASSWORD } from '../helpers/http.js';
 import {
@@ -264,7 +265,7 @@ describe('with WEBAUTHN_USER_VERIFICATION=required', () => {
 
   it('rejects registrations without user verification', async () => {
     const browser = new Browser(strict.auth);
-    await browser.post('/register', { email: `uv-${Date.now()}@example.com` });
+    await registerAccount(strict, browser, { email: `uv-${Date.now()}@example.com` });
     const options = await browser.post('/passkeys/options', {});
     const credential = new SoftAuthenticator({ userVerification: false }).register(options.body);
     const res = await browser.post('/passkeys', { credential });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { registerAccount } from '../helpers/account.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 import {
@@ -24,7 +25,7 @@ after(async () => {
 describe('passwordless sign-up with a passkey', () => {
   it('allows nothing but registering a passkey before the first one', async () => {
     const browser = new Browser(gw.auth);
-    const signUp = await browser.post('/register', { email: uniqueEmail() });
+    const signUp = await registerAccount(gw, browser, { email: uniqueEmail() });
     assert.equal(signUp.status, 201);
     assert.equal(signUp.body.passkeyEnrollmentRequired, true);
     const list = await browser.get('/passkeys');
@@ -32,19 +33,22 @@ describe('passwordless sign-up with a passkey', () => {
     assert.equal(list.body.error.code, 'passkey_enrollment_required');
   });
 
-  it('answers 409 identity_exists for an address that is taken, whichever way it signed up', async () => {
+  it('answers a taken address as a free one and mails its owner instead, whichever way it signed up', async () => {
     const email = uniqueEmail();
-    assert.equal((await new Browser(gw.auth).post('/register', { email })).status, 201);
+    assert.equal((await registerAccount(gw, new Browser(gw.auth), { email })).status, 201);
+    const free = await new Browser(gw.auth).post('/register', { email: uniqueEmail() });
     for (const again of [{ email }, { email: email.toUpperCase() }]) {
+      const seen = gw.mail!.to(email).length;
       const res = await new Browser(gw.auth).post('/register', again);
-      assert.equal(res.status, 409);
-      assert.equal(res.body.error.code, 'identity_exists');
+      assert.equal(res.status, 202);
+      assert.deepEqual(res.body, free.body);
+      assert.match((await gw.mail!.waitFor(email, seen)).raw, /already have an account/);
     }
   });
 
   it('gives the new identity the default role and a profile row, as the registration hook does', async () => {
     const email = uniqueEmail();
-    const signUp = await new Browser(gw.auth).post('/register', { email });
+    const signUp = await registerAccount(gw, new Browser(gw.auth), { email });
     assert.deepEqual(signUp.body.roles, ['user']);
     const { rows } = await gw.deps.db.query<{ email: string }>(
       'SELECT email FROM profiles WHERE identity_id = $1',
@@ -56,7 +60,7 @@ describe('passwordless sign-up with a passkey', () => {
   it('gives the registration an opaque user handle and the supported algorithms', async () => {
     const browser = new Browser(gw.auth);
     const email = uniqueEmail();
-    const signUp = await browser.post('/register', { email });
+    const signUp = await registerAccount(gw, browser, { email });
     const options = await browser.post('/passkeys/options', {});
     assert.equal(options.status, 200);
     const body = options.body;

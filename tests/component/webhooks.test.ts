@@ -4,7 +4,13 @@ import { after, before, describe, it } from 'node:test';
 import { findProfile } from '../../gateway/src/account/profile-store.js';
 import type { TestGateway } from '../helpers/gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
-import { seedIdentity, signedIn, startAccountGateway, WEBHOOK_KEY } from '../helpers/account.js';
+import {
+  registerAccount,
+  seedIdentity,
+  signedIn,
+  startAccountGateway,
+  WEBHOOK_KEY,
+} from '../helpers/account.js';
 
 let gw: TestGateway;
 
@@ -112,7 +118,7 @@ describe('POST /hooks/kratos/* validation', () => {
 describe('POST /hooks/kratos/after-registration', () => {
   it('gives new identities the default role through Kratos’ response parsing, and syncs the profile', async () => {
     const email = uniqueEmail();
-    const res = await new Browser(gw.auth).post('/register', { email, password: STRONG_PASSWORD });
+    const res = await registerAccount(gw, new Browser(gw.auth), { email, password: STRONG_PASSWORD });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     assert.deepEqual(res.body.roles, ['user']);
     const profile = await findProfile(gw.deps.db, res.body.identityId);

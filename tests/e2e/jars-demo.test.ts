@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
+import { signUpOnDemoPage } from '../helpers/account.js';
 import { chromiumAvailable, startDemo, type Demo } from '../helpers/chromium.js';
 import type { TestGateway } from '../helpers/gateway.js';
 import { STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
@@ -29,9 +30,7 @@ describe('demo page: Honey Jars', { skip: !available && 'Chromium is not install
     const page = await browser.newPage();
     await page.goto(baseUrl);
     await page.waitForFunction(() => 'gatewayDemo' in window);
-    await page.fill('#register-form input[name=email]', uniqueEmail('e2e-jars'));
-    await page.fill('#register-form input[name=password]', STRONG_PASSWORD);
-    await page.click('#register-form button[type=submit]');
+    await signUpOnDemoPage(page, gw, { email: uniqueEmail('e2e-jars'), password: STRONG_PASSWORD });
     await page.waitForFunction(() => document.getElementById('session-view')?.dataset.aal === 'aal1');
 
     await page.fill('#jar-create-form input[name=name]', 'Tax papers');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type Page } from 'playwright-core';
 import { STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
-import { totpCode } from '../helpers/account.js';
+import { signUpOnDemoPage, totpCode } from '../helpers/account.js';
 import { chromiumAvailable, startDemo, type Demo } from '../helpers/chromium.js';
 
 /** The demo page's account section in headless Chromium: what a person does by hand. */
@@ -25,9 +25,7 @@ async function registeredPage(): Promise<Page> {
   const page = await browser.newPage();
   await page.goto(baseUrl);
   await page.waitForFunction(() => 'gatewayDemo' in window);
-  await page.fill('#register-form input[name=email]', uniqueEmail('e2e-mfa'));
-  await page.fill('#register-form input[name=password]', STRONG_PASSWORD);
-  await page.click('#register-form button[type=submit]');
+  await signUpOnDemoPage(page, demo!.gw, { email: uniqueEmail('e2e-mfa'), password: STRONG_PASSWORD });
   await page.waitForFunction(() => document.getElementById('session-view')?.dataset.aal === 'aal1');
   return page;
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type CDPSession, type Page } from 'playwright-core';
 import { STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
+import { signUpOnDemoPage } from '../helpers/account.js';
 import { chromiumAvailable, startDemo, type Demo } from '../helpers/chromium.js';
 
 /**
@@ -88,8 +89,7 @@ async function expectStatus(page: Page, text: string) {
 }
 
 async function signUpPasswordless(page: Page, email: string) {
-  await page.fill('#register-form input[name=email]', email);
-  await page.click('#register-form button[type=submit]');
+  await signUpOnDemoPage(page, demo!.gw, { email });
   await expectStatus(page, 'Finish signing up');
   await page.click('#passkey-add');
   await expectStatus(page, 'Passkey added.');
@@ -209,9 +209,7 @@ describe('passkeys in Chromium', { skip: !available && 'Chromium is not installe
     const page = await openDemo();
     await addAuthenticator(page, true);
     const email = uniqueEmail('e2e-pw');
-    await page.fill('#register-form input[name=email]', email);
-    await page.fill('#register-form input[name=password]', STRONG_PASSWORD);
-    await page.click('#register-form button[type=submit]');
+    await signUpOnDemoPage(page, demo!.gw, { email, password: STRONG_PASSWORD });
     await expectAal(page, 'aal1');
     await logOut(page);
     await page.fill('#login-identifier', email);
@@ -245,9 +243,7 @@ describe('passkeys in Chromium', { skip: !available && 'Chromium is not installe
     const owner = await openDemo();
     await addAuthenticator(owner, true);
     const email = uniqueEmail('e2e-owner');
-    await owner.fill('#register-form input[name=email]', email);
-    await owner.fill('#register-form input[name=password]', STRONG_PASSWORD);
-    await owner.click('#register-form button[type=submit]');
+    await signUpOnDemoPage(owner, demo!.gw, { email, password: STRONG_PASSWORD });
     await expectAal(owner, 'aal1');
     await owner.click('#passkey-add');
     await expectStatus(owner, 'Passkey added.');

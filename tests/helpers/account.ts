@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { Secret, TOTP } from 'otpauth';
+import type { Page } from 'playwright-core';
 import type { KratosDouble, KratosDoubleOptions } from '../doubles/kratos/index.js';
 import { startKratos } from './kratos-target.js';
 import { startTestGateway, type TestGateway, type TestGatewayOptions } from './gateway.js';
-import { Browser, STRONG_PASSWORD, uniqueEmail } from './http.js';
+import { Browser, STRONG_PASSWORD, uniqueEmail, type ApiResponse } from './http.js';
 
 /** The key the test gateway expects in X-Webhook-Key (startTestGateway's default). */
 export const WEBHOOK_KEY = 'test-webhook-key-0123456789';
@@ -152,4 +153,55 @@ export async function kratosBrowserSession(
   const cookie = done.headers.getSetCookie().find((c) => c.startsWith('ory_kratos_session='));
   assert.ok(cookie);
   return cookie.split(';')[0]!.slice('ory_kratos_session='.length);
+}
+
+/** The six-digit sign-up code of the newest mail in `raw`, if it is a code mail. */
+export function signUpCode(raw: string): string | undefined {
+  return /code to finish signing up: (\d{6})/.exec(raw)?.[1];
+}
+
+/**
+ * Signs up through both steps of the verification-first sign-up, as a person does: POST
+ * /register (202), the code from the mail the gateway sent to the sink, then POST
+ * /register/confirm. Answers the confirmation (201 and the session on success), so callers
+ * keep asserting on it as they did on the one-step /register.
+ */
+export async function registerAccount(
+  gw: TestGateway,
+  browser: Browser,
+  input: { email: string; password?: string; traits?: Record<string, unknown> },
+): Promise<ApiResponse> {
+  assert.ok(gw.mail, 'registerAccount needs the mail sink of the test gateway');
+  // The browser may be rooted at /api/auth (gw.auth) or higher up (/api).
+  assert.ok(gw.auth.startsWith(browser.baseUrl), `browser at ${browser.baseUrl} cannot reach ${gw.auth}`);
+  const prefix = gw.auth.slice(browser.baseUrl.length);
+  const address = input.email.trim().toLowerCase();
+  const seen = gw.mail.to(address).length;
+  const started = await browser.post(`${prefix}/register`, input);
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  const code = signUpCode((await gw.mail.waitFor(address, seen)).raw);
+  assert.ok(code, `the sign-up mail to ${address} carries no code (is the address taken?)`);
+  return browser.post(`${prefix}/register/confirm`, { email: input.email, code });
+}
+
+/**
+ * The same sign-up on the demo page, as a person does it: the sign-up form, then the code
+ * from the mail typed into the confirmation form that appears.
+ */
+export async function signUpOnDemoPage(
+  page: Page,
+  gw: TestGateway,
+  input: { email: string; password?: string },
+): Promise<void> {
+  assert.ok(gw.mail, 'signUpOnDemoPage needs the mail sink of the test gateway');
+  const address = input.email.trim().toLowerCase();
+  const seen = gw.mail.to(address).length;
+  await page.fill('#register-form input[name=email]', input.email);
+  if (input.password) await page.fill('#register-form input[name=password]', input.password);
+  await page.click('#register-form button[type=submit]');
+  const code = signUpCode((await gw.mail.waitFor(address, seen)).raw);
+  assert.ok(code, `the sign-up mail to ${address} carries no code (is the address taken?)`);
+  await page.waitForSelector('#register-confirm-form:not([hidden])');
+  await page.fill('#register-confirm-form input[name=code]', code);
+  await page.click('#register-confirm-form button[type=submit]');
 }

@@ -3,6 +3,7 @@
  * software authenticator: the building blocks of the passkey component tests.
  */
 import assert from 'node:assert/strict';
+import { registerAccount } from './account.js';
 import type { TestGateway } from './gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from './http.js';
 import { SoftAuthenticator, type CeremonyOverrides } from './soft-authenticator.js';
@@ -11,7 +12,7 @@ import { SoftAuthenticator, type CeremonyOverrides } from './soft-authenticator.
 export async function signUpWithPasskey(gw: TestGateway, authenticator = new SoftAuthenticator()) {
   const browser = new Browser(gw.auth);
   const email = uniqueEmail('passkey');
-  const signUp = await browser.post('/register', { email });
+  const signUp = await registerAccount(gw, browser, { email });
   assert.equal(signUp.status, 201, JSON.stringify(signUp.body));
   const passkeyId = await addPasskey(browser, authenticator);
   return { browser, email, authenticator, passkeyId, identityId: signUp.body.identityId as string };

@@ -5,6 +5,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import { signUpCode } from '../helpers/account.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import {
   echoServer,
@@ -61,6 +62,16 @@ describe('nginx in front of two gateway replicas', { skip }, () => {
       body: JSON.stringify(body),
       headers: { 'Content-Type': 'application/json', Origin: origin, 'X-CSRF': '1', ...headers },
     });
+  }
+
+  /** Both steps of a sign-up through nginx, with the code the gateway mailed to its sink. */
+  async function signUp(email: string, password: string): Promise<Reply> {
+    const mail = gateways[0]!.mail!;
+    const seenMails = mail.to(email).length;
+    const started = await json('/api/auth/register', { email, password });
+    assert.equal(started.status, 202, started.body);
+    const code = signUpCode((await mail.waitFor(email, seenMails)).raw);
+    return json('/api/auth/register/confirm', { email, code });
   }
 
   function seenAt(pathPrefix: string): SeenRequest[] {
@@ -327,10 +338,7 @@ describe('nginx in front of two gateway replicas', { skip }, () => {
     let cookie: string;
 
     before(async () => {
-      const reply = await json('/api/auth/register', {
-        email: 'nginx-user@example.com',
-        password: 'a long passphrase 42',
-      });
+      const reply = await signUp('nginx-user@example.com', 'a long passphrase 42');
       assert.equal(reply.status, 201, reply.body);
       const setCookie = reply.headers['set-cookie'] ?? [];
       cookie = setCookie.map((line) => line.split(';')[0]).join('; ');
@@ -388,10 +396,7 @@ describe('nginx in front of two gateway replicas', { skip }, () => {
         .filter((line) => /buffered to a temporary file/.test(line));
 
     before(async () => {
-      const reply = await json('/api/auth/register', {
-        email: 'nginx-files@example.com',
-        password: 'a long passphrase 43',
-      });
+      const reply = await signUp('nginx-files@example.com', 'a long passphrase 43');
       assert.equal(reply.status, 201, reply.body);
       cookie = (reply.headers['set-cookie'] ?? []).map((line) => line.split(';')[0]).join('; ');
     });

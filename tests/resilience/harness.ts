@@ -10,6 +10,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { registerAccount } from '../helpers/account.js';
 import type { TestGateway } from '../helpers/gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 import { freePort, waitForPort } from '../helpers/net.js';
@@ -114,7 +115,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
 /** A browser signed in through password registration on `gw`. */
 export async function signedUp(gw: TestGateway, email = uniqueEmail('res')) {
   const browser = new Browser(gw.auth);
-  const res = await browser.post('/register', { email, password: STRONG_PASSWORD });
+  const res = await registerAccount(gw, browser, { email, password: STRONG_PASSWORD });
   assert.equal(res.status, 201, JSON.stringify(res.body));
   return { browser, email, identityId: res.body.identityId as string };
 }

@@ -18,9 +18,26 @@ export interface Mailer {
 /**
  * A nodemailer SMTP transport for `smtpUrl` (smtp://host:port, smtps://user:pass@host).
  * Without a URL, notices are only logged (without their text): development needs no
- * mail server, and the message body never reaches the logs.
+ * mail server, and the message body never reaches the logs. `printToConsole` (development
+ * only) prints such mails whole on the terminal instead, so `npm run dev` can finish a
+ * sign-up by code without a mail server.
  */
-export function createMailer(options: { smtpUrl?: string; from: string; logger: Logger }): Mailer {
+export function createMailer(options: {
+  smtpUrl?: string;
+  from: string;
+  logger: Logger;
+  printToConsole?: boolean;
+}): Mailer {
+  if (!options.smtpUrl && options.printToConsole) {
+    return {
+      async send(message) {
+        process.stdout.write(
+          `\n--- mail (development, SMTP_URL unset) to ${message.to}: ${message.subject}\n${message.text}\n---\n`,
+        );
+      },
+      close: () => undefined,
+    };
+  }
   if (!options.smtpUrl) {
     return {
       async send(message) {

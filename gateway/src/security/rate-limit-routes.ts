@@ -48,7 +48,8 @@ function limitedRoutes(deps: AppDeps): LimitedRoutes[] {
     },
     {
       name: 'register',
-      paths: ['/register'],
+      // Both steps of a sign-up share one counter: a code guess costs what a sign-up costs.
+      paths: ['/register', '/register/confirm'],
       rule: c.RATE_LIMIT_REGISTRATION,
       identifier: bodyField('email'),
     },

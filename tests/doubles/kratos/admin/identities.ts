@@ -73,9 +73,19 @@ export function registerIdentityRoutes(router: Router, ctx: DoubleContext, admin
       traits: identity.traits,
       metadata_public: identity.metadataPublic,
       metadata_admin: identity.metadataAdmin,
+      verifiable_addresses: identity.verifiableAddresses.map((a) => ({
+        value: a.value,
+        verified: a.verified,
+        status: a.status,
+      })),
     };
-    const patched = applyJsonPatch(patchable, req.body, (path) =>
-      /^\/(traits|metadata_public|metadata_admin|state)(\/|$)/.test(path),
+    // Like Kratos, an address's verified flag may be patched (addresses themselves follow the traits).
+    const patched = applyJsonPatch(
+      patchable,
+      req.body,
+      (path) =>
+        /^\/(traits|metadata_public|metadata_admin|state)(\/|$)/.test(path) ||
+        /^\/verifiable_addresses\/\d+\/(value|verified|status)$/.test(path),
     );
     const problems = ctx.schema.check(patched.traits);
     if (problems.length > 0) throw errors.badRequest(problems.map((p) => p.reason).join('; '));
@@ -92,6 +102,7 @@ export function registerIdentityRoutes(router: Router, ctx: DoubleContext, admin
       },
       state,
     );
+    importVerifiedAddresses(ctx, identity, patched);
     res.status(200).json(adminJson(ctx, identity, req));
   });
 
@@ -171,7 +182,7 @@ function importVerifiedAddresses(ctx: DoubleContext, identity: StoredIdentity, b
     const address = identity.verifiableAddresses.find(
       (a) => a.value === String(imported.value ?? '').toLowerCase(),
     );
-    if (address && imported.verified === true) {
+    if (address && imported.verified === true && !address.verified) {
       Object.assign(address, { verified: true, verifiedAt: ctx.now(), status: 'completed' });
     }
   }
