@@ -140,7 +140,10 @@ async function counts() {
   const one = async (sql: string) => Number((await gw.deps.db.query<{ n: string }>(sql)).rows[0]!.n);
   return {
     identities: gw.kratos.state.identities.size,
-    successAudits: await one(`SELECT count(*) AS n FROM audit_events WHERE outcome = 'success'`),
+    // Kratos' web hook deliveries are audited too; they follow a request, they are not one.
+    successAudits: await one(
+      `SELECT count(*) AS n FROM audit_events WHERE outcome = 'success' AND type <> 'webhook.received'`,
+    ),
     passkeys: await one('SELECT count(*) AS n FROM passkey_credentials'),
     jars: await one('SELECT count(*) AS n FROM jars'),
   };
