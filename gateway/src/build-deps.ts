@@ -91,9 +91,11 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
     async close() {
       deps.mailer?.close();
       // The shutdown checkpoint anchors the last rows this replica wrote.
-      await deps.audit.close?.().catch((error: unknown) =>
-        logger.error('audit shutdown checkpoint failed', { error: (error as Error).message }),
-      );
+      await deps.audit
+        .close?.()
+        .catch((error: unknown) =>
+          logger.error('audit shutdown checkpoint failed', { error: (error as Error).message }),
+        );
       await kv.close();
       await db.close();
     },

@@ -86,7 +86,9 @@ function verify(env: Record<string, string>): Promise<{ code: number; stdout: st
     execFile(
       'npx',
       ['tsx', 'gateway/src/cli/audit.ts', 'verify'],
-      { env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', LOG_LEVEL: 'error', ...env } },
+      {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', LOG_LEVEL: 'error', ...env },
+      },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -139,7 +141,10 @@ describe('npm run audit -- verify, against the owner of the database', () => {
     await s.asOwner((db) => recomputeUnkeyed(db, 6, (row) => (row.ip = '10.9.9.9')));
     const res = await verify(s.env);
     assert.equal(res.code, 1, res.stdout);
-    assert.match(res.stderr, /BROKEN at seq 6: an unkeyed row after the keyed chain began at seq 4: rewritten/);
+    assert.match(
+      res.stderr,
+      /BROKEN at seq 6: an unkeyed row after the keyed chain began at seq 4: rewritten/,
+    );
   });
 
   it('fails when a row of the old unkeyed prefix was rewritten and the whole chain recomputed', async () => {
@@ -161,10 +166,17 @@ describe('npm run audit -- verify, against the owner of the database', () => {
     assert.equal(altered.code, 1, altered.stdout);
     assert.match(
       altered.stderr,
-      new RegExp(`checkpoint file line ${lines.length} \\(seq 8\\) is not signed by the chain key: altered or forged`),
+      new RegExp(
+        `checkpoint file line ${lines.length} \\(seq 8\\) is not signed by the chain key: altered or forged`,
+      ),
     );
 
-    const forged = signCheckpoint(randomBytes(32), { kind: 'periodic', seq: 8, head: 'x', at: new Date().toISOString() });
+    const forged = signCheckpoint(randomBytes(32), {
+      kind: 'periodic',
+      seq: 8,
+      head: 'x',
+      at: new Date().toISOString(),
+    });
     lines[lines.length - 1] = JSON.stringify(forged);
     await writeFile(s.checkpointFile, `${lines.join('\n')}\n`);
     const res = await verify(s.env);

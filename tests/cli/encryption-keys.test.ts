@@ -96,6 +96,7 @@ describe('encryption-keys CLI against the Vault double', () => {
     database = await createTestDatabase();
     vault = await startVaultDouble();
     vault.transit.create('gateway-files', { derived: true, exportable: true, allow_plaintext_backup: true });
+    vault.transit.create('gateway-audit-chain', {});
     await seedFiles();
   });
   after(async () => {

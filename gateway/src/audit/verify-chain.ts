@@ -89,7 +89,12 @@ export async function verifyAuditChain(db: Queryable, options: VerifyOptions = {
   const { bySeq, keyedFrom: startsAt, newest } = anchors;
   for (const cp of bySeq.get(0) ?? [])
     if (cp.head !== GENESIS_HASH)
-      return { ok: false, checked: 0, brokenAt: 0, reason: 'a checkpoint at seq 0 names a head other than genesis' };
+      return {
+        ok: false,
+        checked: 0,
+        brokenAt: 0,
+        reason: 'a checkpoint at seq 0 names a head other than genesis',
+      };
 
   let prevHash = GENESIS_HASH;
   let lastSeq = 0;
@@ -109,7 +114,9 @@ export async function verifyAuditChain(db: Queryable, options: VerifyOptions = {
       if (isKeyedHash(event.hash)) {
         if (!key) return broken('a keyed row, and no chain key to check it');
         if (startsAt !== undefined && event.seq < startsAt)
-          return broken(`a keyed row before seq ${startsAt}, where the start checkpoint says the keyed chain begins`);
+          return broken(
+            `a keyed row before seq ${startsAt}, where the start checkpoint says the keyed chain begins`,
+          );
         if (!sameMac(keyedHash(key, prevHash, event), event.hash))
           return broken('the content does not match its MAC under the chain key');
         keyedFrom ??= event.seq;
@@ -117,8 +124,11 @@ export async function verifyAuditChain(db: Queryable, options: VerifyOptions = {
         if (keyedFrom !== undefined)
           return broken(`an unkeyed row after the keyed chain began at seq ${keyedFrom}: rewritten`);
         if (startsAt !== undefined && event.seq >= startsAt)
-          return broken(`an unkeyed row where the start checkpoint says the keyed chain began (seq ${startsAt}): rewritten`);
-        if (!sameMac(hashEvent(prevHash, event), event.hash)) return broken('the content does not match its hash');
+          return broken(
+            `an unkeyed row where the start checkpoint says the keyed chain began (seq ${startsAt}): rewritten`,
+          );
+        if (!sameMac(hashEvent(prevHash, event), event.hash))
+          return broken('the content does not match its hash');
       }
       for (const cp of bySeq.get(event.seq) ?? [])
         if (!sameMac(cp.head, event.hash))
@@ -141,7 +151,9 @@ export async function verifyAuditChain(db: Queryable, options: VerifyOptions = {
   if (keyedFrom !== undefined && anchors.count === 0)
     warnings.push('no checkpoint found: removal of the newest rows cannot be detected (is DATA_DIR right?)');
   if (keyedFrom === undefined && startsAt === undefined && checked > 0)
-    warnings.push('no keyed row yet: the whole chain is unkeyed and could be recomputed by the database owner');
+    warnings.push(
+      'no keyed row yet: the whole chain is unkeyed and could be recomputed by the database owner',
+    );
   return {
     ok: true,
     checked,

@@ -50,7 +50,8 @@ async function verify(): Promise<number> {
   }
   console.error(`audit chain BROKEN at seq ${report.brokenAt}: ${report.reason}`);
   console.error(`(${report.checked} events before it verified; checkpoints in ${dir})`);
-  if (!source) console.error('(no audit chain key was found: keyed rows and checkpoints could not be checked)');
+  if (!source)
+    console.error('(no audit chain key was found: keyed rows and checkpoints could not be checked)');
   return 1;
 }
 

@@ -16,11 +16,13 @@ import { Command, InvalidArgumentError } from 'commander';
 import { createHash } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { createAuditLog, type AuditEvent } from '../audit/audit-log.js';
+import { createAuditLog, type AuditEvent, type AuditLog } from '../audit/audit-log.js';
+import { checkpointDir } from '../audit/checkpoints.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { openDatabase, runMigrations, type Database } from '../db/database.js';
 import { createBodyStore, type BodyStore } from '../files/body-store.js';
 import { AppError } from '../http/errors.js';
+import { resolveAuditChainKey } from '../keys/audit-chain-key.js';
 import { createKeyService } from '../keys/create-key-service.js';
 import type { KeyService } from '../keys/key-service.js';
 import {
@@ -49,15 +51,32 @@ async function withContext(run: (ctx: Context) => Promise<number>): Promise<numb
   try {
     await runMigrations(db);
     const keys = await createKeyService(config);
-    const log = createAuditLog({ db, clock: () => new Date() });
+    // Keyed like the gateway's rows; the key is fetched on the first event, so `status` works without it.
+    let log: AuditLog | undefined;
     const actorId = `cli:${process.env.USER ?? 'operator'}`;
-    return await run({
-      config,
-      db,
-      keys,
-      bodies: createBodyStore(join(config.DATA_DIR, 'files')),
-      audit: (event) => log.record({ outcome: 'success', actorId, ...event }),
-    });
+    try {
+      return await run({
+        config,
+        db,
+        keys,
+        bodies: createBodyStore(join(config.DATA_DIR, 'files')),
+        audit: async (event) => {
+          log ??= createAuditLog({
+            db,
+            clock: () => new Date(),
+            chain: {
+              key: (await resolveAuditChainKey(config)).key,
+              checkpointDir: checkpointDir(config.DATA_DIR),
+              everyEvents: 0,
+              intervalSeconds: 0,
+            },
+          });
+          await log.record({ outcome: 'success', actorId, ...event });
+        },
+      });
+    } finally {
+      await log?.close?.();
+    }
   } finally {
     await db.close();
   }

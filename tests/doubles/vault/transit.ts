@@ -226,7 +226,11 @@ export class TransitEngine {
     if (!key) throw badRequest('encryption key not found');
     let version = keyVersion;
     if (version === 0) version = key.latestVersion;
-    else if (version !== key.latestVersion && key.minEncryptionVersion > 0 && version < key.minEncryptionVersion)
+    else if (
+      version !== key.latestVersion &&
+      key.minEncryptionVersion > 0 &&
+      version < key.minEncryptionVersion
+    )
       throw badRequest('cannot generate HMAC: version is too old (disallowed by policy)');
     if (version < 0) throw badRequest('key version does not exist (cannot be negative)');
     if (version > key.latestVersion)
