@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { checkpointDir, readCheckpoints } from '../../gateway/src/audit/checkpoints.js';
 import { verifyAuditChain } from '../../gateway/src/audit/verify-chain.js';
+import { resolveAuditChainKey } from '../../gateway/src/keys/audit-chain-key.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 import { eventually, signedUp, startTcpProxy, type TcpProxy } from './harness.js';
@@ -94,12 +96,18 @@ describe('Postgres unavailable', () => {
     assert.equal(created.status, 201);
     assert.equal(await jarCount(), jarsBefore + 1);
     assert.ok((await auditRows()) >= rowsBefore);
-    const chain = await verifyAuditChain({
-      query: async (sql, params) => {
-        const res = await direct.query(sql, params);
-        return { rows: res.rows, rowCount: res.rowCount ?? 0 };
+    // Read through the direct connection, checked with the gateway's chain key and checkpoints.
+    const checkpoints = await readCheckpoints(checkpointDir(gw.deps.config.DATA_DIR));
+    const key = (await resolveAuditChainKey(gw.deps.config)).key;
+    const chain = await verifyAuditChain(
+      {
+        query: async (sql, params) => {
+          const res = await direct.query(sql, params);
+          return { rows: res.rows, rowCount: res.rowCount ?? 0 };
+        },
       },
-    });
+      { key, checkpoints },
+    );
     assert.ok(chain.ok, `audit chain intact after the outage: ${JSON.stringify(chain)}`);
   });
 
