@@ -205,10 +205,16 @@ export function createKratosClient(options: KratosClientOptions) {
         throw new AppError('kratos_invalid_response', 502, 'Kratos returned no session token.');
       // While the session owes its second factor (whoami.required_aal: highest_available),
       // Kratos leaves the identity out of the answer (selfservice/flow/login/hook.go): the
-      // admin API gives the same session with it.
-      const session = result.session.identity
-        ? result.session
-        : await callKratos(() => admin.getSession({ id: result.session.id, expand: ['identity'] }));
+      // admin API names it (without its addresses), and the identity is read whole.
+      let session = result.session;
+      if (!session.identity) {
+        const named = await callKratos(() => admin.getSession({ id: session.id, expand: ['identity'] }));
+        const identityId = named.identity?.id;
+        const identity = identityId
+          ? await callKratos(() => admin.getIdentity({ id: identityId, includeCredential: ['password'] }))
+          : undefined;
+        session = { ...named, identity };
+      }
       return { sessionToken: result.session_token, session: toSession(session) };
     },
 

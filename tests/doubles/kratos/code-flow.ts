@@ -25,6 +25,7 @@ export function issueCode(
  * otherwise. Unknown addresses get a code too (never sent), so a guess fails the same way.
  */
 export function consumeCode(ctx: DoubleContext, flow: StoredFlow, submitted: string): boolean {
+  flow.transientPayload = {};
   const code = flow.code;
   const usable = code && !code.used && code.expiresAt > ctx.now() && flow.failedAttempts < MAX_ATTEMPTS;
   if (usable && code.identityId && secretEquals(code.code, submitted.trim())) {

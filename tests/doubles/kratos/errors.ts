@@ -60,6 +60,12 @@ export const errors = {
       reason: 'No active session was found in this request.',
       message: 'request does not have a valid authentication session',
     }),
+  /** whoami's 401 carries no error id in Kratos v1.3.1 (session.ErrNoActiveSessionFound). */
+  whoamiNoSession: () =>
+    kratosError(401, {
+      reason: 'No valid session credentials found in the request.',
+      message: 'The request could not be authorized',
+    }),
   aal2Required: (publicUrl: string) =>
     kratosError(403, {
       id: 'session_aal2_required',

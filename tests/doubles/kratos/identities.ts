@@ -62,6 +62,7 @@ export function buildIdentity(ctx: DoubleContext, input: NewIdentity): StoredIde
     recoveryAddresses: [],
     createdAt: now,
     updatedAt: now,
+    stateChangedAt: now,
   };
   const hashed = input.password !== undefined ? hashPassword(input.password) : input.hashedPassword;
   if (hashed !== undefined) setPassword(ctx, identity, hashed);

@@ -1,5 +1,6 @@
 import type { DoubleContext } from './context.js';
 import { lookupCodes } from './lookup.js';
+import { hasSecondFactor } from './identity.js';
 import type { StoredFlow, StoredIdentity } from './state.js';
 import {
   csrfNode,
@@ -23,11 +24,20 @@ export function nodesFor(
     case 'login':
       return loginNodes(ctx, flow, identity, csrf);
     case 'registration':
-      return [csrf, ...traitNodes(ctx, undefined, true), ...registrationPasswordNodes()];
+      // Kratos v1.3 registers in two steps: the profile first, the password once it is chosen
+      // (a submission that failed on the password shows it again with its message).
+      return [
+        csrf,
+        ...traitNodes(ctx, undefined, true),
+        ...(flow.nodeMessages.password ? registrationPasswordNodes() : [profileSubmitNode()]),
+      ];
     case 'recovery':
       return codeFlowNodes(flow, csrf, texts.recoveryCode());
     case 'verification':
-      return codeFlowNodes(flow, csrf, texts.verificationCode());
+      // Kratos renders API verification flows without a CSRF token node.
+      return codeFlowNodes(flow, csrf, texts.verificationCode()).filter(
+        (node) => flow.type !== 'api' || node !== csrf,
+      );
     case 'settings':
       return identity ? settingsNodes(ctx, flow, identity, csrf) : [csrf];
   }
@@ -73,6 +83,8 @@ function loginNodes(
 }
 
 function secondFactorNodes(identity: StoredIdentity, csrf: UiNode): UiNode[] {
+  // With no second factor to offer, Kratos renders no node at all (message 1010004 only).
+  if (!hasSecondFactor(identity)) return [];
   const nodes = [csrf];
   if (identity.credentials.totp) {
     nodes.push(
@@ -135,6 +147,11 @@ function valueAt(value: unknown, path: string[]): unknown {
       current && typeof current === 'object' ? (current as Record<string, unknown>)[key] : undefined,
     value,
   );
+}
+
+/** The profile step's submit button (Kratos' two-step registration). */
+function profileSubmitNode(): UiNode {
+  return submitNode('profile', 'method', 'profile', texts.signUp());
 }
 
 function registrationPasswordNodes(): UiNode[] {

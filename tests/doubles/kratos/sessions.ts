@@ -108,6 +108,8 @@ export function completeFactor(
 export interface SessionView {
   includeIdentity: boolean;
   includeDevices: boolean;
+  /** The admin API's sessions carry their identity without its addresses. */
+  withoutAddresses?: boolean;
 }
 
 /** The session as Kratos serialises it. */
@@ -130,7 +132,7 @@ export function sessionJson(
     })),
     issued_at: iso(session.issuedAt),
     ...(view.includeIdentity && identity
-      ? { identity: identityJson(identity, ctx.publicUrl, { admin: false }) }
+      ? { identity: withoutAddresses(identityJson(identity, ctx.publicUrl, { admin: false }), view) }
       : {}),
     ...(view.includeDevices
       ? {
@@ -155,4 +157,10 @@ export function revokeSessions(ctx: DoubleContext, identityId: string, keep?: st
     }
   }
   return count;
+}
+
+function withoutAddresses(identity: Record<string, unknown>, view: SessionView): Record<string, unknown> {
+  if (!view.withoutAddresses) return identity;
+  const { verifiable_addresses: _verifiable, recovery_addresses: _recovery, ...rest } = identity;
+  return rest;
 }

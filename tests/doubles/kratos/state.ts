@@ -110,6 +110,8 @@ export interface StoredFlow {
   pendingLookupCodes?: string[];
   revealLookupCodes?: boolean;
   continueWith?: Record<string, unknown>[];
+  /** Kratos echoes `transient_payload` once a recovery or code submission was made. */
+  transientPayload?: Record<string, unknown>;
 }
 
 export interface CourierMessage {

@@ -134,7 +134,13 @@ export function registerIdentityRoutes(router: Router, ctx: DoubleContext, admin
       (s) => s.identityId === identity.id && (active === undefined || isSessionActive(ctx, s) === active),
     );
     const page = paginate(req, res, sessions, `${adminUrl()}/admin/identities/${identity.id}/sessions`);
-    res.status(200).json(page.map((s) => sessionJson(ctx, s)));
+    res
+      .status(200)
+      .json(
+        page.map((s) =>
+          sessionJson(ctx, s, { includeIdentity: true, includeDevices: true, withoutAddresses: true }),
+        ),
+      );
   });
 
   router.delete('/admin/identities/:id/sessions', (req, res) => {
@@ -146,7 +152,7 @@ export function registerIdentityRoutes(router: Router, ctx: DoubleContext, admin
 
 function findIdentity(ctx: DoubleContext, id: string): StoredIdentity {
   const identity = ctx.state.identities.get(id);
-  if (!identity) throw errors.notFound('Unable to locate the resource');
+  if (!identity) throw errors.notFound();
   return identity;
 }
 

@@ -43,5 +43,9 @@ function findSession(ctx: DoubleContext, id: string): StoredSession {
 /** `expand=identity` / `expand=devices`, as the admin session endpoints take them. */
 function expandView(req: Request): SessionView {
   const expand = ([] as unknown[]).concat(req.query.expand ?? []).map(String);
-  return { includeIdentity: expand.includes('identity'), includeDevices: expand.includes('devices') };
+  return {
+    includeIdentity: expand.includes('identity'),
+    includeDevices: expand.includes('devices'),
+    withoutAddresses: true,
+  };
 }

@@ -213,6 +213,7 @@ function answerSuccess(
     res.status(200).json({
       session: sessionJson(ctx, result.session, { includeIdentity: !owesFactor, includeDevices: true }),
       session_token: result.session.token,
+      continue_with: [],
     });
     return;
   }

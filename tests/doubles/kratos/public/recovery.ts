@@ -41,7 +41,9 @@ export function registerRecoveryRoutes(router: Router, ctx: DoubleContext): void
     // 422 browser_location_change_required, after the recovery hooks ran (sessions revoked).
     if (ok && flow.state === 'passed_challenge' && flow.type === 'api' && !ctx.config.continueWithTransitions)
       throw errors.browserLocationChangeRequired(`${uiUrl(ctx, 'settings')}`);
-    sendFlow(res, ctx, flow, ok ? 200 : 400);
+    // Kratos answers a wrong or used code with 200 and the message on the flow (4060006).
+    const wrongCode = flow.messages.some((m) => m.id === 4060006);
+    sendFlow(res, ctx, flow, ok || wrongCode ? 200 : 400);
   });
 }
 
@@ -57,6 +59,7 @@ async function submitRecovery(
   flow: StoredFlow,
   body: Record<string, unknown>,
 ): Promise<boolean> {
+  flow.transientPayload = {};
   if (str(body.method) !== 'code') {
     flow.messages.push(texts.recoveryNoStrategy());
     return false;

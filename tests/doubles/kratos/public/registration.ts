@@ -140,7 +140,7 @@ function answerSuccess(
     identity,
   );
   if (flow.type === 'api') {
-    continueWith.unshift({ action: 'set_ory_session_token', ory_session_token: session.token });
+    continueWith.push({ action: 'set_ory_session_token', ory_session_token: session.token });
     res.status(200).json({
       identity: identityJson(identity, ctx.publicUrl, { admin: false }),
       session: sessionJson(ctx, session),

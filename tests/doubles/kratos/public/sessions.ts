@@ -2,12 +2,22 @@ import type { Router } from 'express';
 import type { DoubleContext } from '../context.js';
 import { errors } from '../errors.js';
 import { input, returnUrl, str, wantsJson, seeOther } from '../http.js';
-import { enforceAal, isSessionActive, requireSession, sessionJson, SESSION_COOKIE } from '../sessions.js';
+import {
+  enforceAal,
+  isSessionActive,
+  requireSession,
+  sessionFromRequest,
+  sessionJson,
+  SESSION_COOKIE,
+} from '../sessions.js';
 
 /** `/sessions/whoami`, the caller's other sessions, and logout (API and browser). */
 export function registerSessionRoutes(router: Router, ctx: DoubleContext): void {
   router.get('/sessions/whoami', (req, res) => {
-    const { session, identity } = requireSession(ctx, req);
+    const signedIn = sessionFromRequest(ctx, req);
+    const identity = signedIn && ctx.state.identities.get(signedIn.identityId);
+    if (!signedIn || !identity) throw errors.whoamiNoSession();
+    const session = signedIn;
     enforceAal(ctx, session, identity, ctx.config.whoamiRequiredAal);
     res.setHeader('x-kratos-authenticated-identity-id', identity.id);
     res.status(200).json(sessionJson(ctx, session));

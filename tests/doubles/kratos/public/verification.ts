@@ -34,7 +34,9 @@ export function registerVerificationRoutes(router: Router, ctx: DoubleContext): 
     checkCsrf(ctx, req, flow);
     resetFeedback(flow);
     const ok = await submitVerification(ctx, flow, input(req));
-    sendFlow(res, ctx, flow, ok ? 200 : 400);
+    // Kratos answers a wrong or used code with 200 and the message on the flow (4070006).
+    const wrongCode = flow.messages.some((m) => m.id === 4070006);
+    sendFlow(res, ctx, flow, ok || wrongCode ? 200 : 400);
   });
 }
 
