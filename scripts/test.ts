@@ -15,12 +15,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { buildCommand, findRealServer } from './real-servers/binaries.js';
+import { DOUBLE_ONLY_MARK } from './test-tiers.js';
 import { freePort, waitForPort } from '../tests/helpers/net.js';
 
 const root = process.cwd();
-
-/** A suite that needs a double's knobs (fault injection, a moved clock, white-box state). */
-export const DOUBLE_ONLY_MARK = 'real-stack: double-only';
 
 function findTests(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
@@ -80,7 +78,7 @@ async function prepareRealTier(): Promise<() => Promise<void>> {
   process.env.KRATOS_REAL_DSN = db.dsn;
   process.env.KRATOS_TARGET = 'real';
   process.env.VAULT_TARGET = 'real';
-  console.log('test: real tier against Kratos v1.3.1 and Vault 1.21.4 built from their Go modules');
+  console.log('test: real tier against Kratos v1.3.1 and Vault 1.21.1 built from their Go modules');
   return db.drop;
 }
 

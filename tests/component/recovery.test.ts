@@ -1,3 +1,4 @@
+// real-stack: double-only (moves Kratos' clock to expire flows and sessions)
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TestGateway } from '../helpers/gateway.js';

@@ -1,3 +1,4 @@
+// real-stack: double-only (moves Kratos' clock to expire flows and sessions)
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { findProfile } from '../../gateway/src/account/profile-store.js';
