@@ -226,7 +226,11 @@ ensure_operator_token() {
 
 operator_token_ttl() {
   [ -s "$operator_dir/token" ] || { echo missing; return; }
-  VAULT_TOKEN=$(cat "$operator_dir/token") vault token lookup -field=ttl 2>/dev/null || echo expired
+  # `vault token lookup` takes no -field: read the ttl (seconds) out of its JSON.
+  ttl=$(VAULT_TOKEN=$(cat "$operator_dir/token") vault token lookup -format=json 2>/dev/null |
+    sed -n 's/^ *"ttl": *\([0-9][0-9]*\),*$/\1/p' | head -n1)
+  [ -n "$ttl" ] || { echo expired; return; }
+  echo "$((ttl / 3600))h$((ttl % 3600 / 60))m$((ttl % 60))s"
 }
 
 status() {

@@ -348,8 +348,12 @@ function credentialsJson(identity: StoredIdentity, include: string[]): Record<st
   return out;
 }
 
-/** True when the identity has a second factor configured (what `highest_available` looks at). */
+/**
+ * True when the identity has a second factor configured (what `highest_available` looks at):
+ * TOTP, or backup codes of which at least one is unused (Kratos counts only those).
+ */
 export function hasSecondFactor(identity: StoredIdentity): boolean {
   const lookup = identity.credentials.lookup_secret?.config.recovery_codes;
-  return Boolean(identity.credentials.totp) || (Array.isArray(lookup) && lookup.length > 0);
+  const unused = Array.isArray(lookup) && lookup.some((c) => !(c as { used_at?: unknown }).used_at);
+  return Boolean(identity.credentials.totp) || unused;
 }

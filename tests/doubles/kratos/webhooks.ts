@@ -64,7 +64,13 @@ async function runOne(
   }
   const response = await delivery.catch(() => undefined);
   if (!response) throw errors.internal('A web hook could not be delivered.');
-  if (response.status >= 400 && response.status < 500 && applyInterruption(flow, response.body)) {
+  // Kratos lets a web hook interrupt a flow only when it parses the answer (or may interrupt).
+  if (
+    settings.parse &&
+    response.status >= 400 &&
+    response.status < 500 &&
+    applyInterruption(flow, response.body)
+  ) {
     throw new FlowInterrupted();
   }
   if (response.status >= 300) throw errors.internal(`A web hook answered with status ${response.status}.`);
@@ -85,9 +91,8 @@ function hookBody(
   identity: StoredIdentity,
   session?: StoredSession,
 ): Record<string, unknown> {
-  const { credentials: _credentials, ...identityBody } = identityJson(identity, ctx.publicUrl, {
-    admin: true,
-  });
+  // The jsonnet context's identity carries neither credentials nor metadata_admin.
+  const identityBody = identityJson(identity, ctx.publicUrl, { admin: false });
   const body: Record<string, unknown> = {
     identity: identityBody,
     flow_id: flow.id,
