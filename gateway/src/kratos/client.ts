@@ -163,8 +163,15 @@ export function createKratosClient(options: KratosClientOptions) {
   // Kratos never hangs a request.
   const fetchApi: typeof fetch = (input, init) =>
     fetch(input, { ...init, signal: AbortSignal.timeout(options.timeoutMs) });
-  const publicConfig = new Configuration({ basePath: options.publicUrl.replace(/\/$/, ''), fetchApi });
-  const adminConfig = new Configuration({ basePath: options.adminUrl.replace(/\/$/, ''), fetchApi });
+  // Kratos answers a self-service submission without `Accept: application/json` with a 303 to
+  // its UI (even for an API verification flow), which fetch would follow: always ask for JSON.
+  const headers = { Accept: 'application/json' };
+  const publicConfig = new Configuration({
+    basePath: options.publicUrl.replace(/\/$/, ''),
+    fetchApi,
+    headers,
+  });
+  const adminConfig = new Configuration({ basePath: options.adminUrl.replace(/\/$/, ''), fetchApi, headers });
   const frontend = new FrontendApi(publicConfig);
   const admin = new IdentityApi(adminConfig);
   const metadata = new MetadataApi(adminConfig);
@@ -294,7 +301,7 @@ export function createKratosClient(options: KratosClientOptions) {
     /** Applies a JSON Patch to an identity through the admin API. */
     async patchIdentity(
       id: string,
-      patch: { op: 'add' | 'replace' | 'remove' | 'test'; path: string; value?: unknown }[],
+      patch: { op: 'add' | 'replace' | 'remove'; path: string; value?: unknown }[],
     ) {
       return toIdentity(await callKratos(() => admin.patchIdentity({ id, jsonPatch: patch })));
     },

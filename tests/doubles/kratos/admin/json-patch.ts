@@ -40,10 +40,6 @@ function applyOne(root: Record<string, unknown>, operation: PatchOperation): voi
       if (Array.isArray(parent)) parent.splice(Number(key), 1);
       else delete parent[key];
       return;
-    case 'test':
-      if (JSON.stringify(get(parent, key)) !== JSON.stringify(operation.value))
-        throw errors.badRequest('test operation failed');
-      return;
     default:
       throw errors.badRequest(`unsupported JSON Patch operation: ${operation.op}`);
   }
