@@ -60,8 +60,13 @@
     status('Scan the code with your authenticator app, then confirm a code from it.');
   }
 
+  // A factor never raises the session that enrolled it (docs/security.md): the app counts from
+  // the next sign-in, where the password sign-in then asks for a code from it.
   onSubmit('totp-confirm-form', async ({ code }) => {
-    const done = await report(await api('POST', '/mfa/totp/confirm', { code }), 'Authenticator app set up.');
+    const done = await report(
+      await api('POST', '/mfa/totp/confirm', { code }),
+      'Authenticator app set up. It counts from your next sign-in: log out, sign in with your password, then enter a code from the app.',
+    );
     if (done) $('totp-enrollment').hidden = true;
     return done;
   });

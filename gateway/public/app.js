@@ -35,9 +35,12 @@ const formData = (form) => Object.fromEntries(new FormData(form).entries());
 async function refreshSession() {
   const res = await fetch('/api/auth/session', { credentials: 'same-origin' });
   const body = await res.json().catch(() => null);
+  const code = body?.error?.code ?? '';
   $('session-view').textContent = res.ok
     ? JSON.stringify(body, null, 2)
-    : `Not signed in (${res.status} ${body?.error?.code ?? ''})`;
+    : code === 'aal2_required'
+      ? `Second factor owed (${res.status} ${code}): complete ${(body.error.details?.methods ?? []).join(' or ') || 'it'} under "Second factor", or log out.`
+      : `Not signed in (${res.status} ${code})`;
   $('session-view').dataset.aal = res.ok ? body.aal : '';
   await refreshSessions(res.ok);
   document.dispatchEvent(new CustomEvent('session-changed', { detail: res.ok ? body : null }));

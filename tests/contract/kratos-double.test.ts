@@ -123,13 +123,27 @@ describe('Kratos double: health and metadata', () => {
 describe('Kratos double: registration API flow', () => {
   const { client, clock } = useDouble();
 
-  it('offers traits, password and submit nodes', async () => {
+  it('offers the profile step first and the password node only after a password failure', async () => {
     const flow = await client.pub('GET', '/self-service/registration/api');
     assert.equal(flow.status, 200);
     assert.equal(flow.body.type, 'api');
+    assert.equal(flow.body.active, undefined);
+    assert.deepEqual(
+      flow.body.ui.nodes.map((n: { attributes: { name: string } }) => n.attributes.name),
+      ['csrf_token', 'traits.email', 'traits.name.first', 'traits.name.last', 'method'],
+    );
     assert.equal(node(flow.body, 'traits.email').attributes.type, 'email');
-    assert.equal(node(flow.body, 'password').attributes.autocomplete, 'new-password');
-    assert.equal(node(flow.body, 'method').attributes.value, 'password');
+    assert.equal(node(flow.body, 'password'), undefined);
+    assert.equal(node(flow.body, 'method').attributes.value, 'profile');
+    assert.equal(node(flow.body, 'method').group, 'profile');
+    const failed = await client.pub('POST', `/self-service/registration?flow=${flow.body.id}`, {
+      json: { method: 'password', password: 'short', traits: { email: uniqueEmail('step') } },
+    });
+    assert.equal(failed.status, 400);
+    const password = node(failed.body, 'password');
+    assert.equal(password.attributes.autocomplete, 'new-password');
+    assert.equal(password.messages[0].id, 4000032);
+    assert.equal(node(failed.body, 'method').attributes.value, 'password');
   });
 
   it('registers, returns identity, session and token, and sends a verification code', async () => {
@@ -140,7 +154,7 @@ describe('Kratos double: registration API flow', () => {
     assert.equal(result.body.session.identity.id, result.body.identity.id);
     assert.match(result.body.session_token, /^ory_st_/);
     const actions = result.body.continue_with.map((c: { action: string }) => c.action);
-    assert.deepEqual(actions, ['set_ory_session_token', 'show_verification_ui']);
+    assert.deepEqual(actions, ['show_verification_ui', 'set_ory_session_token']);
     assert.match(await latestCode(client, email), /^\d{6}$/);
   });
 
@@ -278,7 +292,8 @@ describe('Kratos double: login API flow, whoami and logout', () => {
     assert.equal(whoami.body.identity.traits.email, email);
     const none = await client.pub('GET', '/sessions/whoami');
     assert.equal(none.status, 401);
-    assert.equal(none.body.error.id, 'session_inactive');
+    assert.equal(none.body.error.code, 401);
+    assert.equal(none.body.error.id, undefined);
     assert.equal(
       (await client.pub('DELETE', '/self-service/logout/api', { json: { session_token: token } })).status,
       204,
@@ -646,6 +661,7 @@ describe('Kratos double: recovery by code', () => {
       flow.body.ui.nodes.map((n: { attributes: { name: string } }) => n.attributes.name),
       ['csrf_token', 'email', 'method'],
     );
+    assert.equal(flow.body.active, 'code');
     return client.pub('POST', `/self-service/recovery?flow=${flow.body.id}`, {
       json: { method: 'code', email: address },
     });
@@ -668,8 +684,12 @@ describe('Kratos double: recovery by code', () => {
     const wrong = await client.pub('POST', `/self-service/recovery?flow=${flow.body.id}`, {
       json: { method: 'code', code: '000000' },
     });
-    assert.equal(wrong.status, 400);
+    // Kratos v1.3.1 answers a wrong code with 200 and the refusal on the flow, not with 400.
+    assert.equal(wrong.status, 200);
     assert.deepEqual(messageIds(wrong.body), [4060006]);
+    assert.equal(wrong.body.state, 'sent_email');
+    assert.equal(wrong.body.continue_with, undefined);
+    assert.deepEqual(wrong.body.transient_payload, {});
     const start = await client.pub('GET', '/self-service/recovery/api');
     const malformed = await client.pub('POST', `/self-service/recovery?flow=${start.body.id}`, {
       json: { method: 'code', email: 'nope' },
@@ -698,11 +718,18 @@ describe('Kratos double: recovery by code', () => {
     });
     assert.equal(changed.status, 200);
     assert.equal((await login(client, email, 'a brand new passphrase')).status, 200);
+    const identityId = (
+      await client.pub('GET', '/sessions/whoami', { headers: { 'x-session-token': token } })
+    ).body.identity.id;
+    const sessions = async (): Promise<number> =>
+      (await client.admin('GET', `/admin/identities/${identityId}/sessions`)).body.length;
+    const sessionsBefore = await sessions();
     const reused = await client.pub('POST', `/self-service/recovery?flow=${flow.body.id}`, {
       json: { method: 'code', code },
     });
-    assert.equal(reused.status, 400);
+    assert.equal(reused.status, 200);
     assert.deepEqual(messageIds(reused.body), [4060006]);
+    assert.equal(await sessions(), sessionsBefore, 'a used code must not sign anyone in again');
   });
 
   it('refuses to start for a signed-in caller and expires after its lifespan', async () => {
@@ -731,16 +758,29 @@ describe('Kratos double: verification by code and the courier', () => {
     const email = uniqueEmail('verify');
     const id = await seedIdentity(client, email);
     const flow = await client.pub('GET', '/self-service/verification/api');
+    // Kratos renders API verification flows without a CSRF token node.
+    assert.deepEqual(
+      flow.body.ui.nodes.map((n: { attributes: { name: string } }) => n.attributes.name),
+      ['email', 'method'],
+    );
+    assert.equal(flow.body.active, 'code');
     const sent = await client.pub('POST', `/self-service/verification?flow=${flow.body.id}`, {
       json: { method: 'code', email },
     });
     assert.equal(sent.status, 200);
     assert.deepEqual(messageIds(sent.body), [1080003]);
+    assert.equal(node(sent.body, 'csrf_token'), undefined);
     const wrong = await client.pub('POST', `/self-service/verification?flow=${flow.body.id}`, {
       json: { method: 'code', code: '123' },
     });
-    assert.equal(wrong.status, 400);
+    // Kratos v1.3.1 answers a wrong code with 200 and the refusal on the flow, not with 400.
+    assert.equal(wrong.status, 200);
     assert.deepEqual(messageIds(wrong.body), [4070006]);
+    assert.equal(wrong.body.state, 'sent_email');
+    assert.equal(
+      (await client.admin('GET', `/admin/identities/${id}`)).body.verifiable_addresses[0].verified,
+      false,
+    );
     const code = await latestCode(client, email);
     const done = await client.pub('POST', `/self-service/verification?flow=${flow.body.id}`, {
       json: { method: 'code', code },
@@ -754,7 +794,8 @@ describe('Kratos double: verification by code and the courier', () => {
     const again = await client.pub('POST', `/self-service/verification?flow=${flow.body.id}`, {
       json: { method: 'code', code },
     });
-    assert.equal(again.status, 400);
+    assert.equal(again.status, 200);
+    assert.deepEqual(messageIds(again.body), [4070006]);
     assert.equal(
       (await client.pub('GET', `/self-service/verification/flows?id=${flow.body.id}`)).status,
       200,
@@ -877,8 +918,23 @@ describe('Kratos double: settings, TOTP, backup codes and aal2 login', () => {
     assert.equal(done.status, 200);
     assert.equal(done.body.session.authenticator_assurance_level, 'aal2');
     assert.equal(done.body.session_token, fresh);
+    assert.deepEqual(done.body.continue_with, []);
     assert.equal((await client.pub('GET', '/sessions/whoami', { headers })).status, 200);
-    assert.equal((await client.pub('GET', '/self-service/login/api?aal=aal2', { headers })).status, 401);
+    const fulfilled = await client.pub('GET', '/self-service/login/api?aal=aal2', { headers });
+    assert.equal(fulfilled.status, 400);
+    assert.equal(fulfilled.body.error.id, 'session_already_available');
+  });
+
+  it('offers an aal2 flow without nodes to an identity without a second factor', async () => {
+    const plain = uniqueEmail('single');
+    await seedIdentity(client, plain);
+    const flow = await client.pub('GET', '/self-service/login/api?aal=aal2', {
+      headers: { 'x-session-token': await tokenFor(client, plain) },
+    });
+    assert.equal(flow.status, 200);
+    assert.equal(flow.body.requested_aal, 'aal2');
+    assert.deepEqual(flow.body.ui.nodes, []);
+    assert.deepEqual(messageIds(flow.body), [1010004]);
   });
 
   it('generates, confirms and reveals backup codes; each logs in once', async () => {
