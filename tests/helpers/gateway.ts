@@ -141,10 +141,14 @@ export interface VaultUnderTest {
  * up by init.sh itself, which the gateway reaches by AppRole under vault/policies/gateway.hcl.
  * Closing it closes both.
  */
-export async function startGatewayWithVault(env: Record<string, string> = {}) {
+export async function startGatewayWithVault(
+  env: Record<string, string> = {},
+  /** 'double' for a suite that counts the double's requests (white-box), whatever the tier. */
+  target: 'double' | 'tier' = 'tier',
+) {
   let vault: VaultUnderTest & { close(): Promise<void> };
   let vaultEnv: Record<string, string>;
-  if (process.env.VAULT_TARGET === 'real') {
+  if (target === 'tier' && process.env.VAULT_TARGET === 'real') {
     const real = await startRealVault();
     vault = { ...real, url: real.addr };
     vaultEnv = {
