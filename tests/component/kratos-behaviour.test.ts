@@ -4,14 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  enrollTotp,
-  latestCode,
-  seedIdentity,
-  signedIn,
-  startAccountGateway,
-  totpCode,
-} from '../helpers/account.js';
+import { latestCode, seedIdentity, startAccountGateway, totpCode, withTotp } from '../helpers/account.js';
 import type { TestGateway } from '../helpers/gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 import { signUpWithPasskey } from '../helpers/passkey-flows.js';
@@ -24,21 +17,9 @@ before(async () => {
 });
 after(() => gw.close());
 
-/** An account with TOTP, enrolled from its first session, and a fresh password sign-in. */
-async function passwordSignInWithTotp() {
-  const identity = await seedIdentity(gw.kratos);
-  const secret = await enrollTotp(await signedIn(gw, identity.email));
-  const browser = new Browser(gw.auth);
-  const login = await browser.post('/login/password', {
-    identifier: identity.email,
-    password: identity.password,
-  });
-  return { ...identity, secret, browser, login };
-}
-
 describe('password sign-in of an account with a second factor', () => {
   it('answers 403 aal2_required, not 502, although Kratos leaves the identity out of its answer', async () => {
-    const { login, browser, secret, id } = await passwordSignInWithTotp();
+    const { login, browser, secret, id } = await withTotp(gw);
     assert.equal(login.status, 403, JSON.stringify(login.body));
     assert.equal(login.body.error.code, 'aal2_required');
     assert.ok(login.body.error.details.methods.includes('totp'));
@@ -49,7 +30,7 @@ describe('password sign-in of an account with a second factor', () => {
   });
 
   it('answers a step-up of a session that is aal2 already without an error from Kratos', async () => {
-    const { browser, secret } = await passwordSignInWithTotp();
+    const { browser, secret } = await withTotp(gw);
     const first = totpCode(secret);
     assert.equal((await browser.post('/step-up/totp', { code: first })).status, 200);
     const again = await browser.post('/step-up/totp', { code: first });

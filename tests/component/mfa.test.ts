@@ -4,12 +4,12 @@ import type { TestGateway } from '../helpers/gateway.js';
 import { Browser } from '../helpers/http.js';
 import {
   adminIdentity,
-  enrollTotp,
   kratosBrowserSession,
   seedIdentity,
   signedIn,
   startAccountGateway,
   totpCode,
+  withTotp,
 } from '../helpers/account.js';
 
 let gw: TestGateway;
@@ -27,18 +27,6 @@ async function auditCount(type: string, outcome: string, identityId: string) {
     [type, outcome, identityId],
   );
   return rows.length;
-}
-
-/** An identity with TOTP enrolled, and a fresh browser whose password login now owes the second factor. */
-async function withTotp() {
-  const identity = await seedIdentity(gw.kratos);
-  const secret = await enrollTotp(await signedIn(gw, identity.email));
-  const browser = new Browser(gw.auth);
-  const login = await browser.post('/login/password', {
-    identifier: identity.email,
-    password: identity.password,
-  });
-  return { ...identity, secret, browser, login };
 }
 
 describe('POST /api/auth/mfa/totp', () => {
@@ -102,7 +90,7 @@ describe('POST /api/auth/mfa/totp/confirm', () => {
   });
 
   it('answers 409 totp_already_enabled when asked to enroll again', async () => {
-    const { browser, secret } = await withTotp();
+    const { browser, secret } = await withTotp(gw);
     assert.equal((await browser.post('/step-up/totp', { code: totpCode(secret) })).status, 200);
     const res = await browser.post('/mfa/totp');
     assert.equal(res.status, 409);
@@ -112,7 +100,7 @@ describe('POST /api/auth/mfa/totp/confirm', () => {
 
 describe('second factor at password login', () => {
   it('answers 403 aal2_required with totp among the methods', async () => {
-    const { login, browser } = await withTotp();
+    const { login, browser } = await withTotp(gw);
     assert.equal(login.status, 403);
     assert.equal(login.body.error.code, 'aal2_required');
     assert.ok(login.body.error.details.methods.includes('totp'));
@@ -122,7 +110,7 @@ describe('second factor at password login', () => {
   });
 
   it('POST /step-up/totp completes it in place with a fresh session id', async () => {
-    const { browser, secret, id } = await withTotp();
+    const { browser, secret, id } = await withTotp(gw);
     const before = browser.cookies.get('gw_session');
     const res = await browser.post('/step-up/totp', { code: totpCode(secret) });
     assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -134,7 +122,7 @@ describe('second factor at password login', () => {
   });
 
   it('POST /step-up/totp answers 400 invalid_code for a wrong code and records it', async () => {
-    const { browser, secret, id } = await withTotp();
+    const { browser, secret, id } = await withTotp(gw);
     const right = totpCode(secret);
     const res = await browser.post('/step-up/totp', { code: right === '000000' ? '111111' : '000000' });
     assert.equal(res.status, 400);
@@ -197,7 +185,7 @@ describe('DELETE /api/auth/mfa/totp', () => {
   });
 
   it('removes TOTP for an aal2 session, after which a password login is complete again', async () => {
-    const { browser, secret, id, email, password } = await withTotp();
+    const { browser, secret, id, email, password } = await withTotp(gw);
     assert.equal((await browser.post('/step-up/totp', { code: totpCode(secret) })).status, 200);
     const res = await browser.delete('/mfa/totp');
     assert.equal(res.status, 204, JSON.stringify(res.body));

@@ -205,3 +205,15 @@ export async function signUpOnDemoPage(
   await page.fill('#register-confirm-form input[name=code]', code);
   await page.click('#register-confirm-form button[type=submit]');
 }
+
+/** An identity with TOTP enrolled, and a fresh browser whose password login now owes the second factor. */
+export async function withTotp(gw: TestGateway) {
+  const identity = await seedIdentity(gw.kratos);
+  const secret = await enrollTotp(await signedIn(gw, identity.email));
+  const browser = new Browser(gw.auth);
+  const login = await browser.post('/login/password', {
+    identifier: identity.email,
+    password: identity.password,
+  });
+  return { ...identity, secret, browser, login };
+}
