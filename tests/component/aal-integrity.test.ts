@@ -39,22 +39,8 @@ after(async () => {
 
 const codeOf = (res: { body: any }) => res.body?.error?.code as string | undefined;
 
-/** An identity with a password and a verified address, seeded at the Kratos double. */
-async function seedVerified() {
-  const email = uniqueEmail('owner');
-  const res = await fetch(`${gw.kratos.adminUrl}/admin/identities`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({
-      schema_id: 'default',
-      traits: { email },
-      verifiable_addresses: [{ value: email, verified: true, via: 'email', status: 'completed' }],
-      credentials: { password: { config: { password: STRONG_PASSWORD } } },
-    }),
-  });
-  assert.equal(res.status, 201, await res.clone().text());
-  return { id: ((await res.json()) as { id: string }).id, email, password: STRONG_PASSWORD };
-}
+/** An identity with a password and a verified address. */
+const seedVerified = () => seedIdentity(gw.kratos, { email: uniqueEmail('owner'), verified: true });
 
 /** An account with a password whose owner added a passkey (from a fresh password session). */
 async function ownerWithPasskey() {

@@ -61,10 +61,19 @@ export async function startAccountGateway(
   };
 }
 
-/** Creates an identity with a password through the double's admin API. */
+/**
+ * Creates an identity with a password through Kratos' admin API (the double's or the real one):
+ * optionally with roles (`metadata_public.roles`), admin metadata, or its address already verified.
+ */
 export async function seedIdentity(
   kratos: KratosDouble,
-  input: { email?: string; password?: string; metadataAdmin?: Record<string, unknown> } = {},
+  input: {
+    email?: string;
+    password?: string;
+    roles?: string[];
+    metadataAdmin?: Record<string, unknown>;
+    verified?: boolean;
+  } = {},
 ): Promise<{ id: string; email: string; password: string }> {
   const email = input.email ?? uniqueEmail();
   const password = input.password ?? STRONG_PASSWORD;
@@ -75,7 +84,11 @@ export async function seedIdentity(
       schema_id: 'default',
       traits: { email },
       credentials: { password: { config: { password } } },
+      ...(input.roles ? { metadata_public: { roles: input.roles } } : {}),
       ...(input.metadataAdmin ? { metadata_admin: input.metadataAdmin } : {}),
+      ...(input.verified
+        ? { verifiable_addresses: [{ value: email, verified: true, via: 'email', status: 'completed' }] }
+        : {}),
     }),
   });
   assert.equal(res.status, 201, await res.clone().text());

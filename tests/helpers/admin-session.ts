@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { Secret, TOTP } from 'otpauth';
+import { seedIdentity as seedAccount } from './account.js';
 import type { TestGateway } from './gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from './http.js';
 
@@ -21,22 +22,13 @@ export interface TestUser {
 export const totpCode = (secret: string) =>
   new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secret) }).generate();
 
-/** Creates an identity at the Kratos double, with a password and roles. */
+/** Creates an identity at Kratos, with a password and roles. */
 export async function seedIdentity(gw: TestGateway, options: { roles?: string[]; email?: string } = {}) {
-  const email = options.email ?? uniqueEmail('admin-test');
-  const res = await fetch(`${gw.kratos.adminUrl}/admin/identities`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({
-      schema_id: 'default',
-      traits: { email },
-      metadata_public: { roles: options.roles ?? [] },
-      credentials: { password: { config: { password: STRONG_PASSWORD } } },
-    }),
+  const { id, email } = await seedAccount(gw.kratos, {
+    email: options.email ?? uniqueEmail('admin-test'),
+    roles: options.roles ?? [],
   });
-  assert.equal(res.status, 201, await res.clone().text());
-  const identity = (await res.json()) as { id: string };
-  return { id: identity.id, email };
+  return { id, email };
 }
 
 /** Signs in with the password through the gateway; `expect` is the status the login should answer. */

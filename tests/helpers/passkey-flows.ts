@@ -3,7 +3,7 @@
  * software authenticator: the building blocks of the passkey component tests.
  */
 import assert from 'node:assert/strict';
-import { registerAccount } from './account.js';
+import { registerAccount, seedIdentity } from './account.js';
 import type { TestGateway } from './gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from './http.js';
 import { SoftAuthenticator, type CeremonyOverrides } from './soft-authenticator.js';
@@ -45,21 +45,10 @@ export async function passkeyLogin(
   return { browser, res, credential };
 }
 
-/** An identity with a password, created through the Kratos double's admin API. */
+/** An identity with a password, created through Kratos' admin API. */
 export async function seedPasswordUser(gw: TestGateway) {
-  const email = uniqueEmail('password');
-  const res = await fetch(`${gw.kratos.adminUrl}/admin/identities`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({
-      schema_id: 'default',
-      traits: { email },
-      credentials: { password: { config: { password: STRONG_PASSWORD } } },
-    }),
-  });
-  const body = (await res.json()) as { id: string };
-  assert.equal(res.status, 201, JSON.stringify(body));
-  return { email, identityId: body.id };
+  const { id, email } = await seedIdentity(gw.kratos, { email: uniqueEmail('password') });
+  return { email, identityId: id };
 }
 
 /** A password login in a fresh browser. */
