@@ -10,13 +10,13 @@
  * Every skipped test is counted and named at the end; with CI set, a skip fails the run
  * (a missing component is a failure there, never a skip).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { buildCommand, findRealServer } from './real-servers/binaries.js';
+import { startPrivateRedis, type PrivateRedis } from './private-redis.js';
 import { DOUBLE_ONLY_MARK } from './test-tiers.js';
-import { freePort, waitForPort } from '../tests/helpers/net.js';
 
 const root = process.cwd();
 
@@ -41,23 +41,6 @@ function realTierFiles(): string[] {
     .flatMap((dir) => findTests(join(root, 'tests', dir)))
     .filter((file) => !readFileSync(file, 'utf8').includes(DOUBLE_ONLY_MARK));
   return [...findTests(join(root, 'tests', 'real')), ...shared].sort();
-}
-
-async function startPrivateRedis(): Promise<{ url: string; proc: ChildProcess; dir: string }> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'gw-redis-'));
-  const proc = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: 'ignore' },
-  );
-  const failed = new Promise<never>((_, reject) =>
-    proc.once('error', (err) =>
-      reject(new Error(`cannot start redis-server (${err.message}); install it or set REDIS_URL`)),
-    ),
-  );
-  await Promise.race([waitForPort(port), failed]);
-  return { url: `redis://127.0.0.1:${port}`, proc, dir };
 }
 
 /** Why the real tier cannot run here, or undefined when it can. */
@@ -108,7 +91,7 @@ async function main(): Promise<void> {
     cleanup = await prepareRealTier();
   }
   const files = selected.length > 0 ? selected : real ? realTierFiles() : fastTierFiles();
-  let redis: Awaited<ReturnType<typeof startPrivateRedis>> | undefined;
+  let redis: PrivateRedis | undefined;
   if (!process.env.REDIS_URL) {
     redis = await startPrivateRedis();
     process.env.REDIS_URL = redis.url;
@@ -143,10 +126,7 @@ async function main(): Promise<void> {
       code = code || 1;
     }
   }
-  if (redis) {
-    redis.proc.kill('SIGTERM');
-    rmSync(redis.dir, { recursive: true, force: true });
-  }
+  await redis?.stop();
   rmSync(reportDir, { recursive: true, force: true });
   await cleanup();
   process.exit(code);

@@ -16,7 +16,7 @@ import { startTestGateway } from '../../tests/helpers/gateway.js';
 import { Browser } from '../../tests/helpers/http.js';
 import { signUpWithPasskey } from '../../tests/helpers/passkey-flows.js';
 import { SoftAuthenticator } from '../../tests/helpers/soft-authenticator.js';
-import { postgresBaseUrl, root, startBenchRedis, type BenchRedis } from './processes.js';
+import { postgresBaseUrl, root, startPrivateRedis, type PrivateRedis } from './processes.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const LOGINS = QUICK ? 200 : 600;
@@ -37,7 +37,7 @@ async function ratePerSecond(n: number, concurrency: number, task: (i: number) =
 }
 
 /** Redis and Postgres for the run: the given ones, else a private redis-server and the local Postgres. */
-async function prepareServices(): Promise<BenchRedis | undefined> {
+async function prepareServices(): Promise<PrivateRedis | undefined> {
   if (!process.env.DATABASE_URL) {
     const probe = new pg.Client({ connectionString: postgresBaseUrl(), connectionTimeoutMillis: 3000 });
     try {
@@ -49,7 +49,7 @@ async function prepareServices(): Promise<BenchRedis | undefined> {
     }
   }
   if (process.env.REDIS_URL) return undefined;
-  const redis = await startBenchRedis();
+  const redis = await startPrivateRedis();
   process.env.REDIS_URL = redis.url;
   return redis;
 }

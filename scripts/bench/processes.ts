@@ -4,14 +4,13 @@
  * Postgres database.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort, waitForPort } from '../../tests/helpers/net.js';
 import { createDatabase, type ThrowawayDatabase } from '../../tests/helpers/database.js';
 
 export { freePort, type ThrowawayDatabase };
+export { startPrivateRedis, type PrivateRedis } from '../private-redis.js';
 
 export const root = process.cwd();
 
@@ -64,32 +63,6 @@ export async function forkChild(
       child.send({ type: 'clock' });
     });
   return { port, url: `http://127.0.0.1:${port}`, pid: child.pid!, clock, stop: () => stopProcess(child) };
-}
-
-export interface BenchRedis {
-  url: string;
-  port: number;
-  stop(): Promise<void>;
-}
-
-/** A private redis-server on a free port, without persistence, for this run only. */
-export async function startBenchRedis(): Promise<BenchRedis> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'gw-bench-redis-'));
-  const proc = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: 'ignore' },
-  );
-  await waitForPort(port, 20_000);
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    async stop() {
-      await stopProcess(proc);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 export interface KratosProcess {

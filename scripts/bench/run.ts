@@ -32,9 +32,9 @@ import {
   createThrowawayDatabase,
   forkChild,
   root,
-  startBenchRedis,
+  startPrivateRedis,
   startKratosProcess,
-  type BenchRedis,
+  type PrivateRedis,
   type KratosProcess,
   type Running,
 } from './processes.js';
@@ -58,7 +58,7 @@ const PASSWORD = 'correct-horse-battery-staple-42';
 const log = (message: string) => console.log(`bench: ${message}`);
 
 interface Stack {
-  redis: BenchRedis;
+  redis: PrivateRedis;
   kratos: KratosProcess;
   databaseUrl?: string;
   tmp: string;
@@ -121,7 +121,7 @@ async function signUp(gateway: Running): Promise<SignedIn> {
 }
 
 /** Redis commands one GET /session costs, counted by the server over `n` sequential requests. */
-async function redisCommandsPerCheck(redis: BenchRedis, gateway: Running, cookie: string, n = 500) {
+async function redisCommandsPerCheck(redis: PrivateRedis, gateway: Running, cookie: string, n = 500) {
   const client = createClient({ url: redis.url });
   await client.connect();
   const total = async () => Number(/total_commands_processed:(\d+)/.exec(await client.info('stats'))![1]);
@@ -267,7 +267,7 @@ async function main() {
   const started = Date.now();
   const loadAtStart = loadavg()[0]!;
   const tmp = mkdtempSync(join(tmpdir(), 'gw-bench-'));
-  const redis = await startBenchRedis();
+  const redis = await startPrivateRedis();
   const kratos = await startKratosProcess();
   const database = await createThrowawayDatabase('gw');
   const stack: Stack = { redis, kratos, databaseUrl: database?.url, tmp };
@@ -324,7 +324,7 @@ function renderOnly() {
 /** `--session-only`: the session-check comparison alone, printed, for profiling work. */
 async function sessionOnly() {
   const tmp = mkdtempSync(join(tmpdir(), 'gw-bench-'));
-  const redis = await startBenchRedis();
+  const redis = await startPrivateRedis();
   const kratos = await startKratosProcess();
   try {
     const session = await sessionCheck({ redis, kratos, tmp });

@@ -5,32 +5,21 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startKratosDouble, type KratosDouble } from '../doubles/kratos/index.js';
-import { WEBHOOK_KEY } from '../helpers/account.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { readFixtures, runKratosScenario } from './kratos-scenario.js';
 
-let double: KratosDouble;
 let gw: TestGateway;
 
+// A contract suite (fast tier only): the gateway's Kratos is the double, its hooks wired.
 before(async () => {
-  const target: { url?: string } = {};
-  double = await startKratosDouble({
-    webhookUrl: (hook) => target.url && `${target.url}/hooks/kratos/${hook}`,
-    webhookApiKey: WEBHOOK_KEY,
-  });
-  gw = await startTestGateway({ kratos: double });
-  target.url = gw.url;
+  gw = await startTestGateway();
 });
-after(async () => {
-  await gw.close();
-  await double.close();
-});
+after(() => gw.close());
 
 describe('the Kratos double against recorded real Kratos answers', () => {
   it('reproduces every recorded step', async () => {
     const recorded = readFixtures();
     assert.ok(recorded.length > 20, 'the fixtures hold the whole scenario');
-    assert.deepEqual(await runKratosScenario(double.publicUrl, double.adminUrl), recorded);
+    assert.deepEqual(await runKratosScenario(gw.kratos.publicUrl, gw.kratos.adminUrl), recorded);
   });
 });

@@ -2,12 +2,10 @@ import assert from 'node:assert/strict';
 import { Secret, TOTP } from 'otpauth';
 import type { Page } from 'playwright-core';
 import type { KratosDouble, KratosDoubleOptions } from '../doubles/kratos/index.js';
-import { startKratos } from './kratos-target.js';
 import { startTestGateway, type TestGateway, type TestGatewayOptions } from './gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail, type ApiResponse } from './http.js';
 
-/** The key the test gateway expects in X-Webhook-Key (startTestGateway's default). */
-export const WEBHOOK_KEY = 'test-webhook-key-0123456789';
+export { WEBHOOK_KEY } from './http.js';
 
 /** These suites make many attempts from one address; the rate limits have their own tests. */
 const GENEROUS_RATE_LIMITS = {
@@ -29,36 +27,19 @@ export function sharedClock(start = Date.now()) {
   };
 }
 
-/**
- * A test gateway whose Kratos double delivers its web hooks to the gateway, as the
- * compose stack does. The double starts first, so the hook URL is resolved per delivery.
- */
-export async function startAccountGateway(
+/** A test gateway for the account suites: generous rate limits on top of startTestGateway. */
+export function startAccountGateway(
   options: {
     env?: Record<string, string>;
     kratosOptions?: KratosDoubleOptions;
     overrides?: TestGatewayOptions['overrides'];
   } = {},
-): Promise<TestGateway & { kratos: KratosDouble }> {
-  const target: { url?: string } = {};
-  const kratos = await startKratos({
-    webhookUrl: (hook) => (target.url ? `${target.url}/hooks/kratos/${hook}` : undefined),
-    webhookApiKey: WEBHOOK_KEY,
-    ...options.kratosOptions,
-  });
-  const gw = await startTestGateway({
-    kratos,
+): Promise<TestGateway> {
+  return startTestGateway({
+    kratosOptions: options.kratosOptions,
     env: { ...GENEROUS_RATE_LIMITS, ...options.env },
     overrides: options.overrides,
   });
-  target.url = gw.url;
-  return {
-    ...gw,
-    async close() {
-      await gw.close();
-      await kratos.close();
-    },
-  };
 }
 
 /**

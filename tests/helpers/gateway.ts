@@ -12,6 +12,7 @@ import { startVaultDouble, type DownMode } from '../doubles/vault/index.js';
 import { startKratos } from './kratos-target.js';
 import { startRealVault } from './real-vault.js';
 import { startMailSink, type MailSink } from './mail-sink.js';
+import { WEBHOOK_KEY } from './http.js';
 
 /**
  * A throwaway database for one test gateway: a fresh database on the real Postgres server
@@ -56,7 +57,8 @@ export interface TestGatewayOptions {
 
 /**
  * Starts the real gateway in-process on a free port, against real Redis (REDIS_URL, with
- * a private key prefix), a private database and the Kratos double.
+ * a private key prefix), a private database and the Kratos the run targets (the double, or
+ * real Kratos in the real-stack tier), whose web hooks reach this gateway.
  */
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const ownKratos = !options.kratos && !options.share;
@@ -67,7 +69,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     options.share?.kratos ??
     (await startKratos({
       webhookUrl: (hook: string) => hookTarget.url && `${hookTarget.url}/hooks/kratos/${hook}`,
-      webhookApiKey: 'test-webhook-key-0123456789',
+      webhookApiKey: WEBHOOK_KEY,
       ...options.kratosOptions,
     }));
   const db = options.share ? undefined : await createTestDatabase();
@@ -90,7 +92,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     PGLITE_DIR: 'memory',
     KRATOS_PUBLIC_URL: kratos.publicUrl,
     KRATOS_ADMIN_URL: kratos.adminUrl,
-    KRATOS_WEBHOOK_API_KEY: 'test-webhook-key-0123456789',
+    KRATOS_WEBHOOK_API_KEY: WEBHOOK_KEY,
     LOG_LEVEL: 'error',
     // Every suite signs many users in from 127.0.0.1: the rate-limit suites set real limits themselves.
     ...Object.fromEntries(RATE_LIMIT_KEYS.map((key) => [key, '10000/60'])),

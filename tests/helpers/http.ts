@@ -89,3 +89,6 @@ let counter = 0;
 export const uniqueEmail = (tag = 'user') => `${tag}.${process.pid}.${Date.now()}.${counter++}@example.com`;
 
 export const STRONG_PASSWORD = 'correct-horse-battery-staple-42';
+
+/** The key test gateways expect in X-Webhook-Key, and every test Kratos sends. */
+export const WEBHOOK_KEY = 'test-webhook-key-0123456789';

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildCommand, findRealServer } from '../../scripts/real-servers/binaries.js';
 import { repoPath } from '../config/paths.js';
 import { createDatabase } from './database.js';
+import { WEBHOOK_KEY } from './http.js';
 import { startMailSink, type MailSink } from './mail-sink.js';
 import { freePort } from './net.js';
 
@@ -122,7 +123,7 @@ export async function startRealKratos(options: RealKratosOptions = {}): Promise<
     PUBLIC_BASE_URL: 'http://localhost:3000',
     GATEWAY_HOOK_BASE_URL: `http://127.0.0.1:${(relay.address() as AddressInfo).port}`,
     KRATOS_ADMIN_BASE_URL: adminUrl,
-    KRATOS_WEBHOOK_API_KEY: options.webhookApiKey ?? 'test-webhook-key-0123456789',
+    KRATOS_WEBHOOK_API_KEY: options.webhookApiKey ?? WEBHOOK_KEY,
     KRATOS_SECRETS_COOKIE: randomBytes(24).toString('hex'),
     KRATOS_SECRETS_CIPHER: randomBytes(16).toString('hex'),
     KRATOS_SECRETS_DEFAULT: randomBytes(24).toString('hex'),

@@ -15,28 +15,26 @@ import {
   runKratosScenario,
   type StepAnswer,
 } from '../contract/kratos-scenario.js';
-import { WEBHOOK_KEY } from '../helpers/account.js';
+import { WEBHOOK_KEY } from '../helpers/http.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { startRealKratos, type RealKratos } from '../helpers/real-kratos.js';
+import { kratosTarget } from '../helpers/kratos-target.js';
 
 let gw: TestGateway;
 let double: KratosDouble;
-let real: RealKratos;
 
+// In the real tier the gateway's own Kratos is real; the double sends its hooks to the same gateway.
 before(async () => {
-  // One gateway answers both servers' web hooks (registration needs them).
-  const target: { url?: string } = {};
-  const hooks = {
-    webhookUrl: (hook: string) => target.url && `${target.url}/hooks/kratos/${hook}`,
+  if (kratosTarget !== 'real')
+    throw new Error('the differential test runs in the real tier: npm run test:real');
+  gw = await startTestGateway();
+  double = await startKratosDouble({
+    webhookUrl: (hook) => `${gw.url}/hooks/kratos/${hook}`,
     webhookApiKey: WEBHOOK_KEY,
-  };
-  [double, real] = await Promise.all([startKratosDouble(hooks), startRealKratos(hooks)]);
-  gw = await startTestGateway({ kratos: double });
-  target.url = gw.url;
+  });
 });
 after(async () => {
+  await double.close();
   await gw.close();
-  await Promise.all([double.close(), real.close()]);
 });
 
 describe('the Kratos double against real Kratos v1.3.1', () => {
@@ -44,7 +42,7 @@ describe('the Kratos double against real Kratos v1.3.1', () => {
   let doubleAnswers: StepAnswer[];
 
   before(async () => {
-    realAnswers = await runKratosScenario(real.publicUrl, real.adminUrl);
+    realAnswers = await runKratosScenario(gw.kratos.publicUrl, gw.kratos.adminUrl);
     doubleAnswers = await runKratosScenario(double.publicUrl, double.adminUrl);
     if (process.env.KRATOS_RECORD_FIXTURES)
       writeFileSync(fixturePath, `${JSON.stringify(realAnswers, null, 2)}\n`);
