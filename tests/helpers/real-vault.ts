@@ -91,6 +91,26 @@ export async function waitForSealStatus(
   }
 }
 
+/**
+ * Polls sys/health until this node is the active one (200). Unsealed is not yet serving:
+ * after a restart, raft elects a leader first, and until then requests answer 5xx.
+ */
+export async function waitUntilActive(addr: string, timeoutMs = 30_000): Promise<void> {
+  const started = Date.now();
+  let last = 'no answer';
+  for (;;) {
+    try {
+      const response = await fetch(`${addr}/v1/sys/health`);
+      last = `${response.status} ${await response.text()}`;
+      if (response.status === 200) return;
+    } catch {
+      // not listening
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`Vault did not become active: ${last}`);
+    await sleep(100);
+  }
+}
+
 export interface Run {
   code: number | null;
   stdout: string;
@@ -195,7 +215,7 @@ export interface RealVault {
   server: VaultServer;
   /** Seals Vault through its API, as an operator would. */
   seal(): Promise<void>;
-  /** Unseals it with the key init.sh stored. */
+  /** Unseals it with the key init.sh stored, and waits until it serves as the active node. */
   unseal(): Promise<void>;
   /** Stops the server (an outage) or starts it again on the same storage, unsealed. */
   setDown(down: boolean): Promise<void>;
@@ -220,6 +240,7 @@ export async function startRealVault(): Promise<RealVault> {
   const unseal = async () => {
     await expect(api(server.addr, 'PUT', 'sys/unseal', { body: { key: unsealKey } }), 'unseal');
     await waitForSealStatus(server.addr, (s) => !s.sealed, 'unsealed');
+    await waitUntilActive(server.addr);
   };
   let down = false;
   return {
