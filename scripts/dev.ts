@@ -63,6 +63,8 @@ async function main() {
     adminPort,
     webhookUrl: (hook) => `http://127.0.0.1:${port}/hooks/kratos/${hook}`,
     webhookApiKey: webhookKey,
+    // Accounts live as long as the passkeys, jars and files the gateway keeps in .data/.
+    statePath: join(dataDir, 'kratos-double.json'),
   });
   const redis = await startRedis();
   const base = process.env.PUBLIC_BASE_URL ?? `http://localhost:${port}`;

@@ -21,6 +21,7 @@ import { registerSessionRoutes } from './public/sessions.js';
 import { registerSettingsRoutes } from './public/settings.js';
 import { registerVerificationRoutes } from './public/verification.js';
 import { createState, type DoubleState } from './state.js';
+import { loadState, persistState } from './state-file.js';
 
 export type { DoubleState } from './state.js';
 
@@ -43,6 +44,12 @@ export interface KratosDoubleOptions {
   now?: () => number;
   sessionLifespanSeconds?: number;
   privilegedSessionMaxAgeSeconds?: number;
+  /**
+   * A JSON file holding identities, sessions, flows and courier messages, read at start and
+   * written after every response, so that they survive a restart (`npm run dev`). Default:
+   * in memory only.
+   */
+  statePath?: string;
 }
 
 export interface KratosDouble {
@@ -68,17 +75,19 @@ export interface KratosDouble {
 export async function startKratosDouble(options: KratosDoubleOptions = {}): Promise<KratosDouble> {
   const host = options.host ?? '127.0.0.1';
   const ctx = createContext(options);
+  const persisted = options.statePath ? persistState(options.statePath, ctx.state) : undefined;
+  const afterResponse = persisted?.changed ?? (() => undefined);
   let latencyMs = 0;
   const delay = async (): Promise<void> => {
     if (latencyMs > 0) await sleep(latencyMs);
   };
   const urls = { admin: '' };
   const publicServer = new ListeningServer(
-    buildApp(delay, (router) => registerPublicRoutes(router, ctx)),
+    buildApp(delay, afterResponse, (router) => registerPublicRoutes(router, ctx)),
     host,
   );
   const adminServer = new ListeningServer(
-    buildApp(delay, (router) => registerAdminRoutes(router, ctx, () => urls.admin)),
+    buildApp(delay, afterResponse, (router) => registerAdminRoutes(router, ctx, () => urls.admin)),
     host,
   );
   await publicServer.listen(options.publicPort ?? 0);
@@ -102,6 +111,7 @@ export async function startKratosDouble(options: KratosDoubleOptions = {}): Prom
     },
     close: async () => {
       await Promise.all([publicServer.close(), adminServer.close()]);
+      persisted?.flush();
     },
   };
 }
@@ -119,7 +129,7 @@ function createContext(options: KratosDoubleOptions): DoubleContext {
     config.identitySchemaPath ??
     (existsSync(repoSchema) ? repoSchema : undefined);
   return {
-    state: createState(),
+    state: options.statePath ? loadState(options.statePath) : createState(),
     config,
     schema: new IdentitySchema(schemaPath),
     now: options.now ?? Date.now,
@@ -129,10 +139,18 @@ function createContext(options: KratosDoubleOptions): DoubleContext {
   };
 }
 
-function buildApp(delay: () => Promise<void>, register: (router: Router) => void): Express {
+function buildApp(
+  delay: () => Promise<void>,
+  afterResponse: () => void,
+  register: (router: Router) => void,
+): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  app.use((_req, res, next) => {
+    res.once('finish', afterResponse);
+    next();
+  });
   app.use(async (_req, _res, next) => {
     await delay();
     next();
