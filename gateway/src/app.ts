@@ -1,12 +1,9 @@
-import { RedisStore } from 'connect-redis';
 import express, { type Router } from 'express';
-import session, { MemoryStore, type Store } from 'express-session';
 import { fileURLToPath } from 'node:url';
 import { registerAccountRoutes } from './account/routes.js';
 import { policyMiddleware } from './access/policy-middleware.js';
 import { registerAdminRoutes } from './admin/routes.js';
 import type { AppDeps } from './deps.js';
-import { sessionStoreUnavailable } from './redis/client.js';
 import { createKratosHooksRouter } from './hooks/routes.js';
 import { AppError } from './http/errors.js';
 import { registerHealthRoutes } from './http/health.js';
@@ -26,53 +23,9 @@ import { stepUpMethods } from './access/second-factors.js';
 import { oncePerWindow } from './audit/throttle.js';
 import { authRateLimits } from './security/rate-limit-routes.js';
 import { resolvePrincipal } from './session/resolve-principal.js';
-import { registerSessionRoutes, SESSION_COOKIE } from './session/routes.js';
+import { registerSessionRoutes } from './session/routes.js';
+import { sessionLayer } from './session/session-store.js';
 import { caseSensitiveRouter } from './http/router.js';
-
-const PRE_SESSION_TTL_SECONDS = 900;
-
-/** The session store: Redis through connect-redis, or in-process memory for development. */
-export function createSessionStore(deps: Pick<AppDeps, 'kv' | 'config'>): Store {
-  if (!deps.kv.client) return new MemoryStore();
-  return new RedisStore({
-    client: deps.kv.client,
-    prefix: `${deps.config.REDIS_KEY_PREFIX}sess:`,
-    // Idle time is tracked inside the session; the store keeps it until its absolute end.
-    // An anonymous pre-session (it only binds WebAuthn challenges and pending flows) lives
-    // briefly, so anonymous callers cannot fill Redis with day-long entries.
-    ttl: (sess) => (sess.auth ? deps.config.SESSION_ABSOLUTE_LIFETIME_SECONDS : PRE_SESSION_TTL_SECONDS),
-    disableTouch: true,
-  });
-}
-
-function sessionMiddleware(deps: AppDeps) {
-  const handler = session({
-    name: SESSION_COOKIE,
-    secret: deps.config.SESSION_SECRET,
-    store: deps.sessionStore,
-    resave: false,
-    saveUninitialized: false,
-    rolling: false,
-    unset: 'destroy',
-    proxy: deps.config.TRUST_PROXY_HOPS > 0,
-    cookie: {
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: deps.config.https,
-      path: '/',
-      maxAge: deps.config.SESSION_ABSOLUTE_LIFETIME_SECONDS * 1000,
-    },
-  });
-  // express-session swallows store errors into "no session": say 503 instead, never "signed out".
-  return (req: express.Request, res: express.Response, next: express.NextFunction) =>
-    handler(req, res, (err?: unknown) => {
-      if (!err) return next();
-      // A session that could not be loaded is not an unset one: without this, express-session
-      // would try to destroy it after the 503 is written and turn that failure into a reset connection.
-      delete (req as { sessionID?: string }).sessionID;
-      next(sessionStoreUnavailable(err));
-    });
-}
 
 /** The demo page and the browser library it loads (development only). */
 function demoRoutes(): Router {
@@ -122,7 +75,7 @@ export function createApp(deps: AppDeps) {
   );
   const json = jsonBody(deps.config.JSON_BODY_LIMIT);
   api.use((req, res, next) => (isJarUpload(req) ? next() : json(req, res, next)));
-  api.use(sessionMiddleware(deps));
+  api.use(sessionLayer({ store: deps.sessionStore, config: deps.config, clock: deps.clock, random: deps.random }));
   api.use(resolvePrincipal(deps));
   api.use((req, _res, next) => {
     req.stepUpMethods = () => stepUpMethods(deps, req);

@@ -13,8 +13,8 @@ import { createKratosClient } from './kratos/client.js';
 import { createMailer } from './mail/mailer.js';
 import type { Logger } from './http/logger.js';
 import { connectRedis, memoryKv, type Kv } from './redis/client.js';
-import { createSessionStore } from './app.js';
 import { createSessionIndex } from './session/session-index.js';
+import { createSessionStore } from './session/session-store.js';
 import { createTokenCipher } from './session/token-cipher.js';
 
 /**
@@ -62,7 +62,7 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
     random: overrides.random ?? randomBytes,
     kv,
     db,
-    sessionStore: overrides.sessionStore ?? createSessionStore({ kv, config }),
+    sessionStore: overrides.sessionStore ?? createSessionStore(kv),
     sessionIndex: createSessionIndex(kv, config.SESSION_ABSOLUTE_LIFETIME_SECONDS),
     tokenCipher: createTokenCipher(config.SESSION_ENCRYPTION_KEY),
     kratos:

@@ -1,4 +1,3 @@
-import type { Store } from 'express-session';
 import type { Policy } from './access/policy.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { Config } from './config.js';
@@ -10,6 +9,7 @@ import type { KratosClient } from './kratos/client.js';
 import type { Mailer } from './mail/mailer.js';
 import type { Kv } from './redis/client.js';
 import type { SessionIndex } from './session/session-index.js';
+import type { SessionStore } from './session/session-store.js';
 import type { TokenCipher } from './session/token-cipher.js';
 
 /**
@@ -21,7 +21,7 @@ export interface AppDeps {
   logger: Logger;
   db: Database;
   kv: Kv;
-  sessionStore: Store;
+  sessionStore: SessionStore;
   sessionIndex: SessionIndex;
   tokenCipher: TokenCipher;
   kratos: KratosClient;

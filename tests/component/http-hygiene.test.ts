@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createMetricsServer } from '../../gateway/src/http/metrics.js';
+import { storageKey } from '../../gateway/src/session/session-store.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 import { registerAccount } from '../helpers/account.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -73,14 +74,12 @@ describe('anonymous pre-sessions', () => {
   it('keep a short TTL in Redis, unlike signed-in sessions', async () => {
     const browser = new Browser(gw.auth);
     assert.equal((await browser.post('/identify', { identifier: 'someone@example.com' })).status, 200);
-    const cookie = decodeURIComponent(browser.cookies.get('gw_session')!);
-    const sid = cookie.slice(2, cookie.lastIndexOf('.'));
-    const ttl = await gw.deps.kv.client!.ttl(`${gw.deps.config.REDIS_KEY_PREFIX}sess:${sid}`);
+    const sessionKey = () =>
+      `${gw.deps.config.REDIS_KEY_PREFIX}sess:${storageKey(browser.cookies.get('gw_session')!)}`;
+    const ttl = await gw.deps.kv.client!.ttl(sessionKey());
     assert.ok(ttl > 0 && ttl <= 900, `pre-session TTL ${ttl}`);
     await registerAccount(gw, browser, { email: uniqueEmail('pre'), password: STRONG_PASSWORD });
-    const signedIn = decodeURIComponent(browser.cookies.get('gw_session')!);
-    const signedInSid = signedIn.slice(2, signedIn.lastIndexOf('.'));
-    const longTtl = await gw.deps.kv.client!.ttl(`${gw.deps.config.REDIS_KEY_PREFIX}sess:${signedInSid}`);
+    const longTtl = await gw.deps.kv.client!.ttl(sessionKey());
     assert.ok(longTtl > 3600, `signed-in TTL ${longTtl}`);
   });
 });

@@ -12,7 +12,7 @@ export interface PendingFlow {
 
 type FlowName = 'recovery' | 'verification' | 'totp';
 
-declare module 'express-session' {
+declare module '../session/session-store.js' {
   interface SessionData {
     /** Kratos flows in progress for this browser, by purpose. */
     accountFlows?: Partial<Record<FlowName, PendingFlow>>;
@@ -23,8 +23,9 @@ declare module 'express-session' {
  * Remembers a flow in the browser's gateway session (a pre-session before sign-in), so a
  * later step continues the flow this browser started and never one named by the client.
  */
-export function rememberFlow(req: Request, name: FlowName, flow: PendingFlow): void {
+export async function rememberFlow(req: Request, name: FlowName, flow: PendingFlow): Promise<void> {
   req.session.accountFlows = { ...req.session.accountFlows, [name]: flow };
+  await req.session.save();
 }
 
 /** The flow this browser started for `name`, unless it expired or belongs to another identity. */
@@ -47,7 +48,10 @@ export function flowExpired(req: Request, name: FlowName, now: number): boolean 
 }
 
 /** Forgets a finished flow. */
-export function forgetFlow(req: Request, name: FlowName): void {
+export async function forgetFlow(req: Request, name: FlowName): Promise<void> {
   const flows = req.session?.accountFlows;
-  if (flows?.[name]) delete flows[name];
+  if (!flows?.[name]) return;
+  delete flows[name];
+  if (Object.keys(flows).length === 0) delete req.session.accountFlows;
+  await req.session.save();
 }

@@ -17,7 +17,7 @@ import { flowExpired, forgetFlow, pendingFlow, rememberFlow } from './pending-fl
 export async function requestRecovery(deps: AppDeps, req: Request, rawEmail: string): Promise<void> {
   const email = normalizeIdentifier(rawEmail);
   const flow = await startRecoveryFlow(deps.kratos, email);
-  rememberFlow(req, 'recovery', { id: flow.flowId, expiresAt: flow.expiresAt, address: email });
+  await rememberFlow(req, 'recovery', { id: flow.flowId, expiresAt: flow.expiresAt, address: email });
   await recordAccountEvent(deps, req, 'recovery.requested', 'success');
 }
 
@@ -51,7 +51,7 @@ export async function completeRecovery(
   const now = deps.clock().getTime();
   const flow = pendingFlow(req, 'recovery', now);
   if (!flow && flowExpired(req, 'recovery', now)) {
-    forgetFlow(req, 'recovery');
+    await forgetFlow(req, 'recovery');
     throw new AppError('flow_expired', 410, 'This recovery has expired; request a new code.');
   }
   if (!flow) throw new AppError('recovery_not_started', 400, 'Request a recovery code first.');
@@ -61,7 +61,7 @@ export async function completeRecovery(
       reason: outcome.status,
     });
     if (outcome.status === 'expired') {
-      forgetFlow(req, 'recovery');
+      await forgetFlow(req, 'recovery');
       throw new AppError('flow_expired', 410, 'This recovery has expired; request a new code.');
     }
     throw new AppError('invalid_code', 400, 'The code is wrong or was used already.');

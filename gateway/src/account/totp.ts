@@ -56,7 +56,7 @@ export async function startTotpEnrollment(deps: AppDeps, req: Request): Promise<
   });
   if (!flow.totpSecret)
     throw new AppError('totp_already_enabled', 409, 'An authenticator app is already set up.');
-  rememberFlow(req, 'totp', { id: flow.id, expiresAt: flow.expiresAt, identityId: principal.identityId });
+  await rememberFlow(req, 'totp', { id: flow.id, expiresAt: flow.expiresAt, identityId: principal.identityId });
   const uri = otpauthUri(deps.config.TOTP_ISSUER, principal.email, flow.totpSecret);
   return { secret: flow.totpSecret, otpauthUri: uri, qrCode: await QRCode.toDataURL(uri) };
 }
@@ -75,7 +75,7 @@ export async function confirmTotpEnrollment(deps: AppDeps, req: Request, code: s
     await recordAccountEvent(deps, req, 'mfa.totp_enabled', 'failure', principal.identityId, { reason });
     throw refusal;
   }
-  forgetFlow(req, 'totp');
+  await forgetFlow(req, 'totp');
   // The new factor counts from the next sign-in, never for this session; the owner hears of it.
   await recordEnrolment(req, 'totp');
   await afterIdentityChange(deps, req, principal.identityId);

@@ -23,7 +23,7 @@ export async function requestVerification(
       details: { field: 'email' },
     });
   const flow = await startVerificationFlow(deps.kratos, email);
-  rememberFlow(req, 'verification', { id: flow.flowId, expiresAt: flow.expiresAt, address: email });
+  await rememberFlow(req, 'verification', { id: flow.flowId, expiresAt: flow.expiresAt, address: email });
   await recordAccountEvent(deps, req, 'verification.requested', 'success', req.principal?.identityId);
 }
 
@@ -36,7 +36,7 @@ export async function completeVerification(
   const now = deps.clock().getTime();
   const flow = pendingFlow(req, 'verification', now);
   if (!flow && flowExpired(req, 'verification', now)) {
-    forgetFlow(req, 'verification');
+    await forgetFlow(req, 'verification');
     throw new AppError('flow_expired', 410, 'This verification has expired; request a new code.');
   }
   if (!flow) throw new AppError('verification_not_started', 400, 'Request a verification code first.');
@@ -45,12 +45,12 @@ export async function completeVerification(
   if (outcome !== 'verified') {
     await recordAccountEvent(deps, req, 'verification.completed', 'failure', identityId, { reason: outcome });
     if (outcome === 'expired') {
-      forgetFlow(req, 'verification');
+      await forgetFlow(req, 'verification');
       throw new AppError('flow_expired', 410, 'This verification has expired; request a new code.');
     }
     throw new AppError('invalid_code', 400, 'The code is wrong or was used already.');
   }
-  forgetFlow(req, 'verification');
+  await forgetFlow(req, 'verification');
   if (identityId) await afterIdentityChange(deps, req, identityId);
   // The address is proven: passkeys planted on its account before that go (see recovery).
   const owner = flow.address ? await deps.kratos.findIdentityByIdentifier(flow.address) : undefined;

@@ -11,8 +11,9 @@ export interface Kv {
   readonly kind: 'redis' | 'memory';
   get(key: string): Promise<string | null>;
   /**
-   * A read that may be answered from a client-side cache invalidated by the server: for
-   * values that are short-lived caches themselves, never for sessions or challenges.
+   * A read that may be answered from a client-side cache invalidated by the server (a
+   * write elsewhere reaches this process within the push's delay; a write made through
+   * this Kv drops the copy at once). Never for single-use values such as challenges.
    */
   getCached(key: string): Promise<string | null>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
@@ -93,8 +94,8 @@ function buildClient(url: string, clientCache = false): RedisClientType {
  * (whoami, identities) are answered from process memory, and Redis pushes an invalidation
  * as soon as any client changes one, so a role change made on one replica reaches the
  * others without waiting for the TTL. The cache is dropped whenever that connection is
- * lost. Sessions and challenges are always read on the plain connection: a logout must be
- * seen by the very next request, whatever replica it reaches.
+ * lost. Sessions are read through it too (their revocation lag on other replicas is the
+ * push's delay, measured by the two-replica tests); challenges never are.
  */
 export async function connectRedis(
   url: string,
@@ -113,6 +114,17 @@ export async function connectRedis(
   }
   const reader = cacheClient ?? client;
   const k = (key: string) => prefix + key;
+  // A write or delete made here is seen by this process's very next read: its cached copy is
+  // dropped as soon as the write is acknowledged, without waiting for Redis' pushed invalidation
+  // (which still reaches every other replica).
+  const cache = cacheClient?.clientSideCache;
+  const written = async <T>(keys: string[], run: () => Promise<T>): Promise<T> => {
+    try {
+      return await guard(run);
+    } finally {
+      if (cache) for (const key of keys) cache.invalidate(k(key));
+    }
+  };
   return {
     kind: 'redis',
     client,
@@ -124,15 +136,16 @@ export async function connectRedis(
       },
     }),
     get: (key) => guard(() => client.get(k(key))),
-    set: (key, value, ttl) => guard(async () => void (await client.set(k(key), value, { EX: ttl }))),
-    getDel: (key) => guard(() => client.getDel(k(key))),
-    del: (...keys) => guard(async () => void (keys.length && (await client.del(keys.map(k))))),
+    set: (key, value, ttl) =>
+      written([key], async () => void (await client.set(k(key), value, { EX: ttl }))),
+    getDel: (key) => written([key], () => client.getDel(k(key))),
+    del: (...keys) => written(keys, async () => void (keys.length && (await client.del(keys.map(k))))),
     hSet: (key, field, value, ttl) =>
-      guard(async () => {
+      written([key], async () => {
         await client.multi().hSet(k(key), field, value).expire(k(key), ttl).exec();
       }),
     hGetAll: (key) => guard(async () => ({ ...(await client.hGetAll(k(key))) }) as Record<string, string>),
-    hDel: (key, field) => guard(async () => void (await client.hDel(k(key), field))),
+    hDel: (key, field) => written([key], async () => void (await client.hDel(k(key), field))),
     ping: () => guard(async () => void (await client.ping())),
     close: async () => {
       client.destroy();

@@ -25,7 +25,7 @@ const identityOf: IdentifierOf = (req: Request) => req.principal?.identityId ?? 
 const codeHolder: IdentifierOf = (req) =>
   req.session?.accountFlows?.recovery?.address ??
   identityOf(req) ??
-  (req.session?.accountFlows ? req.sessionID : undefined);
+  (req.session?.accountFlows ? req.session.key : undefined);
 
 /** A body identifier when one is sent (passkey login options), else the session's identity. */
 const bodyOrIdentity: IdentifierOf = (req) => bodyField('identifier', 'email')(req) ?? identityOf(req);

@@ -6,6 +6,7 @@ import { rolesOf, type Principal } from './principal.js';
 import { cachedIdentity, cachedWhoami, readThrough, sha256 } from './whoami-cache.js';
 import type { GatewayAuth } from './session-data.js';
 import { endGatewaySession } from './sessions.js';
+import { readCookie } from './session-store.js';
 
 export const KRATOS_COOKIE = 'ory_kratos_session';
 
@@ -15,17 +16,6 @@ declare module 'express-serve-static-core' {
     /** Why there is no principal although a credential was presented. */
     authProblem?: 'aal2_required';
   }
-}
-
-/** Reads one cookie from the Cookie header without parsing the others. */
-export function readCookie(req: Request, name: string): string | undefined {
-  const header = req.headers.cookie;
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
 }
 
 export { forgetIdentity, forgetWhoami, forgetWhoamiOf } from './whoami-cache.js';
@@ -206,7 +196,7 @@ export async function loadPrincipal(deps: AppDeps, req: Request): Promise<void> 
   const auth = req.session?.auth;
   if (auth) {
     req.principal = await fromGatewaySession(deps, req, auth);
-    touch(deps, req);
+    await touch(deps, req);
   } else {
     const cookie = readCookie(req, KRATOS_COOKIE);
     if (cookie && KRATOS_COOKIE_SHAPE.test(cookie)) req.principal = await fromKratosCookie(deps, req, cookie);
@@ -218,8 +208,10 @@ export async function loadPrincipal(deps: AppDeps, req: Request): Promise<void> 
 // Idle tracking writes the session at most once a minute, not on every request.
 const TOUCH_EVERY_MS = 60_000;
 
-function touch(deps: AppDeps, req: Request) {
+async function touch(deps: AppDeps, req: Request) {
   const auth = req.session?.auth;
   const now = deps.clock().getTime();
-  if (auth && req.principal && now - auth.lastSeenAt > TOUCH_EVERY_MS) auth.lastSeenAt = now;
+  if (!auth || !req.principal || now - auth.lastSeenAt <= TOUCH_EVERY_MS) return;
+  auth.lastSeenAt = now;
+  await req.session.save();
 }

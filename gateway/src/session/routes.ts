@@ -5,6 +5,7 @@ import type { AppDeps } from '../deps.js';
 import { AppError } from '../http/errors.js';
 import { KRATOS_COOKIE, loadPrincipal } from './resolve-principal.js';
 import { sessionBody } from './principal.js';
+import { SESSION_COOKIE } from './session-store.js';
 import {
   endGatewaySession,
   endKratosSession,
@@ -13,7 +14,7 @@ import {
   revokeSession,
 } from './sessions.js';
 
-const verifyQuery = z.object({
+export const verifyQuery = z.object({
   aal: z.enum(['aal1', 'aal2']).optional(),
   role: z.string().min(1).max(64).optional(),
 });
@@ -23,8 +24,6 @@ function clearCookies(res: Response, deps: AppDeps) {
   res.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure: deps.config.https });
   res.clearCookie(KRATOS_COOKIE, { path: '/' });
 }
-
-export const SESSION_COOKIE = 'gw_session';
 
 /**
  * The body of GET /session and of every successful login, registration or step-up. A

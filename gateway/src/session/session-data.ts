@@ -1,7 +1,7 @@
 import type { CompletedMethod } from '../access/aal.js';
 import type { SecondFactor } from '../access/second-factors.js';
 
-/** What a signed-in gateway session holds (inside express-session's data, in Redis). */
+/** What a signed-in gateway session holds (in its session-store entry, in Redis). */
 export interface GatewayAuth {
   /** Public id of this session (`g_...`), as listed by GET /sessions; never the cookie value. */
   handle: string;
@@ -32,12 +32,4 @@ export interface GatewayAuth {
   passkeyEnrollmentRequired?: boolean;
   userAgent?: string;
   ip?: string;
-}
-
-declare module 'express-session' {
-  interface SessionData {
-    auth?: GatewayAuth;
-    /** Random id of the browser before sign-in: binds WebAuthn challenges to it. */
-    preId?: string;
-  }
 }

@@ -4,23 +4,12 @@ import { secondFactorsOf, type SecondFactor } from '../access/second-factors.js'
 import type { AppDeps } from '../deps.js';
 import { notFound, unauthenticated } from '../http/errors.js';
 import type { KratosSession } from '../kratos/types.js';
-import { sessionStoreUnavailable } from '../redis/client.js';
 import type { Principal } from './principal.js';
 import type { GatewayAuth } from './session-data.js';
 import { forgetWhoamiOf } from './whoami-cache.js';
 
-/** Adapts a callback-style session call to a promise; a store failure is a 503. */
-function settle<T>(run: (done: (err: unknown, value?: T) => void) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) =>
-    run((err, value) => (err ? reject(sessionStoreUnavailable(err)) : resolve(value as T))),
-  );
-}
-
-const promisify = (req: Request, op: 'regenerate' | 'save' | 'destroy') => () =>
-  settle<void>((done) => req.session[op](done));
-
 /** Writes the request's session now (so its cookie goes out with this answer). */
-export const saveSession = (req: Request) => promisify(req, 'save')();
+export const saveSession = (req: Request) => req.session.save();
 
 /** Starts a gateway session: a fresh session id (no fixation), the identity index updated. */
 export async function establishGatewaySession(
@@ -43,7 +32,6 @@ export async function establishGatewaySession(
   const secondFactorsAtSignIn = input.secondFactors ?? (await secondFactorsOf(deps, input.identityId));
   const previous = req.session.auth;
   if (previous) await deps.sessionIndex.remove(previous.identityId, previous.handle);
-  await promisify(req, 'regenerate')();
   const now = deps.clock().getTime();
   const handle = `g_${deps.random(18).toString('base64url')}`;
   const auth: GatewayAuth = {
@@ -64,9 +52,11 @@ export async function establishGatewaySession(
     userAgent: req.get('user-agent')?.slice(0, 200),
     ip: req.ip,
   };
+  // A sign-in starts from nothing the browser held before: flows and pre-session go.
+  req.session.clear();
   req.session.auth = auth;
-  await promisify(req, 'save')();
-  await deps.sessionIndex.add(input.identityId, handle, req.session.id);
+  await req.session.regenerate();
+  await deps.sessionIndex.add(input.identityId, handle, req.session.key!);
   return auth;
 }
 
@@ -84,13 +74,12 @@ export async function raiseGatewaySession(
 ) {
   const auth = req.session.auth;
   if (!auth) throw unauthenticated();
-  await promisify(req, 'regenerate')();
   const now = deps.clock().getTime();
   const methods = [...auth.methods, method];
   const passkeysUsed = passkeyId ? [...(auth.passkeysUsed ?? []), passkeyId] : auth.passkeysUsed;
   req.session.auth = { ...auth, methods, passkeysUsed, authenticatedAt: now, lastSeenAt: now };
-  await promisify(req, 'save')();
-  await deps.sessionIndex.add(auth.identityId, auth.handle, req.session.id);
+  await req.session.regenerate();
+  await deps.sessionIndex.add(auth.identityId, auth.handle, req.session.key!);
 }
 
 /** Remembers that this session enrolled a factor: it never raises this session. */
@@ -98,7 +87,7 @@ export async function recordEnrolment(req: Request, factor: string) {
   const auth = req.session?.auth;
   if (!auth) return;
   auth.enrolledHere = [...(auth.enrolledHere ?? []), factor];
-  await promisify(req, 'save')();
+  await req.session.save();
 }
 
 /** Ends the request's gateway session; with `revokeKratos`, the Kratos session it holds too. */
@@ -107,8 +96,7 @@ export async function endGatewaySession(deps: AppDeps, req: Request, options: { 
   if (!auth) return;
   if (options.revokeKratos) await revokeHeldKratosSession(deps, auth);
   await deps.sessionIndex.remove(auth.identityId, auth.handle);
-  delete req.session.auth;
-  await promisify(req, 'destroy')();
+  await req.session.destroy();
 }
 
 async function revokeHeldKratosSession(deps: AppDeps, auth: GatewayAuth) {
@@ -117,11 +105,8 @@ async function revokeHeldKratosSession(deps: AppDeps, auth: GatewayAuth) {
   else if (auth.kratosSessionId) await deps.kratos.revokeSession(auth.kratosSessionId);
 }
 
-const storeGet = (deps: AppDeps, sid: string) =>
-  settle<GatewayAuth | undefined>((done) => deps.sessionStore.get(sid, (err, data) => done(err, data?.auth)));
-
-const storeDestroy = (deps: AppDeps, sid: string) =>
-  settle<void>((done) => deps.sessionStore.destroy(sid, done));
+const storeGet = async (deps: AppDeps, key: string) => (await deps.sessionStore.read(key))?.auth;
+const storeDestroy = (deps: AppDeps, key: string) => deps.sessionStore.remove(key);
 
 /** One entry of GET /sessions. */
 export interface SessionSummary {

@@ -1,0 +1,188 @@
+import { createHash } from 'node:crypto';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Config } from '../config.js';
+import type { Kv } from '../redis/client.js';
+import type { GatewayAuth } from './session-data.js';
+
+export const SESSION_COOKIE = 'gw_session';
+
+/** An anonymous pre-session only binds WebAuthn challenges and pending flows: it lives briefly. */
+export const PRE_SESSION_TTL_SECONDS = 900;
+
+/** 256 random bits, base64url: the cookie is the whole secret, so it needs no signature. */
+const ID_BYTES = 32;
+const ID_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+
+/** What a browser's gateway session holds. Other modules add their fields here. */
+export interface SessionData {
+  auth?: GatewayAuth;
+  /** Random id of the browser before sign-in: binds WebAuthn challenges to it. */
+  preId?: string;
+}
+
+/**
+ * The key a session is stored under: a digest of its cookie, so that nothing read from
+ * Redis (a dump, a replica, the identity index) is a cookie anyone could present.
+ */
+export const storageKey = (cookieId: string) => createHash('sha256').update(cookieId).digest('base64url');
+
+const redisKey = (key: string) => `sess:${key}`;
+
+/**
+ * The gateway's sessions in Redis (or the in-process Kv in development): one JSON value per
+ * session under `sess:<digest of the cookie>`. Reads go through the client-side cache with
+ * server-pushed invalidation, so a warm check costs no Redis round trip; every write and
+ * delete drops this process's copy at once, and Redis pushes the invalidation to every
+ * other replica.
+ */
+export function createSessionStore(kv: Kv) {
+  return {
+    async read(key: string): Promise<SessionData | undefined> {
+      const raw = await kv.getCached(redisKey(key));
+      return raw ? (JSON.parse(raw) as SessionData) : undefined;
+    },
+    write: (key: string, data: SessionData, ttlSeconds: number) =>
+      kv.set(redisKey(key), JSON.stringify(data), Math.max(1, Math.ceil(ttlSeconds))),
+    remove: (key: string) => kv.del(redisKey(key)),
+  };
+}
+
+export type SessionStore = ReturnType<typeof createSessionStore>;
+
+interface SessionContext {
+  store: SessionStore;
+  config: Pick<Config, 'https' | 'SESSION_ABSOLUTE_LIFETIME_SECONDS'>;
+  clock: () => Date;
+  random: (bytes: number) => Buffer;
+}
+
+/**
+ * The request's session: its data as own fields (`auth`, `preId`, …), and the three ways
+ * to change it. Nothing is written unless one of them is called: a session check that
+ * changes nothing costs no write.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class Session {
+  readonly #ctx: SessionContext;
+  readonly #res: Response;
+  #cookieId: string | undefined;
+  #key: string | undefined;
+
+  constructor(ctx: SessionContext, res: Response, cookieId?: string, data?: SessionData) {
+    Object.assign(this, data);
+    this.#ctx = ctx;
+    this.#res = res;
+    this.#cookieId = cookieId;
+    this.#key = cookieId && storageKey(cookieId);
+  }
+
+  /** The storage key (what the identity index keeps), once the session exists. */
+  get key(): string | undefined {
+    return this.#key;
+  }
+
+  /** The data as stored: own fields only. */
+  toJSON(): SessionData {
+    return { ...this };
+  }
+
+  #ttlSeconds(): number {
+    if (!this.auth) return PRE_SESSION_TTL_SECONDS;
+    return (this.auth.expiresAt - this.#ctx.clock().getTime()) / 1000;
+  }
+
+  #setCookie(cookieId: string) {
+    this.#res.cookie(SESSION_COOKIE, cookieId, {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: this.#ctx.config.https,
+      path: '/',
+      maxAge: (this.auth ? this.#ctx.config.SESSION_ABSOLUTE_LIFETIME_SECONDS : PRE_SESSION_TTL_SECONDS) * 1000,
+    });
+  }
+
+  /** Drops every data field (nothing is written until `save` or `regenerate`). */
+  clear(): void {
+    for (const field of Object.keys(this)) delete (this as Record<string, unknown>)[field];
+  }
+
+  /** Writes the session, creating it (and its cookie, sent with this answer) the first time. */
+  async save(): Promise<void> {
+    if (!this.#cookieId) {
+      this.#cookieId = this.#ctx.random(ID_BYTES).toString('base64url');
+      this.#key = storageKey(this.#cookieId);
+      this.#setCookie(this.#cookieId);
+    }
+    await this.#ctx.store.write(this.#key!, this.toJSON(), this.#ttlSeconds());
+  }
+
+  /**
+   * Moves the data to a fresh id (sign-in, step-up: no fixation, and a stolen pre-sign-in
+   * cookie is worth nothing afterwards) and writes it; the old id is gone.
+   */
+  async regenerate(): Promise<void> {
+    const old = this.#key;
+    this.#cookieId = undefined;
+    this.#key = undefined;
+    await this.save();
+    if (old) await this.#ctx.store.remove(old);
+  }
+
+  /** Deletes the session and expires its cookie. */
+  async destroy(): Promise<void> {
+    const key = this.#key;
+    this.clear();
+    this.#cookieId = undefined;
+    this.#key = undefined;
+    if (key) await this.#ctx.store.remove(key);
+    this.#res.clearCookie(SESSION_COOKIE, {
+      path: '/',
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: this.#ctx.config.https,
+    });
+  }
+}
+
+// The data fields are the session's own properties (declared, so none exists until set).
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+export interface Session extends SessionData {}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    session: Session;
+  }
+}
+
+/** Reads one cookie from the Cookie header without parsing the others. */
+export function readCookie(req: Request, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/**
+ * Loads the request's session into `req.session`. A cookie that is not one of ours (wrong
+ * shape) or names no stored session is no session; a new one always gets a fresh id, never
+ * one the client chose. A store failure is a 503, never "signed out".
+ */
+export function sessionLayer(ctx: SessionContext): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const cookieId = readCookie(req, SESSION_COOKIE);
+    if (!cookieId || !ID_SHAPE.test(cookieId)) {
+      req.session = new Session(ctx, res);
+      return next();
+    }
+    ctx.store.read(storageKey(cookieId)).then(
+      (data) => {
+        req.session = data ? new Session(ctx, res, cookieId, data) : new Session(ctx, res);
+        next();
+      },
+      (err: unknown) => next(err),
+    );
+  };
+}
