@@ -1,12 +1,29 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadConfig as loadDoubleConfig } from '../doubles/kratos/config.js';
-import { describeErrors, draft07Validator, readReferenceJson, readRepoFile, repoPath } from './paths.js';
+import {
+  describeErrors,
+  draft07Validator,
+  interpolate,
+  readEnvFile,
+  readReferenceJson,
+  readRepoFile,
+  repoPath,
+} from './paths.js';
 
 interface WebHook {
   hook: string;
@@ -39,65 +56,83 @@ function webHooks(): { where: string; hook: WebHook }[] {
   return found;
 }
 
-/** Docker Compose's interpolation of `${VAR}`, `${VAR:-default}` and `${VAR:?message}`. */
-function interpolate(value: string, env: Record<string, string>): string {
-  return value.replace(
-    /\$\{([A-Z_][A-Z0-9_]*)(?::([-?])([^}]*))?\}/g,
-    (_whole, name: string, op?: string, arg?: string) => {
-      const set = env[name];
-      if (set) return set;
-      if (op === '-') return arg ?? '';
-      throw new Error(`compose would refuse to start: ${name} is not set`);
-    },
-  );
-}
-
-function readEnvFile(file: string): Record<string, string> {
-  const lines = readFileSync(file, 'utf8').split('\n');
-  return Object.fromEntries(
-    lines
-      .filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
-}
-
 describe('kratos/kratos.yml rendered as the Kratos container sees it', () => {
   let workDir: string;
   let kratosEnv: Record<string, string>;
+  /** Every secret value the container receives as a Docker secret file. */
+  let secretValues: string[];
 
   before(() => {
     workDir = mkdtempSync(path.join(tmpdir(), 'kratos-config-'));
-    // The full chain: .env.example → generate-secrets → compose environment → render-config.sh.
+    // The full chain: .env.example → generate-secrets → compose environment and Docker secrets
+    // (files under /run/secrets, here under workDir) → render-config.sh.
     execFileSync('bash', [repoPath('scripts', 'generate-secrets'), '--env-file', path.join(workDir, '.env')]);
     const dotenv = readEnvFile(path.join(workDir, '.env'));
     const compose = parse(readRepoFile('docker-compose.yml'), { merge: true }) as Config;
-    const environment = compose.services.kratos.environment as Record<string, string>;
+    const service = compose.services.kratos as { environment: Record<string, string>; secrets: string[] };
+    const secrets = compose.secrets as Record<string, { environment: string }>;
+    mkdirSync(path.join(workDir, 'secrets'));
+    secretValues = [];
     kratosEnv = Object.fromEntries(
-      Object.entries(environment).map(([k, v]) => [k, interpolate(String(v), dotenv)]),
+      Object.entries(service.environment).map(([key, raw]) => {
+        const value = interpolate(String(raw), dotenv);
+        if (!value.startsWith('/run/secrets/')) return [key, value];
+        const name = value.slice('/run/secrets/'.length);
+        assert.ok(service.secrets.includes(name), `${key}: the secret ${name} is mounted`);
+        // Compose writes the value of the secret's variable (interpolated within .env) as the file.
+        const content = interpolate(dotenv[secrets[name]?.environment ?? ''] ?? '', dotenv);
+        assert.notEqual(content, '', `${name} has a value`);
+        secretValues.push(content);
+        writeFileSync(path.join(workDir, 'secrets', name), content, { mode: 0o400 });
+        return [key, path.join(workDir, 'secrets', name)];
+      }),
     );
-    // Stands in for the kratos binary: prints the config file it is started with.
+    // Stands in for the kratos binary: records its environment, prints the config it is started with.
     writeFileSync(
       path.join(workDir, 'kratos'),
-      '#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = --config ] && exec cat "$2"; shift; done; exit 9\n',
+      `#!/bin/sh\nenv > "${path.join(workDir, 'kratos-env')}"\n` +
+        'while [ $# -gt 0 ]; do [ "$1" = --config ] && exec cat "$2"; shift; done; exit 9\n',
     );
     chmodSync(path.join(workDir, 'kratos'), 0o755);
   });
 
   after(() => rmSync(workDir, { recursive: true, force: true }));
 
+  const renderedPath = () => path.join(workDir, 'rendered', 'kratos.yml');
+
   function render(env: Record<string, string>) {
+    rmSync(renderedPath(), { force: true });
     return spawnSync('sh', [repoPath('kratos', 'render-config.sh'), 'serve', '--watch-courier'], {
       encoding: 'utf8',
       env: {
         PATH: `${workDir}${path.delimiter}${process.env.PATH ?? ''}`,
         KRATOS_CONFIG_TEMPLATE: repoPath('kratos', 'kratos.yml'),
-        KRATOS_CONFIG_RENDERED: path.join(workDir, 'rendered', 'kratos.yml'),
+        KRATOS_CONFIG_RENDERED: renderedPath(),
         ...env,
       },
     });
   }
 
-  it('validates against the published Kratos v1.3.1 config schema', () => {
+  const withoutKey = (env: Record<string, string>, key: string) =>
+    Object.fromEntries(Object.entries(env).filter(([k]) => k !== key));
+
+  function assertNoSecretIn(text: string) {
+    assert.ok(secretValues.length >= 6);
+    for (const secret of secretValues) assert.ok(!text.includes(secret), 'no secret value in the output');
+  }
+
+  it('gets every secret from a Docker secret file, and validates against the published Kratos v1.3.1 schema', () => {
+    for (const name of [
+      'DSN',
+      'KRATOS_COURIER_SMTP_URI',
+      'KRATOS_WEBHOOK_API_KEY',
+      'KRATOS_SECRETS_COOKIE',
+      'KRATOS_SECRETS_CIPHER',
+      'KRATOS_SECRETS_DEFAULT',
+    ]) {
+      assert.equal(kratosEnv[name], undefined, `${name} is no environment value`);
+      assert.ok(kratosEnv[`${name}_FILE`], `${name}_FILE is set`);
+    }
     const result = render(kratosEnv);
     assert.equal(result.status, 0, result.stderr);
     const rendered = parse(result.stdout) as Config;
@@ -106,14 +141,67 @@ describe('kratos/kratos.yml rendered as the Kratos container sees it', () => {
     const validate = ajv.compile(readReferenceJson('kratos-v1.3.1', 'config.schema.json'));
     assert.equal(validate(rendered), true, describeErrors(validate.errors));
     assert.equal(rendered.secrets.cipher[0].length, 32);
-    assert.match(rendered.dsn, /^postgres:\/\/kratos:[0-9a-f]{64}@postgres:5432\/kratos\?/);
+    assert.match(
+      rendered.dsn,
+      /^postgres:\/\/kratos:[0-9a-f]{64}@postgres:5432\/kratos\?sslmode=disable&max_conns=20$/,
+    );
+    assert.equal(rendered.courier.smtp.connection_uri, 'smtps://smtp.example.com:465/');
+    assert.equal(statSync(renderedPath()).mode & 0o777, 0o600, 'the rendered copy is private');
   });
 
-  it('refuses to render when a secret is missing, naming it without printing values', () => {
-    const result = render({ ...kratosEnv, KRATOS_SECRETS_CIPHER: '' });
+  it('keeps the values read from files out of the environment Kratos runs with', () => {
+    assert.equal(render(kratosEnv).status, 0);
+    const environment = readFileSync(path.join(workDir, 'kratos-env'), 'utf8');
+    assert.match(environment, /^KRATOS_SECRETS_CIPHER_FILE=/m);
+    assertNoSecretIn(environment);
+  });
+
+  it('takes a value from NAME or from the file NAME_FILE names, dropping one trailing newline', () => {
+    const file = path.join(workDir, 'cookie-secret');
+    writeFileSync(file, 'cookie-secret-from-a-file-0123456789\n');
+    const fromFile = render({ ...kratosEnv, KRATOS_SECRETS_COOKIE_FILE: file });
+    assert.equal(fromFile.status, 0, fromFile.stderr);
+    assert.deepEqual((parse(fromFile.stdout) as Config).secrets.cookie, [
+      'cookie-secret-from-a-file-0123456789',
+    ]);
+    const fromEnv = render({
+      ...withoutKey(kratosEnv, 'KRATOS_SECRETS_COOKIE_FILE'),
+      KRATOS_SECRETS_COOKIE: 'cookie-secret-from-the-environment-01',
+    });
+    assert.equal(fromEnv.status, 0, fromEnv.stderr);
+    assert.deepEqual((parse(fromEnv.stdout) as Config).secrets.cookie, [
+      'cookie-secret-from-the-environment-01',
+    ]);
+  });
+
+  it('refuses NAME and NAME_FILE together, naming the variable and printing no value', () => {
+    const result = render({ ...kratosEnv, KRATOS_WEBHOOK_API_KEY: 'an-environment-webhook-key-0123456789' });
+    assert.notEqual(result.status, 0);
+    assert.match(result.stderr, /KRATOS_WEBHOOK_API_KEY and KRATOS_WEBHOOK_API_KEY_FILE are both set/);
+    assert.ok(!result.stderr.includes('an-environment-webhook-key-0123456789'));
+    assertNoSecretIn(result.stderr + result.stdout);
+    assert.equal(existsSync(renderedPath()), false, 'no half-rendered config is left behind');
+  });
+
+  it('refuses a missing or empty secret file, naming the variable and printing no value', () => {
+    const missing = render({ ...kratosEnv, DSN_FILE: path.join(workDir, 'secrets', 'no-such-file') });
+    assert.notEqual(missing.status, 0);
+    assert.match(missing.stderr, /^render-config: DSN_FILE: cannot read the file it names$/m);
+    assertNoSecretIn(missing.stderr + missing.stdout);
+    assert.equal(existsSync(renderedPath()), false);
+    const empty = path.join(workDir, 'empty');
+    writeFileSync(empty, '');
+    const blank = render({ ...kratosEnv, KRATOS_SECRETS_DEFAULT_FILE: empty });
+    assert.notEqual(blank.status, 0);
+    assert.match(blank.stderr, /KRATOS_SECRETS_DEFAULT_FILE names an empty file/);
+    assertNoSecretIn(blank.stderr + blank.stdout);
+  });
+
+  it('refuses to render when a secret is set neither way, naming it without printing values', () => {
+    const result = render(withoutKey(kratosEnv, 'KRATOS_SECRETS_CIPHER_FILE'));
     assert.notEqual(result.status, 0);
     assert.match(result.stderr, /KRATOS_SECRETS_CIPHER is not set/);
-    assert.ok(!result.stderr.includes(kratosEnv.KRATOS_WEBHOOK_API_KEY ?? '-'), 'no secret in the message');
+    assertNoSecretIn(result.stderr + result.stdout);
   });
 });
 

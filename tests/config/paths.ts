@@ -57,3 +57,26 @@ export function describeErrors(
 ): string {
   return (errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('\n');
 }
+
+/** Docker Compose's interpolation of `${VAR}`, `${VAR:-default}` and `${VAR:?message}`. */
+export function interpolate(value: string, env: Record<string, string>): string {
+  return value.replace(
+    /\$\{([A-Z_][A-Z0-9_]*)(?::([-?])([^}]*))?\}/g,
+    (_whole, name: string, op?: string, arg?: string) => {
+      const set = env[name];
+      if (set) return set;
+      if (op === '-') return arg ?? '';
+      throw new Error(`compose would refuse to start: ${name} is not set`);
+    },
+  );
+}
+
+/** The `NAME=value` lines of an .env file (values verbatim, not interpolated). */
+export function readEnvFile(file: string): Record<string, string> {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  return Object.fromEntries(
+    lines
+      .filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+}
