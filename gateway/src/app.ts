@@ -18,6 +18,7 @@ import {
 import { metricsMiddleware } from './http/metrics.js';
 import { isJarUpload, registerJarRoutes } from './jars/routes.js';
 import { registerLoginRoutes } from './login/routes.js';
+import { openApiRoute } from './openapi/document.js';
 import { registerPasskeyRoutes } from './passkeys/routes.js';
 import { stepUpMethods } from './access/second-factors.js';
 import { oncePerWindow } from './audit/throttle.js';
@@ -97,6 +98,8 @@ export function createApp(deps: AppDeps) {
   api.use('/admin', admin);
 
   api.use((_req, _res, next) => next(new AppError('not_found', 404, 'No such endpoint.')));
+  // The API's own description: public and cacheable, so it needs no session, CSRF header or CORS.
+  app.get('/api/openapi.json', openApiRoute());
   app.use('/api', api);
   // Server to server (Kratos): outside /api, so no cookies, CORS or CSRF header; a shared key instead.
   app.use('/hooks/kratos', createKratosHooksRouter(deps));

@@ -14,24 +14,24 @@ import { confirmTotpEnrollment, regenerateBackupCodes, removeTotp, startTotpEnro
 import { completeVerification, requestVerification } from './verification.js';
 
 const email = z.string().trim().max(320).pipe(z.email());
-const emailCode = z
+export const emailCode = z
   .string()
   .trim()
   .regex(/^\d{4,12}$/, 'must be the code from the e-mail');
-const totpCode = z
+export const totpCode = z
   .string()
   .trim()
   .regex(/^\d{6}$/, 'must be 6 digits');
-const backupCode = z
+export const backupCode = z
   .string()
   .trim()
   .regex(/^[A-Za-z0-9-]{4,64}$/, 'must be one of your backup codes');
 
-const recoveryBody = z.object({ email }).strict();
-const verificationBody = z.object({ email: email.optional() }).strict();
-const codeBody = (code: z.ZodType<string>) => z.object({ code }).strict();
-const profileBody = z.object({ traits: z.record(z.string(), z.unknown()) }).strict();
-const passwordBody = z
+export const recoveryBody = z.object({ email }).strict();
+export const verificationBody = z.object({ email: email.optional() }).strict();
+export const codeBody = (code: z.ZodType<string>) => z.object({ code }).strict();
+export const profileBody = z.object({ traits: z.record(z.string(), z.unknown()) }).strict();
+export const passwordBody = z
   .object({
     password: z
       .string()

@@ -10,15 +10,15 @@ import { revokeAllSessions } from '../session/sessions.js';
 import { requireAdmin } from './require-admin.js';
 import { deactivateUser, findUser, setRoles, userDetails, userSummary } from './users.js';
 
-const userId = z.string().regex(/^[0-9a-fA-F-]{8,64}$/, 'must be an identity id');
-const searchQuery = z
+export const userId = z.string().regex(/^[0-9a-fA-F-]{8,64}$/, 'must be an identity id');
+export const searchQuery = z
   .object({
     identifier: z.string().trim().min(1).max(320).optional(),
     pageSize: z.coerce.number().int().min(1).max(250).default(50),
     pageToken: z.string().min(1).max(512).optional(),
   })
   .strict();
-const rolesBody = z.object({ roles: z.array(z.string().min(1).max(64)).max(20) }).strict();
+export const rolesBody = z.object({ roles: z.array(z.string().min(1).max(64)).max(20) }).strict();
 
 /** Parses a query string or path parameter with the same 400 `invalid_request` as bodies. */
 const parseInput = parseBody;

@@ -16,16 +16,16 @@ const password = z
   .min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`)
   .max(1024);
 
-const identifyBody = z.object({ identifier }).strict();
-const loginBody = z.object({ identifier, password: z.string().min(1).max(1024) }).strict();
-const registerBody = z
+export const identifyBody = z.object({ identifier }).strict();
+export const loginBody = z.object({ identifier, password: z.string().min(1).max(1024) }).strict();
+export const registerBody = z
   .object({
     email,
     password: password.optional(),
     traits: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
-const confirmBody = z
+export const confirmBody = z
   .object({
     email,
     code: z

@@ -14,13 +14,15 @@ import { listPasskeys, removePasskey, renamePasskey } from './management.js';
 import { registerPasskey, registrationOptions } from './registration.js';
 import { stepUpOptions, stepUpWithPasskey } from './step-up.js';
 
-const loginOptionsBody = z.object({ identifier: z.string().trim().min(3).max(320).optional() }).strict();
-const assertionBody = z.object({ credential: authenticationCredential }).strict();
-const registrationBody = z
+export const loginOptionsBody = z
+  .object({ identifier: z.string().trim().min(3).max(320).optional() })
+  .strict();
+export const assertionBody = z.object({ credential: authenticationCredential }).strict();
+export const registrationBody = z
   .object({ credential: registrationCredential, nickname: nickname.optional() })
   .strict();
-const renameBody = z.object({ nickname }).strict();
-const emptyBody = z.object({}).strict();
+export const renameBody = z.object({ nickname }).strict();
+export const emptyBody = z.object({}).strict();
 const passkeyId = z.string().min(1).max(1366);
 
 /** The `:id` of a passkey route; one that cannot be a credential id is simply not found. */
