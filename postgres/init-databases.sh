@@ -5,6 +5,14 @@
 # GATEWAY_DB_PASSWORD_FILE) or the environment, never from this file.
 set -eu
 
+case "${1:-}" in
+  -h | --help)
+    # The header comment above is the manual.
+    sed -n '2,/^set -eu/{/^#/s/^# \{0,1\}//p}' "$0"
+    exit 0
+    ;;
+esac
+
 if [ -n "${KRATOS_DB_PASSWORD_FILE:-}" ]; then KRATOS_DB_PASSWORD=$(cat "$KRATOS_DB_PASSWORD_FILE"); fi
 if [ -n "${GATEWAY_DB_PASSWORD_FILE:-}" ]; then GATEWAY_DB_PASSWORD=$(cat "$GATEWAY_DB_PASSWORD_FILE"); fi
 : "${KRATOS_DB_PASSWORD:?KRATOS_DB_PASSWORD is not set}"

@@ -11,6 +11,9 @@ import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { startGateway } from '../gateway/src/main.js';
 import { startKratosDouble } from '../tests/doubles/kratos/index.js';
+import { helpIfAsked } from './help.js';
+
+helpIfAsked(import.meta.url);
 
 const dataDir = process.env.DATA_DIR ?? '.data';
 mkdirSync(dataDir, { recursive: true });

@@ -12,6 +12,7 @@
  * REAL_SERVERS_CACHE moves the cache (default: $XDG_CACHE_HOME or ~/.cache, /auth-gateway/real).
  */
 import { fileURLToPath } from 'node:url';
+import { helpIfAsked } from './help.js';
 import { realServerNames, buildRealServer, type RealServerName } from './real-servers/binaries.js';
 
 async function main(): Promise<void> {
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  helpIfAsked(import.meta.url);
   main().catch((err: unknown) => {
     console.error(`real:build: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);

@@ -1,46 +1,72 @@
 /**
- * `npm test`: the fast tiers (unit, config, contract, component, browser, nginx, resilience)
- * against the Kratos and Vault doubles. `npm run test:real` (`--real`): the real-stack tier,
- * the suites of tests/real plus every component and browser suite not marked double-only,
- * against real Kratos and real Vault built by `npm run real:build`.
+ * The test runner: `npm test` runs the fast tiers (unit, component, e2e, resilience) against
+ * the Kratos and Vault doubles; `npm run test:<tier>` runs one of them.
  *
- * Without REDIS_URL it starts a private redis-server on a free port for the run. Extra
- * arguments select test files (`npm test -- tests/component/session.test.ts`).
+ *   npm test                                   every fast tier
+ *   npm run test:unit                          one tier (test:component, test:e2e, test:resilience)
+ *   npm test -- --tier component --tier e2e   several tiers
+ *   npm test -- tests/component                every test file under a folder
+ *   npm test -- tests/component/jars.test.ts   one file (or several)
+ *   npm run test:real                          the real-stack tier (`--tier real`)
+ *
+ * Tiers are folders (scripts/test-tiers.ts): unit is tests/unit, tests/config and tests beside
+ * the code in gateway/; component is tests/component, tests/contract and tests/cli; e2e is
+ * tests/e2e and tests/nginx; resilience is tests/resilience. The real-stack tier runs
+ * tests/real plus every component and e2e suite not marked double-only, against real Kratos
+ * and real Vault built by `npm run real:build`.
+ *
+ * Without REDIS_URL it starts a private redis-server on a free port for the run; with
+ * DATABASE_URL the suites use that Postgres server, otherwise PGlite. TEST_CONCURRENCY sets
+ * how many test files run at once (default 2).
  *
  * Every skipped test is counted and named at the end; with CI set, a skip fails the run
  * (a missing component is a failure there, never a skip).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
+import { helpIfAsked } from './help.js';
 import { buildCommand, findRealServer } from './real-servers/binaries.js';
 import { startPrivateRedis, type PrivateRedis } from './private-redis.js';
-import { DOUBLE_ONLY_MARK } from './test-tiers.js';
+import { FAST_TIERS, filesOutsideTiers, findTests, isTier, tierFiles, type Tier } from './test-tiers.js';
 
 const root = process.cwd();
 
-function findTests(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    if (name === 'node_modules' || name.startsWith('.')) continue;
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) findTests(path, out);
-    else if (name.endsWith('.test.ts')) out.push(relative(root, path));
+interface Selection {
+  tiers: Tier[];
+  /** Files and folders named on the command line. */
+  paths: string[];
+}
+
+function parseArgs(args: string[]): Selection {
+  const tiers: Tier[] = [];
+  const paths: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--real') tiers.push('real');
+    else if (arg === '--tier' || arg.startsWith('--tier=')) {
+      const value = arg === '--tier' ? args[++i] : arg.slice('--tier='.length);
+      for (const name of (value ?? '').split(',')) {
+        if (!isTier(name)) {
+          console.error(`test: unknown tier '${name}' (unit, component, e2e, resilience, real)`);
+          process.exit(2);
+        }
+        tiers.push(name);
+      }
+    } else if (arg.startsWith('-')) {
+      console.error(`test: unknown option ${arg} (npm test -- --help)`);
+      process.exit(2);
+    } else paths.push(arg.replace(/\/+$/, ''));
   }
-  return out;
+  return { tiers, paths };
 }
 
-function fastTierFiles(): string[] {
-  return [...findTests(join(root, 'tests')), ...findTests(join(root, 'gateway'))]
-    .filter((file) => !file.startsWith(join('tests', 'real')))
-    .sort();
-}
-
-function realTierFiles(): string[] {
-  const shared = ['component', 'e2e']
-    .flatMap((dir) => findTests(join(root, 'tests', dir)))
-    .filter((file) => !readFileSync(file, 'utf8').includes(DOUBLE_ONLY_MARK));
-  return [...findTests(join(root, 'tests', 'real')), ...shared].sort();
+/** The files named, a folder standing for every test file under it. */
+function expandPaths(paths: string[]): string[] {
+  return paths.flatMap((path) =>
+    statSync(path, { throwIfNoEntry: false })?.isDirectory() ? findTests(root, path) : [path],
+  );
 }
 
 /** Why the real tier cannot run here, or undefined when it can. */
@@ -74,9 +100,13 @@ function skippedTests(tap: string): string[] {
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const real = args.includes('--real');
-  const selected = args.filter((arg) => arg !== '--real');
+  helpIfAsked(import.meta.url);
+  const { tiers, paths } = parseArgs(process.argv.slice(2));
+  const real = tiers.includes('real');
+  if (real && tiers.length > 1) {
+    console.error('test: the real tier runs on its own (npm run test:real)');
+    process.exit(2);
+  }
   let cleanup = async (): Promise<void> => undefined;
   if (real) {
     const blocker = realTierBlocker();
@@ -90,7 +120,20 @@ async function main(): Promise<void> {
     }
     cleanup = await prepareRealTier();
   }
-  const files = selected.length > 0 ? selected : real ? realTierFiles() : fastTierFiles();
+  let files: string[];
+  if (paths.length > 0) files = expandPaths(paths);
+  else {
+    const outside = filesOutsideTiers(root);
+    if (outside.length > 0) {
+      console.error(`test: no tier names the folder of ${outside.join(', ')} (scripts/test-tiers.ts)`);
+      process.exit(2);
+    }
+    files = (tiers.length > 0 ? tiers : FAST_TIERS).flatMap((tier) => tierFiles(root, tier));
+  }
+  if (files.length === 0) {
+    console.error('test: no test files selected');
+    process.exit(2);
+  }
   let redis: PrivateRedis | undefined;
   if (!process.env.REDIS_URL) {
     redis = await startPrivateRedis();

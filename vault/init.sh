@@ -281,8 +281,12 @@ case "${1:-setup}" in
     ;;
   watch) watch ;;
   status) status ;;
+  -h | --help | help)
+    # The header comment above is the manual.
+    sed -n '2,/^set -eu/{/^#/s/^# \{0,1\}//p}' "$0"
+    ;;
   *)
-    echo "usage: init.sh [setup|watch|status]" >&2
+    echo "usage: init.sh [setup|watch|status|--help]" >&2
     exit 2
     ;;
 esac

@@ -8,6 +8,14 @@
 # VAULT_CONFIG_TEMPLATE and VAULT_CONFIG_RENDERED override the two paths.
 set -eu
 
+case "${1:-}" in
+  -h | --help)
+    # The header comment above is the manual.
+    sed -n '2,/^set -eu/{/^#/s/^# \{0,1\}//p}' "$0"
+    exit 0
+    ;;
+esac
+
 : "${VAULT_DATA_DIR:=/vault/file}"
 : "${VAULT_LISTEN_ADDRESS:=0.0.0.0:8200}"
 : "${VAULT_API_ADDR:=http://vault:8200}"

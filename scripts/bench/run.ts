@@ -8,7 +8,8 @@
  * shares the machine's cores with them.
  *
  * BENCH_QUICK=1 shrinks every phase (a smoke run); BENCH_SECONDS and BENCH_ROUNDS tune it;
- * `-- --render` rewrites BENCHMARKS.md from bench-results/gateway.json without measuring.
+ * `-- --render` rewrites BENCHMARKS.md from bench-results/gateway.json without measuring;
+ * `-- --session-only` measures the session check alone and prints the figures.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -40,6 +41,7 @@ import {
 } from './processes.js';
 import { renderReport, type BenchResults, type ForeignResult } from './report.js';
 import { fillSessions } from './session-fill.js';
+import { helpIfAsked } from '../help.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const settings = {
@@ -67,7 +69,6 @@ interface Stack {
 function gatewayEnv(stack: Stack, extra: Record<string, string>): Record<string, string> {
   return {
     NODE_ENV: 'test',
-    LOG_LEVEL: 'error',
     SESSION_SECRET: randomBytes(32).toString('base64url'),
     SESSION_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     REDIS_URL: stack.redis.url,
@@ -90,17 +91,30 @@ interface SignedIn {
   verifyHeaders: Record<string, string>;
 }
 
-/** Registers a password user through the gateway and returns its warm session. */
-async function signUp(gateway: Running): Promise<SignedIn> {
-  const res = await fetch(`${gateway.url}/api/auth/register`, {
+/**
+ * A password user, created at Kratos (its admin API) and signed in through the gateway's
+ * password login: its warm session.
+ */
+async function signUp(gateway: Running, kratos: KratosProcess): Promise<SignedIn> {
+  const email = `bench.${randomBytes(6).toString('hex')}@example.com`;
+  const created = await fetch(`${kratos.adminUrl}/admin/identities`, {
     method: 'POST',
-    headers: { Origin: ORIGIN, 'X-CSRF': '1', 'Content-Type': 'application/json' },
+    headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({
-      email: `bench.${randomBytes(6).toString('hex')}@example.com`,
-      password: PASSWORD,
+      schema_id: 'default',
+      traits: { email },
+      credentials: { password: { config: { password: PASSWORD } } },
+      verifiable_addresses: [{ value: email, verified: true, via: 'email', status: 'completed' }],
     }),
   });
-  if (res.status !== 201) throw new Error(`registration failed: ${res.status} ${await res.text()}`);
+  if (created.status !== 201)
+    throw new Error(`identity not created: ${created.status} ${await created.text()}`);
+  const res = await fetch(`${gateway.url}/api/auth/login/password`, {
+    method: 'POST',
+    headers: { Origin: ORIGIN, 'X-CSRF': '1', 'Content-Type': 'application/json' },
+    body: JSON.stringify({ identifier: email, password: PASSWORD }),
+  });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
   const cookie = res.headers
     .getSetCookie()
     .find((c) => c.startsWith('gw_session='))!
@@ -135,7 +149,7 @@ async function redisCommandsPerCheck(redis: PrivateRedis, gateway: Running, cook
 
 async function sessionCheck(stack: Stack) {
   const gateway = await startGateway(stack, { REDIS_KEY_PREFIX: 'bench-a:', WHOAMI_CACHE_SECONDS: '5' });
-  const user = await signUp(gateway);
+  const user = await signUp(gateway, stack.kratos);
   const bare = await forkChild('scripts/bench/bare-child.ts', {
     BENCH_SESSION_BODY: user.sessionBody,
     BENCH_VERIFY_HEADERS: JSON.stringify(user.verifyHeaders),
@@ -158,7 +172,7 @@ async function sessionCheck(stack: Stack) {
 
 async function whoamiCache(stack: Stack, cached: { gateway: Running; user: SignedIn }) {
   const uncached = await startGateway(stack, { REDIS_KEY_PREFIX: 'bench-b:', WHOAMI_CACHE_SECONDS: '0' });
-  const user = await signUp(uncached);
+  const user = await signUp(uncached, stack.kratos);
   log('Kratos-backed session check: whoami cache warm vs disabled, alternating');
   const targets: Target[] = [
     {
@@ -184,7 +198,7 @@ async function whoamiCache(stack: Stack, cached: { gateway: Running; user: Signe
 async function cpuProfile(stack: Stack) {
   const dir = mkdtempSync(join(tmpdir(), 'gw-bench-prof-'));
   const gateway = await startGateway(stack, { REDIS_KEY_PREFIX: 'bench-p:', WHOAMI_CACHE_SECONDS: '5' }, dir);
-  const user = await signUp(gateway);
+  const user = await signUp(gateway, stack.kratos);
   log(`CPU profile of GET /api/auth/session (${settings.profileSeconds} s)`);
   const target = {
     name: 'profiled',
@@ -210,7 +224,7 @@ async function sessionGrowth(stack: Stack) {
     REDIS_KEY_PREFIX: 'growth:',
     WHOAMI_CACHE_SECONDS: '5',
   });
-  const user = await signUp(gateway);
+  const user = await signUp(gateway, stack.kratos);
   const client = createClient({ url: `${stack.redis.url}/1` });
   await client.connect();
   const [key] = await client.keys('growth:sess:*');
@@ -339,6 +353,23 @@ async function sessionOnly() {
   }
 }
 
+helpIfAsked(import.meta.url);
+/** `--profile-only`: the CPU profile of the session check alone, printed. */
+async function profileOnly() {
+  const tmp = mkdtempSync(join(tmpdir(), 'gw-bench-'));
+  const redis = await startPrivateRedis();
+  const kratos = await startKratosProcess();
+  try {
+    const { load, summary } = await cpuProfile({ redis, kratos, tmp });
+    console.log(JSON.stringify({ load, summary }, null, 2));
+  } finally {
+    await kratos.stop();
+    await redis.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 if (process.argv.includes('--render')) renderOnly();
+else if (process.argv.includes('--profile-only')) await profileOnly();
 else if (process.argv.includes('--session-only')) await sessionOnly();
 else await main();

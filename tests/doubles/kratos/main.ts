@@ -7,6 +7,14 @@ import { startKratosDouble } from './index.js';
  * enable web hook delivery.
  */
 async function main(): Promise<void> {
+  if (process.argv.slice(2).some((arg) => arg === '-h' || arg === '--help')) {
+    console.log(
+      'Usage: tsx tests/doubles/kratos/main.ts [publicPort] [adminPort]\n' +
+        'The Kratos double on its own: ports from the arguments, or KRATOS_PUBLIC_PORT / KRATOS_ADMIN_PORT\n' +
+        '(default 4433 / 4434); KRATOS_WEBHOOK_BASE_URL and KRATOS_WEBHOOK_API_KEY enable web hooks.',
+    );
+    return;
+  }
   const [publicArg, adminArg] = process.argv.slice(2);
   const webhookBase = process.env.KRATOS_WEBHOOK_BASE_URL;
   const kratos = await startKratosDouble({
