@@ -27,21 +27,40 @@ export async function startGateway(env: Record<string, string | undefined> = pro
   return {
     port,
     deps,
-    async stop() {
+    /** Stops accepting requests, closes every client, and logs the shutdown with its reason. */
+    async stop(reason = 'stop requested') {
+      const started = Date.now();
+      logger.info('gateway stopping', { reason });
       await new Promise((resolve) => server.close(resolve));
       server.closeAllConnections();
       if (metrics) await new Promise((resolve) => metrics.close(resolve));
       await close();
+      logger.info('gateway stopped', { reason, durationMs: Date.now() - started });
     },
   };
 }
 
+const USAGE = `Usage: npm start   (tsx gateway/src/main.ts)
+
+Starts the gateway with its configuration from the environment (README.md, Configuration):
+listens on PORT (default 3000) and METRICS_PORT (default 9464), stops cleanly on SIGTERM or
+SIGINT. A bad configuration exits with code 78 and lists every problem.`;
+
 async function main() {
+  if (process.argv.slice(2).some((arg) => arg === '-h' || arg === '--help')) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
   try {
     const gateway = await startGateway();
-    const stop = async () => {
-      await gateway.stop();
-      process.exit(0);
+    const stop = (signal: NodeJS.Signals): void => {
+      gateway.stop(signal).then(
+        () => process.exit(0),
+        (err: unknown) => {
+          process.stderr.write(`gateway did not stop cleanly: ${(err as Error).message}\n`);
+          process.exit(1);
+        },
+      );
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

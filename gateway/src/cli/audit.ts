@@ -13,11 +13,12 @@ import { checkpointDir, readCheckpoints } from '../audit/checkpoints.js';
 import { queryAuditEvents, auditQuerySchema } from '../audit/query-events.js';
 import { verifyAuditChain } from '../audit/verify-chain.js';
 import { loadConfig, type Config } from '../config.js';
+import { withDevData } from './dev-data.js';
 import { openDatabase, type Database } from '../db/database.js';
 import { findAuditChainKey } from '../keys/audit-chain-key.js';
 
 async function withDatabase<T>(run: (db: Database, config: Config) => Promise<T>): Promise<T> {
-  const config = loadConfig(process.env);
+  const config = loadConfig(withDevData(process.env));
   const db = await openDatabase({ url: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR });
   try {
     return await run(db, config);

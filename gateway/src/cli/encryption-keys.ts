@@ -19,6 +19,7 @@ import { basename, join } from 'node:path';
 import { createAuditLog, type AuditEvent, type AuditLog } from '../audit/audit-log.js';
 import { checkpointDir } from '../audit/checkpoints.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
+import { withDevData } from './dev-data.js';
 import { openDatabase, runMigrations, type Database } from '../db/database.js';
 import { createBodyStore, type BodyStore } from '../files/body-store.js';
 import { AppError } from '../http/errors.js';
@@ -46,7 +47,7 @@ interface Context {
 }
 
 async function withContext(run: (ctx: Context) => Promise<number>): Promise<number> {
-  const config = loadConfig(process.env);
+  const config = loadConfig(withDevData(process.env));
   const db = await openDatabase({ url: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR });
   try {
     await runMigrations(db);

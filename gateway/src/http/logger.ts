@@ -1,35 +1,98 @@
 import winston from 'winston';
 
-const SECRET_KEY = /pass(word)?|secret|token|cookie|authorization|code|credential|key|otp|csrf/i;
+/** Names that are secrets wherever they occur in a field name (`password`, `sessionToken`, `set-cookie`, `apitoken`). */
+const SECRET_PARTS = /pass(word|phrase|wd)|secret|token|cookie|authorization|credential|csrf/;
+/** Words that make a field secret anywhere in its name (`totpUri`). */
+const SECRET_WORDS = new Set(['otp', 'totp', 'pin']);
+/** Words that make a field secret as its last word: `apiKey`, `master_key`, `recoveryCode`, `backup_codes`. */
+const SECRET_LAST_WORDS = new Set(['key', 'keys', 'code', 'codes']);
+/** Keys written as one lower-case word. */
+const SECRET_NAMES = new Set(['apikey', 'privatekey', 'accesskey']);
+/** Codes that are no secret: what went wrong, an HTTP status, an exit status. */
+const PUBLIC_CODES = new Set([
+  'errorcode',
+  'error_code',
+  'statuscode',
+  'status_code',
+  'exitcode',
+  'exit_code',
+]);
 
-/** Replaces the value of every secret-looking key, at any depth, before a line is written. */
+/** The words of a field name: camelCase, snake_case, kebab-case and dotted names alike. */
+const wordsOf = (name: string) =>
+  name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
+
+function judgeName(name: string): boolean {
+  const lower = name.toLowerCase();
+  if (PUBLIC_CODES.has(lower)) return false;
+  if (SECRET_PARTS.test(lower) || SECRET_NAMES.has(lower)) return true;
+  const words = wordsOf(name);
+  return words.some((word) => SECRET_WORDS.has(word)) || SECRET_LAST_WORDS.has(words.at(-1) ?? '');
+}
+
+/** Field names seen, judged once: a log line is written per request, from the same few names. */
+const judged = new Map<string, boolean>();
+
+/** Whether the value of a field with this name is a secret (a password, a token, a key, a one-time code...). */
+export function isSecretName(name: string): boolean {
+  let secret = judged.get(name);
+  if (secret === undefined) {
+    secret = judgeName(name);
+    // Logged objects from elsewhere may bring endless names; remember only a bounded few.
+    if (judged.size < 1000) judged.set(name, secret);
+  }
+  return secret;
+}
+
+/** Replaces the value of every secret-named field, at any depth, before a line is written. */
 export function redact(value: unknown, depth = 0): unknown {
   if (depth > 6 || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   if (value instanceof Error) return { name: value.name, message: value.message };
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    out[k] = SECRET_KEY.test(k) ? '[redacted]' : redact(v, depth + 1);
+    out[k] = isSecretName(k) ? '[redacted]' : redact(v, depth + 1);
   }
   return out;
 }
 
+/**
+ * Redaction of a log line. At the top of a line, `code` is the error code (`invalid_code`,
+ * `keys_unavailable`): our own log calls reserve the name for it, so it stays readable.
+ * Inside a logged object, `code` may be a one-time code and is redacted like every
+ * secret-named field.
+ */
 const redactFormat = winston.format((info) => {
   for (const key of Object.keys(info)) {
-    if (key === 'level' || key === 'message') continue;
-    info[key] = SECRET_KEY.test(key) ? '[redacted]' : redact(info[key]);
+    if (key === 'level' || key === 'message' || key === 'code') continue;
+    info[key] = isSecretName(key) ? '[redacted]' : redact(info[key]);
   }
   return info;
 });
 
 export type Logger = winston.Logger;
 
-/** JSON logs on stdout; `silent` for tests that do not want the noise. */
-export function createLogger(options: { level: string; silent?: boolean }): Logger {
+/**
+ * JSON lines on stdout, or on `stream` when one is given; `silent` for tests that do not want
+ * the noise.
+ */
+export function createLogger(options: {
+  level: string;
+  silent?: boolean;
+  stream?: NodeJS.WritableStream;
+}): Logger {
   return winston.createLogger({
     level: options.level,
     silent: options.silent ?? false,
     format: winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.json()),
-    transports: [new winston.transports.Console()],
+    transports: [
+      options.stream
+        ? new winston.transports.Stream({ stream: options.stream })
+        : new winston.transports.Console(),
+    ],
   });
 }

@@ -21,24 +21,31 @@ declare module 'express-serve-static-core' {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
-/** Gives every request an id (a well-formed incoming X-Request-Id is kept) and logs its outcome. */
+/**
+ * Gives every request an id (a well-formed incoming X-Request-Id is kept) and, once its
+ * response is done, logs one `request` line at info: method, path, status and duration.
+ * The path never carries the query string, which can hold flow ids and tokens. A response
+ * cut short (the client went away) is logged with `aborted: true`.
+ */
 export function requestContext(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const incoming = req.get('x-request-id');
     req.requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', req.requestId);
     // winston formats an entry (redaction, JSON) before its transports drop it by level:
-    // build none per request while access logging is off.
-    if (!logger.isLevelEnabled('http')) return next();
+    // build none per request while the request log is off.
+    if (!logger.isLevelEnabled('info')) return next();
     const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      // The path only: query strings can carry flow ids and tokens.
-      logger.http('request', {
+    res.once('close', () => {
+      const url = req.originalUrl;
+      const query = url.indexOf('?');
+      logger.info('request', {
         requestId: req.requestId,
         method: req.method,
-        path: req.path,
+        path: query === -1 ? url : url.slice(0, query),
         status: res.statusCode,
-        durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+        durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100,
+        ...(res.writableFinished ? {} : { aborted: true }),
       });
     });
     next();
