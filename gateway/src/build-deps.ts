@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPolicy } from './access/policy.js';
 import { createAuditLog } from './audit/audit-log.js';
@@ -34,7 +35,10 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
           config.REDIS_URL,
           config.REDIS_KEY_PREFIX,
           (err) => logger.warn('redis connection error', { error: err.message }),
-          { clientCache: config.REDIS_CLIENT_CACHE },
+          {
+            clientCache: config.REDIS_CLIENT_CACHE,
+            tlsCa: config.REDIS_TLS_CA_FILE ? readFileSync(config.REDIS_TLS_CA_FILE) : undefined,
+          },
         ));
   const db = overrides.db ?? (await openDatabase({ url: config.DATABASE_URL, pgliteDir: config.PGLITE_DIR }));
   await runMigrations(db);

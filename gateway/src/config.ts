@@ -151,6 +151,8 @@ const schema = z.object({
   REDIS_CLIENT_CACHE: bool.default(true),
   /** Prefix of every Redis key the gateway writes. */
   REDIS_KEY_PREFIX: z.string().default('gw:'),
+  /** PEM file of the CA(s) that sign the Redis server's TLS certificate, for a `rediss://` REDIS_URL. */
+  REDIS_TLS_CA_FILE: z.string().optional(),
   /** Postgres connection; without it the embedded PGlite is used. */
   DATABASE_URL: z.string().optional(),
   /** PGlite data directory when DATABASE_URL is unset; `memory` keeps it in memory. */
@@ -199,6 +201,13 @@ const schema = z.object({
   VAULT_ROLE_ID: z.string().optional(),
   /** AppRole secret id. */
   VAULT_SECRET_ID: z.string().optional(),
+  /**
+   * The file the AppRole secret id came from: read again at every Vault login, so a secret
+   * id that vault/init.sh replaced is used without a restart.
+   */
+  VAULT_SECRET_ID_FILE: z.string().optional(),
+  /** PEM file of the CA(s) that sign Vault's TLS certificate, for an `https://` VAULT_ADDR (as the Vault CLI's VAULT_CACERT). */
+  VAULT_CACERT: z.string().optional(),
   /** Transit mount path. */
   VAULT_TRANSIT_MOUNT: z.string().default('transit'),
   /** Transit key name. */
@@ -296,6 +305,34 @@ function withFileSecrets(env: Record<string, string | undefined>, problems: stri
   return out;
 }
 
+/** The CA files: each must hold a PEM certificate and go with a TLS URL. Never quotes a URL (it may carry a password). */
+function tlsProblems(raw: {
+  REDIS_TLS_CA_FILE?: string;
+  REDIS_URL: string;
+  VAULT_CACERT?: string;
+  VAULT_ADDR?: string;
+}) {
+  const problems: string[] = [];
+  const checks = [
+    ['REDIS_TLS_CA_FILE', raw.REDIS_TLS_CA_FILE, 'REDIS_URL', 'rediss://', raw.REDIS_URL],
+    ['VAULT_CACERT', raw.VAULT_CACERT, 'VAULT_ADDR', 'https://', raw.VAULT_ADDR ?? ''],
+  ] as const;
+  for (const [name, file, urlName, scheme, url] of checks) {
+    if (!file) continue;
+    let pem = '';
+    try {
+      pem = readFileSync(file, 'utf8');
+    } catch {
+      problems.push(`${name}: cannot read the file it names`);
+      continue;
+    }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+      problems.push(`${name}: the file it names holds no PEM certificate`);
+    if (!url.startsWith(scheme)) problems.push(`${name} is set, so ${urlName} must start with ${scheme}`);
+  }
+  return problems;
+}
+
 function decodeKey(name: string, value: string | undefined, problems: string[]): Buffer | undefined {
   if (value === undefined) return undefined;
   const key = Buffer.from(value, 'base64');
@@ -363,6 +400,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(problems);
   }
   const raw = parsed.data;
+  problems.push(...tlsProblems(raw));
   const publicOrigin = new URL(raw.PUBLIC_BASE_URL).origin;
   const encryptionKey = decodeKey('SESSION_ENCRYPTION_KEY', raw.SESSION_ENCRYPTION_KEY, problems);
   const keyringKey = decodeKey('LOCAL_KEYRING_MASTER_KEY', raw.LOCAL_KEYRING_MASTER_KEY, problems);

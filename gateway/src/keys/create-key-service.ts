@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
@@ -18,6 +19,8 @@ export type KeysConfig = Pick<
   | 'VAULT_TOKEN'
   | 'VAULT_ROLE_ID'
   | 'VAULT_SECRET_ID'
+  | 'VAULT_SECRET_ID_FILE'
+  | 'VAULT_CACERT'
   | 'VAULT_TRANSIT_MOUNT'
   | 'VAULT_TRANSIT_KEY'
   | 'VAULT_TIMEOUT_MS'
@@ -32,6 +35,10 @@ export interface KeyServiceDeps {
 }
 
 function vaultAuth(config: KeysConfig): VaultAuth {
+  // A secret id from a file is read again at every login (vault/init.sh rotates the file).
+  if (config.VAULT_ROLE_ID && config.VAULT_SECRET_ID_FILE) {
+    return { roleId: config.VAULT_ROLE_ID, secretIdFile: config.VAULT_SECRET_ID_FILE };
+  }
   if (config.VAULT_ROLE_ID && config.VAULT_SECRET_ID) {
     return { roleId: config.VAULT_ROLE_ID, secretId: config.VAULT_SECRET_ID };
   }
@@ -81,6 +88,7 @@ export function vaultClientFor(config: KeysConfig, deps: KeyServiceDeps = {}): V
     auth: vaultAuth(config),
     timeoutMs: config.VAULT_TIMEOUT_MS,
     now: deps.now,
+    caCert: config.VAULT_CACERT ? readFileSync(config.VAULT_CACERT) : undefined,
   });
 }
 

@@ -1,8 +1,17 @@
+import { readFile, stat } from 'node:fs/promises';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent, request as httpsRequest } from 'node:https';
 import nodeVault from 'node-vault';
+import { Counter, Gauge } from 'prom-client';
 import { AppError } from '../http/errors.js';
 
-/** How the gateway authenticates to Vault: a static token, or AppRole with renewal. */
-export type VaultAuth = { token: string } | { roleId: string; secretId: string };
+/**
+ * How the gateway authenticates to Vault: a static token, or AppRole with renewal. With
+ * `secretIdFile` the secret id is read from that file at every login, so a secret id that
+ * vault/init.sh replaced (it rotates it before its TTL ends) is picked up without a restart.
+ */
+export type VaultAuth =
+  { token: string } | { roleId: string; secretId: string } | { roleId: string; secretIdFile: string };
 
 export interface VaultClientOptions {
   addr: string;
@@ -11,7 +20,25 @@ export interface VaultClientOptions {
   timeoutMs: number;
   /** Milliseconds since the epoch; drives token renewal. Default `Date.now`. */
   now?: () => number;
+  /** PEM certificates that sign Vault's TLS certificate (an https VAULT_ADDR with a private CA). */
+  caCert?: string | Buffer;
 }
+
+/** AppRole logins, by outcome: `ok`, `refused` (Vault refused the secret id) or `unavailable`. */
+const vaultLogins = new Counter({
+  name: 'gateway_vault_logins_total',
+  help: 'AppRole logins to Vault by outcome (ok, refused, unavailable)',
+  labelNames: ['outcome'] as const,
+});
+
+/** When the secret id of the last successful login was written: alert when it grows old. */
+const secretIdWritten = new Gauge({
+  name: 'gateway_vault_secret_id_written_timestamp_seconds',
+  help: 'Modification time of the AppRole secret id file used by the last successful Vault login',
+});
+
+/** After Vault refused a secret id, the same one is not tried again for this long. */
+const REFUSED_RETRY_MS = 5_000;
 
 /** `GET /sys/health`, as plain data. */
 export interface VaultHealth {
@@ -85,27 +112,89 @@ function describeFailure(error: unknown): VaultFailure {
   return { message: code ?? (error instanceof Error ? error.message : 'unknown error') };
 }
 
+/** 503 keys_unavailable: the gateway cannot reach its keys until an operator (or vault-init) acts. */
+const keysUnavailable = (reason: string) =>
+  new AppError('keys_unavailable', 503, 'The key service is unavailable.', { cause: new Error(reason) });
+
+/** A secret id and, for one read from a file, when that file was written (seconds since the epoch). */
+interface SecretId {
+  value: string;
+  writtenAt?: number;
+}
+
 /**
  * Holds the Vault token. With AppRole it logs in lazily, renews the token once two thirds
  * of its lease have passed, and logs in again when a renewal no longer extends the lease
- * fully (the token is near its max TTL) — so callers never see an expired token.
+ * fully (the token is near its max TTL) — so callers never see an expired token. Every
+ * login reads the secret id file again. A secret id Vault refuses (expired, destroyed,
+ * or used from outside its CIDR binding) answers 503 keys_unavailable; the next login after
+ * the file changed, or after a few seconds, tries again.
  */
 function tokenSession(client: nodeVault.client, auth: VaultAuth, now: () => number) {
   let issuedLease = 0;
   let renewAt = Infinity;
   let loggedIn = false;
   let pending: Promise<void> | undefined;
+  let refused: { secretId: string; at: number; error: AppError } | undefined;
 
   const schedule = (leaseSeconds: number) => {
     renewAt = leaseSeconds > 0 ? now() + (leaseSeconds * 1000 * 2) / 3 : Infinity;
   };
 
+  async function readSecretId(): Promise<SecretId> {
+    if ('secretId' in auth) return { value: auth.secretId };
+    if (!('secretIdFile' in auth)) return { value: '' };
+    try {
+      const [text, info] = await Promise.all([readFile(auth.secretIdFile, 'utf8'), stat(auth.secretIdFile)]);
+      const value = text.trim();
+      if (value === '') throw new Error('empty');
+      return { value, writtenAt: info.mtimeMs / 1000 };
+    } catch {
+      vaultLogins.inc({ outcome: 'unavailable' });
+      throw keysUnavailable('vault: the AppRole secret id file cannot be read or is empty');
+    }
+  }
+
+  /** One login with `secretId`; Vault's refusal (a 4xx) becomes a remembered 503. */
+  async function loginWith(roleId: string, secretId: SecretId): Promise<void> {
+    try {
+      const response = await client.approleLogin({ role_id: roleId, secret_id: secretId.value });
+      issuedLease = Number(response.auth.lease_duration);
+      schedule(issuedLease);
+      loggedIn = true;
+      refused = undefined;
+      vaultLogins.inc({ outcome: 'ok' });
+      if (secretId.writtenAt !== undefined) secretIdWritten.set(secretId.writtenAt);
+    } catch (error) {
+      const failure = describeFailure(error);
+      if (failure.status === undefined || failure.status >= 500 || failure.status === 429) {
+        vaultLogins.inc({ outcome: 'unavailable' });
+        throw toAppError(failure);
+      }
+      vaultLogins.inc({ outcome: 'refused' });
+      loggedIn = false;
+      const reason = `vault ${failure.status}: AppRole login refused: ${failure.message}`;
+      refused = { secretId: secretId.value, at: now(), error: keysUnavailable(reason) };
+      throw refused.error;
+    }
+  }
+
   async function login(): Promise<void> {
     if (!('roleId' in auth)) return;
-    const response = await client.approleLogin({ role_id: auth.roleId, secret_id: auth.secretId });
-    issuedLease = Number(response.auth.lease_duration);
-    schedule(issuedLease);
-    loggedIn = true;
+    const secretId = await readSecretId();
+    if (refused && refused.secretId === secretId.value && now() - refused.at < REFUSED_RETRY_MS) {
+      throw refused.error;
+    }
+    try {
+      await loginWith(auth.roleId, secretId);
+    } catch (error) {
+      // The file may have been replaced between the read and Vault's answer: one more try
+      // with what it holds now.
+      if (refused?.error !== error || !('secretIdFile' in auth)) throw error;
+      const current = await readSecretId();
+      if (current.value === secretId.value) throw error;
+      await loginWith(auth.roleId, current);
+    }
   }
 
   async function renewOrRelogin(): Promise<void> {
@@ -182,19 +271,57 @@ const HEALTH_STATUS: Record<number, VaultHealth['status']> = {
  * The only module that talks to Vault. Contexts are the UTF-8 strings the caller gives
  * (user ids) and are base64-encoded here, as transit expects.
  */
+/** GET of a JSON document over http or https (with the CA), as status and parsed body. */
+function getJson(
+  url: string,
+  agent: Agent | undefined,
+  timeoutMs: number,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const onResponse = (response: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', reject);
+      response.on('end', () => {
+        let body: Record<string, unknown> = {};
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+        } catch {
+          // not JSON: the status alone speaks
+        }
+        resolve({ status: response.statusCode ?? 0, body });
+      });
+    };
+    const req = url.startsWith('https:')
+      ? httpsRequest(url, { agent, timeout: timeoutMs }, onResponse)
+      : httpRequest(url, { timeout: timeoutMs }, onResponse);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 export function createVaultClient(options: VaultClientOptions): VaultClient {
   const now = options.now ?? Date.now;
+  // With a CA, every request (node-vault's and the health check) trusts exactly it, on top of
+  // nothing else: a certificate it did not sign fails like an unreachable Vault (503).
+  const httpsAgent = options.caCert ? new Agent({ ca: options.caCert, keepAlive: true }) : undefined;
   const client = nodeVault({
     endpoint: options.addr,
     token: 'token' in options.auth ? options.auth.token : undefined,
-    requestOptions: { timeout: options.timeoutMs },
+    requestOptions: { timeout: options.timeoutMs, ...(httpsAgent && { httpsAgent }) },
     noCustomHTTPVerbs: true,
+    // node-vault turns certificate checks off when the environment has VAULT_SKIP_VERIFY;
+    // the gateway always checks (its typings omit this option).
+    ...({ rpDefaults: { strictSSL: true } } as object),
   });
   const session = tokenSession(client, options.auth, now);
+  const asAppError = (error: unknown) =>
+    error instanceof AppError ? error : toAppError(describeFailure(error));
 
   async function call<T>(operation: () => Promise<T>): Promise<T> {
     await session.ensure().catch((error: unknown) => {
-      throw error instanceof AppError ? error : toAppError(describeFailure(error));
+      throw asAppError(error);
     });
     try {
       return await operation();
@@ -202,9 +329,10 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
       const failure = describeFailure(error);
       if (failure.status !== 403 || !session.canRelogin) throw toAppError(failure);
     }
-    // A 403 with AppRole usually means the token expired under us: log in again, once.
+    // A 403 with AppRole usually means the token expired or was revoked under us: log in
+    // again (reading the secret id file again), once.
     await session.relogin().catch((error: unknown) => {
-      throw toAppError(describeFailure(error));
+      throw asAppError(error);
     });
     try {
       return await operation();
@@ -216,26 +344,24 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
   return {
     async health() {
       try {
-        const response = await fetch(`${options.addr}/v1/sys/health`, {
-          signal: AbortSignal.timeout(options.timeoutMs),
-        });
-        const body = (await response.json().catch(() => ({}))) as { version?: string };
+        const response = await getJson(`${options.addr}/v1/sys/health`, httpsAgent, options.timeoutMs);
         const status = HEALTH_STATUS[response.status] ?? 'unreachable';
-        return { ok: status === 'active', status, version: body.version };
+        const version = typeof response.body.version === 'string' ? response.body.version : undefined;
+        return { ok: status === 'active', status, version };
       } catch {
         return { ok: false, status: 'unreachable' };
       }
     },
     async readKey(mount, name) {
-      try {
-        await session.ensure();
-        const response = await client.read(`${mount}/keys/${name}`);
-        return keyInfo(response.data);
-      } catch (error) {
-        const failure = describeFailure(error);
-        if (failure.status === 404) return undefined;
-        throw error instanceof AppError ? error : toAppError(failure);
-      }
+      return call(() =>
+        client.read(`${mount}/keys/${name}`).then(
+          (response) => keyInfo(response.data),
+          (error: unknown) => {
+            if (describeFailure(error).status === 404) return undefined;
+            throw error;
+          },
+        ),
+      );
     },
     async createKey(mount, name, keyOptions) {
       await call(() =>

@@ -45,18 +45,20 @@ async function guard<T>(run: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Builds the node-redis client for a URL. `redis://` and `rediss://` connect to one
+ * Builds the node-redis client for a URL. `redis://` and `rediss://` (TLS) connect to one
  * server; `redis-sentinel://host:26379,host2:26379/<master>` asks Sentinel for the
  * master; `redis-cluster://host:6379,host2:6379` connects to a cluster.
  */
-function buildClient(url: string, clientCache = false): RedisClientType {
+function buildClient(url: string, clientCache = false, tlsCa?: Buffer): RedisClientType {
   // Without an offline queue, commands fail at once while Redis is down (a 503), instead
-  // of hanging until it returns; the client keeps reconnecting in the background.
+  // of hanging until it returns; the client keeps reconnecting in the background. With a CA
+  // (`rediss://` only), the server's certificate must chain to it and name the URL's host.
   const common = {
     disableOfflineQueue: true,
     socket: {
       connectTimeout: 2000,
       reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000),
+      ...(tlsCa && { tls: true as const, ca: tlsCa }),
     },
   };
   const parsed = new URL(url);
@@ -77,6 +79,7 @@ function buildClient(url: string, clientCache = false): RedisClientType {
       defaults: { password: decodeURIComponent(parsed.password) || undefined, ...common },
     }) as unknown as RedisClientType;
   }
+  if (tlsCa && parsed.protocol !== 'rediss:') throw new Error('a TLS CA needs a rediss:// URL');
   if (!clientCache) return createClient({ url, ...common }) as RedisClientType;
   return createClient({
     url,
@@ -101,13 +104,18 @@ export async function connectRedis(
   url: string,
   prefix: string,
   onError: (err: Error) => void,
-  options: { clientCache?: boolean } = {},
+  options: {
+    clientCache?: boolean;
+    /** PEM CA bundle that signs the server's certificate (REDIS_TLS_CA_FILE), for `rediss://`. */
+    tlsCa?: Buffer;
+  } = {},
 ): Promise<Kv> {
-  const client = buildClient(url);
+  const client = buildClient(url, false, options.tlsCa);
   client.on('error', onError);
   await client.connect();
   const standalone = url.startsWith('redis://') || url.startsWith('rediss://');
-  const cacheClient = (options.clientCache ?? true) && standalone ? buildClient(url, true) : undefined;
+  const cacheClient =
+    (options.clientCache ?? true) && standalone ? buildClient(url, true, options.tlsCa) : undefined;
   if (cacheClient) {
     cacheClient.on('error', onError);
     await cacheClient.connect();
@@ -136,8 +144,7 @@ export async function connectRedis(
       },
     }),
     get: (key) => guard(() => client.get(k(key))),
-    set: (key, value, ttl) =>
-      written([key], async () => void (await client.set(k(key), value, { EX: ttl }))),
+    set: (key, value, ttl) => written([key], async () => void (await client.set(k(key), value, { EX: ttl }))),
     getDel: (key) => written([key], () => client.getDel(k(key))),
     del: (...keys) => written(keys, async () => void (keys.length && (await client.del(keys.map(k))))),
     hSet: (key, field, value, ttl) =>

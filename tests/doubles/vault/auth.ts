@@ -34,7 +34,7 @@ export class AuthStore {
   private readonly policies = new Map<string, PolicyRule[]>([['default', DEFAULT_POLICY]]);
   private readonly roles = new Map<
     string,
-    AppRoleOptions & { roleId: string; secretId: string; name: string }
+    AppRoleOptions & { roleId: string; secretIds: Set<string>; name: string }
   >();
 
   constructor(
@@ -49,9 +49,33 @@ export class AuthStore {
   }
 
   addAppRole(name: string, options: AppRoleOptions): { roleId: string; secretId: string } {
-    const role = { ...options, name, roleId: randomUUID(), secretId: randomUUID() };
+    const secretId = randomUUID();
+    const role = { ...options, name, roleId: randomUUID(), secretIds: new Set([secretId]) };
     this.roles.set(role.roleId, role);
-    return { roleId: role.roleId, secretId: role.secretId };
+    return { roleId: role.roleId, secretId };
+  }
+
+  private roleNamed(name: string) {
+    const role = [...this.roles.values()].find((r) => r.name === name);
+    if (!role) throw new Error(`no AppRole named ${name}`);
+    return role;
+  }
+
+  /** Another secret id of the role, like `vault write -f auth/approle/role/<name>/secret-id`. */
+  issueSecretId(name: string): string {
+    const secretId = randomUUID();
+    this.roleNamed(name).secretIds.add(secretId);
+    return secretId;
+  }
+
+  /** Like `auth/approle/role/<name>/secret-id/destroy`: the secret id no longer logs in. */
+  destroySecretId(name: string, secretId: string): void {
+    this.roleNamed(name).secretIds.delete(secretId);
+  }
+
+  /** Revokes every token a login to the role issued (its tokens' meta.role_name). */
+  revokeRoleTokens(name: string): void {
+    for (const [id, token] of this.tokens) if (token.meta.role_name === name) this.tokens.delete(id);
   }
 
   /** Issues a token directly, like `vault token create`; a TTL of 0 never expires. */
@@ -73,10 +97,11 @@ export class AuthStore {
     const role = this.roles.get(roleId);
     if (!role) throw new VaultHttpError(400, 'invalid role or secret ID');
     const given = Buffer.from(typeof secretId === 'string' ? secretId : '');
-    const expected = Buffer.from(role.secretId);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new VaultHttpError(400, 'invalid role or secret ID');
-    }
+    const matches = [...role.secretIds].filter((known) => {
+      const expected = Buffer.from(known);
+      return given.length === expected.length && timingSafeEqual(given, expected);
+    });
+    if (matches.length === 0) throw new VaultHttpError(400, 'invalid role or secret ID');
     const id = `hvs.${randomBytes(18).toString('base64url')}`;
     const token = this.newToken(id, role.policies, role.tokenTtlSeconds, role.tokenMaxTtlSeconds, {
       role_name: role.name,

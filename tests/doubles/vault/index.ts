@@ -49,6 +49,12 @@ export interface VaultDouble {
   routes: Route[];
   addPolicy(name: string, rules: PolicyRule[]): void;
   addAppRole(name: string, options: AppRoleOptions): { roleId: string; secretId: string };
+  /** Issues another secret id of the AppRole `name` (the first one stays valid). */
+  issueSecretId(name: string): string;
+  /** Destroys one secret id of the AppRole `name`: it no longer logs in. */
+  destroySecretId(name: string, secretId: string): void;
+  /** Revokes every token issued by logins to the AppRole `name`. */
+  revokeRoleTokens(name: string): void;
   createToken(options: { policies: string[]; ttlSeconds?: number; maxTtlSeconds?: number }): string;
   seal(): void;
   unseal(): void;
@@ -256,6 +262,9 @@ export async function startVaultDouble(options: VaultDoubleOptions = {}): Promis
     routes,
     addPolicy: (name, rules) => auth.addPolicy(name, rules),
     addAppRole: (name, roleOptions) => auth.addAppRole(name, roleOptions),
+    issueSecretId: (name) => auth.issueSecretId(name),
+    destroySecretId: (name, secretId) => auth.destroySecretId(name, secretId),
+    revokeRoleTokens: (name) => auth.revokeRoleTokens(name),
     createToken: (tokenOptions) => auth.createToken(tokenOptions),
     seal: () => void (state.sealed = true),
     unseal: () => void (state.sealed = false),
