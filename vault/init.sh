@@ -6,8 +6,9 @@
 #                    the policies and the gateway's AppRole exist, hand the gateway its role
 #                    id and secret id as files, and issue or renew the operator token.
 #   init.sh watch    the vault-unsealer service, running for as long as the stack runs:
-#                    unseals Vault again after every restart of Vault (or of the host) and
-#                    renews the operator token, so that nobody has to act.
+#                    unseals Vault again after every restart of Vault (or of the host),
+#                    renews the operator token and replaces the gateway's secret id before
+#                    it expires (with the operator token), so that nobody has to act.
 #   init.sh status   prints the seal state, the operator token's remaining lifetime and the
 #                    age of the gateway's secret id, with a warning when one needs action
 #                    (scripts/manage status runs it).
@@ -21,16 +22,19 @@
 # Folders (compose volumes; each can be moved by its variable, as the real-stack tests do):
 #   VAULT_UNSEAL_DIR    /vault/unseal     unseal (or recovery) key and root token
 #   VAULT_OPERATOR_DIR  /vault/operator   a periodic token for the encryption-keys tool
-#   VAULT_APPROLE_DIR   /vault/approle    role-id and secret-id for the gateway (mounted read-only there)
+#   VAULT_APPROLE_DIR   /vault/approle    role-id and secret-id for the gateway (mounted read-only
+#                                         there; it reads secret-id again at every Vault login)
 #   VAULT_POLICY_DIR    /vault/policies   the policies of vault/policies
 # Settings:
 #   VAULT_AUDIT_FILE              /vault/logs/audit.log   file audit device (a path on the Vault server)
 #   VAULT_APPROLE_CIDRS           (none)                  CIDR list the secret id and its tokens are bound to
 #   VAULT_SECRET_ID_TTL           2160h                   lifetime of a gateway secret id (90 days)
-#   VAULT_SECRET_ID_ROTATE_DAYS   30                      a vault-init run issues a new one when older
+#   VAULT_SECRET_ID_ROTATE_DAYS   30                      watch (hourly) and every vault-init run issue a
+#                                                         new one when older, and destroy the old one
 #   VAULT_OPERATOR_TOKEN_PERIOD   768h                    period of the operator token (renewed by watch)
 #   VAULT_WATCH_INTERVAL          10                      seconds between two checks of watch
-#   VAULT_RENEW_INTERVAL          3600                    seconds between two token renewals of watch
+#   VAULT_RENEW_INTERVAL          3600                    seconds between two token renewals (and secret
+#                                                         id checks) of watch
 set -eu
 
 : "${VAULT_ADDR:=http://vault:8200}"
@@ -170,10 +174,46 @@ age_days() {
   echo $(((now - then) / 86400))
 }
 
+# Whether Vault still accepts the stored secret id. The id goes to the vault CLI on stdin,
+# never in its arguments (which `ps` shows).
 secret_id_valid() {
   [ -s "$approle_dir/secret-id" ] || return 1
-  vault write auth/approle/role/gateway/secret-id/lookup secret_id="$(cat "$approle_dir/secret-id")" \
-    2>/dev/null | grep -q '^secret_id_ttl'
+  stored=$(cat "$approle_dir/secret-id")
+  printf '%s' "$stored" | vault write auth/approle/role/gateway/secret-id/lookup secret_id=- 2>/dev/null |
+    grep -q '^secret_id_ttl'
+}
+
+# Writes the gateway's secret id file atomically (a file beside it, renamed over it), so a
+# gateway reading it at a login never sees half a file: mode 0440, the gateway's uid and
+# group (vault-unsealer reads it, in that group, to check it).
+write_secret_id() {
+  tmp="$approle_dir/.secret-id.$$"
+  (umask 077 && printf '%s\n' "$1" >"$tmp")
+  chmod 0440 "$tmp"
+  give_to_gateway "$tmp"
+  mv -f "$tmp" "$approle_dir/secret-id"
+}
+
+# Issues a new secret id, hands it to the gateway, then destroys the one it replaces. The
+# gateways read the file at every login, so they use the new one from their next login on
+# (at the latest when their token reaches its 24 h max TTL); tokens already issued stay valid.
+rotate_secret_id() {
+  old=""
+  if [ -s "$approle_dir/secret-id" ]; then old=$(cat "$approle_dir/secret-id"); fi
+  new=$(vault write -f -field=secret_id auth/approle/role/gateway/secret-id) || return 1
+  [ -n "$new" ] || return 1
+  write_secret_id "$new"
+  if [ -n "$old" ] && [ "$old" != "$new" ]; then
+    printf '%s' "$old" | vault write auth/approle/role/gateway/secret-id/destroy secret_id=- >/dev/null 2>&1 ||
+      log "WARNING: could not destroy the replaced gateway secret id; it expires by itself"
+  fi
+  log "issued a new gateway secret id (valid $secret_id_ttl, replaced after $rotate_days days); the gateways use it at their next login"
+}
+
+# A new secret id when the stored one is missing, no longer accepted, or rotate_days old.
+refresh_secret_id() {
+  if secret_id_valid && [ "$(age_days "$approle_dir/secret-id")" -lt "$rotate_days" ]; then return 0; fi
+  rotate_secret_id
 }
 
 ensure_gateway_approle() {
@@ -187,15 +227,12 @@ ensure_gateway_approle() {
   umask 077
   if [ -e "$approle_dir/role-id" ]; then chmod 0600 "$approle_dir/role-id"; fi
   vault read -field=role_id auth/approle/role/gateway/role-id >"$approle_dir/role-id"
-  if ! secret_id_valid || [ "$(age_days "$approle_dir/secret-id")" -ge "$rotate_days" ]; then
-    # The running gateways keep the secret id they read at start (valid for secret_id_ttl);
-    # restarted ones read the new file.
-    rm -f "$approle_dir/secret-id"
-    vault write -f -field=secret_id auth/approle/role/gateway/secret-id >"$approle_dir/secret-id"
-    log "issued a secret id for the gateway (valid $secret_id_ttl; restart the gateways within that time)"
-  fi
-  give_to_gateway "$approle_dir/role-id" "$approle_dir/secret-id"
-  chmod 0400 "$approle_dir/role-id" "$approle_dir/secret-id"
+  give_to_gateway "$approle_dir/role-id"
+  chmod 0400 "$approle_dir/role-id"
+  refresh_secret_id
+  # A file from an older setup (mode 0400, or another owner) gets today's owner and mode.
+  give_to_gateway "$approle_dir/secret-id"
+  chmod 0440 "$approle_dir/secret-id"
 }
 
 # Renews the operator token with itself (it holds auth/token/renew-self): a periodic token
@@ -241,9 +278,16 @@ status() {
   esac
   echo "operator token: $(operator_token_ttl) left (renewed by the vault-unsealer service)"
   age=$(age_days "$approle_dir/secret-id")
-  echo "gateway secret id: issued $age days ago, valid $secret_id_ttl"
-  if [ "$age" -ge $((rotate_days * 2)) ]; then
-    echo "WARNING: the gateway secret id is $age days old: run scripts/manage start (vault-init issues a new one), then restart the gateways"
+  echo "gateway secret id: issued $age days ago, valid $secret_id_ttl (replaced by the vault-unsealer service after $rotate_days days)"
+  if [ "$age" -gt "$rotate_days" ]; then
+    echo "WARNING: the gateway secret id is $age days old and was not replaced: see scripts/manage logs vault-unsealer; scripts/manage start issues a new one"
+  fi
+  if [ -s "$operator_dir/token" ] && [ "$(status_code)" = 0 ]; then
+    VAULT_TOKEN=$(cat "$operator_dir/token")
+    export VAULT_TOKEN
+    if ! secret_id_valid; then
+      echo "WARNING: Vault does not accept the stored gateway secret id: scripts/manage start issues a new one"
+    fi
   fi
 }
 
@@ -255,11 +299,15 @@ watch() {
     if [ "$code" = 2 ]; then unseal || true; fi
     now=$(date +%s)
     if [ "$(status_code)" = 0 ] && [ $((now - last_renewal)) -ge "$renew_interval" ]; then
+      last_renewal=$now
       if renew_operator_token; then
-        last_renewal=$now
+        # The gateway's secret id, with the operator token (vault/policies/operator.hcl).
+        VAULT_TOKEN=$(cat "$operator_dir/token")
+        export VAULT_TOKEN
+        refresh_secret_id ||
+          log "WARNING: cannot issue a new gateway secret id (it expires $secret_id_ttl after it was issued): run scripts/manage start"
       else
         log "WARNING: cannot renew the operator token; it may have expired: run scripts/manage start"
-        last_renewal=$now
       fi
     fi
     sleep "$watch_interval"

@@ -345,6 +345,7 @@ describe('docker-compose.yml', () => {
         const allowed: Record<string, string[]> = {
           postgres: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID'],
           'vault-init': ['CHOWN', 'DAC_OVERRIDE', 'FOWNER'],
+          'vault-unsealer': ['CHOWN'],
           nginx: ['CHOWN', 'NET_BIND_SERVICE', 'SETGID', 'SETUID'],
         };
         assert.deepEqual(service.cap_add ?? [], allowed[name] ?? []);
@@ -456,6 +457,13 @@ describe('docker-compose.yml', () => {
     assert.deepEqual(mounting('vault-unseal'), ['vault-init', 'vault-unsealer']);
     assert.deepEqual(mounting('vault-operator'), ['keys', 'vault-init', 'vault-unsealer']);
     assert.deepEqual(mounting('gateway-approle'), ['gateway-1', 'gateway-2', 'vault-init', 'vault-unsealer']);
+    // vault-init and vault-unsealer write the gateway's AppRole files; the gateways only read them.
+    const approleMount = (name: string) =>
+      (services[name]?.volumes ?? []).map(String).find((v) => v.startsWith('gateway-approle:'));
+    assert.equal(approleMount('vault-unsealer'), 'gateway-approle:/vault/approle');
+    assert.equal(approleMount('vault-init'), 'gateway-approle:/vault/approle');
+    for (const name of ['gateway-1', 'gateway-2']) assert.match(approleMount(name) ?? '', /:ro$/);
+    assert.equal(environmentOf(services['gateway-1'] ?? {}).VAULT_SECRET_ID_FILE, '/run/vault/secret-id');
   });
 
   it('gives Redis a password (from its Docker secret) and persistence', () => {

@@ -17,6 +17,7 @@ const AUDIT_CHAIN_KEY = 'gateway-audit-chain';
  */
 const OPERATION_ROLE: Record<string, 'gateway' | 'operator'> = {
   login: 'gateway',
+  loginWith: 'gateway',
   renewOrRelogin: 'gateway',
   health: 'gateway',
   readKey: 'gateway',
@@ -101,6 +102,21 @@ describe('vault/policies/operator.hcl', () => {
     assert.deepEqual(denied, []);
   });
 
+  it('lets vault-unsealer issue, check and destroy the gateway secret ids, and nothing else of the AppRole', () => {
+    const role = 'auth/approle/role/gateway';
+    for (const path of [`${role}/secret-id`, `${role}/secret-id/lookup`, `${role}/secret-id/destroy`])
+      assert.deepEqual(capabilitiesFor(operatorRules, path), ['update'], path);
+    for (const path of [
+      role,
+      `${role}/role-id`,
+      `${role}/secret-id-accessor/lookup`,
+      'auth/approle/role/other/secret-id',
+      'auth/approle/login',
+      'sys/auth/approle',
+    ])
+      assert.deepEqual(capabilitiesFor(operatorRules, path), [], path);
+  });
+
   it('cannot obtain or unwrap data keys', () => {
     for (const op of [
       'datakey/plaintext',
@@ -160,7 +176,15 @@ describe('vault/init.sh', () => {
     assert.match(script, /vault policy write gateway "\$policy_dir\/gateway\.hcl"/);
     assert.match(script, /vault policy write operator "\$policy_dir\/operator\.hcl"/);
     assert.match(script, /role_id auth\/approle\/role\/gateway\/role-id >"\$approle_dir\/role-id"/);
-    assert.match(script, /secret_id auth\/approle\/role\/gateway\/secret-id >"\$approle_dir\/secret-id"/);
-    assert.match(script, /chmod 0400 "\$approle_dir\/role-id" "\$approle_dir\/secret-id"/);
+    assert.match(script, /-field=secret_id auth\/approle\/role\/gateway\/secret-id\)/);
+    assert.match(script, /chmod 0400 "\$approle_dir\/role-id"/);
+    assert.match(script, /chmod 0440 "\$approle_dir\/secret-id"/);
+  });
+
+  it('replaces the secret id file atomically and passes secret ids to the vault CLI on stdin only', () => {
+    assert.match(script, /mv -f "\$tmp" "\$approle_dir\/secret-id"/);
+    // A secret id in an argument would show in `ps`: lookups and destroys read it from stdin.
+    assert.doesNotMatch(script, /secret_id="\$/);
+    assert.equal([...script.matchAll(/secret_id=- /g)].length, 2);
   });
 });

@@ -82,7 +82,9 @@ describe('Vault from vault/config/vault.hcl, set up by vault/init.sh', () => {
     for (const file of ['unseal/unseal-key', 'unseal/root-token', 'approle/role-id', 'approle/secret-id']) {
       assert.ok(read(path.join(root, file)).length > 0, `${file} written`);
     }
-    assert.equal(statSync(path.join(root, 'approle', 'secret-id')).mode & 0o777, 0o400);
+    assert.equal(statSync(path.join(root, 'approle', 'role-id')).mode & 0o777, 0o400);
+    // Group-readable: vault-unsealer (the gateway's group) checks and replaces it.
+    assert.equal(statSync(path.join(root, 'approle', 'secret-id')).mode & 0o777, 0o440);
     assert.equal(statSync(path.join(root, 'operator', 'token')).mode & 0o777, 0o440);
   });
 
@@ -169,7 +171,10 @@ describe('Vault from vault/config/vault.hcl, set up by vault/init.sh', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^vault: unsealed \(shamir seal\)$/m);
     assert.match(run.stdout, /^operator token: 76\dh\d+m\d+s left/m);
-    assert.match(run.stdout, /^gateway secret id: issued 0 days ago, valid 2160h$/m);
+    assert.match(
+      run.stdout,
+      /^gateway secret id: issued 0 days ago, valid 2160h \(replaced by the vault-unsealer service after 30 days\)$/m,
+    );
     assert.doesNotMatch(run.stdout, /WARNING/);
   });
 });

@@ -53,3 +53,18 @@ path "auth/token/lookup-self" {
 path "auth/token/renew-self" {
   capabilities = ["update"]
 }
+
+# The gateway's AppRole secret ids: vault-unsealer (`init.sh watch`, with this token) issues a
+# new one before the stored one expires, checks the stored one and destroys the one it
+# replaced. The role's settings, its role id and other roles stay with vault-init's root token.
+path "auth/approle/role/gateway/secret-id" {
+  capabilities = ["update"]
+}
+
+path "auth/approle/role/gateway/secret-id/lookup" {
+  capabilities = ["update"]
+}
+
+path "auth/approle/role/gateway/secret-id/destroy" {
+  capabilities = ["update"]
+}
