@@ -359,26 +359,38 @@ describe('docker-compose.yml', () => {
       assert.equal(services.vault?.user, 'vault');
     });
 
-    it('pins every image to an exact version, Vault to the one the real-stack tests build', () => {
+    it('pins every image to an exact version tag: no latest, no floating major or minor', () => {
       for (const [name, service] of Object.entries(services)) {
         if (service.image === 'auth-gateway:local') continue;
-        // Postgres numbers its releases major.minor (16.10); everything else major.minor.patch.
+        // Postgres numbers its releases major.minor (16.15); everything else major.minor.patch.
+        // A digest may follow the tag (docs/operator-guide.md, "Upgrade").
         const exact = service.image?.startsWith('postgres:')
-          ? /:\d+\.\d+-alpine$/
-          : /:v?\d+\.\d+\.\d+(-[a-z0-9.]+)?$/;
+          ? /^[a-z0-9/._-]+:\d+\.\d+-alpine(@sha256:[0-9a-f]{64})?$/
+          : /^[a-z0-9/._-]+:v?\d+\.\d+\.\d+(-[a-z0-9.]+)?(@sha256:[0-9a-f]{64})?$/;
         assert.match(service.image ?? '', exact, `${name}: ${service.image}`);
-      }
-      const goMod = repoPath('tools', 'vault', 'go.mod');
-      if (existsSync(goMod)) {
-        const version = /github\.com\/hashicorp\/vault v(\d+\.\d+\.\d+)/.exec(
-          readRepoFile('tools', 'vault', 'go.mod'),
-        )?.[1];
-        for (const name of ['vault', 'vault-init', 'vault-unsealer'])
-          assert.equal(services[name]?.image, `hashicorp/vault:${version}`);
+        assert.doesNotMatch(service.image ?? '', /:(latest|stable|mainline|alpine)(@|$)/, name);
       }
       const dockerfile = readRepoFile('Dockerfile');
       for (const from of dockerfile.matchAll(/^FROM (\S+)/gm))
         assert.match(from[1] ?? '', /:\d+\.\d+\.\d+-/, `Dockerfile ${from[1]}`);
+    });
+
+    it('runs the Vault and Kratos versions the real-stack tests build (tools/*/go.mod)', () => {
+      const vaultVersion = /^require github\.com\/hashicorp\/vault v(\d+\.\d+\.\d+)$/m.exec(
+        readRepoFile('tools', 'vault', 'go.mod'),
+      )?.[1];
+      assert.equal(vaultVersion, '1.21.1');
+      const tagOf = (name: string) => services[name]?.image?.replace(/@sha256:[0-9a-f]{64}$/, '');
+      for (const name of ['vault', 'vault-init', 'vault-unsealer'])
+        assert.equal(tagOf(name), `hashicorp/vault:${vaultVersion}`, name);
+      const kratosVersion = /^require github\.com\/ory\/kratos (v\d+\.\d+\.\d+)$/m.exec(
+        readRepoFile('tools', 'kratos', 'go.mod'),
+      )?.[1];
+      assert.equal(kratosVersion, 'v1.3.1');
+      for (const name of ['kratos', 'kratos-migrate'])
+        assert.equal(tagOf(name), `oryd/kratos:${kratosVersion}`, name);
+      // kratos.yml declares the version its schema is checked against.
+      assert.match(readRepoFile('kratos', 'kratos.yml'), new RegExp(`^version: ${kratosVersion}$`, 'm'));
     });
   });
 
@@ -415,7 +427,7 @@ describe('docker-compose.yml', () => {
   it('runs Kratos v1.3.1 after its migration, with the config mounted read-only', () => {
     for (const name of ['kratos', 'kratos-migrate']) {
       const service = services[name] ?? {};
-      assert.equal(service.image, 'oryd/kratos:v1.3.1');
+      assert.equal(service.image?.replace(/@sha256:[0-9a-f]{64}$/, ''), 'oryd/kratos:v1.3.1');
       assert.ok(
         (service.volumes ?? []).includes('./kratos:/etc/config/kratos:ro'),
         `${name} mounts kratos/ read-only`,
