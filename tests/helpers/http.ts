@@ -1,6 +1,9 @@
+import { assertAnswerMatchesDocument } from './openapi-responses.js';
+
 /**
  * A tiny cookie-keeping HTTP client for component tests: a browser stand-in that sends
- * the CSRF header and Origin like the SPA does, and remembers cookies.
+ * the CSRF header and Origin like the SPA does, and remembers cookies. Every answer it
+ * receives from the API is checked against the OpenAPI document (openapi/openapi.json).
  */
 export interface ApiResponse<T = any> {
   status: number;
@@ -58,6 +61,13 @@ export class Browser {
     });
     this.remember(res.headers);
     const text = await res.text();
+    assertAnswerMatchesDocument(
+      method,
+      res.url || this.baseUrl + path,
+      res.status,
+      text,
+      res.headers.get('content-type'),
+    );
     let parsed: unknown = text;
     try {
       parsed = text ? JSON.parse(text) : undefined;

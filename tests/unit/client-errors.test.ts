@@ -88,7 +88,7 @@ describe('@auth-gateway/client error mapping', () => {
     };
     const fromProxy = await gw.run((api) => api.GET('/api/jars'));
     assert.equal(!fromProxy.ok && fromProxy.error.kind, 'server');
-    assert.equal(!fromProxy.ok && fromProxy.error.status, 502);
+    assert.equal(!fromProxy.ok && fromProxy.error.kind === 'server' && fromProxy.error.status, 502);
     assert.equal(
       !fromProxy.ok && describeError(fromProxy.error),
       'Something went wrong on our side. Please try again in a moment.',

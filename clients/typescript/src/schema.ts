@@ -372,7 +372,7 @@ export interface paths {
     put?: never;
     /**
      * Signs in with the recovery code; every other session of the identity ends
-     * @description Set a new password next (`POST /api/auth/password`).
+     * @description Set a new password next (`POST /api/auth/password`). An account with a second factor answers 403 `aal2_required`: the recovered session owes it like a password sign-in.
      */
     post: operations['completeRecovery'];
     delete?: never;
@@ -1267,6 +1267,15 @@ export interface components {
         details?: components['schemas']['ErrorDetails'];
       };
     };
+    FactorEnrolledInThisSessionError: {
+      error: {
+        /** @enum {string} */
+        code: 'factor_enrolled_in_this_session';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
     NoPasskeyError: {
       error: {
         /** @enum {string} */
@@ -1280,15 +1289,6 @@ export interface components {
       error: {
         /** @enum {string} */
         code: 'passkey_not_yours';
-        /** @description A sentence safe to show to the user. */
-        message: string;
-        details?: components['schemas']['ErrorDetails'];
-      };
-    };
-    FactorEnrolledInThisSessionError: {
-      error: {
-        /** @enum {string} */
-        code: 'factor_enrolled_in_this_session';
         /** @description A sentence safe to show to the user. */
         message: string;
         details?: components['schemas']['ErrorDetails'];
@@ -3023,14 +3023,16 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `csrf_failed`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `csrf_failed`, `factor_enrolled_in_this_session`. */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
           'application/json':
-            components['schemas']['Aal2RequiredError'] | components['schemas']['CsrfFailedError'];
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['FactorEnrolledInThisSessionError'];
         };
       };
       /** @description Conflicts with the current state. Codes: `no_passkey`. */
@@ -4215,13 +4217,14 @@ export interface operations {
             | components['schemas']['RecoveryNotStartedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `aal2_required`. */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['CsrfFailedError'];
+          'application/json':
+            components['schemas']['CsrfFailedError'] | components['schemas']['Aal2RequiredError'];
         };
       };
       /** @description The flow expired: start again. Codes: `flow_expired`. */

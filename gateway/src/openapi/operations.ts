@@ -284,7 +284,11 @@ export const operations: Operation[] = [
     body: emptyBody,
     rateLimited: true,
     success: { status: 200, description: 'PublicKeyCredentialRequestOptionsJSON.', schema: requestOptions },
-    errors: { 400: ['invalid_request', 'step_up_unavailable'], 409: ['no_passkey'] },
+    errors: {
+      400: ['invalid_request', 'step_up_unavailable'],
+      403: ['factor_enrolled_in_this_session'],
+      409: ['no_passkey'],
+    },
   },
   {
     method: 'post',
@@ -417,12 +421,18 @@ export const operations: Operation[] = [
     operationId: 'completeRecovery',
     tag: 'account',
     summary: 'Signs in with the recovery code; every other session of the identity ends',
-    description: 'Set a new password next (`POST /api/auth/password`).',
+    description:
+      'Set a new password next (`POST /api/auth/password`). An account with a second factor answers 403 ' +
+      '`aal2_required`: the recovered session owes it like a password sign-in.',
     access: 'public',
     body: codeBody(emailCode),
     rateLimited: true,
     success: { status: 200, description: 'Signed in.', schema: recoveryCompleted },
-    errors: { 400: ['invalid_request', 'invalid_code', 'recovery_not_started'], 410: ['flow_expired'] },
+    errors: {
+      400: ['invalid_request', 'invalid_code', 'recovery_not_started'],
+      403: ['aal2_required'],
+      410: ['flow_expired'],
+    },
   },
   {
     method: 'post',
