@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'gateway/public/vendor/', 'coverage/', '.data/'] },
+  { ignores: ['node_modules/', '**/dist/', 'coverage/', '.data/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -15,7 +15,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['gateway/src/cli/**', 'scripts/**', 'tests/**', 'gateway/public/**'],
+    files: ['gateway/src/cli/**', 'scripts/**', 'tests/**'],
     rules: { 'no-console': 'off' },
   },
   {
@@ -23,17 +23,18 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
   {
-    files: ['gateway/public/**/*.js'],
+    // The browser code: the React app and the client package.
+    files: ['web/**/*.{ts,tsx}', 'clients/**/*.ts'],
     languageOptions: {
       globals: {
         window: 'readonly',
         document: 'readonly',
-        fetch: 'readonly',
         navigator: 'readonly',
-        location: 'readonly',
-        FormData: 'readonly',
-        CustomEvent: 'readonly',
-        SimpleWebAuthnBrowser: 'readonly',
+        XMLHttpRequest: 'readonly',
+        DOMException: 'readonly',
+        AbortSignal: 'readonly',
+        Response: 'readonly',
+        Request: 'readonly',
       },
     },
   },

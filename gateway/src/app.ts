@@ -28,15 +28,11 @@ import { registerSessionRoutes } from './session/routes.js';
 import { sessionLayer } from './session/session-store.js';
 import { caseSensitiveRouter } from './http/router.js';
 
-/** The demo page and the browser library it loads (development only). */
-function demoRoutes(): Router {
+/** The React app's build (web/dist) at / (development only: in production Nginx serves it). */
+function webAppRoutes(): Router {
   const router = caseSensitiveRouter();
-  const publicDir = fileURLToPath(new URL('../public/', import.meta.url));
-  const browserLib = fileURLToPath(
-    new URL('../../node_modules/@simplewebauthn/browser/dist/bundle/index.umd.min.js', import.meta.url),
-  );
-  router.get('/vendor/simplewebauthn-browser.js', (_req, res) => res.sendFile(browserLib));
-  router.use(express.static(publicDir, { index: 'index.html' }));
+  const distDir = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+  router.use(express.static(distDir, { index: 'index.html' }));
   return router;
 }
 
@@ -104,7 +100,7 @@ export function createApp(deps: AppDeps) {
   // Server to server (Kratos): outside /api, so no cookies, CORS or CSRF header; a shared key instead.
   app.use('/hooks/kratos', createKratosHooksRouter(deps));
 
-  if (deps.config.SERVE_DEMO) app.use(demoRoutes());
+  if (deps.config.SERVE_DEMO) app.use(webAppRoutes());
   app.use((_req, _res, next) => next(new AppError('not_found', 404, 'No such endpoint.')));
   app.use(errorHandler(deps.logger));
   return app;

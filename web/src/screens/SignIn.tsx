@@ -1,0 +1,157 @@
+import {
+  cancelPasskeyAutofill,
+  signInWithPasskey,
+  signInWithPasskeyAutofill,
+  type Schema,
+} from '@auth-gateway/client';
+import { useEffect, useState } from 'react';
+import { gw } from '../gateway';
+import { methodsOf, useSession } from '../session';
+import { Card, Field, Notice, Submit, useTask } from '../ui';
+
+/**
+ * Unified sign-in: the browser offers saved passkeys in the e-mail field's autofill right away;
+ * otherwise the user names the account, then picks a passkey or a password.
+ */
+export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecover: () => void }) {
+  const { signedIn, secondFactorOwed } = useSession();
+  const task = useTask();
+  const [identifier, setIdentifier] = useState('');
+  const [password, setPassword] = useState('');
+  const [identified, setIdentified] = useState<Schema<'IdentifyAnswer'>>();
+
+  // Conditional UI: runs in the background until a passkey is picked or the form changes.
+  useEffect(() => {
+    if (identified) return;
+    let active = true;
+    void signInWithPasskeyAutofill(gw).then((result) => {
+      if (!active || !result) return;
+      if (result.ok) signedIn(result.data);
+      // The browser's own cancellations (another ceremony, leaving the page) are no error.
+      else if (result.error.kind !== 'webauthn') task.fail(result.error.message);
+    });
+    return () => {
+      active = false;
+      cancelPasskeyAutofill();
+    };
+  }, [identified, signedIn, task]);
+
+  const identify = async () => {
+    const result = await task.run(() =>
+      gw.run((api) => api.POST('/api/auth/identify', { body: { identifier: identifier.trim() } }), {
+        stepUp: false,
+      }),
+    );
+    if (result?.ok) setIdentified(result.data);
+  };
+
+  const withPassword = async () => {
+    const result = await task.run(() =>
+      gw.run(
+        (api) => api.POST('/api/auth/login/password', { body: { identifier: identifier.trim(), password } }),
+        { stepUp: false },
+      ),
+    );
+    if (!result) return;
+    if (result.ok) return signedIn(result.data);
+    const { error } = result;
+    if (error.kind === 'api' && error.code === 'aal2_required') {
+      task.clear();
+      secondFactorOwed(methodsOf(error.details));
+    }
+  };
+
+  const withPasskey = async () => {
+    const result = await task.run(() => signInWithPasskey(gw, { options: identified?.passkey }));
+    if (result?.ok) signedIn(result.data);
+  };
+
+  return (
+    <Card title="Sign in" id="sign-in">
+      {!identified ? (
+        <form
+          className="stack"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void identify();
+          }}
+        >
+          <Field
+            label="E-mail address"
+            name="identifier"
+            type="email"
+            value={identifier}
+            onChange={setIdentifier}
+            autoComplete="username webauthn"
+            required
+            hint="Saved passkeys for this site appear in the suggestions."
+          />
+          <Submit busy={task.busy}>Continue</Submit>
+        </form>
+      ) : (
+        <div className="stack">
+          <p className="identified">
+            Signing in as <strong>{identifier.trim()}</strong>{' '}
+            <button
+              type="button"
+              className="link"
+              onClick={() => {
+                setIdentified(undefined);
+                setPassword('');
+                task.clear();
+              }}
+            >
+              Use another account
+            </button>
+          </p>
+          {identified.methods.includes('passkey') && (
+            <button type="button" className="primary" disabled={task.busy} onClick={() => void withPasskey()}>
+              Sign in with a passkey
+            </button>
+          )}
+          {identified.methods.includes('password') && (
+            <form
+              className="stack"
+              aria-label="Sign in with your password"
+              onSubmit={(e) => {
+                e.preventDefault();
+                void withPassword();
+              }}
+            >
+              <input
+                type="email"
+                name="username"
+                autoComplete="username"
+                value={identifier}
+                readOnly
+                hidden
+              />
+              <Field
+                label="Password"
+                name="password"
+                type="password"
+                value={password}
+                onChange={setPassword}
+                autoComplete="current-password"
+                required
+                autoFocus
+              />
+              <Submit busy={task.busy}>Sign in with password</Submit>
+            </form>
+          )}
+        </div>
+      )}
+      <Notice task={task} />
+      <p className="aside">
+        New here?{' '}
+        <button type="button" className="link" onClick={onSignUp}>
+          Create an account
+        </button>{' '}
+        ·{' '}
+        <button type="button" className="link" onClick={onRecover}>
+          Forgot your password?
+        </button>
+      </p>
+    </Card>
+  );
+}

@@ -1,0 +1,72 @@
+import type { Session } from '@auth-gateway/client';
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
+import { gw } from './gateway';
+import { errorText } from './ui';
+
+export type SessionState =
+  | { status: 'loading' }
+  | { status: 'signed-out' }
+  /** Signed in with a first factor; the second is owed (`methods` can pay it). */
+  | { status: 'second-factor'; methods: string[] }
+  | { status: 'signed-in'; session: Session }
+  | { status: 'error'; message: string };
+
+interface SessionContext {
+  state: SessionState;
+  /** Reads GET /api/auth/session again. */
+  refresh(): Promise<void>;
+  /** Takes the session a sign-in, sign-up or step-up answered. */
+  signedIn(session: Session): void;
+  /** A password sign-in that owes its second factor. */
+  secondFactorOwed(methods: string[]): void;
+  signOut(): Promise<void>;
+}
+
+const Context = createContext<SessionContext | undefined>(undefined);
+
+const methodsOf = (details: Record<string, unknown> | undefined) =>
+  Array.isArray(details?.methods)
+    ? (details.methods as unknown[]).filter((m): m is string => typeof m === 'string')
+    : [];
+
+/** Who is signed in, for the whole app: one GET /api/auth/session at start, then what the calls answer. */
+export function SessionProvider({ children }: { children: ReactNode }) {
+  const [state, setState] = useState<SessionState>({ status: 'loading' });
+
+  const refresh = useCallback(async () => {
+    const result = await gw.run((api) => api.GET('/api/auth/session'), { stepUp: false });
+    if (result.ok) return setState({ status: 'signed-in', session: result.data });
+    const { error } = result;
+    if (error.kind === 'api' && error.code === 'unauthenticated') return setState({ status: 'signed-out' });
+    if (error.kind === 'api' && error.code === 'aal2_required')
+      return setState({ status: 'second-factor', methods: methodsOf(error.details) });
+    setState({ status: 'error', message: errorText(error) });
+  }, []);
+
+  useEffect(() => {
+    void refresh();
+  }, [refresh]);
+
+  const value = useMemo<SessionContext>(
+    () => ({
+      state,
+      refresh,
+      signedIn: (session) => setState({ status: 'signed-in', session }),
+      secondFactorOwed: (methods) => setState({ status: 'second-factor', methods }),
+      async signOut() {
+        await gw.run((api) => api.POST('/api/auth/logout'), { stepUp: false });
+        setState({ status: 'signed-out' });
+      },
+    }),
+    [state, refresh],
+  );
+  return <Context.Provider value={value}>{children}</Context.Provider>;
+}
+
+export function useSession(): SessionContext {
+  const context = useContext(Context);
+  if (!context) throw new Error('useSession needs a SessionProvider');
+  return context;
+}
+
+export { methodsOf };
