@@ -20,7 +20,11 @@ esac
 : "${VAULT_LISTEN_ADDRESS:=0.0.0.0:8200}"
 : "${VAULT_API_ADDR:=http://vault:8200}"
 : "${VAULT_CLUSTER_ADDR:=http://vault:8201}"
+: "${VAULT_TLS_DISABLE:=true}"
+: "${VAULT_TLS_CERT_FILE:=/vault/tls/vault.pem}"
+: "${VAULT_TLS_KEY_FILE:=/vault/tls/vault.key}"
 export VAULT_DATA_DIR VAULT_LISTEN_ADDRESS VAULT_API_ADDR VAULT_CLUSTER_ADDR
+export VAULT_TLS_DISABLE VAULT_TLS_CERT_FILE VAULT_TLS_KEY_FILE
 
 template=${VAULT_CONFIG_TEMPLATE:-/vault/config/vault.hcl}
 rendered=${VAULT_CONFIG_RENDERED:-/tmp/vault/vault.hcl}

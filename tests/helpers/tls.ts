@@ -21,6 +21,9 @@ export interface TestPki {
   otherCaFile: string;
   serverKey: string;
   serverCert: string;
+  /** The server's key and certificate as files (for servers that read them, like Vault). */
+  serverKeyFile: string;
+  serverCertFile: string;
   close(): void;
 }
 
@@ -93,6 +96,8 @@ export function createTestPki(): TestPki {
     otherCaFile: path.join(dir, 'other-ca.pem'),
     serverKey: read('server.key'),
     serverCert: read('server.pem'),
+    serverKeyFile: path.join(dir, 'server.key'),
+    serverCertFile: path.join(dir, 'server.pem'),
     close: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -4,6 +4,9 @@
  * the DSN included, in a file named by NAME_FILE and none in the environment. The migration
  * (`migrate sql -e`, which reads the DSN from the rendered --config) creates Kratos' tables,
  * the server becomes ready, and no secret value is in the environment of the Kratos process.
+ * The DSN is the one docs/operator-guide.md gives for TLS to Postgres (sslmode=verify-full,
+ * sslrootcert): Kratos reaches Postgres through a TLS endpoint whose certificate a private CA
+ * signed, and only with that CA.
  *
  * Part of the real-stack tier (`npm run test:real`), which builds on `npm run real:build`.
  */
@@ -22,6 +25,7 @@ import { readRepoFile, repoPath } from '../config/paths.js';
 import { createDatabase, type ThrowawayDatabase } from '../helpers/database.js';
 import { realKratosBinary } from '../helpers/real-kratos.js';
 import { freePort } from '../helpers/net.js';
+import { createTestPki, startPostgresTlsProxy, type Proxy, type TestPki } from '../helpers/tls.js';
 
 interface KratosService {
   environment: Record<string, string>;
@@ -33,20 +37,28 @@ const compose = parse(readRepoFile('docker-compose.yml'), { merge: true }) as {
   services: Record<string, KratosService>;
 };
 
-describe('Kratos with its secrets in files (the compose kratos-migrate and kratos services)', () => {
+describe('Kratos with its secrets in files and TLS to Postgres (the compose kratos-migrate and kratos services)', () => {
   let dir: string;
   let db: ThrowawayDatabase;
   let env: NodeJS.ProcessEnv;
   let secrets: Record<string, string>;
   let kratos: ChildProcess | undefined;
+  let pki: TestPki;
+  let pgTls: Proxy;
 
   before(async () => {
     const bin = realKratosBinary();
     if (!process.env.DATABASE_URL) throw new Error('real Kratos needs a Postgres server: set DATABASE_URL');
     dir = mkdtempSync(path.join(tmpdir(), 'kratos-secret-files-'));
     db = await createDatabase(process.env.DATABASE_URL, 'kratos_files');
+    pki = createTestPki();
+    const plain = new URL(db.url);
+    pgTls = await startPostgresTlsProxy(pki, plain.hostname, Number(plain.port || 5432));
     const dsn = new URL(db.url);
-    dsn.searchParams.set('sslmode', 'disable');
+    dsn.hostname = '127.0.0.1';
+    dsn.port = String(pgTls.port);
+    dsn.searchParams.set('sslmode', 'verify-full');
+    dsn.searchParams.set('sslrootcert', pki.caFile);
     secrets = {
       kratos_dsn: dsn.toString(),
       kratos_courier_smtp_uri: 'smtp://127.0.0.1:2525/?disable_starttls=true',
@@ -100,6 +112,8 @@ describe('Kratos with its secrets in files (the compose kratos-migrate and krato
       kratos.kill('SIGTERM');
       await once(kratos, 'exit');
     }
+    await pgTls?.close();
+    pki?.close();
     await db?.drop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -111,7 +125,7 @@ describe('Kratos with its secrets in files (the compose kratos-migrate and krato
     });
   }
 
-  it('migrates the database with `migrate sql -e` and no DSN in the environment', async () => {
+  it('migrates the database over TLS with `migrate sql -e` and no DSN in the environment', async () => {
     assert.equal(env.DSN, undefined);
     const migrate = renderAndRun(compose.services['kratos-migrate']?.command ?? []);
     let output = '';

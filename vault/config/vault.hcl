@@ -6,6 +6,9 @@
 #   VAULT_LISTEN_ADDRESS  0.0.0.0:8200
 #   VAULT_API_ADDR        http://vault:8200
 #   VAULT_CLUSTER_ADDR    http://vault:8201
+#   VAULT_TLS_DISABLE     true             false: the listener speaks TLS with the two files below
+#   VAULT_TLS_CERT_FILE   /vault/tls/vault.pem
+#   VAULT_TLS_KEY_FILE    /vault/tls/vault.key
 #
 # Integrated storage (raft): a single node here, and the same storage a production cluster
 # uses, so `vault operator raft snapshot save` is the backup.
@@ -14,13 +17,15 @@ storage "raft" {
   node_id = "vault-1"
 }
 
-# TLS note: the listener is plain HTTP because Vault is reachable only on the stack's
-# internal network (no published port; see docker-compose.yml). When Vault runs on
-# another host or the network is shared, set tls_disable = false with tls_cert_file and
-# tls_key_file, and give the gateway an https VAULT_ADDR.
+# TLS: off by default, because Vault is reachable only on the stack's internal network (no
+# published port; see docker-compose.yml). docs/operator-guide.md ("TLS inside the core
+# network") turns it on: VAULT_TLS_DISABLE=false, a certificate and key mounted at the two
+# paths, https VAULT_ADDR and VAULT_API_ADDR, and VAULT_CACERT for every client.
 listener "tcp" {
-  address     = "${VAULT_LISTEN_ADDRESS}"
-  tls_disable = true
+  address       = "${VAULT_LISTEN_ADDRESS}"
+  tls_disable   = "${VAULT_TLS_DISABLE}"
+  tls_cert_file = "${VAULT_TLS_CERT_FILE}"
+  tls_key_file  = "${VAULT_TLS_KEY_FILE}"
 }
 
 api_addr     = "${VAULT_API_ADDR}"
