@@ -1,4 +1,4 @@
-import express, { type Router } from 'express';
+import express, { type RequestHandler, type Router } from 'express';
 import { fileURLToPath } from 'node:url';
 import { registerAccountRoutes } from './account/routes.js';
 import { policyMiddleware } from './access/policy-middleware.js';
@@ -14,6 +14,7 @@ import {
   jsonBody,
   requestContext,
   securityHeaders,
+  simpleCors,
 } from './http/middleware.js';
 import { metricsMiddleware } from './http/metrics.js';
 import { isJarUpload, registerJarRoutes } from './jars/routes.js';
@@ -24,8 +25,8 @@ import { stepUpMethods } from './access/second-factors.js';
 import { oncePerWindow } from './audit/throttle.js';
 import { authRateLimits } from './security/rate-limit-routes.js';
 import { resolvePrincipal } from './session/resolve-principal.js';
-import { registerSessionRoutes } from './session/routes.js';
-import { sessionLayer } from './session/session-store.js';
+import { registerSessionRoutes, sessionChecks } from './session/routes.js';
+import { sessionLayer, sessionLoader } from './session/session-store.js';
 import { caseSensitiveRouter } from './http/router.js';
 
 /** The React app's build (web/dist) at / (development only: in production Nginx serves it). */
@@ -51,6 +52,27 @@ export function createApp(deps: AppDeps) {
   app.use(metricsMiddleware());
   app.use(securityHeaders(deps.config));
 
+  const sessionContext = {
+    store: deps.sessionStore,
+    config: deps.config,
+    clock: deps.clock,
+    random: deps.random,
+  };
+  // The session checks first: every page load and every auth_request pays for them.
+  app.use(
+    sessionChecks(deps, {
+      cors: simpleCors(deps.config),
+      loadSession: sessionLoader(sessionContext),
+      stepUpMethods: (req) => stepUpMethods(deps, req),
+    }),
+  );
+  const session = sessionLayer(sessionContext);
+  const principal = resolvePrincipal(deps);
+  const stepUp: RequestHandler = (req, _res, next) => {
+    req.stepUpMethods = () => stepUpMethods(deps, req);
+    next();
+  };
+
   const health = caseSensitiveRouter();
   registerHealthRoutes(health, deps);
   app.use(health);
@@ -72,12 +94,7 @@ export function createApp(deps: AppDeps) {
   );
   const json = jsonBody(deps.config.JSON_BODY_LIMIT);
   api.use((req, res, next) => (isJarUpload(req) ? next() : json(req, res, next)));
-  api.use(sessionLayer({ store: deps.sessionStore, config: deps.config, clock: deps.clock, random: deps.random }));
-  api.use(resolvePrincipal(deps));
-  api.use((req, _res, next) => {
-    req.stepUpMethods = () => stepUpMethods(deps, req);
-    next();
-  });
+  api.use(session, principal, stepUp);
   api.use(policyMiddleware(deps.policy));
   api.use('/auth', authRateLimits(deps));
 

@@ -158,10 +158,15 @@ async function sessionCheck(stack: Stack) {
   log('session check: gateway vs bare Express, alternating');
   const compared = await compare(
     [
-      { name: 'bare /session', url: `${bare.url}/session`, headers },
-      { name: 'gateway /api/auth/session', url: `${gateway.url}/api/auth/session`, headers },
-      { name: 'bare /verify', url: `${bare.url}/verify`, headers },
-      { name: 'gateway /api/auth/verify', url: `${gateway.url}/api/auth/verify`, headers },
+      { name: 'bare /session', url: `${bare.url}/session`, headers, pid: bare.pid },
+      {
+        name: 'gateway /api/auth/session',
+        url: `${gateway.url}/api/auth/session`,
+        headers,
+        pid: gateway.pid,
+      },
+      { name: 'bare /verify', url: `${bare.url}/verify`, headers, pid: bare.pid },
+      { name: 'gateway /api/auth/verify', url: `${gateway.url}/api/auth/verify`, headers, pid: gateway.pid },
     ],
     { ...settings, warmupSeconds: 3 },
   );

@@ -108,6 +108,19 @@ describe('CORS', () => {
     assert.equal(res.status, 403);
     assert.equal(res.headers.get('access-control-allow-origin'), null);
   });
+  it('lets an allowed origin read the session checks with credentials, and no other origin', async () => {
+    for (const path of ['/session', '/verify', '/sessions']) {
+      const allowed = await raw(path, { headers: { Origin: 'http://localhost:3000' } });
+      assert.equal(allowed.status, 401, path);
+      assert.equal(allowed.headers.get('access-control-allow-origin'), 'http://localhost:3000', path);
+      assert.equal(allowed.headers.get('access-control-allow-credentials'), 'true', path);
+      assert.match(allowed.headers.get('access-control-expose-headers') ?? '', /X-Request-Id/, path);
+      assert.match(allowed.headers.get('vary') ?? '', /Origin/, path);
+      const other = await raw(path, { headers: { Origin: 'https://evil.example' } });
+      assert.equal(other.headers.get('access-control-allow-origin'), null, path);
+      assert.equal(other.headers.get('access-control-allow-credentials'), null, path);
+    }
+  });
 });
 
 describe('request bodies', () => {

@@ -44,7 +44,9 @@ function seriesFor(method: string, route: string, status: string): Series {
  * the answer is finished the mount path is taken from the original URL instead: the route
  * pattern matched its last segments.
  */
-function routeLabel(req: Request): string {
+function routeLabel(req: Request, locals: Record<string, unknown>): string {
+  // A route answered outside the routers (the session checks) names itself.
+  if (typeof locals.route === 'string') return locals.route;
   const pattern: unknown = req.route?.path;
   if (typeof pattern !== 'string') return 'unmatched';
   const segments = req.originalUrl.split('?')[0]!.split('/').filter(Boolean);
@@ -58,7 +60,7 @@ export function metricsMiddleware(): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.once('finish', () => {
-      const series = seriesFor(req.method, routeLabel(req), String(res.statusCode));
+      const series = seriesFor(req.method, routeLabel(req, res.locals), String(res.statusCode));
       series.count.inc();
       series.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     });

@@ -52,9 +52,18 @@ export function requestContext(logger: Logger): RequestHandler {
   };
 }
 
-/** helmet with a CSP that allows no inline script, HSTS only where the public URL is https. */
+/**
+ * helmet with a CSP that allows no inline script, HSTS only where the public URL is https.
+ * The headers depend on the configuration alone, so helmet runs once, at startup, and every
+ * answer gets the same precomputed list.
+ */
 export function securityHeaders(config: Config): RequestHandler {
-  return helmet({
+  const headers: [string, string][] = [];
+  const capture = {
+    setHeader: (name: string, value: string) => void headers.push([name, value]),
+    removeHeader: () => undefined,
+  };
+  helmet({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -72,8 +81,14 @@ export function securityHeaders(config: Config): RequestHandler {
     strictTransportSecurity: config.https ? { maxAge: 63072000, includeSubDomains: true } : false,
     crossOriginEmbedderPolicy: false,
     referrerPolicy: { policy: 'no-referrer' },
-  });
+  })({} as Request, capture as unknown as Response, () => undefined);
+  return (_req, res, next) => {
+    for (const [name, value] of headers) res.setHeader(name, value);
+    next();
+  };
 }
+
+const EXPOSED_HEADERS = 'X-Request-Id,Retry-After,RateLimit,RateLimit-Policy';
 
 /** CORS for the configured origins only; a preflight from any other origin is refused. */
 export function corsPolicy(config: Config): RequestHandler {
@@ -83,7 +98,7 @@ export function corsPolicy(config: Config): RequestHandler {
     credentials: true,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowedHeaders: ['Content-Type', 'X-CSRF', 'X-Request-Id'],
-    exposedHeaders: ['X-Request-Id', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
+    exposedHeaders: EXPOSED_HEADERS.split(','),
     maxAge: 600,
   });
   return (req, res, next) => {
@@ -92,6 +107,23 @@ export function corsPolicy(config: Config): RequestHandler {
       return next(new AppError('cors_forbidden', 403, 'This origin is not allowed.'));
     }
     handler(req, res, next);
+  };
+}
+
+/**
+ * CORS for simple GET and HEAD requests (the session checks): exactly what `corsPolicy`
+ * answers to them, without its per-request option handling. Preflights never reach it.
+ */
+export function simpleCors(config: Config): (req: Request, res: Response) => void {
+  const allowed = new Set(config.CORS_ORIGINS);
+  return (req, res) => {
+    const origin = req.headers.origin;
+    if (origin !== undefined && allowed.has(origin)) {
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Access-Control-Allow-Credentials', 'true');
+      res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS);
+    }
+    res.setHeader('Vary', 'Origin');
   };
 }
 

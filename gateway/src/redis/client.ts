@@ -81,12 +81,59 @@ function buildClient(url: string, clientCache = false, tlsCa?: Buffer): RedisCli
   }
   if (tlsCa && parsed.protocol !== 'rediss:') throw new Error('a TLS CA needs a rediss:// URL');
   if (!clientCache) return createClient({ url, ...common }) as RedisClientType;
-  return createClient({
-    url,
-    ...common,
-    RESP: 3,
-    clientSideCache: { ttl: 60_000, maxEntries: 50_000, evictPolicy: 'LRU' },
-  }) as unknown as RedisClientType;
+  // RESP3 with CLIENT TRACKING ON (sent again on every reconnect): Redis pushes the name of
+  // every key this connection read once any client changes it, as an `invalidate` event.
+  return createClient({ url, ...common, RESP: 3, emitInvalidate: true }) as unknown as RedisClientType;
+}
+
+/** Values read on the tracking connection, kept in process memory until Redis invalidates them. */
+const CACHE_MAX_ENTRIES = 100_000;
+
+/**
+ * The client-side cache: a Map of key → value filled by reads on the tracking connection,
+ * emptied of a key as soon as Redis pushes its invalidation (or this process writes it), and
+ * emptied altogether whenever that connection errs or reconnects (pushes may have been
+ * missed). A read that was in flight when its key was invalidated is answered but not kept.
+ */
+function trackedCache(reader: RedisClientType) {
+  const values = new Map<string, string>();
+  const inflight = new Map<string, { valid: boolean }>();
+  const stats = { hits: 0, misses: 0 };
+  const drop = (key: string) => {
+    values.delete(key);
+    const pending = inflight.get(key);
+    if (pending) pending.valid = false;
+  };
+  const dropAll = () => {
+    values.clear();
+    for (const pending of inflight.values()) pending.valid = false;
+  };
+  reader.on('invalidate', (key: unknown) => (key === null ? dropAll() : drop(String(key))));
+  for (const event of ['error', 'end', 'reconnecting', 'ready']) reader.on(event, dropAll);
+  return {
+    stats: () => ({ ...stats }),
+    drop,
+    async get(key: string): Promise<string | null> {
+      const hit = values.get(key);
+      if (hit !== undefined) {
+        stats.hits++;
+        return hit;
+      }
+      stats.misses++;
+      const pending = { valid: true };
+      inflight.set(key, pending);
+      try {
+        const value = await reader.get(key);
+        if (value !== null && pending.valid) {
+          if (values.size >= CACHE_MAX_ENTRIES) values.delete(values.keys().next().value!);
+          values.set(key, value);
+        }
+        return value;
+      } finally {
+        if (inflight.get(key) === pending) inflight.delete(key);
+      }
+    },
+  };
 }
 
 /**
@@ -120,29 +167,23 @@ export async function connectRedis(
     cacheClient.on('error', onError);
     await cacheClient.connect();
   }
-  const reader = cacheClient ?? client;
+  const cache = cacheClient && trackedCache(cacheClient);
   const k = (key: string) => prefix + key;
   // A write or delete made here is seen by this process's very next read: its cached copy is
   // dropped as soon as the write is acknowledged, without waiting for Redis' pushed invalidation
   // (which still reaches every other replica).
-  const cache = cacheClient?.clientSideCache;
   const written = async <T>(keys: string[], run: () => Promise<T>): Promise<T> => {
     try {
       return await guard(run);
     } finally {
-      if (cache) for (const key of keys) cache.invalidate(k(key));
+      if (cache) for (const key of keys) cache.drop(k(key));
     }
   };
   return {
     kind: 'redis',
     client,
-    getCached: (key) => guard(() => reader.get(k(key))),
-    ...(cacheClient && {
-      cacheStats: () => {
-        const stats = cacheClient.clientSideCache!.stats();
-        return { hits: stats.hitCount, misses: stats.missCount };
-      },
-    }),
+    getCached: (key) => guard(() => (cache ? cache.get(k(key)) : client.get(k(key)))),
+    ...(cache && { cacheStats: cache.stats }),
     get: (key) => guard(() => client.get(k(key))),
     set: (key, value, ttl) => written([key], async () => void (await client.set(k(key), value, { EX: ttl }))),
     getDel: (key) => written([key], () => client.getDel(k(key))),

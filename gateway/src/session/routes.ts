@@ -1,4 +1,4 @@
-import type { Request, Response, Router } from 'express';
+import type { Request, RequestHandler, Response, Router } from 'express';
 import { z } from 'zod';
 import { checkAuth, requireAuth } from '../access/require-auth.js';
 import type { AppDeps } from '../deps.js';
@@ -43,7 +43,7 @@ export async function freshSessionAnswer(deps: AppDeps, req: Request) {
   return sessionAnswer(deps, req);
 }
 
-/** GET /session, GET/DELETE /sessions, POST /logout, POST /logout/all, GET /verify. */
+/** GET/DELETE /sessions, POST /logout, POST /logout/all. */
 export function registerSessionRoutes(router: Router, deps: AppDeps) {
   const guard = (need = {}) => requireAuth(need, deps.clock);
   const audit = (req: Request, type: string, identityId: string, details?: Record<string, unknown>) =>
@@ -56,10 +56,6 @@ export function registerSessionRoutes(router: Router, deps: AppDeps) {
       requestId: req.requestId,
       details,
     });
-
-  router.get('/session', async (req, res) => {
-    res.json(await sessionAnswer(deps, req));
-  });
 
   router.get('/sessions', guard(), async (req, res) => {
     res.json({ sessions: await listSessions(deps, req.principal!) });
@@ -90,9 +86,38 @@ export function registerSessionRoutes(router: Router, deps: AppDeps) {
     clearCookies(res, deps);
     res.status(204).end();
   });
+}
 
-  // Forward auth for Nginx auth_request: the answer is in the status and the X-User-* headers.
-  router.get('/verify', async (req, res) => {
+/** What the session checks run before they answer: CORS, the session, the principal. */
+export interface CheckPrelude {
+  cors(req: Request, res: Response): void;
+  loadSession(req: Request, res: Response): Promise<void>;
+  stepUpMethods(req: Request): Promise<string[]>;
+}
+
+const CHECKS: Record<string, 'session' | 'verify'> = {
+  '/api/auth/session': 'session',
+  '/api/auth/verify': 'verify',
+};
+
+/**
+ * The session checks, GET /api/auth/session and GET /api/auth/verify (forward auth): the
+ * requests every page load and every nginx `auth_request` makes. One middleware, ahead of
+ * every router, that runs only what a GET check needs (CORS, the session, the principal;
+ * no body parser, CSRF check, policy or rate limiter) as plain calls; any other request
+ * passes on untouched.
+ */
+export function sessionChecks(deps: AppDeps, prelude: CheckPrelude): RequestHandler {
+  const answer = async (req: Request, res: Response, check: 'session' | 'verify') => {
+    prelude.cors(req, res);
+    await prelude.loadSession(req, res);
+    req.stepUpMethods = () => prelude.stepUpMethods(req);
+    await loadPrincipal(deps, req);
+    res.locals.route = check === 'session' ? '/api/auth/session' : '/api/auth/verify';
+    if (check === 'session') {
+      res.json(await sessionAnswer(deps, req));
+      return;
+    }
     const query = verifyQuery.safeParse(req.query);
     if (!query.success) throw new AppError('invalid_request', 400, 'aal must be aal1 or aal2; role a name.');
     const principal = await checkAuth(
@@ -100,11 +125,20 @@ export function registerSessionRoutes(router: Router, deps: AppDeps) {
       { aal: query.data.aal, roles: query.data.role ? [query.data.role] : undefined },
       deps.clock(),
     );
+    // Forward auth for nginx auth_request: the answer is in the status and the X-User-* headers.
     res.setHeader('X-User-Id', principal.identityId);
     res.setHeader('X-User-Email', principal.email);
     res.setHeader('X-User-Roles', principal.roles.join(','));
     res.setHeader('X-Auth-AAL', principal.aal);
     res.setHeader('Cache-Control', 'no-store');
     res.status(200).end();
-  });
+  };
+  return (req, res, next) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+    const url = req.url;
+    const query = url.indexOf('?');
+    const check = CHECKS[query === -1 ? url : url.slice(0, query)];
+    if (!check) return next();
+    answer(req, res, check).catch(next);
+  };
 }

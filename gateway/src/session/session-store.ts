@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Config } from '../config.js';
 import type { Kv } from '../redis/client.js';
+import { createParseMemo } from './parse-memo.js';
 import type { GatewayAuth } from './session-data.js';
 
 export const SESSION_COOKIE = 'gw_session';
@@ -28,6 +29,17 @@ export const storageKey = (cookieId: string) => createHash('sha256').update(cook
 
 const redisKey = (key: string) => `sess:${key}`;
 
+/** Parsed sessions, shared (frozen) between requests while their stored text is unchanged. */
+const parsed = createParseMemo(10_000);
+
+/** A request's own copy of stored data: its fields and their direct contents may change. */
+function ownCopy(data: SessionData): SessionData {
+  const copy: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(data))
+    copy[field] = value && typeof value === 'object' && !Array.isArray(value) ? { ...value } : value;
+  return copy as SessionData;
+}
+
 /**
  * The gateway's sessions in Redis (or the in-process Kv in development): one JSON value per
  * session under `sess:<digest of the cookie>`. Reads go through the client-side cache with
@@ -39,7 +51,7 @@ export function createSessionStore(kv: Kv) {
   return {
     async read(key: string): Promise<SessionData | undefined> {
       const raw = await kv.getCached(redisKey(key));
-      return raw ? (JSON.parse(raw) as SessionData) : undefined;
+      return raw ? ownCopy(parsed<SessionData>(key, raw)) : undefined;
     },
     write: (key: string, data: SessionData, ttlSeconds: number) =>
       kv.set(redisKey(key), JSON.stringify(data), Math.max(1, Math.ceil(ttlSeconds))),
@@ -97,7 +109,8 @@ export class Session {
       sameSite: 'lax',
       secure: this.#ctx.config.https,
       path: '/',
-      maxAge: (this.auth ? this.#ctx.config.SESSION_ABSOLUTE_LIFETIME_SECONDS : PRE_SESSION_TTL_SECONDS) * 1000,
+      maxAge:
+        (this.auth ? this.#ctx.config.SESSION_ABSOLUTE_LIFETIME_SECONDS : PRE_SESSION_TTL_SECONDS) * 1000,
     });
   }
 
@@ -171,18 +184,17 @@ export function readCookie(req: Request, name: string): string | undefined {
  * one the client chose. A store failure is a 503, never "signed out".
  */
 export function sessionLayer(ctx: SessionContext): RequestHandler {
+  const load = sessionLoader(ctx);
   return (req: Request, res: Response, next: NextFunction) => {
+    load(req, res).then(() => next(), next);
+  };
+}
+
+/** The same as a plain call, for the session checks (which run outside the routers). */
+export function sessionLoader(ctx: SessionContext) {
+  return async (req: Request, res: Response): Promise<void> => {
     const cookieId = readCookie(req, SESSION_COOKIE);
-    if (!cookieId || !ID_SHAPE.test(cookieId)) {
-      req.session = new Session(ctx, res);
-      return next();
-    }
-    ctx.store.read(storageKey(cookieId)).then(
-      (data) => {
-        req.session = data ? new Session(ctx, res, cookieId, data) : new Session(ctx, res);
-        next();
-      },
-      (err: unknown) => next(err),
-    );
+    const data = cookieId && ID_SHAPE.test(cookieId) ? await ctx.store.read(storageKey(cookieId)) : undefined;
+    req.session = data ? new Session(ctx, res, cookieId, data) : new Session(ctx, res);
   };
 }

@@ -8,6 +8,23 @@ const VERSION = 'v1';
  */
 export function createTokenCipher(key: Buffer) {
   if (key.length !== 32) throw new Error('token cipher key must be 32 bytes');
+  // Every check of a session that holds a Kratos token opens it: remember the last openings.
+  const opened = new Map<string, string>();
+  const OPENED_MAX = 10_000;
+  const openSealed = (sealed: string, context: string): string | undefined => {
+    const [version, iv, tag, data] = sealed.split('.');
+    if (version !== VERSION || !iv || !tag || data === undefined) return undefined;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+      decipher.setAAD(Buffer.from(context));
+      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+      return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString(
+        'utf8',
+      );
+    } catch {
+      return undefined;
+    }
+  };
   return {
     seal(plaintext: string, context: string): string {
       const iv = randomBytes(12);
@@ -23,18 +40,14 @@ export function createTokenCipher(key: Buffer) {
     },
     /** Returns undefined for anything that was not sealed with this key and context. */
     open(sealed: string, context: string): string | undefined {
-      const [version, iv, tag, data] = sealed.split('.');
-      if (version !== VERSION || !iv || !tag || data === undefined) return undefined;
-      try {
-        const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
-        decipher.setAAD(Buffer.from(context));
-        decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-        return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString(
-          'utf8',
-        );
-      } catch {
-        return undefined;
-      }
+      const memoKey = `${context}\u0000${sealed}`;
+      const known = opened.get(memoKey);
+      if (known !== undefined) return known;
+      const plaintext = openSealed(sealed, context);
+      if (plaintext === undefined) return undefined;
+      if (opened.size >= OPENED_MAX) opened.delete(opened.keys().next().value!);
+      opened.set(memoKey, plaintext);
+      return plaintext;
     },
   };
 }

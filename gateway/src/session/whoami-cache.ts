@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { AppDeps } from '../deps.js';
 import type { KratosIdentity, WhoamiResult } from '../kratos/types.js';
+import { createParseMemo } from './parse-memo.js';
 
 export const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
+
+/** Cached answers, parsed once while their text is unchanged (frozen: callers never change them). */
+const parsed = createParseMemo(10_000);
 
 /**
  * Reads through the short Redis cache shared by every replica. The entry carries its own
@@ -19,7 +23,7 @@ export async function readThrough<T>(
   const now = deps.clock().getTime();
   const hit = await deps.kv.getCached(key);
   if (hit) {
-    const entry = JSON.parse(hit) as { value: T; expiresAt: number };
+    const entry = parsed<{ value: T; expiresAt: number }>(key, hit);
     if (entry.expiresAt > now) return entry.value;
   }
   const value = await load();
