@@ -143,6 +143,29 @@ describe('scripts/manage', () => {
     });
   }
 
+  it('uses the compose files COMPOSE_FILE names in .env, as plain docker compose does', () => {
+    writeFileSync(
+      path.join(root, '.env'),
+      'PUBLIC_HOSTNAME=auth.example.com\nCOMPOSE_FILE=docker-compose.yml:docker-compose.tls.yml\n',
+    );
+    fakeDocker(root, true);
+    const result = manage(root, ['restart', 'redis'], [path.join(root, 'bin'), '/usr/bin', '/bin']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(dockerCalls(root), [
+      [
+        'compose',
+        '--project-directory',
+        root,
+        '-f',
+        path.join(root, 'docker-compose.yml'),
+        '-f',
+        path.join(root, 'docker-compose.tls.yml'),
+        'restart',
+        'redis',
+      ],
+    ]);
+  });
+
   it('runs the keys tool as whoever calls it, so backups land in a folder that caller owns (root or not)', () => {
     writeFileSync(path.join(root, '.env'), '');
     const callers: { uid: number; gid: number; wrap: string[] }[] = [
