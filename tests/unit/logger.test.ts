@@ -84,3 +84,51 @@ describe('log redaction', () => {
     assert.deepEqual(out.a.b, [{ sessionToken: '[redacted]', kept: 1 }]);
   });
 });
+
+describe('request lines', () => {
+  const line = {
+    requestId: 'req-1',
+    method: 'GET',
+    path: '/api/auth/session',
+    status: 200,
+    durationMs: 1.25,
+  };
+
+  it('are written at info as JSON lines shaped like every other line', async () => {
+    const { logger, lines } = capturedLogger();
+    logger.request(line);
+    logger.request({ ...line, requestId: 'req-2', status: 499, aborted: true });
+    await flush();
+    await flush();
+    assert.equal(lines.length, 2);
+    const [first, second] = lines as Record<string, unknown>[];
+    assert.deepEqual(Object.keys(first!), [
+      'durationMs',
+      'level',
+      'message',
+      'method',
+      'path',
+      'requestId',
+      'status',
+      'timestamp',
+    ]);
+    assert.equal(first!.level, 'info');
+    assert.equal(first!.message, 'request');
+    assert.equal(first!.path, '/api/auth/session');
+    assert.equal(first!.status, 200);
+    assert.ok(!Number.isNaN(Date.parse(first!.timestamp as string)));
+    assert.equal(second!.aborted, true);
+    assert.equal(second!.requestId, 'req-2');
+  });
+
+  it('are not written below info or when the logger is silent', async () => {
+    const stream = new PassThrough();
+    let written = '';
+    stream.on('data', (chunk: Buffer) => (written += chunk.toString()));
+    createLogger({ level: 'warn', stream }).request(line);
+    createLogger({ level: 'info', silent: true, stream }).request(line);
+    await flush();
+    await flush();
+    assert.equal(written, '');
+  });
+});

@@ -74,7 +74,56 @@ const redactFormat = winston.format((info) => {
   return info;
 });
 
-export type Logger = winston.Logger;
+/** The one line every answered request gets. */
+export interface RequestLine {
+  requestId: string;
+  method: string;
+  path: string;
+  status: number;
+  durationMs: number;
+  aborted?: true;
+}
+
+export type Logger = winston.Logger & {
+  /**
+   * Writes a request line at info, shaped as every other line (keys in order, a timestamp)
+   * but without winston's per-entry pipeline: it is written for every request, so lines are
+   * built directly (their fields are fixed, none secret) and written together once per turn
+   * of the event loop.
+   */
+  request(line: RequestLine): void;
+};
+
+/** Request lines written by one `write` per turn of the event loop (or sooner, past this size). */
+const REQUEST_LINES_FLUSH_BYTES = 64 * 1024;
+
+function requestLineWriter(logger: winston.Logger, out: NodeJS.WritableStream) {
+  let pending = '';
+  const flush = () => {
+    if (pending === '') return;
+    const chunk = pending;
+    pending = '';
+    out.write(chunk);
+  };
+  return (line: RequestLine) => {
+    if (logger.silent || !logger.isLevelEnabled('info')) return;
+    // Keys in the order winston's JSON format writes them (sorted), so every line reads alike.
+    const entry = {
+      ...(line.aborted ? { aborted: true } : {}),
+      durationMs: line.durationMs,
+      level: 'info',
+      message: 'request',
+      method: line.method,
+      path: line.path,
+      requestId: line.requestId,
+      status: line.status,
+      timestamp: new Date().toISOString(),
+    };
+    if (pending === '') setImmediate(flush);
+    pending += `${JSON.stringify(entry)}\n`;
+    if (pending.length > REQUEST_LINES_FLUSH_BYTES) flush();
+  };
+}
 
 /**
  * JSON lines on stdout, or on `stream` when one is given; `silent` for tests that do not want
@@ -85,7 +134,7 @@ export function createLogger(options: {
   silent?: boolean;
   stream?: NodeJS.WritableStream;
 }): Logger {
-  return winston.createLogger({
+  const logger = winston.createLogger({
     level: options.level,
     silent: options.silent ?? false,
     format: winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.json()),
@@ -94,5 +143,7 @@ export function createLogger(options: {
         ? new winston.transports.Stream({ stream: options.stream })
         : new winston.transports.Console(),
     ],
-  });
+  }) as Logger;
+  logger.request = requestLineWriter(logger, options.stream ?? process.stdout);
+  return logger;
 }

@@ -32,14 +32,13 @@ export function requestContext(logger: Logger): RequestHandler {
     const incoming = req.get('x-request-id');
     req.requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', req.requestId);
-    // winston formats an entry (redaction, JSON) before its transports drop it by level:
-    // build none per request while the request log is off.
-    if (!logger.isLevelEnabled('info')) return next();
+    // Nothing is measured or built per request while the request log is off.
+    if (logger.silent || !logger.isLevelEnabled('info')) return next();
     const started = process.hrtime.bigint();
     res.once('close', () => {
       const url = req.originalUrl;
       const query = url.indexOf('?');
-      logger.info('request', {
+      logger.request({
         requestId: req.requestId,
         method: req.method,
         path: query === -1 ? url : url.slice(0, query),
