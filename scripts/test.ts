@@ -23,13 +23,21 @@
  * (a missing component is a failure there, never a skip).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { helpIfAsked } from './help.js';
 import { buildCommand, findRealServer } from './real-servers/binaries.js';
 import { startPrivateRedis, type PrivateRedis } from './private-redis.js';
-import { FAST_TIERS, filesOutsideTiers, findTests, isTier, tierFiles, type Tier } from './test-tiers.js';
+import {
+  FAST_TIERS,
+  filesOutsideTiers,
+  findTests,
+  isTier,
+  tierFiles,
+  tierOf,
+  type Tier,
+} from './test-tiers.js';
 
 const root = process.cwd();
 
@@ -91,6 +99,41 @@ async function prepareRealTier(): Promise<() => Promise<void>> {
   return db.drop;
 }
 
+/** Seconds each test file took in earlier runs (scripts/test-durations.mjs), kept outside the checkout's files. */
+const DURATIONS_FILE = join(root, 'node_modules', '.cache', 'auth-gateway', 'test-durations.json');
+
+function readDurations(file: string): Record<string, number> {
+  if (!existsSync(file)) return {};
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>;
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * The slowest files first, as the last runs measured them (a file not measured yet counts as
+ * slow): with several files at once, a long file started last would finish alone at the end.
+ */
+function slowestFirst(files: string[]): string[] {
+  const known = readDurations(DURATIONS_FILE);
+  const seconds = (file: string) => known[file] ?? Number.POSITIVE_INFINITY;
+  return [...files].sort((a, b) => seconds(b) - seconds(a) || a.localeCompare(b));
+}
+
+/** Prints the slowest files of this run and remembers every file's time for the next. */
+function reportDurations(file: string): void {
+  const measured = readDurations(file);
+  const slowest = Object.entries(measured)
+    .sort(([, a], [, b]) => b - a)
+    .slice(0, 10);
+  if (slowest.length === 0) return;
+  console.log('test: slowest files');
+  for (const [name, seconds] of slowest) console.log(`  ${seconds.toFixed(1).padStart(6)} s  ${name}`);
+  mkdirSync(dirname(DURATIONS_FILE), { recursive: true });
+  writeFileSync(DURATIONS_FILE, JSON.stringify({ ...readDurations(DURATIONS_FILE), ...measured }, null, 2));
+}
+
 /** Skipped tests from a TAP stream: `ok N - name # SKIP reason`. */
 function skippedTests(tap: string): string[] {
   return tap
@@ -140,9 +183,17 @@ async function main(): Promise<void> {
     process.env.REDIS_URL = redis.url;
     console.log(`test: private redis-server at ${redis.url}`);
   }
+  // Test gateways start from a migrated database: a Postgres template or a PGlite snapshot.
+  let dropTemplate = async (): Promise<void> => undefined;
+  if (files.some((file) => tierOf(file) !== 'unit')) {
+    const { prepareMigratedDatabase } = await import('../tests/helpers/database.js');
+    dropTemplate = await prepareMigratedDatabase();
+  }
   const reportDir = mkdtempSync(join(tmpdir(), 'gw-test-report-'));
   const tapFile = join(reportDir, 'report.tap');
+  const durationsFile = join(reportDir, 'durations.json');
   const concurrency = process.env.TEST_CONCURRENCY ?? '2';
+  const started = Date.now();
   const child = spawn(
     process.execPath,
     [
@@ -154,13 +205,17 @@ async function main(): Promise<void> {
       '--test-reporter-destination=stdout',
       '--test-reporter=tap',
       `--test-reporter-destination=${tapFile}`,
-      ...files,
+      `--test-reporter=${join(root, 'scripts', 'test-durations.mjs')}`,
+      `--test-reporter-destination=${durationsFile}`,
+      ...slowestFirst(files),
     ],
     { stdio: 'inherit', env: process.env },
   );
   let code: number = await new Promise((resolve) =>
     child.once('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))),
   );
+  reportDurations(durationsFile);
+  console.log(`test: ${files.length} files in ${Math.round((Date.now() - started) / 1000)} s`);
   const skipped = skippedTests(readFileSync(tapFile, 'utf8'));
   if (skipped.length > 0) {
     console.log(`test: ${skipped.length} skipped:\n  ${skipped.join('\n  ')}`);
@@ -170,6 +225,7 @@ async function main(): Promise<void> {
     }
   }
   await redis?.stop();
+  await dropTemplate();
   rmSync(reportDir, { recursive: true, force: true });
   await cleanup();
   process.exit(code);

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { createDatabase } from './database.js';
+import { createDatabase, createMigratedDatabase, openTestPglite } from './database.js';
 import { createApp } from '../../gateway/src/app.js';
 import { buildDeps } from '../../gateway/src/build-deps.js';
 import { loadConfig } from '../../gateway/src/config.js';
@@ -16,12 +16,15 @@ import { WEBHOOK_KEY } from './http.js';
 
 /**
  * A throwaway database for one test gateway: a fresh database on the real Postgres server
- * when DATABASE_URL is set (CI), else an in-memory PGlite.
+ * when DATABASE_URL is set (CI), else an in-memory PGlite. `migrated`: a copy of the test
+ * run's migrated template instead of an empty database.
  */
-export async function createTestDatabase(): Promise<{ url?: string; drop(): Promise<void> }> {
+export async function createTestDatabase(
+  options: { migrated?: boolean } = {},
+): Promise<{ url?: string; drop(): Promise<void> }> {
   const base = process.env.DATABASE_URL;
   if (!base) return { url: undefined, drop: async () => undefined };
-  return createDatabase(base, 'gw_test');
+  return options.migrated ? createMigratedDatabase(base) : createDatabase(base, 'gw_test');
 }
 
 const RATE_LIMIT_KEYS = [
@@ -72,7 +75,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       webhookApiKey: WEBHOOK_KEY,
       ...options.kratosOptions,
     }));
-  const db = options.share ? undefined : await createTestDatabase();
+  const db = options.share ? undefined : await createTestDatabase({ migrated: true });
   // Sign-up codes and notices arrive as real mail, read by the tests from this sink (one
   // for replicas that share a gateway's state, so a mail from either lands in one place).
   const ownMail = options.env?.SMTP_URL === undefined && !options.share?.mail;
@@ -103,7 +106,12 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const config = loadConfig(env);
   const logger = createLogger({ level: 'error', silent: !process.env.TEST_LOGS });
   const sharedDb = options.share && !shared?.DATABASE_URL ? { db: options.share.deps.db } : {};
-  const built = await buildDeps(config, logger, { ...sharedDb, ...options.overrides });
+  // Without Postgres, an in-memory PGlite already migrated (creating one costs seconds).
+  const ownPglite =
+    !options.share && !config.DATABASE_URL && config.PGLITE_DIR === 'memory' && !options.overrides?.db
+      ? { db: await openTestPglite() }
+      : {};
+  const built = await buildDeps(config, logger, { ...sharedDb, ...ownPglite, ...options.overrides });
   const server = createApp(built.deps).listen(config.PORT, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;

@@ -113,9 +113,9 @@ function pgliteQuery(db: PgliteLike): Queryable['query'] {
   };
 }
 
-async function openPglite(dir: string): Promise<Database> {
+async function openPglite(dir: string, snapshot?: Blob): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
-  const db = dir === 'memory' ? new PGlite() : new PGlite(dir);
+  const db = dir === 'memory' ? new PGlite(snapshot && { loadDataDir: snapshot }) : new PGlite(dir);
   await db.waitReady;
   const query = pgliteQuery(db);
   return {
@@ -126,9 +126,17 @@ async function openPglite(dir: string): Promise<Database> {
   };
 }
 
-/** Opens Postgres when a URL is given, else the embedded PGlite in `pgliteDir`. */
-export async function openDatabase(options: { url?: string; pgliteDir: string }): Promise<Database> {
-  return options.url ? openPostgres(options.url) : openPglite(options.pgliteDir);
+/**
+ * Opens Postgres when a URL is given, else the embedded PGlite in `pgliteDir`. An in-memory
+ * PGlite (`memory`) may start from `pgliteSnapshot`, a data directory PGlite dumped
+ * (`dumpDataDir`), instead of creating an empty cluster.
+ */
+export async function openDatabase(options: {
+  url?: string;
+  pgliteDir: string;
+  pgliteSnapshot?: Blob;
+}): Promise<Database> {
+  return options.url ? openPostgres(options.url) : openPglite(options.pgliteDir, options.pgliteSnapshot);
 }
 
 /**
