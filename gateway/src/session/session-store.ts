@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Config } from '../config.js';
 import type { Kv } from '../redis/client.js';
 import { createParseMemo } from './parse-memo.js';
+import { sha256 } from './whoami-cache.js';
 import type { GatewayAuth } from './session-data.js';
 
 export const SESSION_COOKIE = 'gw_session';
@@ -25,7 +25,7 @@ export interface SessionData {
  * The key a session is stored under: a digest of its cookie, so that nothing read from
  * Redis (a dump, a replica, the identity index) is a cookie anyone could present.
  */
-export const storageKey = (cookieId: string) => createHash('sha256').update(cookieId).digest('base64url');
+export const storageKey = (cookieId: string) => sha256(cookieId);
 
 const redisKey = (key: string) => `sess:${key}`;
 

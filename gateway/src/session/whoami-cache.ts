@@ -3,7 +3,22 @@ import type { AppDeps } from '../deps.js';
 import type { KratosIdentity, WhoamiResult } from '../kratos/types.js';
 import { createParseMemo } from './parse-memo.js';
 
-export const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
+const digests = new Map<string, string>();
+const DIGESTS_MAX = 10_000;
+
+/**
+ * SHA-256 (base64url) of a credential, the name it is cached or stored under: the same few
+ * credentials come back on every request, so their digests are remembered (a bounded few).
+ */
+export function sha256(value: string): string {
+  let digest = digests.get(value);
+  if (digest === undefined) {
+    digest = createHash('sha256').update(value).digest('base64url');
+    if (digests.size >= DIGESTS_MAX) digests.delete(digests.keys().next().value!);
+    digests.set(value, digest);
+  }
+  return digest;
+}
 
 /** Cached answers, parsed once while their text is unchanged (frozen: callers never change them). */
 const parsed = createParseMemo(10_000);
