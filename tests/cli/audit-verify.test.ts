@@ -84,8 +84,8 @@ async function scenario(): Promise<Scenario> {
 function verify(env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
-      'npx',
-      ['tsx', 'gateway/src/cli/audit.ts', 'verify'],
+      process.execPath,
+      ['--import', 'tsx', 'gateway/src/cli/audit.ts', 'verify'],
       {
         env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', LOG_LEVEL: 'error', ...env },
       },

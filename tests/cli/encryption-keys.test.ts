@@ -44,8 +44,8 @@ function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr:
   };
   return new Promise((resolve) => {
     execFile(
-      'npx',
-      ['tsx', 'gateway/src/cli/encryption-keys.ts', ...args],
+      process.execPath,
+      ['--import', 'tsx', 'gateway/src/cli/encryption-keys.ts', ...args],
       { env },
       (error, stdout, stderr) => {
         resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });

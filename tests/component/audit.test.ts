@@ -122,7 +122,7 @@ describe('npm run audit -- verify', () => {
   });
 
   const cli = (...args: string[]) =>
-    run('npx', ['tsx', 'gateway/src/cli/audit.ts', ...args], {
+    run(process.execPath, ['--import', 'tsx', 'gateway/src/cli/audit.ts', ...args], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'error', ...env },
     }).then(
       ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
