@@ -7,8 +7,6 @@ import pg from 'pg';
 
 const PACKAGES = [
   'express',
-  'express-session',
-  'connect-redis',
   'redis',
   'pg',
   '@ory/kratos-client-fetch',

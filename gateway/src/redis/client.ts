@@ -27,7 +27,7 @@ export interface Kv {
   close(): Promise<void>;
   /** Hits and misses of the client-side cache behind `getCached`, when there is one. */
   cacheStats?(): { hits: number; misses: number };
-  /** The node-redis client, for connect-redis and rate-limit-redis; absent in memory mode. */
+  /** The node-redis client, for rate-limit-redis; absent in memory mode. */
   readonly client?: RedisClientType;
 }
 
