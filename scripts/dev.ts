@@ -3,7 +3,7 @@
  * double on 4433/4434 (free ports if those are taken), a private redis-server when one is
  * installed (else the in-process store), PGlite in .data/, the local keyring, and the React
  * app (web/) at the printed URL, rebuilt by `vite build --watch` whenever its sources change.
- * Environment variables override any of it.
+ * Environment variables override any of it; DEV_WEB_BUILD=off serves web/dist as it is.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -104,7 +104,7 @@ async function main() {
   });
   const redis = await startRedis();
   const base = process.env.PUBLIC_BASE_URL ?? `http://localhost:${port}`;
-  const web = await buildWebApp();
+  const web = process.env.DEV_WEB_BUILD === 'off' ? undefined : await buildWebApp();
   const env = {
     NODE_ENV: 'development',
     PORT: String(port),
@@ -137,7 +137,7 @@ async function main() {
     await gateway.stop();
     await kratos.close();
     redis.proc?.kill('SIGTERM');
-    web.kill('SIGTERM');
+    web?.kill('SIGTERM');
     process.exit(0);
   };
   process.once('SIGINT', stop);

@@ -26,6 +26,8 @@ function devEnv(dataDir: string, port: number): NodeJS.ProcessEnv {
     HOME: process.env.HOME,
     DATA_DIR: dataDir,
     PORT: String(port),
+    // The React app is not under test here, and other suites serve web/dist meanwhile.
+    DEV_WEB_BUILD: 'off',
     ...(process.env.REDIS_URL && { REDIS_URL: process.env.REDIS_URL, REDIS_KEY_PREFIX: `dev${port}:` }),
   };
 }
