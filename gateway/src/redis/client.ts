@@ -16,7 +16,12 @@ export interface Kv {
    * this Kv drops the copy at once). Never for single-use values such as challenges.
    */
   getCached(key: string): Promise<string | null>;
-  set(key: string, value: string, ttlSeconds: number): Promise<void>;
+  /**
+   * Writes a value with a TTL. With `only: 'existing'` (SET XX) it writes only over a value
+   * that is still there, and answers whether it did: an update never brings back a deleted
+   * entry (a session ended or moved by a concurrent request).
+   */
+  set(key: string, value: string, ttlSeconds: number, only?: 'existing'): Promise<boolean>;
   /** Reads and deletes in one atomic step: the basis of single-use challenges. */
   getDel(key: string): Promise<string | null>;
   del(...keys: string[]): Promise<void>;
@@ -44,6 +49,19 @@ async function guard<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
+export function parseRedisUrl(url: string) {
+  const m = /^(redis|rediss|redis-sentinel|redis-cluster):\/\/(?:([^@/]*)@)?([^/?#]+)(?:\/([^?#]*))?/.exec(url);
+  if (!m) throw new Error('bad redis url');
+  const [, scheme, auth, hostList, path] = m;
+  const password = auth?.includes(':') ? decodeURIComponent(auth.slice(auth.indexOf(':') + 1)) : undefined;
+  const hosts = hostList!.split(',').map((h) => {
+    const [host, port] = h.split(':');
+    return { host: host || '127.0.0.1', port: Number(port || 6379) };
+  });
+  const mode = scheme === 'redis-sentinel' ? 'sentinel' : scheme === 'redis-cluster' ? 'cluster' : 'single';
+  return { mode, hosts, password: password || undefined, masterName: path || 'mymaster' };
+}
+
 /**
  * Builds the node-redis client for a URL. `redis://` and `rediss://` (TLS) connect to one
  * server; `redis-sentinel://host:26379,host2:26379/<master>` asks Sentinel for the
@@ -61,25 +79,22 @@ function buildClient(url: string, clientCache = false, tlsCa?: Buffer): RedisCli
       ...(tlsCa && { tls: true as const, ca: tlsCa }),
     },
   };
-  const parsed = new URL(url);
-  const hosts = parsed.host.split(',').map((h) => {
-    const [host, port] = h.split(':');
-    return { host: host ?? '127.0.0.1', port: Number(port || 6379) };
-  });
-  if (parsed.protocol === 'redis-sentinel:') {
+  const parsed = parseRedisUrl(url);
+  const hosts = parsed.hosts;
+  if (parsed.mode === 'sentinel') {
     return createSentinel({
-      name: parsed.pathname.replace(/^\//, '') || 'mymaster',
+      name: parsed.masterName,
       sentinelRootNodes: hosts,
-      nodeClientOptions: { password: decodeURIComponent(parsed.password) || undefined, ...common },
+      nodeClientOptions: { password: parsed.password, ...common },
     }) as unknown as RedisClientType;
   }
-  if (parsed.protocol === 'redis-cluster:') {
+  if (parsed.mode === 'cluster') {
     return createCluster({
       rootNodes: hosts.map((h) => ({ url: `redis://${h.host}:${h.port}` })),
-      defaults: { password: decodeURIComponent(parsed.password) || undefined, ...common },
+      defaults: { password: parsed.password, ...common },
     }) as unknown as RedisClientType;
   }
-  if (tlsCa && parsed.protocol !== 'rediss:') throw new Error('a TLS CA needs a rediss:// URL');
+  if (tlsCa && !url.startsWith('rediss:')) throw new Error('a TLS CA needs a rediss:// URL');
   if (!clientCache) return createClient({ url, ...common }) as RedisClientType;
   // RESP3 with CLIENT TRACKING ON (sent again on every reconnect): Redis pushes the name of
   // every key this connection read once any client changes it, as an `invalidate` event.
@@ -185,7 +200,11 @@ export async function connectRedis(
     getCached: (key) => guard(() => (cache ? cache.get(k(key)) : client.get(k(key)))),
     ...(cache && { cacheStats: cache.stats }),
     get: (key) => guard(() => client.get(k(key))),
-    set: (key, value, ttl) => written([key], async () => void (await client.set(k(key), value, { EX: ttl }))),
+    set: (key, value, ttl, only) =>
+      written(
+        [key],
+        async () => (await client.set(k(key), value, { EX: ttl, ...(only && { XX: true }) })) === 'OK',
+      ),
     getDel: (key) => written([key], () => client.getDel(k(key))),
     del: (...keys) => written(keys, async () => void (keys.length && (await client.del(keys.map(k))))),
     hSet: (key, field, value, ttl) =>
@@ -218,7 +237,11 @@ export function memoryKv(clock: () => number = Date.now): Kv {
     kind: 'memory',
     get,
     getCached: get,
-    set: async (key, value, ttl) => void data.set(key, { value, expiresAt: clock() + ttl * 1000 }),
+    set: async (key, value, ttl, only) => {
+      if (only && !live(key)) return false;
+      data.set(key, { value, expiresAt: clock() + ttl * 1000 });
+      return true;
+    },
     getDel: async (key) => {
       const v = live(key)?.value;
       data.delete(key);

@@ -53,8 +53,9 @@ export function createSessionStore(kv: Kv) {
       const raw = await kv.getCached(redisKey(key));
       return raw ? ownCopy(parsed<SessionData>(key, raw)) : undefined;
     },
-    write: (key: string, data: SessionData, ttlSeconds: number) =>
-      kv.set(redisKey(key), JSON.stringify(data), Math.max(1, Math.ceil(ttlSeconds))),
+    /** Creates a session, or (`only: 'existing'`) updates one that still exists. */
+    write: (key: string, data: SessionData, ttlSeconds: number, only?: 'existing') =>
+      kv.set(redisKey(key), JSON.stringify(data), Math.max(1, Math.ceil(ttlSeconds)), only),
     remove: (key: string) => kv.del(redisKey(key)),
   };
 }
@@ -119,14 +120,21 @@ export class Session {
     for (const field of Object.keys(this)) delete (this as Record<string, unknown>)[field];
   }
 
-  /** Writes the session, creating it (and its cookie, sent with this answer) the first time. */
+  /**
+   * Writes the session, creating it (and its cookie, sent with this answer) the first time.
+   * An existing session is only updated while it still exists: a request that loaded it
+   * before a concurrent logout, revocation or step-up (which moves it to a new id) cannot
+   * bring it back, out of reach of "log out everywhere".
+   */
   async save(): Promise<void> {
     if (!this.#cookieId) {
       this.#cookieId = this.#ctx.random(ID_BYTES).toString('base64url');
       this.#key = storageKey(this.#cookieId);
       this.#setCookie(this.#cookieId);
+      await this.#ctx.store.write(this.#key, this.toJSON(), this.#ttlSeconds());
+      return;
     }
-    await this.#ctx.store.write(this.#key!, this.toJSON(), this.#ttlSeconds());
+    await this.#ctx.store.write(this.#key!, this.toJSON(), this.#ttlSeconds(), 'existing');
   }
 
   /**
