@@ -1,145 +1,318 @@
 /**
- * Passkey login verifications per second through the gateway (POST /api/auth/login/passkey:
- * challenge lookup in Redis, credential lookup and counter update in Postgres, signature
- * verification, a new session and an audit event) against raw
- * `verifyAuthenticationResponse` calls on the same machine in the same run. Writes
+ * Passkey logins per second through the gateway (POST /api/auth/login/passkey: challenge
+ * read and deleted in Redis, credential read and counter update in the database, signature
+ * verification, the identity from Kratos, a new session and an audit event) against raw
+ * `verifyAuthenticationResponse` calls on the same assertions, in the same run. Writes
  * bench-results/passkey.json (BENCH_RESULTS_DIR overrides the directory).
  *
- * The gateway runs in this process, like in the component tests: the client's requests
- * share its CPU, so the ratio is a floor. BENCH_QUICK=1 shrinks the run.
+ * The gateway runs in its own process (default configuration and log level) against a
+ * private redis-server, the Kratos double's process and a throwaway Postgres database
+ * (DATABASE_URL, else the local server; PGlite when none answers). The account is set up
+ * over HTTP: a password identity at the double's admin API, password login through the
+ * gateway, a passkey added. Every login (options, then an assertion signed by the software
+ * authenticator, each in its own cookie jar) is prepared before the timed window, and a
+ * load client in a process of its own sends them. Raw verification and gateway logins are
+ * measured alternately in rounds; the ratio is the median of the per-round ratios.
+ *
+ * BENCH_QUICK=1 shrinks the run; BENCH_ROUNDS sets the number of rounds.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server';
-import pg from 'pg';
-import { startTestGateway } from '../../tests/helpers/gateway.js';
-import { Browser } from '../../tests/helpers/http.js';
-import { signUpWithPasskey } from '../../tests/helpers/passkey-flows.js';
-import { SoftAuthenticator } from '../../tests/helpers/soft-authenticator.js';
-import { postgresBaseUrl, root, startPrivateRedis, type PrivateRedis } from './processes.js';
+import type { KeyObject } from 'node:crypto';
+import {
+  verifyAuthenticationResponse,
+  type AuthenticationResponseJSON,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/server';
+import { cbor, SoftAuthenticator } from '../../tests/helpers/soft-authenticator.js';
+import { helpIfAsked } from '../help.js';
+import { cpuMicros } from './load.js';
+import type { BatchResult, PostBatch, PreparedPost } from './passkey-client.js';
+import {
+  createThrowawayDatabase,
+  root,
+  startKratosProcess,
+  startPrivateRedis,
+  type Running,
+} from './processes.js';
+import { cookieHeader, ORIGIN, rememberCookies, signUp, startGateway, type Stack } from './stack.js';
+import { median, pairedRatio, splitEvenly } from './stats.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-const LOGINS = QUICK ? 200 : 600;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 2 : 5));
+const LOGINS_PER_ROUND = QUICK ? 100 : 300;
+const WARMUP_LOGINS = QUICK ? 30 : 60;
 const CONCURRENCY = 16;
-const ORIGIN = 'http://localhost:3000';
 const log = (message: string) => console.log(`bench(passkey): ${message}`);
 
-/** Runs `task(i)` for i < n with `concurrency` in flight; answers the rate per second. */
-async function ratePerSecond(n: number, concurrency: number, task: (i: number) => Promise<void>) {
-  let next = 0;
-  const started = process.hrtime.bigint();
-  const worker = async () => {
-    while (next < n) await task(next++);
+export interface PasskeyRound {
+  rawPerSecond: number;
+  gatewayPerSecond: number;
+  /** CPU time of this process per raw verification (µs, all its threads). */
+  rawCpuMicros: number;
+  /** CPU time of the gateway's process per login (µs); Redis, Postgres and Kratos not counted. */
+  gatewayCpuMicros?: number;
+}
+
+export interface PasskeyResults {
+  logins: number;
+  rounds: PasskeyRound[];
+  concurrency: number;
+  database: 'postgres' | 'pglite';
+  /** Medians over the rounds. */
+  rawVerificationsPerSecond: number;
+  gatewayLoginsPerSecond: number;
+  rawCpuMicrosPerVerification: number;
+  gatewayCpuMicrosPerLogin?: number;
+  /** Median of the per-round ratios gateway / raw. */
+  ratio: number;
+  markdown: string;
+}
+
+/** The credential's public key as the gateway stores it: a COSE_Key (EC2, ES256, P-256). */
+function coseKey(publicKey: KeyObject): Uint8Array<ArrayBuffer> {
+  const jwk = publicKey.export({ format: 'jwk' });
+  return new Uint8Array(
+    cbor(
+      new Map<number, number | Buffer>([
+        [1, 2],
+        [3, -7],
+        [-1, 1],
+        [-2, Buffer.from(jwk.x!, 'base64url')],
+        [-3, Buffer.from(jwk.y!, 'base64url')],
+      ]),
+    ),
+  );
+}
+
+async function postJson(url: string, jar: Map<string, string>, body: unknown) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { Origin: ORIGIN, 'X-CSRF': '1', 'Content-Type': 'application/json', Cookie: cookieHeader(jar) },
+    body: JSON.stringify(body),
+  });
+  rememberCookies(jar, res.headers.getSetCookie());
+  return { status: res.status, body: (await res.json()) as unknown };
+}
+
+/** Registers a passkey of `authenticator` for the signed-in jar (POST /passkeys/options, /passkeys). */
+async function addPasskey(gateway: Running, jar: Map<string, string>, authenticator: SoftAuthenticator) {
+  const options = await postJson(`${gateway.url}/api/auth/passkeys/options`, jar, {});
+  if (options.status !== 200)
+    throw new Error(`passkey options: ${options.status} ${JSON.stringify(options.body)}`);
+  const credential = authenticator.register(options.body as PublicKeyCredentialCreationOptionsJSON);
+  const added = await postJson(`${gateway.url}/api/auth/passkeys`, jar, { credential });
+  if (added.status !== 201)
+    throw new Error(`passkey not added: ${added.status} ${JSON.stringify(added.body)}`);
+}
+
+interface PreparedLogin {
+  post: PreparedPost;
+  assertion: AuthenticationResponseJSON;
+  challenge: string;
+}
+
+/** One discoverable login: options in a fresh cookie jar, the assertion signed for its challenge. */
+async function prepareLogin(gateway: Running, authenticator: SoftAuthenticator): Promise<PreparedLogin> {
+  const jar = new Map<string, string>();
+  const options = await postJson(`${gateway.url}/api/auth/login/passkey/options`, jar, {});
+  if (options.status !== 200)
+    throw new Error(`login options: ${options.status} ${JSON.stringify(options.body)}`);
+  const request = options.body as PublicKeyCredentialRequestOptionsJSON;
+  const assertion = authenticator.authenticate(request);
+  return {
+    post: { cookie: cookieHeader(jar), body: JSON.stringify({ credential: assertion }) },
+    assertion,
+    challenge: request.challenge,
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { count: n, seconds, perSecond: n / seconds };
 }
 
-/** Redis and Postgres for the run: the given ones, else a private redis-server and the local Postgres. */
-async function prepareServices(): Promise<PrivateRedis | undefined> {
-  if (!process.env.DATABASE_URL) {
-    const probe = new pg.Client({ connectionString: postgresBaseUrl(), connectionTimeoutMillis: 3000 });
-    try {
-      await probe.connect();
-      await probe.end();
-      process.env.DATABASE_URL = postgresBaseUrl();
-    } catch {
-      log('no Postgres server reachable: using the embedded PGlite');
+async function prepareLogins(gateway: Running, authenticator: SoftAuthenticator, n: number) {
+  const logins: PreparedLogin[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      next++;
+      logins.push(await prepareLogin(gateway, authenticator));
     }
-  }
-  if (process.env.REDIS_URL) return undefined;
-  const redis = await startPrivateRedis();
-  process.env.REDIS_URL = redis.url;
-  return redis;
-}
-
-/** Each login in its own browser: options fetched and signed before the clock starts. */
-async function prepareLogins(auth: string, authenticator: SoftAuthenticator, n: number) {
-  const logins: { browser: Browser; credential: AuthenticationResponseJSON }[] = [];
-  for (let i = 0; i < n; i++) {
-    const browser = new Browser(auth, ORIGIN);
-    const options = await browser.post('/login/passkey/options', {});
-    logins.push({ browser, credential: authenticator.authenticate(options.body) });
-  }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
   return logins;
 }
 
-async function main() {
-  const redis = await prepareServices();
-  const gw = await startTestGateway({ env: { LOG_LEVEL: 'error' } });
-  try {
-    // Counter 0 (as synced passkeys report it) lets concurrent logins of one passkey all pass.
-    const authenticator = new SoftAuthenticator({ counterStep: 0 });
-    const { identityId } = await signUpWithPasskey(gw, authenticator);
-    const passkey = (
-      await gw.deps.db.query<{ public_key: Uint8Array }>(
-        'SELECT public_key FROM passkey_credentials WHERE identity_id = $1',
-        [identityId],
-      )
-    ).rows[0]!;
-    const credential = {
-      id: [...authenticator.credentials.keys()][0]!,
-      publicKey: new Uint8Array(passkey.public_key),
-      counter: 0,
-    };
+/** The load client in its own process; `send` hands it a batch and answers its result. */
+async function startLoadClient(): Promise<{ send(batch: PostBatch): Promise<BatchResult>; stop(): void }> {
+  const child: ChildProcess = fork(join(root, 'scripts/bench/passkey-client.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the load client exited with ${code}`)));
+  });
+  return {
+    send: (batch) =>
+      new Promise((resolve) => {
+        child.once('message', (m) => resolve(m as BatchResult));
+        child.send(batch);
+      }),
+    stop: () => child.disconnect(),
+  };
+}
 
-    log(`preparing ${LOGINS} signed logins`);
-    const logins = await prepareLogins(gw.auth, authenticator, LOGINS);
-    const raws = logins.map((l) => ({
-      response: l.credential,
-      challenge: JSON.parse(Buffer.from(l.credential.response.clientDataJSON, 'base64url').toString())
-        .challenge,
-    }));
-
-    log('raw verifyAuthenticationResponse');
-    const raw = await ratePerSecond(LOGINS, CONCURRENCY, async (i) => {
+/** Raw verifications of the prepared assertions, `CONCURRENCY` in flight, in this process. */
+async function rawRate(
+  logins: PreparedLogin[],
+  credential: { id: string; publicKey: Uint8Array<ArrayBuffer> },
+) {
+  let next = 0;
+  const cpuBefore = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  const worker = async () => {
+    while (next < logins.length) {
+      const login = logins[next++]!;
       const result = await verifyAuthenticationResponse({
-        response: raws[i]!.response,
-        expectedChallenge: raws[i]!.challenge,
+        response: login.assertion,
+        expectedChallenge: login.challenge,
         expectedOrigin: ORIGIN,
         expectedRPID: 'localhost',
-        credential,
+        credential: { ...credential, counter: 0 },
       });
       if (!result.verified) throw new Error('raw verification failed');
-    });
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = process.cpuUsage(cpuBefore);
+  return { perSecond: logins.length / seconds, cpuMicros: (cpu.user + cpu.system) / logins.length };
+}
 
-    log('POST /api/auth/login/passkey');
-    const gateway = await ratePerSecond(LOGINS, CONCURRENCY, async (i) => {
-      const res = await logins[i]!.browser.post('/login/passkey', { credential: logins[i]!.credential });
-      if (res.status !== 200) throw new Error(`login answered ${res.status}: ${JSON.stringify(res.body)}`);
-    });
+async function gatewayRate(
+  client: Awaited<ReturnType<typeof startLoadClient>>,
+  gateway: Running,
+  logins: PreparedLogin[],
+) {
+  const cpuBefore = cpuMicros(gateway.pid);
+  const result = await client.send({
+    url: `${gateway.url}/api/auth/login/passkey`,
+    origin: ORIGIN,
+    concurrency: CONCURRENCY,
+    posts: logins.map((l) => l.post),
+  });
+  if (result.failures > 0)
+    throw new Error(`${result.failures} of ${result.count} logins failed; first: ${result.firstFailure}`);
+  const cpuAfter = cpuMicros(gateway.pid);
+  return {
+    perSecond: result.perSecond,
+    ...(cpuBefore !== undefined && cpuAfter !== undefined
+      ? { cpuMicros: (cpuAfter - cpuBefore) / result.count }
+      : {}),
+  };
+}
 
-    const ratio = gateway.perSecond / raw.perSecond;
-    const results = {
-      logins: LOGINS,
+export function passkeyMarkdown(r: Omit<PasskeyResults, 'markdown'>): string {
+  const cpu = (v: number | undefined) => (v === undefined ? 'n/a' : v.toFixed(0));
+  return [
+    '| Path | logins or verifications/s (median) | per round | CPU µs each (median) |',
+    '| --- | --- | --- | --- |',
+    `| raw \`verifyAuthenticationResponse\` | ${r.rawVerificationsPerSecond.toFixed(0)} | ` +
+      `${r.rounds.map((x) => x.rawPerSecond.toFixed(0)).join(' / ')} | ${cpu(r.rawCpuMicrosPerVerification)} |`,
+    `| gateway \`POST /api/auth/login/passkey\` (${r.database}) | ${r.gatewayLoginsPerSecond.toFixed(0)} | ` +
+      `${r.rounds.map((x) => x.gatewayPerSecond.toFixed(0)).join(' / ')} | ${cpu(r.gatewayCpuMicrosPerLogin)} |`,
+    '',
+    `Ratio gateway / raw: **${(r.ratio * 100).toFixed(1)}%** (median of the per-round ratios; target ≥ 30%, ` +
+      `goal 50%). ${r.logins} logins in ${r.rounds.length} rounds, ${r.concurrency} in flight, each ` +
+      'prepared before the timed window (options in its own cookie jar, assertion signed) and sent by a ' +
+      'load client in its own process; raw verification runs in the benchmark process on the same ' +
+      'assertions, alternating with the gateway round by round. A gateway login also reads and deletes the ' +
+      'challenge in Redis, reads and updates the credential in the database, reads the identity from ' +
+      'Kratos (the double, its own process), writes a session and appends a hash-chained audit event. The ' +
+      "gateway's CPU column counts its own process only.",
+  ].join('\n');
+}
+
+async function main() {
+  const tmp = mkdtempSync(join(tmpdir(), 'gw-bench-passkey-'));
+  const redis = await startPrivateRedis();
+  const kratos = await startKratosProcess();
+  const database = await createThrowawayDatabase('passkey');
+  if (!database) log('no Postgres server reachable: the gateway uses an in-memory PGlite');
+  const stack: Stack = { redis, kratos, databaseUrl: database?.url, tmp };
+  let gateway: Running | undefined;
+  let client: Awaited<ReturnType<typeof startLoadClient>> | undefined;
+  try {
+    gateway = await startGateway(stack);
+    const user = await signUp(gateway, kratos);
+    // Counter 0 (as synced passkeys report it) lets concurrent logins of one passkey all pass.
+    const authenticator = new SoftAuthenticator({ counterStep: 0 });
+    await addPasskey(gateway, user.jar, authenticator);
+    const [held] = authenticator.credentials.values();
+    const credential = { id: held!.id, publicKey: coseKey(held!.publicKey) };
+
+    const total = WARMUP_LOGINS + ROUNDS * LOGINS_PER_ROUND;
+    log(`preparing ${total} signed logins`);
+    const prepared = await prepareLogins(gateway, authenticator, total);
+    const warmup = prepared.slice(0, WARMUP_LOGINS);
+    const batches = splitEvenly(prepared.slice(WARMUP_LOGINS), ROUNDS);
+
+    client = await startLoadClient();
+    await rawRate(warmup, credential);
+    await gatewayRate(client, gateway, warmup);
+    const rounds: PasskeyRound[] = [];
+    for (const [r, batch] of batches.entries()) {
+      // Alternate which goes first, so drift of the machine does not favour either.
+      let raw: Awaited<ReturnType<typeof rawRate>>;
+      let gw: Awaited<ReturnType<typeof gatewayRate>>;
+      if (r % 2 === 0) {
+        raw = await rawRate(batch, credential);
+        gw = await gatewayRate(client, gateway, batch);
+      } else {
+        gw = await gatewayRate(client, gateway, batch);
+        raw = await rawRate(batch, credential);
+      }
+      rounds.push({
+        rawPerSecond: raw.perSecond,
+        gatewayPerSecond: gw.perSecond,
+        rawCpuMicros: raw.cpuMicros,
+        ...(gw.cpuMicros !== undefined ? { gatewayCpuMicros: gw.cpuMicros } : {}),
+      });
+      log(`round ${r + 1}: raw ${raw.perSecond.toFixed(0)}/s, gateway ${gw.perSecond.toFixed(0)}/s`);
+    }
+    const gatewayCpu = rounds.flatMap((x) => (x.gatewayCpuMicros === undefined ? [] : [x.gatewayCpuMicros]));
+    const figures: Omit<PasskeyResults, 'markdown'> = {
+      logins: ROUNDS * LOGINS_PER_ROUND,
+      rounds,
       concurrency: CONCURRENCY,
-      database: gw.deps.db.engine,
-      rawVerificationsPerSecond: raw.perSecond,
-      gatewayLoginsPerSecond: gateway.perSecond,
-      ratio,
-      markdown: [
-        `| Path | Verifications/s |`,
-        `| --- | --- |`,
-        `| raw \`verifyAuthenticationResponse\` | ${raw.perSecond.toFixed(0)} |`,
-        `| gateway \`POST /api/auth/login/passkey\` (${gw.deps.db.engine}) | ${gateway.perSecond.toFixed(0)} |`,
-        '',
-        `Ratio gateway / raw: **${(ratio * 100).toFixed(1)}%** (${LOGINS} logins, ${CONCURRENCY} in flight; ` +
-          'a gateway login also reads and deletes the challenge in Redis, reads and updates the credential ' +
-          'in Postgres, writes a session and appends a hash-chained audit event; client and gateway share ' +
-          'one process).',
-      ].join('\n'),
+      database: database ? 'postgres' : 'pglite',
+      rawVerificationsPerSecond: median(rounds.map((x) => x.rawPerSecond)),
+      gatewayLoginsPerSecond: median(rounds.map((x) => x.gatewayPerSecond)),
+      rawCpuMicrosPerVerification: median(rounds.map((x) => x.rawCpuMicros)),
+      ...(gatewayCpu.length === rounds.length ? { gatewayCpuMicrosPerLogin: median(gatewayCpu) } : {}),
+      ratio: pairedRatio(
+        rounds.map((x) => x.gatewayPerSecond),
+        rounds.map((x) => x.rawPerSecond),
+      ),
     };
+    const results: PasskeyResults = { ...figures, markdown: passkeyMarkdown(figures) };
     const dir = process.env.BENCH_RESULTS_DIR ?? join(root, 'bench-results');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'passkey.json'), `${JSON.stringify(results, null, 2)}\n`);
     log(
-      `raw ${raw.perSecond.toFixed(0)}/s, gateway ${gateway.perSecond.toFixed(0)}/s, ratio ${ratio.toFixed(3)}`,
+      `raw ${figures.rawVerificationsPerSecond.toFixed(0)}/s, gateway ` +
+        `${figures.gatewayLoginsPerSecond.toFixed(0)}/s, ratio ${figures.ratio.toFixed(3)}`,
     );
   } finally {
-    await gw.close();
-    await redis?.stop();
+    client?.stop();
+    await gateway?.stop();
+    await kratos.stop();
+    await redis.stop();
+    await database?.drop();
+    rmSync(tmp, { recursive: true, force: true });
   }
 }
 
+helpIfAsked(import.meta.url);
 await main();

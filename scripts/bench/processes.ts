@@ -4,6 +4,7 @@
  * Postgres database.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort, waitForPort } from '../../tests/helpers/net.js';
@@ -34,23 +35,38 @@ export interface Running {
 
 /**
  * Forks a TypeScript entry point (through tsx) that sends `{ port }` once it listens.
- * `cpuProfileDir` turns on V8's sampling profiler for the child.
+ * `cpuProfileDir` turns on V8's sampling profiler for the child. `logFile` receives the
+ * child's stdout (a gateway's log lines): written to a file, as a log collector would take
+ * them, they cost the server the same whoever runs the benchmark, and they stay out of its
+ * output.
  */
 export async function forkChild(
   script: string,
   env: Record<string, string>,
-  options: { cpuProfileDir?: string } = {},
+  options: { cpuProfileDir?: string; logFile?: string } = {},
 ): Promise<Running> {
   const execArgv = ['--import', 'tsx'];
   if (options.cpuProfileDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`);
+  const logFd = options.logFile ? openSync(options.logFile, 'a') : undefined;
   const child = fork(join(root, script), [], {
     execArgv,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', logFd ?? 'inherit', 'inherit', 'ipc'],
   });
+  if (logFd !== undefined) closeSync(logFd);
+  const logTail = () => {
+    if (!options.logFile) return '';
+    try {
+      return `; its last log lines:\n${readFileSync(options.logFile, 'utf8').split('\n').slice(-20).join('\n')}`;
+    } catch {
+      return '';
+    }
+  };
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m) => resolve((m as { port: number }).port));
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before listening`)));
+    child.once('exit', (code) =>
+      reject(new Error(`${script} exited with ${code} before listening${logTail()}`)),
+    );
   });
   const clock = () =>
     new Promise<number>((resolve) => {

@@ -12,7 +12,6 @@
  * `-- --session-only` measures the session check alone and prints the figures.
  */
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -36,11 +35,11 @@ import {
   startPrivateRedis,
   startKratosProcess,
   type PrivateRedis,
-  type KratosProcess,
   type Running,
 } from './processes.js';
 import { renderReport, type BenchResults, type ForeignResult } from './report.js';
 import { fillSessions } from './session-fill.js';
+import { signUp, startGateway, type SignedIn, type Stack } from './stack.js';
 import { helpIfAsked } from '../help.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -55,84 +54,7 @@ const settings = {
   profileSeconds: QUICK ? 3 : 10,
 };
 
-const ORIGIN = 'http://localhost:3000';
-const PASSWORD = 'correct-horse-battery-staple-42';
 const log = (message: string) => console.log(`bench: ${message}`);
-
-interface Stack {
-  redis: PrivateRedis;
-  kratos: KratosProcess;
-  databaseUrl?: string;
-  tmp: string;
-}
-
-function gatewayEnv(stack: Stack, extra: Record<string, string>): Record<string, string> {
-  return {
-    NODE_ENV: 'test',
-    SESSION_SECRET: randomBytes(32).toString('base64url'),
-    SESSION_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    REDIS_URL: stack.redis.url,
-    KRATOS_PUBLIC_URL: stack.kratos.publicUrl,
-    KRATOS_ADMIN_URL: stack.kratos.adminUrl,
-    ...(stack.databaseUrl ? { DATABASE_URL: stack.databaseUrl } : { PGLITE_DIR: 'memory' }),
-    DATA_DIR: join(stack.tmp, randomBytes(4).toString('hex')),
-    RATE_LIMIT_REGISTRATION: '100000/60',
-    RATE_LIMIT_LOGIN: '100000/60',
-    ...extra,
-  };
-}
-
-const startGateway = (stack: Stack, extra: Record<string, string>, cpuProfileDir?: string) =>
-  forkChild('scripts/bench/gateway-child.ts', gatewayEnv(stack, extra), { cpuProfileDir });
-
-interface SignedIn {
-  cookie: string;
-  sessionBody: string;
-  verifyHeaders: Record<string, string>;
-}
-
-/**
- * A password user, created at Kratos (its admin API) and signed in through the gateway's
- * password login: its warm session.
- */
-async function signUp(gateway: Running, kratos: KratosProcess): Promise<SignedIn> {
-  const email = `bench.${randomBytes(6).toString('hex')}@example.com`;
-  const created = await fetch(`${kratos.adminUrl}/admin/identities`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({
-      schema_id: 'default',
-      traits: { email },
-      credentials: { password: { config: { password: PASSWORD } } },
-      verifiable_addresses: [{ value: email, verified: true, via: 'email', status: 'completed' }],
-    }),
-  });
-  if (created.status !== 201)
-    throw new Error(`identity not created: ${created.status} ${await created.text()}`);
-  const res = await fetch(`${gateway.url}/api/auth/login/password`, {
-    method: 'POST',
-    headers: { Origin: ORIGIN, 'X-CSRF': '1', 'Content-Type': 'application/json' },
-    body: JSON.stringify({ identifier: email, password: PASSWORD }),
-  });
-  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
-  const cookie = res.headers
-    .getSetCookie()
-    .find((c) => c.startsWith('gw_session='))!
-    .split(';')[0]!;
-  const session = await fetch(`${gateway.url}/api/auth/session`, { headers: { Cookie: cookie } });
-  const verify = await fetch(`${gateway.url}/api/auth/verify`, { headers: { Cookie: cookie } });
-  if (session.status !== 200 || verify.status !== 200) throw new Error('the new session does not check');
-  // Warm the code paths (JIT, connection pools) before anything is measured.
-  for (let i = 0; i < 100; i++)
-    await fetch(`${gateway.url}/api/auth/session`, { headers: { Cookie: cookie } });
-  const verifyHeaders = Object.fromEntries(
-    ['x-user-id', 'x-user-email', 'x-user-roles', 'x-auth-aal', 'cache-control'].map((h) => [
-      h,
-      verify.headers.get(h) ?? '',
-    ]),
-  );
-  return { cookie, sessionBody: await session.text(), verifyHeaders };
-}
 
 /** Redis commands one GET /session costs, counted by the server over `n` sequential requests. */
 async function redisCommandsPerCheck(redis: PrivateRedis, gateway: Running, cookie: string, n = 500) {
@@ -273,7 +195,7 @@ function foreignBenchmarks(): ForeignResult[] {
     const run = spawnSync(process.execPath, ['--import', 'tsx', script], {
       stdio: 'inherit',
       env: { ...process.env, BENCH_RESULTS_DIR: resultsDir },
-      timeout: 240_000,
+      timeout: 600_000,
     });
     const json = join(resultsDir, `${name}.json`);
     if (run.status !== 0 || !existsSync(json))
