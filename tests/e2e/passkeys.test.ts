@@ -1,238 +1,160 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, type CDPSession, type Page } from 'playwright-core';
-import { STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
-import { signUpOnDemoPage } from '../helpers/account.js';
+import type { Page } from 'playwright-core';
 import { chromiumAvailable, startDemo, type Demo } from '../helpers/chromium.js';
+import { STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
+import {
+  addAuthenticator,
+  expectState,
+  expectText,
+  fetchFromPage,
+  openApp,
+  openTab,
+  removeAuthenticator,
+  session,
+  setPresence,
+  signInWithIdentifiedPasskey,
+  signInWithPassword,
+  signOut,
+  signUpInApp,
+  signUpWithPasskey,
+  type VirtualAuthenticator,
+} from '../helpers/web-app.js';
 
 /**
- * The demo page in headless Chromium, with passkeys made by the DevTools virtual
+ * The React app in headless Chromium, with passkeys made by the DevTools virtual
  * authenticator: what a user does by hand, proven in a real browser.
  */
 
 const available = chromiumAvailable();
-
-let browser: Browser;
-let baseUrl: string;
-
 let demo: Demo | undefined;
 before(async () => {
-  if (!available) return;
-  demo = await startDemo();
-  ({ browser, baseUrl } = demo);
+  if (available) demo = await startDemo();
 });
-
 after(() => demo?.close());
 
-interface VirtualAuthenticator {
-  cdp: CDPSession;
-  id: string;
+/** A fresh browser on the app with an authenticator; confirmation prompts are accepted. */
+async function openWithAuthenticator(userVerification = true): Promise<[Page, VirtualAuthenticator]> {
+  const page = await openApp(demo!.browser, demo!.baseUrl);
+  page.on('dialog', (dialog) => void dialog.accept());
+  return [page, await addAuthenticator(page, userVerification)];
 }
 
-/** Adds a DevTools virtual platform authenticator to the page (resident keys, optional UV). */
-async function addAuthenticator(page: Page, userVerification: boolean): Promise<VirtualAuthenticator> {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: userVerification,
-      isUserVerified: userVerification,
-      automaticPresenceSimulation: true,
+/** Signs out without letting the sign-in page's passkey autofill sign straight back in. */
+async function signOutQuietly(page: Page, authenticator: VirtualAuthenticator) {
+  await setPresence(authenticator, false);
+  await signOut(page);
+}
+
+/** A state-changing call from the page, as the app makes it. */
+const callFromPage = (page: Page, method: string, path: string, body?: unknown) =>
+  page.evaluate(
+    async ([m, p, b]) => {
+      const res = await fetch(`/api/auth${p}`, {
+        method: m as string,
+        headers: { 'X-CSRF': '1', 'Content-Type': 'application/json' },
+        body: b === undefined ? undefined : JSON.stringify(b),
+      });
+      return { status: res.status, body: await res.json().catch(() => null) };
     },
-  });
-  return { cdp, id: authenticatorId };
-}
-
-async function removeAuthenticator(a: VirtualAuthenticator) {
-  await a.cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: a.id });
-}
-
-/** A fresh browser context on the demo page. */
-async function openDemo(): Promise<Page> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(baseUrl);
-  await page.waitForFunction(() => 'gatewayDemo' in window && 'SimpleWebAuthnBrowser' in window);
-  return page;
-}
-
-/** GET /api/auth/<path> from the page, with its cookies. */
-async function fetchFromPage(page: Page, path: string) {
-  return page.evaluate(async (p) => {
-    const res = await fetch(`/api/auth${p}`);
-    return { status: res.status, body: await res.json().catch(() => null) };
-  }, path);
-}
-
-const session = (page: Page) => fetchFromPage(page, '/session');
-
-/** What the page shows, for failure messages. */
-const pageState = (page: Page) =>
-  page.evaluate(() => ({
-    status: document.getElementById('passkey-status')?.textContent,
-    output: document.getElementById('output')?.textContent?.slice(0, 500),
-  }));
-
-async function expectStatus(page: Page, text: string) {
-  try {
-    await page.waitForFunction(
-      (t) => document.getElementById('passkey-status')?.textContent?.includes(t),
-      text,
-      { timeout: 20_000 },
-    );
-  } catch (err) {
-    assert.fail(`expected "${text}" on the page: ${JSON.stringify(await pageState(page))} (${String(err)})`);
-  }
-}
-
-async function signUpPasswordless(page: Page, email: string) {
-  await signUpOnDemoPage(page, demo!.gw, { email });
-  await expectStatus(page, 'Finish signing up');
-  await page.click('#passkey-add');
-  await expectStatus(page, 'Passkey added.');
-}
-
-async function expectAal(page: Page, aal: string) {
-  try {
-    await page.waitForFunction((a) => document.getElementById('session-view')?.dataset.aal === a, aal, {
-      timeout: 20_000,
-    });
-  } catch (err) {
-    assert.fail(`expected a session at ${aal}: ${JSON.stringify(await pageState(page))} (${String(err)})`);
-  }
-}
-
-async function identifyAndUsePasskey(page: Page, email: string) {
-  await page.fill('#login-identifier', email);
-  await page.click('#identify-form button[type=submit]');
-  await page.waitForSelector('#passkey-identified-login:not([hidden])');
-  await page.click('#passkey-identified-login');
-  await expectStatus(page, 'Signed in with a passkey.');
-}
-
-async function passwordSignIn(page: Page, email: string) {
-  await page.fill('#login-identifier', email);
-  await page.click('#identify-form button[type=submit]');
-  await page.fill('#password-login-form input[name=password]', STRONG_PASSWORD);
-  await page.click('#password-login-form button[type=submit]');
-  await page.waitForFunction(() => document.getElementById('session-view')?.textContent?.includes('aal'));
-}
-
-async function logOut(page: Page) {
-  await page.click('#logout');
-  await page.waitForFunction(() =>
-    document.getElementById('session-view')?.textContent?.startsWith('Not signed in'),
+    [method, path, body] as const,
   );
-}
 
 describe('passkeys in Chromium', { skip: !available && 'Chromium is not installed' }, () => {
-  it('signs up without a password, then signs in with the passkey at aal2', async () => {
-    const page = await openDemo();
-    await addAuthenticator(page, true);
+  it('signs up without a password, then signs in with a saved passkey at aal2', async () => {
+    const [page, authenticator] = await openWithAuthenticator();
     const email = uniqueEmail('e2e');
-    await signUpPasswordless(page, email);
+    await signUpWithPasskey(page, demo!.gw, email);
     assert.equal((await session(page)).body.aal, 'aal2');
-    await logOut(page);
+    await signOutQuietly(page, authenticator);
     assert.equal((await session(page)).status, 401);
 
-    await page.click('#passkey-login');
-    await expectStatus(page, 'Signed in with a passkey.');
+    await setPresence(authenticator, true);
+    await page.getByRole('button', { name: 'Sign in with a saved passkey' }).click();
+    await expectState(page, 'signed-in', 'aal2');
     const signedIn = await session(page);
-    assert.equal(signedIn.status, 200);
     assert.equal(signedIn.body.email, email);
-    assert.equal(signedIn.body.aal, 'aal2');
     assert.equal(signedIn.body.methods[0].method, 'passkey');
     assert.equal(signedIn.body.methods[0].userVerified, true);
     await page.context().close();
   });
 
   it('signs in with the passkey the identify answer offers', async () => {
-    const page = await openDemo();
-    await addAuthenticator(page, true);
+    const [page, authenticator] = await openWithAuthenticator();
     const email = uniqueEmail('e2e');
-    await signUpPasswordless(page, email);
-    await logOut(page);
-    await identifyAndUsePasskey(page, email);
-    assert.equal((await session(page)).body.aal, 'aal2');
+    await signUpWithPasskey(page, demo!.gw, email);
+    await signOutQuietly(page, authenticator);
+    await page.fill('#field-identifier', email);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await setPresence(authenticator, true);
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await expectState(page, 'signed-in', 'aal2');
     await page.context().close();
   });
 
   it('signs in through the browser’s autofill (conditional UI)', async () => {
-    const page = await openDemo();
-    await addAuthenticator(page, true);
+    const [page, authenticator] = await openWithAuthenticator();
     const email = uniqueEmail('e2e-autofill');
-    await signUpPasswordless(page, email);
-    await logOut(page);
+    await signUpWithPasskey(page, demo!.gw, email);
+    await signOutQuietly(page, authenticator);
+    await setPresence(authenticator, true);
     await page.reload();
-    await page.click('#login-identifier');
-    await expectStatus(page, 'Signed in with a passkey.');
-    const signedIn = await session(page);
-    assert.equal(signedIn.body.email, email);
-    assert.equal(signedIn.body.aal, 'aal2');
+    await expectState(page, 'signed-in', 'aal2');
+    assert.equal((await session(page)).body.email, email);
     await page.context().close();
   });
 
-  it('gives aal1 without user verification and refuses what aal2 guards, adding a passkey included', async () => {
-    const page = await openDemo();
-    const withoutUv = await addAuthenticator(page, false);
+  it('gives aal1 without user verification and asks for a second factor before what aal2 guards, adding a passkey included', async () => {
+    const [page, withoutUv] = await openWithAuthenticator(false);
     const email = uniqueEmail('e2e-nouv');
-    await signUpPasswordless(page, email);
-    await logOut(page);
+    await signUpWithPasskey(page, demo!.gw, email, undefined);
+    await signOutQuietly(page, withoutUv);
     // Chromium protects discoverable credentials made without UV (credProtect): name the account.
-    await identifyAndUsePasskey(page, email);
-    assert.equal((await session(page)).body.aal, 'aal1');
-    const refused = await fetchFromPage(page, '/verify?aal=aal2');
-    assert.equal(refused.status, 403);
-    const passkeys = await fetchFromPage(page, '/passkeys');
-    const removal = await page.evaluate(async (id) => {
-      const res = await fetch(`/api/auth/passkeys/${id}`, { method: 'DELETE', headers: { 'X-CSRF': '1' } });
-      return { status: res.status, body: await res.json() };
-    }, passkeys.body.passkeys[0].id);
-    assert.equal(removal.status, 403);
-    assert.equal(removal.body.error.code, 'aal2_required');
-    assert.deepEqual(removal.body.error.details.methods, ['passkey']);
+    await setPresence(withoutUv, true);
+    await signInWithIdentifiedPasskey(page, email);
+    await expectState(page, 'signed-in', 'aal1');
+    assert.equal((await fetchFromPage(page, '/verify?aal=aal2')).status, 403);
 
-    // Nor can this aal1 session plant another passkey, one that would verify the user: the
-    // account has a passkey, so adding one needs aal2.
+    // Nor can this aal1 session plant another passkey, one that would verify the user: the app
+    // asks for a second factor first, and without one the passkey list stays as it was.
     await removeAuthenticator(withoutUv);
     await addAuthenticator(page, true);
-    await page.click('#passkey-add');
-    await expectStatus(page, 'Cannot add a passkey: aal2_required');
+    await openTab(page, 'Security');
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Confirm it’s you' });
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await expectText(page, 'This needs a stronger sign-in: complete a second factor.');
     assert.equal((await fetchFromPage(page, '/passkeys')).body.passkeys.length, 1);
     await page.context().close();
   });
 
-  it('steps a password login up to aal2 with a passkey', async () => {
-    const page = await openDemo();
-    await addAuthenticator(page, true);
+  it('steps a password sign-in up to aal2 with a passkey, never with the one this session added', async () => {
+    const [page, authenticator] = await openWithAuthenticator();
     const email = uniqueEmail('e2e-pw');
-    await signUpOnDemoPage(page, demo!.gw, { email, password: STRONG_PASSWORD });
-    await expectAal(page, 'aal1');
-    await logOut(page);
-    await page.fill('#login-identifier', email);
-    await page.click('#identify-form button[type=submit]');
-    await page.fill('#password-login-form input[name=password]', STRONG_PASSWORD);
-    await page.click('#password-login-form button[type=submit]');
-    await expectAal(page, 'aal1');
-    await page.click('#passkey-add');
-    await expectStatus(page, 'Passkey added.');
-    // The passkey never raises the session that added it: it counts from the next sign-in.
-    await page.click('#passkey-step-up');
-    await expectStatus(page, 'Cannot step up: factor_enrolled_in_this_session');
-    await logOut(page);
-    await passwordSignIn(page, email);
+    await signUpInApp(page, demo!.gw, { email, password: STRONG_PASSWORD });
+    await expectState(page, 'signed-in', 'aal1');
+    await openTab(page, 'Security');
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await expectText(page, 'Passkey added.');
+    // The passkey never raises the session that added it: removing it (an aal2 act) finds no factor to use.
+    await page.getByTestId('passkey').getByRole('button', { name: 'Remove' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Confirm it’s you' });
+    await dialog.getByText('counts from your next sign-in').waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    assert.equal((await session(page)).body.aal, 'aal1');
+
+    await signOutQuietly(page, authenticator);
+    await signInWithPassword(page, email, STRONG_PASSWORD);
+    await expectState(page, 'second-factor');
     const owed = await session(page);
     assert.equal(owed.status, 403);
     assert.equal(owed.body.error.code, 'aal2_required');
-    await page.click('#passkey-step-up');
-    await expectStatus(page, 'Stepped up.');
-    const raised = await session(page);
-    assert.equal(raised.body.aal, 'aal2');
+    await setPresence(authenticator, true);
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
+    await expectState(page, 'signed-in', 'aal2');
     assert.deepEqual(
-      raised.body.methods.map((m: { method: string }) => m.method),
+      (await session(page)).body.methods.map((m: { method: string }) => m.method),
       ['password', 'passkey'],
     );
     await page.context().close();
@@ -240,76 +162,79 @@ describe('passkeys in Chromium', { skip: !available && 'Chromium is not installe
 
   it('password known, passkey not: the attacker is refused and the owner untouched', async () => {
     // The owner: a password account protected by a passkey.
-    const owner = await openDemo();
-    await addAuthenticator(owner, true);
+    const [owner, ownerKey] = await openWithAuthenticator();
     const email = uniqueEmail('e2e-owner');
-    await signUpOnDemoPage(owner, demo!.gw, { email, password: STRONG_PASSWORD });
-    await expectAal(owner, 'aal1');
-    await owner.click('#passkey-add');
-    await expectStatus(owner, 'Passkey added.');
+    await signUpInApp(owner, demo!.gw, { email, password: STRONG_PASSWORD });
+    await expectState(owner, 'signed-in', 'aal1');
+    await openTab(owner, 'Security');
+    await owner.getByRole('button', { name: 'Add a passkey' }).click();
+    await expectText(owner, 'Passkey added.');
     const ownerPasskeys = (await fetchFromPage(owner, '/passkeys')).body.passkeys.map(
       (p: { id: string }) => p.id,
     );
     assert.equal(ownerPasskeys.length, 1);
 
     // The attacker, in another browser with an authenticator of their own, knows the password.
-    const attacker = await openDemo();
-    await addAuthenticator(attacker, true);
-    await passwordSignIn(attacker, email);
+    const [attacker, attackerKey] = await openWithAuthenticator();
+    await setPresence(attackerKey, false);
+    await signInWithPassword(attacker, email, STRONG_PASSWORD);
+    await expectState(attacker, 'second-factor');
     const owed = await session(attacker);
     assert.equal(owed.status, 403);
-    assert.equal(owed.body.error.code, 'aal2_required');
     assert.deepEqual(owed.body.error.details.methods, ['passkey']);
+    // Their own authenticator holds no passkey of the account: the step-up fails.
+    await setPresence(attackerKey, true);
+    await attacker.getByRole('button', { name: 'Use a passkey' }).click();
+    await attacker.getByRole('alert').waitFor();
+    await expectState(attacker, 'second-factor');
     // No factor of their own that would lift them...
-    await attacker.click('#passkey-add');
-    await expectStatus(attacker, 'Cannot add a passkey: aal2_required');
-    const refusals = await attacker.evaluate(async () => {
-      const { api } = (window as any).gatewayDemo;
-      const calls = [
-        await api('POST', '/mfa/totp', {}),
-        await api('POST', '/mfa/backup-codes', {}),
-        await api('POST', '/password', { password: 'attacker-chosen-passphrase-1' }),
-        await api('POST', '/logout/all', {}),
-        await api('GET', '/passkeys'),
-      ];
-      return calls.map((c: { status: number; body: any }) => [c.status, c.body?.error?.code]);
-    });
-    for (const refusal of refusals) assert.deepEqual(refusal, [403, 'aal2_required']);
+    const refusals = [
+      await callFromPage(attacker, 'POST', '/passkeys/options', {}),
+      await callFromPage(attacker, 'POST', '/mfa/totp', {}),
+      await callFromPage(attacker, 'POST', '/mfa/backup-codes', {}),
+      await callFromPage(attacker, 'POST', '/password', { password: 'attacker-chosen-passphrase-1' }),
+      await callFromPage(attacker, 'POST', '/logout/all', {}),
+      await fetchFromPage(attacker, '/passkeys'),
+    ];
+    for (const refusal of refusals)
+      assert.deepEqual([refusal.status, refusal.body?.error?.code], [403, 'aal2_required']);
 
     // ...and the owner is untouched: still signed in, the same passkey, which still signs in.
     assert.equal((await session(owner)).status, 200);
     const after = (await fetchFromPage(owner, '/passkeys')).body.passkeys.map((p: { id: string }) => p.id);
     assert.deepEqual(after, ownerPasskeys);
-    await logOut(owner);
-    await identifyAndUsePasskey(owner, email);
-    await expectAal(owner, 'aal2');
+    await signOutQuietly(owner, ownerKey);
+    await setPresence(ownerKey, true);
+    await owner.getByRole('button', { name: 'Sign in with a saved passkey' }).click();
+    await expectState(owner, 'signed-in', 'aal2');
     await owner.context().close();
     await attacker.context().close();
   });
 
   it('lists, renames and removes passkeys, keeping the last one', async () => {
-    const page = await openDemo();
-    const first = await addAuthenticator(page, true);
-    await signUpPasswordless(page, uniqueEmail('e2e-list'));
-    await page.waitForSelector('#passkeys-list li');
-    await page.click('#passkeys-list li .passkey-remove');
-    await expectStatus(page, 'Refused: last_credential');
+    const [page, first] = await openWithAuthenticator();
+    await signUpWithPasskey(page, demo!.gw, uniqueEmail('e2e-list'));
+    await openTab(page, 'Security');
+    const rows = page.getByTestId('passkey');
+    await rows.first().waitFor();
+    await rows.first().getByRole('button', { name: 'Remove' }).click();
+    await expectText(page, 'This is your only way to sign in');
     // The first authenticator is excluded from registering again: a second device adds the next one.
     await removeAuthenticator(first);
     await addAuthenticator(page, true);
-    await page.fill('#passkey-nickname', 'Second');
-    await page.click('#passkey-add');
-    await expectStatus(page, 'Passkey added.');
-    await page.waitForFunction(() => document.querySelectorAll('#passkeys-list li').length === 2);
-    await page.fill('#passkey-nickname', 'Renamed');
-    await page.click('#passkeys-list li:first-child .passkey-rename');
-    await page.waitForFunction(() =>
-      document.querySelector('#passkeys-list li:first-child')?.textContent?.startsWith('Renamed'),
-    );
-    await page.click('#passkeys-list li:first-child .passkey-remove');
-    await expectStatus(page, 'Passkey removed.');
-    await page.waitForFunction(() => document.querySelectorAll('#passkeys-list li').length === 1);
-    assert.match((await page.textContent('#passkeys-list li'))!, /^Second/);
+    await page.fill('#field-passkey-nickname', 'Second');
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await expectText(page, 'Passkey added.');
+    await rows.nth(1).waitFor();
+    await rows.first().getByRole('button', { name: 'Rename' }).click();
+    await rows.first().getByLabel('Name').fill('Renamed');
+    await rows.first().getByRole('button', { name: 'Save' }).click();
+    await expectText(page, 'Passkey renamed.');
+    await rows.filter({ hasText: 'Renamed' }).waitFor();
+    await rows.filter({ hasText: 'Renamed' }).getByRole('button', { name: 'Remove' }).click();
+    await expectText(page, 'Passkey removed.');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=passkey]').length === 1);
+    assert.match((await rows.first().locator('.passkey-name').textContent())!, /^Second$/);
     await page.context().close();
   });
 });

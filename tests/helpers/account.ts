@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { Secret, TOTP } from 'otpauth';
-import type { Page } from 'playwright-core';
 import type { KratosDouble, KratosDoubleOptions } from '../doubles/kratos/index.js';
 import { startTestGateway, type TestGateway, type TestGatewayOptions } from './gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail, type ApiResponse } from './http.js';
@@ -176,28 +175,6 @@ export async function registerAccount(
   const code = signUpCode((await gw.mail.waitFor(address, seen)).raw);
   assert.ok(code, `the sign-up mail to ${address} carries no code (is the address taken?)`);
   return browser.post(`${prefix}/register/confirm`, { email: input.email, code });
-}
-
-/**
- * The same sign-up on the demo page, as a person does it: the sign-up form, then the code
- * from the mail typed into the confirmation form that appears.
- */
-export async function signUpOnDemoPage(
-  page: Page,
-  gw: TestGateway,
-  input: { email: string; password?: string },
-): Promise<void> {
-  assert.ok(gw.mail, 'signUpOnDemoPage needs the mail sink of the test gateway');
-  const address = input.email.trim().toLowerCase();
-  const seen = gw.mail.to(address).length;
-  await page.fill('#register-form input[name=email]', input.email);
-  if (input.password) await page.fill('#register-form input[name=password]', input.password);
-  await page.click('#register-form button[type=submit]');
-  const code = signUpCode((await gw.mail.waitFor(address, seen)).raw);
-  assert.ok(code, `the sign-up mail to ${address} carries no code (is the address taken?)`);
-  await page.waitForSelector('#register-confirm-form:not([hidden])');
-  await page.fill('#register-confirm-form input[name=code]', code);
-  await page.click('#register-confirm-form button[type=submit]');
 }
 
 /** An identity with TOTP enrolled, and a fresh browser whose password login now owes the second factor. */

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { startTestGateway, type TestGateway } from './gateway.js';
 import { freePort } from './net.js';
+import { ensureWebAppBuilt } from './web-app.js';
 
 /** Debian's Chromium, driven by playwright-core (no browser download). */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -34,7 +35,7 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
-/** The gateway serving the demo page on localhost (the WebAuthn RP id) and a browser to drive it. */
+/** The gateway serving the React app (web/dist) on localhost (the WebAuthn RP id) and a browser to drive it. */
 export interface Demo {
   gw: TestGateway;
   browser: Browser;
@@ -43,6 +44,7 @@ export interface Demo {
 }
 
 export async function startDemo(): Promise<Demo> {
+  await ensureWebAppBuilt();
   const port = await freePort();
   const baseUrl = `http://localhost:${port}`;
   const gw = await startTestGateway({

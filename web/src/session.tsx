@@ -19,6 +19,8 @@ interface SessionContext {
   signedIn(session: Session): void;
   /** A password sign-in that owes its second factor. */
   secondFactorOwed(methods: string[]): void;
+  /** The session ended elsewhere (sign-out everywhere). */
+  signedOut(): void;
   signOut(): Promise<void>;
 }
 
@@ -47,18 +49,20 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     void refresh();
   }, [refresh]);
 
+  const signedIn = useCallback((session: Session) => setState({ status: 'signed-in', session }), []);
+  const secondFactorOwed = useCallback(
+    (methods: string[]) => setState({ status: 'second-factor', methods }),
+    [],
+  );
+  const signedOut = useCallback(() => setState({ status: 'signed-out' }), []);
+  const signOut = useCallback(async () => {
+    await gw.run((api) => api.POST('/api/auth/logout'), { stepUp: false });
+    setState({ status: 'signed-out' });
+  }, []);
+
   const value = useMemo<SessionContext>(
-    () => ({
-      state,
-      refresh,
-      signedIn: (session) => setState({ status: 'signed-in', session }),
-      secondFactorOwed: (methods) => setState({ status: 'second-factor', methods }),
-      async signOut() {
-        await gw.run((api) => api.POST('/api/auth/logout'), { stepUp: false });
-        setState({ status: 'signed-out' });
-      },
-    }),
-    [state, refresh],
+    () => ({ state, refresh, signedIn, secondFactorOwed, signedOut, signOut }),
+    [state, refresh, signedIn, secondFactorOwed, signedOut, signOut],
   );
   return <Context.Provider value={value}>{children}</Context.Provider>;
 }

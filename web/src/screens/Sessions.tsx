@@ -39,7 +39,7 @@ function device(userAgent: string | undefined): string {
 
 /** Where the account is signed in: revoke one session, or sign out everywhere. */
 export function Sessions() {
-  const { signOut, refresh } = useSession();
+  const { signedOut, refresh } = useSession();
   const task = useTask();
   const [sessions, setSessions] = useState<Schema<'SessionSummary'>[]>();
   const { run } = task;
@@ -99,7 +99,7 @@ export function Sessions() {
         onClick={async () => {
           if (!window.confirm('Sign out on every device, this one included?')) return;
           const result = await task.run(() => gw.run((api) => api.POST('/api/auth/logout/all')));
-          if (result?.ok) await signOut();
+          if (result?.ok) signedOut();
         }}
       >
         Sign out everywhere

@@ -7,7 +7,7 @@ import {
 import { useEffect, useState } from 'react';
 import { gw } from '../gateway';
 import { methodsOf, useSession } from '../session';
-import { Card, Field, Notice, Submit, useTask } from '../ui';
+import { Card, errorText, Field, Notice, Submit, useTask } from '../ui';
 
 /**
  * Unified sign-in: the browser offers saved passkeys in the e-mail field's autofill right away;
@@ -19,6 +19,7 @@ export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecove
   const [identifier, setIdentifier] = useState('');
   const [password, setPassword] = useState('');
   const [identified, setIdentified] = useState<Schema<'IdentifyAnswer'>>();
+  const { fail } = task;
 
   // Conditional UI: runs in the background until a passkey is picked or the form changes.
   useEffect(() => {
@@ -28,13 +29,13 @@ export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecove
       if (!active || !result) return;
       if (result.ok) signedIn(result.data);
       // The browser's own cancellations (another ceremony, leaving the page) are no error.
-      else if (result.error.kind !== 'webauthn') task.fail(result.error.message);
+      else if (result.error.kind !== 'webauthn') fail(errorText(result.error));
     });
     return () => {
       active = false;
       cancelPasskeyAutofill();
     };
-  }, [identified, signedIn, task]);
+  }, [identified, signedIn, fail]);
 
   const identify = async () => {
     const result = await task.run(() =>
@@ -87,6 +88,9 @@ export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecove
             hint="Saved passkeys for this site appear in the suggestions."
           />
           <Submit busy={task.busy}>Continue</Submit>
+          <button type="button" disabled={task.busy} onClick={() => void withPasskey()}>
+            Sign in with a saved passkey
+          </button>
         </form>
       ) : (
         <div className="stack">

@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CDPSession, Page } from 'playwright-core';
+import { signUpCode } from './account.js';
+import type { TestGateway } from './gateway.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const INDEX = join(root, 'web/dist/index.html');
+const SOURCES = ['web/src', 'web/index.html', 'web/vite.config.ts', 'clients/typescript/src'];
+
+function newestSource(path: string): number {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(stat.mtimeMs, ...readdirSync(path).map((name) => newestSource(join(path, name))));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Builds the React app (web/dist) when it is missing or older than its sources, as
+ * `npm run build:web` does; suites running side by side build it once, behind a lock.
+ */
+export async function ensureWebAppBuilt(): Promise<void> {
+  const fresh = () =>
+    existsSync(INDEX) &&
+    statSync(INDEX).mtimeMs >= Math.max(...SOURCES.map((s) => newestSource(join(root, s))));
+  const lock = join(root, 'web/.build-lock');
+  for (let waited = 0; !fresh(); waited += 250) {
+    try {
+      mkdirSync(lock);
+    } catch {
+      assert.ok(waited < 180_000, 'another suite has been building the React app for three minutes');
+      await sleep(250);
+      continue;
+    }
+    try {
+      if (fresh()) return;
+      for (const [cmd, cwd] of [
+        [['node_modules/typescript/bin/tsc', '-p', 'clients/typescript'], root],
+        [[join(root, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], join(root, 'web')],
+      ] as const) {
+        const built = spawnSync(process.execPath, cmd, { cwd, encoding: 'utf8' });
+        assert.equal(built.status, 0, `${cmd.join(' ')} failed:\n${built.stdout}${built.stderr}`);
+      }
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
+}
+
+export interface VirtualAuthenticator {
+  cdp: CDPSession;
+  id: string;
+}
+
+/** Adds a DevTools virtual platform authenticator to the page (resident keys, optional UV). */
+export async function addAuthenticator(page: Page, userVerification = true): Promise<VirtualAuthenticator> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: userVerification,
+      isUserVerified: userVerification,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { cdp, id: authenticatorId };
+}
+
+/**
+ * Whether the authenticator answers by itself. Off while typing into the e-mail field of a page
+ * whose authenticator holds a passkey: focusing the field would start the passkey autofill.
+ */
+export async function setPresence(a: VirtualAuthenticator, enabled: boolean): Promise<void> {
+  await a.cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId: a.id, enabled });
+}
+
+export async function removeAuthenticator(a: VirtualAuthenticator): Promise<void> {
+  await a.cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: a.id });
+}
+
+/** What the page shows, for failure messages. */
+const pageState = (page: Page) =>
+  page.evaluate(() => ({
+    state: document.querySelector('.app')?.getAttribute('data-state'),
+    aal: document.querySelector('.app')?.getAttribute('data-aal'),
+    alerts: Array.from(document.querySelectorAll('[role=alert], [role=status]'), (e) => e.textContent),
+    heading: document.querySelector('h2')?.textContent,
+  }));
+
+/** Waits for the app's session state (`signed-in`, `signed-out`, `second-factor`), and an AAL when given. */
+export async function expectState(page: Page, state: string, aal?: string): Promise<void> {
+  const selector = `.app[data-state="${state}"]${aal ? `[data-aal="${aal}"]` : ''}`;
+  try {
+    await page.waitForSelector(selector, { timeout: 20_000 });
+  } catch (err) {
+    assert.fail(`expected ${selector}: ${JSON.stringify(await pageState(page))} (${String(err)})`);
+  }
+}
+
+/** Waits until the page shows `text` (an alert, a status, any text). */
+export async function expectText(page: Page, text: string | RegExp): Promise<void> {
+  try {
+    await page.getByText(text).first().waitFor({ timeout: 20_000 });
+  } catch (err) {
+    assert.fail(`expected "${text}" on the page: ${JSON.stringify(await pageState(page))} (${String(err)})`);
+  }
+}
+
+/** A fresh browser context on the app, once it knows whether someone is signed in. */
+export async function openApp(
+  browser: import('playwright-core').Browser,
+  baseUrl: string,
+  options: { viewport?: { width: number; height: number } } = {},
+): Promise<Page> {
+  const context = await browser.newContext(options.viewport ? { viewport: options.viewport } : {});
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.error('page error:', err.message));
+  await page.goto(baseUrl);
+  await page.waitForSelector('.app:not([data-state="loading"])');
+  return page;
+}
+
+/** GET /api/auth<path> from the page, with its cookies. */
+export function fetchFromPage(page: Page, path: string) {
+  return page.evaluate(async (p) => {
+    const res = await fetch(`/api/auth${p}`);
+    return { status: res.status, body: await res.json().catch(() => null) };
+  }, path);
+}
+
+export const session = (page: Page) => fetchFromPage(page, '/session');
+
+/** Signs up in the app as a person does: the form, then the code from the mail. */
+export async function signUpInApp(
+  page: Page,
+  gw: TestGateway,
+  input: { email: string; password?: string },
+): Promise<void> {
+  assert.ok(gw.mail, 'signUpInApp needs the mail sink of the test gateway');
+  const address = input.email.trim().toLowerCase();
+  const seen = gw.mail.to(address).length;
+  await page.getByRole('button', { name: 'Create an account' }).click();
+  await page.fill('#field-email', input.email);
+  if (input.password) {
+    await page.getByLabel('With a password').check();
+    await page.fill('#field-new-password', input.password);
+  }
+  await page.getByRole('button', { name: 'Send me a code' }).click();
+  const code = signUpCode((await gw.mail.waitFor(address, seen)).raw);
+  assert.ok(code, `the sign-up mail to ${address} carries no code (is the address taken?)`);
+  await page.fill('#field-signup-code', code);
+  await page.getByRole('button', { name: 'Create account' }).click();
+}
+
+/**
+ * A passwordless sign-up, finished with its first passkey (the page needs an authenticator);
+ * `aal` is the level the session should reach (aal2 with a user-verifying authenticator).
+ */
+export async function signUpWithPasskey(
+  page: Page,
+  gw: TestGateway,
+  email: string,
+  aal: 'aal1' | 'aal2' | undefined = 'aal2',
+): Promise<void> {
+  await signUpInApp(page, gw, { email });
+  await expectText(page, 'One more step: add your passkey');
+  await page.getByRole('button', { name: 'Add a passkey' }).click();
+  await expectState(page, 'signed-in', aal);
+}
+
+/** Names the account, then signs in with its password. */
+export async function signInWithPassword(page: Page, email: string, password: string): Promise<void> {
+  await page.fill('#field-identifier', email);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.fill('#field-password', password);
+  await page.getByRole('button', { name: 'Sign in with password' }).click();
+}
+
+/** Names the account, then uses the passkey the identify answer offers. */
+export async function signInWithIdentifiedPasskey(page: Page, email: string): Promise<void> {
+  await page.fill('#field-identifier', email);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+}
+
+export async function signOut(page: Page): Promise<void> {
+  await page.locator('header').getByRole('button', { name: 'Sign out' }).click();
+  await expectState(page, 'signed-out');
+}
+
+export async function openTab(page: Page, name: 'Honey Jars' | 'Security' | 'Devices' | 'Profile') {
+  await page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name }).click();
+}
