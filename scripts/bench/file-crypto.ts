@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
@@ -29,13 +29,29 @@ const THROUGHPUT_BYTES = Number(process.env.FILE_CRYPTO_MB ?? 256) * MIB;
 const MEMORY_BYTES = Number(process.env.FILE_CRYPTO_MEMORY_MB ?? 1024) * MIB;
 const ROUNDS = 7;
 const TARGETS = { minRatio: 0.7, maxPeakRssMB: 100 };
-/** What the memory child runs, compiled to plain JavaScript. */
-const COMPILED = [
-  'gateway/src/files/chunked-aead.ts',
-  'gateway/src/http/errors.ts',
-  'scripts/bench/file-crypto-memory.ts',
-];
+/** What the memory child runs: this file and everything it imports, compiled to plain JavaScript. */
+const MEMORY_ENTRY = 'scripts/bench/file-crypto-memory.ts';
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * The repository files `entry` (relative to root) imports, transitively, itself included:
+ * relative `./x.js` specifiers name `x.ts` sources. Type-only imports are followed too
+ * (harmless: compiled, never loaded).
+ */
+function importClosure(entry: string): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const { importedFiles } = ts.preProcessFile(readFileSync(join(root, file), 'utf8'), true, true);
+    for (const { fileName } of importedFiles) {
+      if (!fileName.startsWith('.')) continue;
+      visit(relative(root, join(root, dirname(file), fileName.replace(/\.js$/, '.ts'))));
+    }
+  };
+  visit(entry);
+  return [...seen];
+}
 
 /** `total` bytes in 1 MiB pieces (what a socket hands a stream), generated, never stored. */
 function generated(total: number, piece = randomBytes(MIB)): Readable {
@@ -152,7 +168,7 @@ function median(values: number[]): number {
 async function measureMemory(): Promise<MemoryResult> {
   const outDir = mkdtempSync(join(tmpdir(), 'file-crypto-bench-'));
   try {
-    for (const file of COMPILED) {
+    for (const file of importClosure(MEMORY_ENTRY)) {
       const source = readFileSync(join(root, file), 'utf8');
       const { outputText } = ts.transpileModule(source, {
         compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
@@ -162,7 +178,7 @@ async function measureMemory(): Promise<MemoryResult> {
       writeFileSync(target, outputText);
     }
     writeFileSync(join(outDir, 'package.json'), '{ "type": "module" }');
-    return await runChild(join(outDir, 'scripts/bench/file-crypto-memory.js'));
+    return await runChild(join(outDir, MEMORY_ENTRY.replace(/\.ts$/, '.js')));
   } finally {
     rmSync(outDir, { recursive: true, force: true });
   }
