@@ -24,6 +24,21 @@ export interface Target {
   headers?: Record<string, string>;
   /** The server's process: its CPU time per request is measured too. */
   pid?: number;
+  /** Several server processes (nginx's worker and the gateway behind it): their CPU time is summed. */
+  pids?: number[];
+}
+
+const serverPids = (t: Target) => t.pids ?? (t.pid ? [t.pid] : []);
+
+/** The CPU time the processes have used together (µs); undefined if any cannot be read. */
+function totalCpuMicros(pids: number[]): number | undefined {
+  let total = 0;
+  for (const pid of pids) {
+    const used = cpuMicros(pid);
+    if (used === undefined) return undefined;
+    total += used;
+  }
+  return total;
 }
 
 export interface Measurement {
@@ -33,7 +48,7 @@ export interface Measurement {
   requests: number;
   /** Answers other than 2xx, connection errors and timeouts: a benchmark of failures is worthless. */
   failures: number;
-  /** The server's CPU time per answered request (µs), when its process is known: unlike req/s, it barely depends on what else runs. */
+  /** The servers' CPU time per answered request (µs), when their processes are known: unlike req/s, it barely depends on what else runs. */
   cpuMicrosPerRequest?: number;
 }
 
@@ -41,7 +56,8 @@ export async function measure(
   target: Target,
   options: { connections: number; seconds: number },
 ): Promise<Measurement> {
-  const cpuBefore = target.pid ? cpuMicros(target.pid) : undefined;
+  const pids = serverPids(target);
+  const cpuBefore = pids.length > 0 ? totalCpuMicros(pids) : undefined;
   const result = await autocannon({
     url: target.url,
     headers: target.headers,
@@ -55,7 +71,7 @@ export async function measure(
     requests: result.requests.total,
     failures: result.non2xx + result.errors + result.timeouts,
     ...(cpuBefore !== undefined && result.requests.total > 0
-      ? { cpuMicrosPerRequest: ((cpuMicros(target.pid!) ?? cpuBefore) - cpuBefore) / result.requests.total }
+      ? { cpuMicrosPerRequest: ((totalCpuMicros(pids) ?? cpuBefore) - cpuBefore) / result.requests.total }
       : {}),
   };
 }
@@ -82,6 +98,9 @@ export async function compare(
   targets: Target[],
   options: { connections: number; seconds: number; rounds: number; warmupSeconds?: number },
 ): Promise<Compared[]> {
+  // Rounds are kept by name: two targets of one name would share (and mix) their figures.
+  if (new Set(targets.map((t) => t.name)).size !== targets.length)
+    throw new Error(`targets need distinct names: ${targets.map((t) => t.name).join(', ')}`);
   for (const t of targets)
     await measure(t, { connections: options.connections, seconds: options.warmupSeconds ?? 2 });
   const rounds = new Map<string, Measurement[]>(targets.map((t) => [t.name, []]));
@@ -98,7 +117,9 @@ export async function compare(
       p50: median(ms.map((m) => m.p50)),
       p99: median(ms.map((m) => m.p99)),
       failures: ms.reduce((sum, m) => sum + m.failures, 0),
-      ...(t.pid ? { cpuMicrosPerRequest: median(ms.map((m) => m.cpuMicrosPerRequest ?? 0)) } : {}),
+      ...(serverPids(t).length > 0
+        ? { cpuMicrosPerRequest: median(ms.map((m) => m.cpuMicrosPerRequest ?? 0)) }
+        : {}),
     };
   });
 }

@@ -1,9 +1,10 @@
 /** What the numbers were measured on: machine, runtime and dependency versions, date. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { findNginx } from './nginx.js';
 
 const PACKAGES = [
   'express',
@@ -34,6 +35,14 @@ function redisVersion(): string {
   }
 }
 
+function nginxVersion(): string {
+  const binary = findNginx();
+  if (!binary) return 'not installed';
+  // nginx -v prints to stderr.
+  const run = spawnSync(binary, ['-v'], { encoding: 'utf8' });
+  return /nginx\/(\S+)/.exec(`${run.stderr}${run.stdout}`)?.[1] ?? 'unknown';
+}
+
 async function postgresVersion(url: string | undefined): Promise<string> {
   if (!url) return 'PGlite (embedded)';
   const c = new pg.Client({ connectionString: url });
@@ -52,6 +61,7 @@ export interface Machine {
   node: string;
   redis: string;
   postgres: string;
+  nginx: string;
   packages: Record<string, string>;
 }
 
@@ -66,6 +76,7 @@ export async function describeMachine(root: string, postgresUrl: string | undefi
     node: process.version,
     redis: redisVersion(),
     postgres: await postgresVersion(postgresUrl),
+    nginx: nginxVersion(),
     packages: Object.fromEntries(PACKAGES.map((p) => [p, packageVersion(root, p)])),
   };
 }

@@ -7,9 +7,16 @@
  * alternately, in rounds, and only their ratios are meant to be quoted: the load generator
  * shares the machine's cores with them.
  *
+ * Measured: the session check against a bare Express route (with the gateway's peak RSS
+ * under that load), with the Redis client-side cache on and off, forward auth through a real
+ * nginx `auth_request` against nginx's static answer, the whoami cache, the CPU profile of
+ * the session check, the session check with a growing session store, the audit insert rate,
+ * and (their own scripts) passkey login and file encryption.
+ *
  * BENCH_QUICK=1 shrinks every phase (a smoke run); BENCH_SECONDS and BENCH_ROUNDS tune it;
  * `-- --render` rewrites BENCHMARKS.md from bench-results/gateway.json without measuring;
- * `-- --session-only` measures the session check alone and prints the figures.
+ * `-- --session-only` measures the session check alone and prints the figures;
+ * `-- --profile-only` prints the CPU profile of the session check alone.
  */
 import { spawnSync } from 'node:child_process';
 import {
@@ -26,8 +33,10 @@ import { join } from 'node:path';
 import { createClient } from 'redis';
 import { auditGrowth } from './audit-growth.js';
 import { summariseProfile } from './cpu-profile.js';
-import { compare, measure, type Target } from './load.js';
+import { compare, measure, type Compared, type Target } from './load.js';
 import { describeMachine } from './machine.js';
+import { findNginx, startBenchNginx } from './nginx.js';
+import { sampleMemory } from './proc.js';
 import {
   createThrowawayDatabase,
   forkChild,
@@ -48,6 +57,7 @@ const settings = {
   seconds: Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 5)),
   rounds: Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 5)),
   growthConnections: 16,
+  growthRounds: Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3)),
   sessionCounts: QUICK ? [10, 1_000, 20_000] : [10, 10_000, 1_000_000],
   auditRows: QUICK ? 20_000 : 1_000_000,
   auditSeconds: QUICK ? 2 : 5,
@@ -61,16 +71,22 @@ async function redisCommandsPerCheck(redis: PrivateRedis, gateway: Running, cook
   const client = createClient({ url: redis.url });
   await client.connect();
   const total = async () => Number(/total_commands_processed:(\d+)/.exec(await client.info('stats'))![1]);
-  await fetch(`${gateway.url}/api/auth/session`, { headers: { Cookie: cookie } });
+  const check = async () =>
+    (await fetch(`${gateway.url}/api/auth/session`, { headers: { Cookie: cookie } })).arrayBuffer();
+  await check();
   const before = await total();
-  for (let i = 0; i < n; i++) await fetch(`${gateway.url}/api/auth/session`, { headers: { Cookie: cookie } });
+  for (let i = 0; i < n; i++) await check();
   const after = await total();
   client.destroy();
   return (after - before - 1) / n;
 }
 
+/**
+ * The session check against the bare route, alternating; the resident memory of both
+ * processes is sampled all along (peak RSS under the session-check load).
+ */
 async function sessionCheck(stack: Stack) {
-  const gateway = await startGateway(stack, { REDIS_KEY_PREFIX: 'bench-a:', WHOAMI_CACHE_SECONDS: '5' });
+  const gateway = await startGateway(stack, { REDIS_KEY_PREFIX: 'bench-a:' });
   const user = await signUp(gateway, stack.kratos);
   const bare = await forkChild('scripts/bench/bare-child.ts', {
     BENCH_SESSION_BODY: user.sessionBody,
@@ -78,6 +94,8 @@ async function sessionCheck(stack: Stack) {
   });
   const headers = { Cookie: user.cookie };
   log('session check: gateway vs bare Express, alternating');
+  const gatewayMemory = sampleMemory(gateway.pid);
+  const bareMemory = sampleMemory(bare.pid);
   const compared = await compare(
     [
       { name: 'bare /session', url: `${bare.url}/session`, headers, pid: bare.pid },
@@ -92,9 +110,83 @@ async function sessionCheck(stack: Stack) {
     ],
     { ...settings, warmupSeconds: 3 },
   );
+  const memory = { gateway: gatewayMemory.stop(), bare: bareMemory.stop() };
   const redisCommands = await redisCommandsPerCheck(stack.redis, gateway, user.cookie);
   await bare.stop();
-  return { gateway, user, compared, redisCommands, bodyBytes: Buffer.byteLength(user.sessionBody) };
+  return { gateway, user, compared, memory, redisCommands, bodyBytes: Buffer.byteLength(user.sessionBody) };
+}
+
+/** The session check of the default gateway against one with REDIS_CLIENT_CACHE=false, alternating. */
+async function clientCache(
+  stack: Stack,
+  cached: { gateway: Running; user: SignedIn; redisCommands: number },
+) {
+  const uncached = await startGateway(stack, { REDIS_KEY_PREFIX: 'bench-c:', REDIS_CLIENT_CACHE: 'false' });
+  const user = await signUp(uncached, stack.kratos);
+  log('session check: Redis client-side cache on vs off, alternating');
+  const compared = await compare(
+    [
+      {
+        name: 'client cache on (default)',
+        url: `${cached.gateway.url}/api/auth/session`,
+        headers: { Cookie: cached.user.cookie },
+        pid: cached.gateway.pid,
+      },
+      {
+        name: 'client cache off (REDIS_CLIENT_CACHE=false)',
+        url: `${uncached.url}/api/auth/session`,
+        headers: { Cookie: user.cookie },
+        pid: uncached.pid,
+      },
+    ],
+    { ...settings, warmupSeconds: 3 },
+  );
+  const redisCommandsOff = await redisCommandsPerCheck(stack.redis, uncached, user.cookie);
+  await uncached.stop();
+  return { compared, redisCommands: { on: cached.redisCommands, off: redisCommandsOff } };
+}
+
+/**
+ * Forward auth end to end: a real nginx whose `/auth` location asks the gateway's
+ * /api/auth/verify through `auth_request` (as the compose template does, and through a
+ * keep-alive upstream), against the same nginx answering `/static` by itself, alternating.
+ * The servers' CPU per request counts nginx's worker and, behind it, the gateway.
+ */
+async function forwardAuth(session: { gateway: Running; user: SignedIn }) {
+  const binary = findNginx();
+  if (!binary) return undefined;
+  const nginx = await startBenchNginx(binary, `127.0.0.1:${session.gateway.port}`);
+  try {
+    const headers = { Cookie: session.user.cookie };
+    // The guard must be live: without the cookie the gateway's 401 comes back through nginx.
+    const refused = await fetch(`${nginx.url}/auth`);
+    const allowed = await fetch(`${nginx.url}/auth`, { headers });
+    await Promise.all([refused.arrayBuffer(), allowed.arrayBuffer()]);
+    if (refused.status !== 401 || allowed.status !== 200)
+      throw new Error(`nginx /auth answered ${refused.status} without the cookie, ${allowed.status} with it`);
+    log('forward auth: nginx auth_request vs nginx static, alternating');
+    const compared = await compare(
+      [
+        { name: 'nginx static 200', url: `${nginx.url}/static`, headers, pid: nginx.workerPid },
+        {
+          name: 'nginx auth_request (new connection per check)',
+          url: `${nginx.url}/auth`,
+          headers,
+          pids: [nginx.workerPid, session.gateway.pid],
+        },
+        {
+          name: 'nginx auth_request (keep-alive upstream)',
+          url: `${nginx.url}/auth-keepalive`,
+          headers,
+          pids: [nginx.workerPid, session.gateway.pid],
+        },
+      ],
+      { ...settings, warmupSeconds: 3 },
+    );
+    return { compared };
+  } finally {
+    await nginx.stop();
+  }
 }
 
 async function whoamiCache(stack: Stack, cached: { gateway: Running; user: SignedIn }) {
@@ -106,11 +198,13 @@ async function whoamiCache(stack: Stack, cached: { gateway: Running; user: Signe
       name: 'whoami cache warm (5 s)',
       url: `${cached.gateway.url}/api/auth/session`,
       headers: { Cookie: cached.user.cookie },
+      pid: cached.gateway.pid,
     },
     {
       name: 'whoami cache disabled',
       url: `${uncached.url}/api/auth/session`,
       headers: { Cookie: user.cookie },
+      pid: uncached.pid,
     },
   ];
   const compared = await compare(targets, {
@@ -124,7 +218,7 @@ async function whoamiCache(stack: Stack, cached: { gateway: Running; user: Signe
 
 async function cpuProfile(stack: Stack) {
   const dir = mkdtempSync(join(tmpdir(), 'gw-bench-prof-'));
-  const gateway = await startGateway(stack, { REDIS_KEY_PREFIX: 'bench-p:', WHOAMI_CACHE_SECONDS: '5' }, dir);
+  const gateway = await startGateway(stack, { REDIS_KEY_PREFIX: 'bench-p:' }, dir);
   const user = await signUp(gateway, stack.kratos);
   log(`CPU profile of GET /api/auth/session (${settings.profileSeconds} s)`);
   const target = {
@@ -144,45 +238,77 @@ async function cpuProfile(stack: Stack) {
   return { load, summary };
 }
 
-/** Session-check latency as the session store grows (a gateway on its own Redis database). */
-async function sessionGrowth(stack: Stack) {
-  const gateway = await startGateway(stack, {
-    REDIS_URL: `${stack.redis.url}/1`,
-    REDIS_KEY_PREFIX: 'growth:',
-    WHOAMI_CACHE_SECONDS: '5',
-  });
-  const user = await signUp(gateway, stack.kratos);
-  const client = createClient({ url: `${stack.redis.url}/1` });
+/** Copies of a real session under fresh keys until the database holds `count` sessions. */
+async function fillTo(redis: PrivateRedis, db: number, count: number) {
+  const client = createClient({ url: `${redis.url}/${db}` });
   await client.connect();
-  const [key] = await client.keys('growth:sess:*');
-  const value = (await client.get(key!))!;
-  const countSessions = async () => (await client.keys('growth:sess:*')).length;
-  const points = [];
-  for (const target of settings.sessionCounts) {
-    const have = await countSessions();
-    const started = Date.now();
-    if (target > have) {
-      await fillSessions({
-        port: stack.redis.port,
-        db: 1,
-        keyPrefix: 'growth:sess:',
-        value,
-        count: target - have,
-        ttlSeconds: 3600,
-      });
-    }
-    const fillSeconds = (Date.now() - started) / 1000;
-    const sessions = await countSessions();
-    log(`session check with ${sessions} sessions in Redis`);
-    const m = await measure(
-      { name: String(target), url: `${gateway.url}/api/auth/session`, headers: { Cookie: user.cookie } },
-      { connections: settings.growthConnections, seconds: settings.seconds },
-    );
-    points.push({ sessions, fillSeconds, ...m });
+  const keys = () => client.keys('growth:sess:*');
+  const have = await keys();
+  const started = Date.now();
+  if (count > have.length) {
+    await fillSessions({
+      port: redis.port,
+      db,
+      keyPrefix: 'growth:sess:',
+      value: (await client.get(have[0]!))!,
+      count: count - have.length,
+      ttlSeconds: 3600,
+    });
   }
+  const sessions = (await keys()).length;
   client.destroy();
-  await gateway.stop();
-  return points;
+  return { sessions, fillSeconds: (Date.now() - started) / 1000 };
+}
+
+/**
+ * The session check as the session store grows: a gateway whose Redis database is filled
+ * step by step, measured alternately against a reference gateway on a Redis server of its own
+ * that keeps the smallest count, so every step is a same-run ratio. The first step (both at
+ * the smallest count) shows how far two equal setups differ on this machine.
+ */
+async function sessionGrowth(stack: Stack) {
+  const referenceRedis = await startPrivateRedis();
+  const reference = await startGateway({ ...stack, redis: referenceRedis }, { REDIS_KEY_PREFIX: 'growth:' });
+  const grown = await startGateway(stack, { REDIS_URL: `${stack.redis.url}/1`, REDIS_KEY_PREFIX: 'growth:' });
+  try {
+    const referenceUser = await signUp(reference, stack.kratos);
+    const user = await signUp(grown, stack.kratos);
+    const [smallest] = settings.sessionCounts;
+    const referenceSessions = (await fillTo(referenceRedis, 0, smallest!)).sessions;
+    const points = [];
+    for (const count of settings.sessionCounts) {
+      const { sessions, fillSeconds } = await fillTo(stack.redis, 1, count);
+      log(`session check with ${sessions} sessions in Redis vs ${referenceSessions}, alternating`);
+      const [ref, big] = (await compare(
+        [
+          {
+            name: `reference, ${referenceSessions} sessions`,
+            url: `${reference.url}/api/auth/session`,
+            headers: { Cookie: referenceUser.cookie },
+            pid: reference.pid,
+          },
+          {
+            name: `grown, ${sessions} sessions`,
+            url: `${grown.url}/api/auth/session`,
+            headers: { Cookie: user.cookie },
+            pid: grown.pid,
+          },
+        ],
+        {
+          connections: settings.growthConnections,
+          seconds: settings.seconds,
+          rounds: settings.growthRounds,
+          warmupSeconds: 1,
+        },
+      )) as [Compared, Compared];
+      points.push({ sessions, referenceSessions, fillSeconds, grown: big, reference: ref });
+    }
+    return points;
+  } finally {
+    await grown.stop();
+    await reference.stop();
+    await referenceRedis.stop();
+  }
 }
 
 /** Runs the passkey and file-crypto benchmarks other modules own, when they exist, and reads their JSON. */
@@ -215,6 +341,9 @@ async function main() {
   try {
     const machine = await describeMachine(root, database?.url);
     const session = await sessionCheck(stack);
+    const cache = await clientCache(stack, session);
+    const nginx = await forwardAuth(session);
+    if (!nginx) log('no nginx binary (NGINX_BIN, /usr/sbin/nginx or PATH): forward auth not measured');
     const whoami = await whoamiCache(stack, session);
     await session.gateway.stop();
     const profile = await cpuProfile(stack);
@@ -233,7 +362,10 @@ async function main() {
         compared: session.compared,
         redisCommands: session.redisCommands,
         bodyBytes: session.bodyBytes,
+        memory: session.memory,
       },
+      clientCache: cache,
+      forwardAuth: nginx,
       whoami,
       profile,
       growth,
@@ -271,7 +403,11 @@ async function sessionOnly() {
     const session = await sessionCheck({ redis, kratos, tmp });
     await session.gateway.stop();
     console.log(
-      JSON.stringify({ compared: session.compared, redisCommands: session.redisCommands }, null, 2),
+      JSON.stringify(
+        { compared: session.compared, redisCommands: session.redisCommands, memory: session.memory },
+        null,
+        2,
+      ),
     );
   } finally {
     await kratos.stop();
