@@ -62,10 +62,11 @@ describe('the React app, a new user’s journey', { skip: !available && 'Chromiu
     await expectText(page, 'Passkey added.');
     await page.getByTestId('passkey').filter({ hasText: 'This laptop' }).waitFor();
     await screenshot(page, 'security');
+    // (Without presence, the sign-in page's passkey autofill waits instead of signing straight back in.)
+    await setPresence(authenticator, false);
     await signOut(page);
 
     // The password alone now owes the second factor: the passkey pays it.
-    await setPresence(authenticator, false);
     await signInWithPassword(page, email, STRONG_PASSWORD);
     await expectState(page, 'second-factor');
     await setPresence(authenticator, true);

@@ -46,10 +46,11 @@ function Upload({ jar, onUploaded }: { jar: Jar; onUploaded: () => void }) {
 
 function Grants({ jar }: { jar: Jar }) {
   const task = useTask();
+  const loader = useTask();
   const [grants, setGrants] = useState<Grant[]>();
   const [identityId, setIdentityId] = useState('');
   const [role, setRole] = useState<'viewer' | 'editor'>('viewer');
-  const { run } = task;
+  const { run } = loader;
   const params = { path: { id: jar.id } };
 
   const load = useCallback(async () => {
@@ -139,14 +140,16 @@ function Grants({ jar }: { jar: Jar }) {
         <Submit busy={task.busy}>Share</Submit>
       </form>
       <Notice task={task} />
+      <Notice task={loader} />
     </section>
   );
 }
 
 function JarDetail({ jar, onDeleted }: { jar: Jar; onDeleted: () => void }) {
   const task = useTask();
+  const loader = useTask();
   const [files, setFiles] = useState<JarFile[]>();
-  const { run } = task;
+  const { run } = loader;
   const params = { path: { id: jar.id } };
 
   const load = useCallback(async () => {
@@ -206,12 +209,13 @@ function JarDetail({ jar, onDeleted }: { jar: Jar; onDeleted: () => void }) {
         </ul>
       )}
       <Notice task={task} />
+      <Notice task={loader} />
       {canWrite && <Upload jar={jar} onUploaded={() => void load()} />}
       {jar.role === 'owner' && <Grants jar={jar} />}
       {jar.role === 'owner' && (
         <button
           type="button"
-          className="danger"
+          className="danger delete-jar"
           onClick={async () => {
             if (!window.confirm(`Delete the jar “${jar.name}” and all its files?`)) return;
             const result = await task.run(() => gw.run((api) => api.DELETE('/api/jars/{id}', { params })));
