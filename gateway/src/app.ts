@@ -4,8 +4,8 @@ import { registerAccountRoutes } from './account/routes.js';
 import { policyMiddleware } from './access/policy-middleware.js';
 import { registerAdminRoutes } from './admin/routes.js';
 import type { AppDeps } from './deps.js';
-import { createKratosHooksRouter } from './hooks/routes.js';
-import { AppError } from './http/errors.js';
+import { registerKratosHookRoutes } from './hooks/routes.js';
+import { AppError } from './errors/app-error.js';
 import { registerHealthRoutes } from './http/health.js';
 import {
   corsPolicy,
@@ -21,13 +21,14 @@ import { isJarUpload, registerJarRoutes } from './jars/routes.js';
 import { registerLoginRoutes } from './login/routes.js';
 import { openApiRoute } from './openapi/document.js';
 import { registerPasskeyRoutes } from './passkeys/routes.js';
-import { stepUpMethods } from './access/second-factors.js';
 import { oncePerWindow } from './audit/throttle.js';
-import { authRateLimits } from './security/rate-limit-routes.js';
+import { registerAuthRateLimits } from './security/rate-limit-routes.js';
 import { resolvePrincipal } from './session/resolve-principal.js';
-import { registerSessionRoutes, sessionChecks } from './session/routes.js';
+import { registerSessionRoutes, sessionChecks } from './access/routes.js';
 import { sessionLayer, sessionLoader } from './session/session-store.js';
 import { caseSensitiveRouter } from './http/router.js';
+import { stepUpMethods } from './stepup/methods.js';
+import { registerStepUpRoutes } from './stepup/routes.js';
 
 /** The React app's build (web/dist) at / (development only: in production Nginx serves it). */
 function webAppRoutes(): Router {
@@ -63,13 +64,13 @@ export function createApp(deps: AppDeps) {
     sessionChecks(deps, {
       cors: simpleCors(deps.config),
       loadSession: sessionLoader(sessionContext),
-      stepUpMethods: (req) => stepUpMethods(deps, req),
+      stepUpMethods: (req) => stepUpMethods(deps, req.principal, req.session?.auth),
     }),
   );
   const session = sessionLayer(sessionContext);
   const principal = resolvePrincipal(deps);
   const stepUp: RequestHandler = (req, _res, next) => {
-    req.stepUpMethods = () => stepUpMethods(deps, req);
+    req.stepUpMethods = () => stepUpMethods(deps, req.principal, req.session?.auth);
     next();
   };
 
@@ -96,13 +97,16 @@ export function createApp(deps: AppDeps) {
   api.use((req, res, next) => (isJarUpload(req) ? next() : json(req, res, next)));
   api.use(session, principal, stepUp);
   api.use(policyMiddleware(deps.policy));
-  api.use('/auth', authRateLimits(deps));
+  const limits = caseSensitiveRouter();
+  registerAuthRateLimits(limits, deps);
+  api.use('/auth', limits);
 
   const auth = caseSensitiveRouter();
   registerSessionRoutes(auth, deps);
   registerLoginRoutes(auth, deps);
   registerAccountRoutes(auth, deps);
   registerPasskeyRoutes(auth, deps);
+  registerStepUpRoutes(auth, deps);
   api.use('/auth', auth);
   registerJarRoutes(api, deps);
 
@@ -115,7 +119,9 @@ export function createApp(deps: AppDeps) {
   app.get('/api/openapi.json', openApiRoute());
   app.use('/api', api);
   // Server to server (Kratos): outside /api, so no cookies, CORS or CSRF header; a shared key instead.
-  app.use('/hooks/kratos', createKratosHooksRouter(deps));
+  const hooks = caseSensitiveRouter();
+  registerKratosHookRoutes(hooks, deps, jsonBody(deps.config.JSON_BODY_LIMIT));
+  app.use('/hooks/kratos', hooks);
 
   if (deps.config.SERVE_DEMO) app.use(webAppRoutes());
   app.use((_req, _res, next) => next(new AppError('not_found', 404, 'No such endpoint.')));

@@ -7,12 +7,15 @@ import { checkpointDir } from './audit/checkpoints.js';
 import type { Config } from './config.js';
 import { openDatabase, runMigrations } from './db/database.js';
 import type { AppDeps } from './deps.js';
+import { createChallengeStore } from './factors/challenge-store.js';
+import { createPasskeyStore } from './factors/passkey-store.js';
+import { relyingParty } from './factors/relying-party.js';
 import { createBodyStore } from './files/body-store.js';
 import { resolveAuditChainKey } from './keys/audit-chain-key.js';
 import { createKeyService } from './keys/create-key-service.js';
 import { createKratosClient } from './kratos/client.js';
 import { createMailer } from './mail/mailer.js';
-import type { Logger } from './http/logger.js';
+import type { Logger } from './logging/logger.js';
 import { connectRedis, memoryKv, type Kv } from './redis/client.js';
 import { createSessionIndex } from './session/session-index.js';
 import { createSessionStore } from './session/session-store.js';
@@ -69,6 +72,9 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
     sessionStore: overrides.sessionStore ?? createSessionStore(kv),
     sessionIndex: createSessionIndex(kv, config.SESSION_ABSOLUTE_LIFETIME_SECONDS),
     tokenCipher: createTokenCipher(config.SESSION_ENCRYPTION_KEY),
+    passkeys: overrides.passkeys ?? createPasskeyStore(db),
+    challenges: overrides.challenges ?? createChallengeStore(kv, config.WEBAUTHN_CHALLENGE_TTL_SECONDS),
+    rp: overrides.rp ?? relyingParty(config),
     kratos:
       overrides.kratos ??
       createKratosClient({

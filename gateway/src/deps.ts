@@ -2,8 +2,11 @@ import type { Policy } from './access/policy.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
+import type { ChallengeStore } from './factors/challenge-store.js';
+import type { PasskeyStore } from './factors/passkey-store.js';
+import type { RelyingParty } from './factors/relying-party.js';
 import type { BodyStore } from './files/body-store.js';
-import type { Logger } from './http/logger.js';
+import type { Logger } from './logging/logger.js';
 import type { KeyService } from './keys/key-service.js';
 import type { KratosClient } from './kratos/client.js';
 import type { Mailer } from './mail/mailer.js';
@@ -14,7 +17,7 @@ import type { TokenCipher } from './session/token-cipher.js';
 
 /**
  * Everything the app needs from the outside, built once by main.ts (or a test) and passed
- * in. Modules take what they need from here instead of importing clients or the clock.
+ * in. Routes hand each use case the few of these it uses, never the whole bag.
  */
 export interface AppDeps {
   config: Config;
@@ -24,6 +27,12 @@ export interface AppDeps {
   sessionStore: SessionStore;
   sessionIndex: SessionIndex;
   tokenCipher: TokenCipher;
+  /** Passkey credentials and WebAuthn user handles (the one owner of their tables). */
+  passkeys: PasskeyStore;
+  /** Pending WebAuthn challenges, single use. */
+  challenges: ChallengeStore;
+  /** The WebAuthn relying party (RP ID, origins, user verification) from the configuration. */
+  rp: RelyingParty;
   kratos: KratosClient;
   audit: AuditLog;
   /** Wrapping keys of file data keys (Vault transit or the local keyring). */

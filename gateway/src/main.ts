@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { buildDeps } from './build-deps.js';
 import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './http/logger.js';
+import { createLogger } from './logging/logger.js';
 import { createMetricsServer } from './http/metrics.js';
 
 /**

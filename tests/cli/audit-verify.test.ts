@@ -44,7 +44,7 @@ async function scenario(): Promise<Scenario> {
   const db = await open();
   await runMigrations(db);
   const legacy = createAuditLog({ db, clock: () => new Date() });
-  for (const type of ['login.password', 'step_up.totp', 'session.logout'])
+  for (const type of ['login.password', 'step_up.totp', 'session.logout'] as const)
     await legacy.record({ type, outcome: 'success', identityId: 'id-1', details: { n: type.length } });
   const keyed = createAuditLog({
     db,

@@ -112,7 +112,7 @@ describe('keyed group commit', () => {
     });
     await Promise.all(
       Array.from({ length: 250 }, (_, i) =>
-        audit.record({ type: 'test.event', outcome: 'success', identityId: `id-${i}`, details: { i } }),
+        audit.record({ type: 'login.password', outcome: 'success', identityId: `id-${i}`, details: { i } }),
       ),
     );
     await audit.close!();

@@ -22,7 +22,7 @@ describe('audit log group commit', () => {
   it('commits many concurrent events as one unbroken chain, each caller resolved after its row', async () => {
     const audit = createAuditLog({ db, clock: () => new Date() });
     const events = Array.from({ length: 250 }, (_, i) =>
-      audit.record({ type: 'test.event', outcome: 'success', identityId: `id-${i}`, details: { i } }),
+      audit.record({ type: 'login.password', outcome: 'success', identityId: `id-${i}`, details: { i } }),
     );
     await Promise.all(events);
     const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM audit_events');
@@ -38,7 +38,7 @@ describe('audit log group commit', () => {
     const b = createAuditLog({ db, clock: () => new Date() });
     await Promise.all(
       Array.from({ length: 60 }, (_, i) =>
-        (i % 2 ? a : b).record({ type: 'test.replica', outcome: 'success' }),
+        (i % 2 ? a : b).record({ type: 'login.passkey', outcome: 'success' }),
       ),
     );
     assert.equal((await verifyAuditChain(db)).ok, true);
@@ -47,9 +47,11 @@ describe('audit log group commit', () => {
   it('rejects every caller of a batch that cannot be written, and recovers afterwards', async () => {
     const broken = await openDatabase({ pgliteDir: 'memory' });
     const audit = createAuditLog({ db: broken, clock: () => new Date() });
-    await assert.rejects(audit.record({ type: 'x', outcome: 'success' }), { code: 'audit_unavailable' });
+    await assert.rejects(audit.record({ type: 'session.logout', outcome: 'success' }), {
+      code: 'audit_unavailable',
+    });
     await runMigrations(broken);
-    await audit.record({ type: 'x', outcome: 'success' });
+    await audit.record({ type: 'session.logout', outcome: 'success' });
     await broken.close();
   });
 });

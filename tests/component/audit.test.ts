@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { createAuditLog } from '../../gateway/src/audit/audit-log.js';
-import { AUDIT_EVENT_TYPES } from '../../gateway/src/audit/event-types.js';
 import { verifyAuditChain } from '../../gateway/src/audit/verify-chain.js';
 import { openDatabase, runMigrations, type Database } from '../../gateway/src/db/database.js';
 import { aal1User, aal2User, type TestUser } from '../helpers/admin-session.js';
@@ -103,7 +102,7 @@ describe('npm run audit -- verify', () => {
     db = await openDatabase({ url: server.url, pgliteDir: dir });
     await runMigrations(db);
     const audit = createAuditLog({ db, clock: () => new Date() });
-    for (const type of ['login.password', 'step_up.totp', 'session.logout', 'keys.rotate'])
+    for (const type of ['login.password', 'step_up.totp', 'session.logout', 'keys.rotated'] as const)
       await audit.record({ type, outcome: 'success', identityId: 'id-1', details: { n: type.length } });
     if (!server.url) await db.close();
     // An unkeyed chain (no key, no checkpoints in DATA_DIR) verifies as it always did.
@@ -208,16 +207,5 @@ describe('GET /api/admin/audit', () => {
     const res = await query('colour=red');
     assert.equal(res.status, 400);
     assert.equal(res.body.error.code, 'invalid_request');
-  });
-});
-
-describe('the event type catalogue', () => {
-  it('has at least 30 event types, each described', () => {
-    const entries = Object.entries(AUDIT_EVENT_TYPES);
-    assert.ok(entries.length >= 30, `${entries.length} types`);
-    for (const [type, text] of entries) {
-      assert.match(type, /^[a-z_]+(\.[a-z_]+)?$/);
-      assert.ok(text.length > 10, type);
-    }
   });
 });

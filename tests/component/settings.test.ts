@@ -1,7 +1,7 @@
 // real-stack: double-only (moves Kratos' clock to expire flows and sessions)
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { findProfile } from '../../gateway/src/account/profile-store.js';
+import { findProfile } from '../../gateway/src/profiles/profile-store.js';
 import type { TestGateway } from '../helpers/gateway.js';
 import { Browser } from '../helpers/http.js';
 import {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { findProfile } from '../../gateway/src/account/profile-store.js';
+import { findProfile } from '../../gateway/src/profiles/profile-store.js';
 import type { TestGateway } from '../helpers/gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 import {

@@ -6,7 +6,7 @@ import { createApp } from '../../gateway/src/app.js';
 import { buildDeps } from '../../gateway/src/build-deps.js';
 import { loadConfig } from '../../gateway/src/config.js';
 import type { AppDeps } from '../../gateway/src/deps.js';
-import { createLogger } from '../../gateway/src/http/logger.js';
+import { createLogger } from '../../gateway/src/logging/logger.js';
 import type { KratosDouble, KratosDoubleOptions } from '../doubles/kratos/index.js';
 import { startVaultDouble, type DownMode } from '../doubles/vault/index.js';
 import { startKratos } from './kratos-target.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { computeAal, type CompletedMethod } from '../../gateway/src/access/aal.js';
+import { computeAal, type CompletedMethod } from '../../gateway/src/session/aal.js';
 
 const at = '2026-01-01T00:00:00.000Z';
 const m = (method: string, extra: Partial<CompletedMethod> = {}): CompletedMethod => ({

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createChallengeStore } from '../../gateway/src/passkeys/challenge-store.js';
+import { createChallengeStore } from '../../gateway/src/factors/challenge-store.js';
 import { memoryKv } from '../../gateway/src/redis/client.js';
 
 /** A store on the in-process Kv with a clock the test moves. */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { register } from 'prom-client';
 import { loadConfig } from '../../gateway/src/config.js';
-import { AppError } from '../../gateway/src/http/errors.js';
+import { AppError } from '../../gateway/src/errors/app-error.js';
 import { createKeyService } from '../../gateway/src/keys/create-key-service.js';
 import type { KeyService } from '../../gateway/src/keys/key-service.js';
 import { createVaultClient } from '../../gateway/src/keys/vault-client.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PassThrough } from 'node:stream';
-import { createLogger, isSecretName, redact } from '../../gateway/src/http/logger.js';
+import { createLogger, isSecretName, redact } from '../../gateway/src/logging/logger.js';
 
 /** A logger at info writing to memory, and the JSON lines it wrote. */
 function capturedLogger() {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { redact } from '../../gateway/src/http/logger.js';
+import { redact } from '../../gateway/src/logging/logger.js';
 import { createTokenCipher } from '../../gateway/src/session/token-cipher.js';
 
 describe('token cipher', () => {

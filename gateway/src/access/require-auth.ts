@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { AppError, unauthenticated } from '../http/errors.js';
+import { AppError, unauthenticated } from '../errors/app-error.js';
 import type { Aal } from '../kratos/types.js';
 import type { Principal } from '../session/principal.js';
 
@@ -67,6 +67,15 @@ export async function checkAuth(req: Request, need: AuthRequirement, now: Date):
     throw new AppError('forbidden', 403, 'You are not allowed to do this.');
   }
   return p;
+}
+
+/**
+ * The principal a guard let through. Behind `requireAuth` there always is one; anywhere
+ * else its absence is the usual 401, never a crash.
+ */
+export function principalOf(req: Request): Principal {
+  if (!req.principal) throw unauthenticated();
+  return req.principal;
 }
 
 /**

@@ -1,43 +1,37 @@
-import type { Request } from 'express';
-import type { AppDeps } from '../deps.js';
-import type { AuditOutcome } from '../audit/audit-log.js';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import type { KratosClient } from '../kratos/client.js';
+import type { Logger } from '../logging/logger.js';
+import type { Mailer } from '../mail/mailer.js';
+import { saveProfile } from '../profiles/profile-store.js';
+import type { RequestContext } from '../session/request-context.js';
 import { forgetIdentity, forgetWhoami } from '../session/resolve-principal.js';
-import { saveProfile } from './profile-store.js';
+import { heldKratosToken, type SessionDeps } from '../session/sessions.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { CeremonyDeps } from '../factors/ceremony.js';
 
-/** The Kratos session token the request's gateway session holds, opened; undefined for passkey-only sessions. */
-export function heldKratosToken(deps: AppDeps, req: Request): string | undefined {
-  const auth = req.session?.auth;
-  if (!auth?.kratosToken) return undefined;
-  return deps.tokenCipher.open(auth.kratosToken, auth.handle);
-}
-
-/** Records an account event for the request's caller (before the response is sent). */
-export function recordAccountEvent(
-  deps: AppDeps,
-  req: Request,
-  type: string,
-  outcome: AuditOutcome,
-  identityId?: string,
-  details?: Record<string, unknown>,
-): Promise<void> {
-  return deps.audit.record({
-    type,
-    outcome,
-    identityId,
-    actorId: req.principal?.identityId ?? identityId,
-    ip: req.ip,
-    requestId: req.requestId,
-    details,
-  });
-}
+/** What the account use cases work with. */
+export type AccountDeps = SessionDeps &
+  Pick<CeremonyDeps, 'passkeys'> & {
+    config: Pick<Config, 'TOTP_ISSUER'>;
+    db: Database;
+    kratos: KratosClient;
+    audit: AuditLog;
+    logger: Logger;
+    mailer?: Mailer | undefined;
+  };
 
 /**
  * After a change at Kratos: drops the cached identity and whoami, so the next principal
  * shows the change, and copies the identity's profile into the gateway's table.
  */
-export async function afterIdentityChange(deps: AppDeps, req: Request, identityId: string): Promise<void> {
+export async function afterIdentityChange(
+  deps: AccountDeps,
+  ctx: RequestContext,
+  identityId: string,
+): Promise<void> {
   await forgetIdentity(deps, identityId);
-  const token = heldKratosToken(deps, req);
+  const token = heldKratosToken(deps, ctx.session);
   if (token) await forgetWhoami(deps, token);
   const identity = await deps.kratos.getIdentity(identityId);
   if (identity) {

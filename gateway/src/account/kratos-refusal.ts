@@ -1,4 +1,4 @@
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors/app-error.js';
 import { KratosHttpError } from '../kratos/client.js';
 import { settingsError, settingsProblems } from '../kratos/flows/settings-flow.js';
 

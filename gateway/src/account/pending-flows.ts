@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { Session } from '../session/session-store.js';
 
 /** A Kratos flow the gateway runs for this browser; its id never leaves the server. */
 export interface PendingFlow {
@@ -23,35 +23,35 @@ declare module '../session/session-store.js' {
  * Remembers a flow in the browser's gateway session (a pre-session before sign-in), so a
  * later step continues the flow this browser started and never one named by the client.
  */
-export async function rememberFlow(req: Request, name: FlowName, flow: PendingFlow): Promise<void> {
-  req.session.accountFlows = { ...req.session.accountFlows, [name]: flow };
-  await req.session.save();
+export async function rememberFlow(session: Session, name: FlowName, flow: PendingFlow): Promise<void> {
+  session.accountFlows = { ...session.accountFlows, [name]: flow };
+  await session.save();
 }
 
 /** The flow this browser started for `name`, unless it expired or belongs to another identity. */
 export function pendingFlow(
-  req: Request,
+  session: Session,
   name: FlowName,
   now: number,
   identityId?: string,
 ): PendingFlow | undefined {
-  const flow = req.session?.accountFlows?.[name];
+  const flow = session.accountFlows?.[name];
   if (!flow || flow.expiresAt <= now) return undefined;
   if (flow.identityId !== undefined && flow.identityId !== identityId) return undefined;
   return flow;
 }
 
 /** True when this browser started a `name` flow that has expired since. */
-export function flowExpired(req: Request, name: FlowName, now: number): boolean {
-  const flow = req.session?.accountFlows?.[name];
+export function flowExpired(session: Session, name: FlowName, now: number): boolean {
+  const flow = session.accountFlows?.[name];
   return flow !== undefined && flow.expiresAt <= now;
 }
 
 /** Forgets a finished flow. */
-export async function forgetFlow(req: Request, name: FlowName): Promise<void> {
-  const flows = req.session?.accountFlows;
+export async function forgetFlow(session: Session, name: FlowName): Promise<void> {
+  const flows = session.accountFlows;
   if (!flows?.[name]) return;
   delete flows[name];
-  if (Object.keys(flows).length === 0) delete req.session.accountFlows;
-  await req.session.save();
+  if (Object.keys(flows).length === 0) delete session.accountFlows;
+  await session.save();
 }

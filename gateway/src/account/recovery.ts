@@ -1,12 +1,12 @@
-import type { Request } from 'express';
-import type { AppDeps } from '../deps.js';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors/app-error.js';
 import { startRecoveryFlow, submitRecoveryCode } from '../kratos/flows/recovery-flow.js';
-import { normalizeIdentifier } from '../login/password-login.js';
-import { removePasskeysPlantedBeforeProof, type RemovedPasskey } from '../passkeys/management.js';
+import { normalizeIdentifier } from '../identity/identifier.js';
+import { removePasskeysPlantedBeforeProof, type RemovedPasskey } from '../factors/planted-passkeys.js';
 import { establishGatewaySession, revokeAllSessions } from '../session/sessions.js';
-import { notifyOwner } from './notices.js';
-import { recordAccountEvent } from './account-context.js';
+import { notifyOwner } from '../notices/account-notices.js';
+import { recordRequestEvent } from '../audit/request-event.js';
+import type { RequestContext } from '../session/request-context.js';
+import type { AccountDeps } from './account-context.js';
 import { flowExpired, forgetFlow, pendingFlow, rememberFlow } from './pending-flows.js';
 
 /**
@@ -14,15 +14,19 @@ import { flowExpired, forgetFlow, pendingFlow, rememberFlow } from './pending-fl
  * has an account: the same Kratos calls run and the flow is kept in this browser's
  * pre-session either way.
  */
-export async function requestRecovery(deps: AppDeps, req: Request, rawEmail: string): Promise<void> {
+export async function requestRecovery(
+  deps: AccountDeps,
+  ctx: RequestContext,
+  rawEmail: string,
+): Promise<void> {
   const email = normalizeIdentifier(rawEmail);
   const flow = await startRecoveryFlow(deps.kratos, email);
-  await rememberFlow(req, 'recovery', { id: flow.flowId, expiresAt: flow.expiresAt, address: email });
-  await recordAccountEvent(deps, req, 'recovery.requested', 'success');
+  await rememberFlow(ctx.session, 'recovery', { id: flow.flowId, expiresAt: flow.expiresAt, address: email });
+  await recordRequestEvent(deps, ctx, 'recovery.requested', 'success');
 }
 
 /** The identity and Kratos session behind a token Kratos just issued. */
-async function recoveredSession(deps: AppDeps, sessionToken: string, address: string | undefined) {
+async function recoveredSession(deps: AccountDeps, sessionToken: string, address: string | undefined) {
   const who = await deps.kratos.whoami({ token: sessionToken });
   if (who.status === 'active')
     return { identityId: who.session.identity.id, kratosSessionId: who.session.id };
@@ -44,24 +48,24 @@ async function recoveredSession(deps: AppDeps, sessionToken: string, address: st
  * within the privileged window (after its second factor, when the account still has one).
  */
 export async function completeRecovery(
-  deps: AppDeps,
-  req: Request,
+  deps: AccountDeps,
+  ctx: RequestContext,
   code: string,
 ): Promise<{ removedPasskeys: RemovedPasskey[] }> {
   const now = deps.clock().getTime();
-  const flow = pendingFlow(req, 'recovery', now);
-  if (!flow && flowExpired(req, 'recovery', now)) {
-    await forgetFlow(req, 'recovery');
+  const flow = pendingFlow(ctx.session, 'recovery', now);
+  if (!flow && flowExpired(ctx.session, 'recovery', now)) {
+    await forgetFlow(ctx.session, 'recovery');
     throw new AppError('flow_expired', 410, 'This recovery has expired; request a new code.');
   }
   if (!flow) throw new AppError('recovery_not_started', 400, 'Request a recovery code first.');
   const outcome = await submitRecoveryCode(deps.kratos, flow.id, code);
   if (outcome.status !== 'recovered') {
-    await recordAccountEvent(deps, req, 'recovery.completed', 'failure', undefined, {
+    await recordRequestEvent(deps, ctx, 'recovery.completed', 'failure', undefined, {
       reason: outcome.status,
     });
     if (outcome.status === 'expired') {
-      await forgetFlow(req, 'recovery');
+      await forgetFlow(ctx.session, 'recovery');
       throw new AppError('flow_expired', 410, 'This recovery has expired; request a new code.');
     }
     throw new AppError('invalid_code', 400, 'The code is wrong or was used already.');
@@ -69,19 +73,19 @@ export async function completeRecovery(
   const { identityId, kratosSessionId } = await recoveredSession(deps, outcome.sessionToken, flow.address);
   // The address is proven: passkeys planted before it was verified go, before the new
   // session counts the account's factors.
-  const removedPasskeys = await removePasskeysPlantedBeforeProof(deps, req, identityId, 'recovery');
+  const removedPasskeys = await removePasskeysPlantedBeforeProof(deps, ctx, identityId, 'recovery');
   // Whoever held the account before recovery is signed out everywhere, gateway and Kratos
   // alike, except the Kratos session this recovery was just given.
   const keep = kratosSessionId ?? (await recoverySessionId(deps, identityId));
   await revokeAllSessions(deps, identityId, { keepKratosSessionId: keep });
-  await establishGatewaySession(deps, req, {
+  await establishGatewaySession(deps, ctx, {
     identityId,
     kind: 'recovery',
     kratosToken: outcome.sessionToken,
     kratosSessionId,
     methods: [],
   });
-  await recordAccountEvent(deps, req, 'recovery.completed', 'success', identityId, {
+  await recordRequestEvent(deps, ctx, 'recovery.completed', 'success', identityId, {
     sessionsEnded: true,
     removedPasskeys: removedPasskeys.map((p) => p.id),
   });
@@ -98,7 +102,7 @@ export async function completeRecovery(
  * The Kratos session a recovery issued, when whoami withholds it (the account has a
  * second factor): the newest session completed by a recovery method.
  */
-async function recoverySessionId(deps: AppDeps, identityId: string): Promise<string | undefined> {
+async function recoverySessionId(deps: AccountDeps, identityId: string): Promise<string | undefined> {
   const sessions = await deps.kratos.listIdentitySessions(identityId);
   const recovered = sessions
     .filter((s) => s.methods.some((m) => m.method.endsWith('recovery')))

@@ -1,6 +1,10 @@
 import { z } from 'zod';
-import { removedPasskey } from '../passkeys/schemas.js';
 import { sessionResponse } from '../session/schemas.js';
+
+/** A passkey removed because someone proved the account's address (recovery, verification). */
+const removedPasskey = z
+  .object({ id: z.string(), nickname: z.string(), createdAt: z.iso.datetime({ offset: true }) })
+  .meta({ id: 'RemovedPasskey' });
 
 /** The answers of the account routes, as the OpenAPI document describes them. */
 

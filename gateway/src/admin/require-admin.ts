@@ -1,11 +1,19 @@
 import type { Request, RequestHandler } from 'express';
 import { checkAuth } from '../access/require-auth.js';
-import { secondFactorsOf } from '../access/second-factors.js';
-import type { AppDeps } from '../deps.js';
-import { AppError, forbidden } from '../http/errors.js';
+import { secondFactorsOf, type FactorDeps } from '../factors/second-factors.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { Config } from '../config.js';
+import { AppError, forbidden } from '../errors/app-error.js';
+
+/** What the admin guard uses. */
+export type AdminGuardDeps = FactorDeps & {
+  audit: AuditLog;
+  clock: () => Date;
+  config: Pick<Config, 'PRIVILEGED_MAX_AGE_SECONDS'>;
+};
 
 /** Why an admin route refuses a principal whose roles would allow the permission, but not at aal1. */
-async function aalRefusal(deps: AppDeps, req: Request, identityId: string): Promise<AppError> {
+async function aalRefusal(deps: AdminGuardDeps, req: Request, identityId: string): Promise<AppError> {
   if ((await secondFactorsOf(deps, identityId)).length === 0) {
     return new AppError(
       'mfa_enrollment_required',
@@ -31,7 +39,7 @@ async function aalRefusal(deps: AppDeps, req: Request, identityId: string): Prom
  * rather than to step up with nothing. The sign-in must be recent (PRIVILEGED_MAX_AGE_SECONDS,
  * 403 `reauthentication_required`). Every refusal of a signed-in caller is audited.
  */
-export function requireAdmin(deps: AppDeps, permission: string): RequestHandler {
+export function requireAdmin(deps: AdminGuardDeps, permission: string): RequestHandler {
   return async (req, _res, next) => {
     try {
       const principal = await checkAuth(req, {}, deps.clock());

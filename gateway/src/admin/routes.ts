@@ -1,14 +1,21 @@
 import type { Request, Router } from 'express';
 import { z } from 'zod';
+import { principalOf } from '../access/require-auth.js';
 import { auditQuerySchema, queryAuditEvents } from '../audit/query-events.js';
 import { verifyAuditChain } from '../audit/verify-chain.js';
-import type { AppDeps } from '../deps.js';
-import { parseBody } from '../http/middleware.js';
+import type { AuditEventType } from '../audit/event-types.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { Database } from '../db/database.js';
+import type { KeyService } from '../keys/key-service.js';
+import { parseBody } from '../errors/parse-input.js';
 import { listIdentities } from '../kratos/admin-users.js';
 import { unlockIdentity } from '../lockout/lockout.js';
 import { revokeAllSessions } from '../session/sessions.js';
-import { requireAdmin } from './require-admin.js';
-import { deactivateUser, findUser, setRoles, userDetails, userSummary } from './users.js';
+import { requireAdmin, type AdminGuardDeps } from './require-admin.js';
+import { deactivateUser, findUser, setRoles, userDetails, userSummary, type AdminDeps } from './users.js';
+
+/** What the admin routes use. */
+export type AdminRouteDeps = AdminDeps & AdminGuardDeps & { db: Database; keys: KeyService; audit: AuditLog };
 
 export const userId = z.string().regex(/^[0-9a-fA-F-]{8,64}$/, 'must be an identity id');
 export const searchQuery = z
@@ -29,13 +36,18 @@ const parseInput = parseBody;
  * permission at aal2 (see `requireAdmin`), and every call is audited with the acting
  * admin as `actorId` before it answers.
  */
-export function registerAdminRoutes(router: Router, deps: AppDeps) {
-  const record = (req: Request, type: string, identityId?: string, details?: Record<string, unknown>) =>
+export function registerAdminRoutes(router: Router, deps: AdminRouteDeps) {
+  const record = (
+    req: Request,
+    type: AuditEventType,
+    identityId?: string,
+    details?: Record<string, unknown>,
+  ) =>
     deps.audit.record({
       type,
       outcome: 'success',
       identityId,
-      actorId: req.principal!.identityId,
+      actorId: principalOf(req).identityId,
       ip: req.ip,
       requestId: req.requestId,
       details,
@@ -84,7 +96,7 @@ export function registerAdminRoutes(router: Router, deps: AppDeps) {
 
   router.post('/users/:id/deactivate', requireAdmin(deps, 'admin:users:write'), async (req, res) => {
     const id = idOf(req);
-    const user = await deactivateUser(deps, id, req.principal!.identityId);
+    const user = await deactivateUser(deps, id, principalOf(req).identityId);
     await record(req, 'admin.user_deactivated', id);
     res.json(user);
   });

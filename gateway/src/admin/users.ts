@@ -1,10 +1,15 @@
-import type { AppDeps } from '../deps.js';
-import { AppError, badRequest, notFound } from '../http/errors.js';
+import type { Policy } from '../access/policy.js';
+import type { PasskeyStore } from '../factors/passkey-store.js';
+import { AppError, badRequest, notFound } from '../errors/app-error.js';
 import type { KratosIdentity } from '../kratos/types.js';
-import { lockoutStatus } from '../lockout/lockout.js';
+import { lockoutStatus, type LockoutDeps } from '../lockout/lockout.js';
 import { forgetIdentity, forgetWhoamiOf } from '../session/resolve-principal.js';
 import { rolesOf } from '../session/principal.js';
-import { revokeAllSessions } from '../session/sessions.js';
+import { revokeAllSessions, type SessionDeps } from '../session/sessions.js';
+
+/** What the admin use cases work with. */
+export type AdminDeps = SessionDeps &
+  LockoutDeps & { passkeys: Pick<PasskeyStore, 'count'>; policy: Pick<Policy, 'roles'> };
 
 /** What the admin API shows of an identity (never credentials or their secrets). */
 export function userSummary(identity: KratosIdentity) {
@@ -20,24 +25,23 @@ export function userSummary(identity: KratosIdentity) {
 }
 
 /** The identity, or 404. */
-export async function findUser(deps: AppDeps, id: string): Promise<KratosIdentity> {
+export async function findUser(deps: AdminDeps, id: string): Promise<KratosIdentity> {
   const identity = await deps.kratos.getIdentity(id);
   if (!identity) throw notFound('User');
   return identity;
 }
 
 /** One user with what an operator needs to help them: lock, passkeys, live Kratos sessions. */
-export async function userDetails(deps: AppDeps, id: string) {
+export async function userDetails(deps: AdminDeps, id: string) {
   const identity = await findUser(deps, id);
-  const { rows } = await deps.db.query<{ count: string | number }>(
-    'SELECT count(*) AS count FROM passkey_credentials WHERE identity_id = $1',
-    [id],
-  );
-  const sessions = await deps.kratos.listIdentitySessions(id);
+  const [passkeys, sessions] = await Promise.all([
+    deps.passkeys.count(id),
+    deps.kratos.listIdentitySessions(id),
+  ]);
   return {
     ...userSummary(identity),
     lockout: await lockoutStatus(deps, identity),
-    passkeys: Number(rows[0]?.count ?? 0),
+    passkeys,
     kratosSessions: sessions.length,
   };
 }
@@ -47,8 +51,8 @@ export async function userDetails(deps: AppDeps, id: string) {
  * Only roles the policy defines can be given. The cached identity is dropped so the new
  * roles apply to the user's very next request.
  */
-export async function setRoles(deps: AppDeps, id: string, roles: string[]) {
-  const known = new Set(deps.policy?.roles ?? []);
+export async function setRoles(deps: AdminDeps, id: string, roles: string[]) {
+  const known = new Set(deps.policy.roles);
   const unknown = roles.filter((r) => !known.has(r));
   if (unknown.length > 0)
     throw badRequest('unknown_role', `Unknown role: ${unknown.join(', ')}.`, { roles: [...known] });
@@ -67,7 +71,7 @@ export async function setRoles(deps: AppDeps, id: string, roles: string[]) {
 }
 
 /** Deactivates an identity at Kratos and ends every session it has, at Kratos and here. */
-export async function deactivateUser(deps: AppDeps, id: string, actorId: string) {
+export async function deactivateUser(deps: AdminDeps, id: string, actorId: string) {
   if (id === actorId)
     throw new AppError('cannot_deactivate_self', 409, 'An admin cannot deactivate themselves.');
   await findUser(deps, id);

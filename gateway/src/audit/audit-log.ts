@@ -1,6 +1,7 @@
 import type { Database, Queryable } from '../db/database.js';
-import { AppError } from '../http/errors.js';
-import type { Logger } from '../http/logger.js';
+import { AppError } from '../errors/app-error.js';
+import type { Logger } from '../logging/logger.js';
+import type { AuditEventType } from './event-types.js';
 import { GENESIS_HASH, hashEvent, isKeyedHash, keyedHash } from './chain-hash.js';
 import { appendCheckpoint, readCheckpoints, signCheckpoint, type Checkpoint } from './checkpoints.js';
 import { verifyAuditChain, type ChainReport } from './verify-chain.js';
@@ -9,7 +10,8 @@ export type AuditOutcome = 'success' | 'failure' | 'denied';
 
 /** One thing that happened, as the caller describes it. */
 export interface AuditEvent {
-  type: string;
+  /** One of the catalogue's types (event-types.ts). */
+  type: AuditEventType;
   outcome: AuditOutcome;
   identityId?: string | undefined;
   actorId?: string | undefined;
@@ -19,7 +21,9 @@ export interface AuditEvent {
 }
 
 /** A stored event, with its place in the chain. */
-export interface StoredAuditEvent extends Required<Omit<AuditEvent, 'details'>> {
+export interface StoredAuditEvent extends Required<Omit<AuditEvent, 'details' | 'type'>> {
+  /** As stored: rows written before a type left the catalogue keep their name. */
+  type: string;
   seq: number;
   occurredAt: string;
   details: Record<string, unknown>;

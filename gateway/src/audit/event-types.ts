@@ -1,17 +1,17 @@
 /**
- * Every audit event type the gateway records, with what it means. The audit query API
- * accepts these names (and `area.*` for a whole area); the README's security section
- * lists them. A new `deps.audit.record({ type })` belongs here too.
+ * Every audit event type the gateway records, with what it means: `AuditEvent.type` is one
+ * of these, so a new kind of event cannot be recorded before it is described here. The
+ * audit query API filters by these names (and `area.*` for a whole area).
  */
 export const AUDIT_EVENT_TYPES = {
   // Authentication attempts, each with its outcome and method.
   'login.password': 'A password login: success, failure (wrong password) or denied (locked).',
   'login.passkey': 'A passkey login.',
+  'registration.requested': 'The first step of a sign-up: a code (or an "account exists" mail) was sent.',
   registration: 'A sign-up, with a password or passwordless.',
   'step_up.passkey': 'A session raised to aal2 with a passkey.',
   'step_up.totp': 'A session raised to aal2 with a TOTP code.',
   'step_up.backup_code': 'A session raised to aal2 with a backup (lookup secret) code.',
-  'step_up.lookup_secret': 'A session raised to aal2 with a lookup secret (Kratos name of backup codes).',
   // Sessions.
   'session.logout': 'A user signed out of one session.',
   'session.logout_all': 'A user signed out of every session.',
@@ -24,7 +24,6 @@ export const AUDIT_EVENT_TYPES = {
   // Account settings and second factors.
   'password.changed': 'The password was changed.',
   'profile.updated': 'Profile traits were changed.',
-  'settings.updated': 'Another Kratos settings change.',
   'mfa.totp_enabled': 'A TOTP app was enrolled.',
   'mfa.totp_removed': 'The TOTP app was removed.',
   'mfa.backup_codes_generated': 'New backup codes were generated.',
@@ -39,10 +38,11 @@ export const AUDIT_EVENT_TYPES = {
   'csrf.refused': 'A state-changing request failed the CSRF check.',
   'rate_limit.refused': 'A client went over a rate limit (recorded once per client and window).',
   // Keys and files.
-  'keys.rotate': 'The master key was rotated.',
-  'keys.rewrap': 'Wrapped data keys were rewrapped with the newest key version.',
+  'keys.rotated': 'The master key was rotated and the wrapped data keys rewrapped with the newest version.',
+  'keys.min_decryption_raised': 'Key versions below the newest can no longer decrypt.',
   'keys.backup': 'A key backup was taken.',
-  'keys.restore': 'A key was restored from a backup.',
+  'keys.restored': 'A key was restored from a backup.',
+  'keys.restore_checked': 'A key backup was checked without restoring it (dry run).',
   'jar.created': 'A honey jar was created.',
   'jar.updated': 'A honey jar was renamed or changed.',
   'jar.deleted': 'A honey jar was deleted with its files.',
@@ -52,6 +52,7 @@ export const AUDIT_EVENT_TYPES = {
   'jar.file_deleted': 'A file was deleted from a jar.',
   // Kratos web hooks.
   'webhook.received': 'Kratos called a web hook of the gateway.',
+  'webhook.refused': 'A web hook call without the right shared key was refused.',
   // Administration (actor = the admin).
   'admin.denied': 'An admin route refused a caller (no role, no aal2, no second factor).',
   'admin.users_searched': 'An admin searched the users.',
@@ -65,7 +66,3 @@ export const AUDIT_EVENT_TYPES = {
 } as const satisfies Record<string, string>;
 
 export type AuditEventType = keyof typeof AUDIT_EVENT_TYPES;
-
-/** Whether `type` is in the catalogue. */
-export const isAuditEventType = (type: string): type is AuditEventType =>
-  Object.hasOwn(AUDIT_EVENT_TYPES, type);

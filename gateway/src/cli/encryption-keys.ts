@@ -22,7 +22,7 @@ import { ConfigError, loadConfig, type Config } from '../config.js';
 import { withDevData } from './dev-data.js';
 import { openDatabase, runMigrations, type Database } from '../db/database.js';
 import { createBodyStore, type BodyStore } from '../files/body-store.js';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors/app-error.js';
 import { resolveAuditChainKey } from '../keys/audit-chain-key.js';
 import { createKeyService } from '../keys/create-key-service.js';
 import type { KeyService } from '../keys/key-service.js';
@@ -34,7 +34,7 @@ import {
 } from '../keys/operations/backup-bundle.js';
 import { keyReport } from '../keys/operations/key-status.js';
 import { keysBelowVersion, rotateKeys, type RotationProgress } from '../keys/operations/rotate-keys.js';
-import { verifyFiles } from '../keys/operations/verify-files.js';
+import { verifyFiles } from '../jars/verify-files.js';
 
 const EXIT = { ok: 0, failed: 1, usage: 2, unavailable: 3 } as const;
 

@@ -4,7 +4,7 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors/app-error.js';
 import { ByteLimit } from './byte-limit.js';
 
 /** An encrypted body written to a temp file, fsynced, waiting to be committed or discarded. */

@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors/app-error.js';
 
 /** Passes bytes through and counts them; errors with 413 `payload_too_large` past `maxBytes`. */
 export class ByteLimit extends Transform {

@@ -1,10 +1,23 @@
-import type { Request } from 'express';
-import type { AppDeps } from '../deps.js';
-import { saveProfile } from '../account/profile-store.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { EventContext } from '../audit/request-event.js';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import type { Logger } from '../logging/logger.js';
+import { saveProfile } from '../profiles/profile-store.js';
+import type { Kv } from '../redis/client.js';
 import { forgetIdentity } from '../session/resolve-principal.js';
 import { rolesOf } from '../session/principal.js';
 import { claimDelivery } from './deliveries.js';
 import { deliveryKey, profileOf, type HookName, type HookPayload } from './payload.js';
+
+/** What a web hook delivery uses. */
+export interface HookDeps {
+  config: Pick<Config, 'DEFAULT_ROLE' | 'KRATOS_WEBHOOK_API_KEY'>;
+  db: Database;
+  kv: Kv;
+  audit: AuditLog;
+  logger: Logger;
+}
 
 /** Hooks whose identity is copied into the profile table (after-login only tells that someone signed in). */
 const SYNCS_PROFILE = new Set<HookName>([
@@ -20,8 +33,8 @@ const SYNCS_PROFILE = new Set<HookName>([
  * Returns whether the delivery was new.
  */
 export async function handleDelivery(
-  deps: AppDeps,
-  req: Request,
+  deps: HookDeps,
+  ctx: EventContext,
   hook: HookName,
   payload: HookPayload,
 ): Promise<boolean> {
@@ -32,7 +45,7 @@ export async function handleDelivery(
     return true;
   });
   if (!fresh) {
-    deps.logger.info('repeated web hook delivery ignored', { requestId: req.requestId, hook });
+    deps.logger.info('repeated web hook delivery ignored', { requestId: ctx.requestId, hook });
     return false;
   }
   if (hook !== 'after-registration') await forgetIdentity(deps, identityId);
@@ -40,8 +53,8 @@ export async function handleDelivery(
     type: 'webhook.received',
     outcome: 'success',
     identityId,
-    ip: req.ip,
-    requestId: req.requestId,
+    ip: ctx.ip,
+    requestId: ctx.requestId,
     details: {
       hook,
       flowId: payload.flow_id,
@@ -56,7 +69,7 @@ export async function handleDelivery(
  * What the registration-defaults hook answers: Kratos parses it (`response.parse: true`) and
  * stores the new identity's public metadata with the default role added.
  */
-export function registrationAnswer(deps: AppDeps, payload: HookPayload) {
+export function registrationAnswer(deps: Pick<HookDeps, 'config'>, payload: HookPayload) {
   const metadata = payload.identity.metadata_public ?? {};
   const roles = [...new Set([...rolesOf(metadata), deps.config.DEFAULT_ROLE])];
   return { identity: { metadata_public: { ...metadata, roles } } };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalJson } from '../audit/audit-log.js';
-import type { ProfileSnapshot } from '../account/profile-store.js';
+import type { ProfileSnapshot } from '../profiles/profile-store.js';
 
 /**
  * The hooks Kratos calls after its flows (kratos/kratos.yml). `registration-defaults` is the

@@ -1,12 +1,10 @@
-import type { Router } from 'express';
+import type { RequestHandler, Router } from 'express';
 import { z } from 'zod';
-import type { AppDeps } from '../deps.js';
-import { AppError } from '../http/errors.js';
-import { jsonBody, parseBody } from '../http/middleware.js';
-import { handleDelivery, registrationAnswer } from './handle-delivery.js';
+import { AppError } from '../errors/app-error.js';
+import { parseBody } from '../errors/parse-input.js';
+import { handleDelivery, registrationAnswer, type HookDeps } from './handle-delivery.js';
 import { HOOKS, UNSAVED_IDENTITY_ID, hookPayload } from './payload.js';
 import { requireWebhookKey } from './webhook-key.js';
-import { caseSensitiveRouter } from '../http/router.js';
 
 const hookName = z.enum(HOOKS);
 
@@ -14,8 +12,7 @@ const hookName = z.enum(HOOKS);
  * `/hooks/kratos/<hook>`: server-to-server calls from Kratos, outside `/api` (no
  * cookies, no CORS, no CSRF header): authenticated by the shared key header instead.
  */
-export function createKratosHooksRouter(deps: AppDeps): Router {
-  const router = caseSensitiveRouter();
+export function registerKratosHookRoutes(router: Router, deps: HookDeps, jsonBody: RequestHandler): void {
   router.use(
     requireWebhookKey(deps.config.KRATOS_WEBHOOK_API_KEY, (req) =>
       deps.audit.record({
@@ -27,7 +24,8 @@ export function createKratosHooksRouter(deps: AppDeps): Router {
       }),
     ),
   );
-  router.use(jsonBody(deps.config.JSON_BODY_LIMIT));
+  // The body is read only once the key matched.
+  router.use(jsonBody);
 
   router.post('/:hook', async (req, res) => {
     const hook = hookName.safeParse(req.params.hook);
@@ -39,9 +37,7 @@ export function createKratosHooksRouter(deps: AppDeps): Router {
     if (hook.data === 'registration-defaults') return res.json(registrationAnswer(deps, payload));
     if (payload.identity.id === UNSAVED_IDENTITY_ID)
       throw new AppError('invalid_request', 400, 'identity.id: the identity is not stored yet.');
-    await handleDelivery(deps, req, hook.data, payload);
+    await handleDelivery(deps, { ip: req.ip, requestId: req.requestId }, hook.data, payload);
     res.status(204).end();
   });
-
-  return router;
 }

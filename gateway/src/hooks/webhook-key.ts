@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors/app-error.js';
 
 /** The header Kratos' `web_hook` auth (`type: api_key`, `in: header`) puts the shared key in. */
 export const WEBHOOK_KEY_HEADER = 'X-Webhook-Key';

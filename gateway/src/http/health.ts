@@ -1,5 +1,16 @@
 import type { Router } from 'express';
-import type { AppDeps } from '../deps.js';
+import type { Database } from '../db/database.js';
+import type { KeyService } from '../keys/key-service.js';
+import type { KratosClient } from '../kratos/client.js';
+import type { Kv } from '../redis/client.js';
+
+/** What readiness asks: each outside system the gateway needs. */
+export interface HealthDeps {
+  kv: Pick<Kv, 'ping'>;
+  db: Pick<Database, 'query'>;
+  kratos: Pick<KratosClient, 'ready'>;
+  keys: Pick<KeyService, 'health'>;
+}
 
 async function check(run: () => Promise<unknown>, timeoutMs = 2000): Promise<'ok' | 'down'> {
   let timer: NodeJS.Timeout | undefined;
@@ -17,7 +28,7 @@ async function check(run: () => Promise<unknown>, timeoutMs = 2000): Promise<'ok
 }
 
 /** /healthz: the process is alive. /readyz: Redis, Postgres, Kratos and the key service answer. */
-export function registerHealthRoutes(router: Router, deps: AppDeps) {
+export function registerHealthRoutes(router: Router, deps: HealthDeps) {
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

@@ -8,10 +8,9 @@ import express, {
   type Response,
 } from 'express';
 import helmet from 'helmet';
-import { z } from 'zod';
 import type { Config } from '../config.js';
-import { AppError } from './errors.js';
-import type { Logger } from './logger.js';
+import { AppError } from '../errors/app-error.js';
+import type { Logger } from '../logging/logger.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -171,25 +170,6 @@ export function jsonBody(limit: string): RequestHandler {
     }
     parse(req, res, next);
   };
-}
-
-/** Validates `req.body` with a zod schema; the first problem names the field. */
-export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  const result = schema.safeParse(body ?? {});
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const field = issue?.path.join('.') || undefined;
-  throw new AppError(
-    'invalid_request',
-    400,
-    field ? `${field}: ${issue?.message}` : (issue?.message ?? 'Invalid request.'),
-    {
-      details: {
-        field,
-        issues: result.error.issues.slice(0, 10).map((i) => ({ path: i.path.join('.'), message: i.message })),
-      },
-    },
-  );
 }
 
 interface BodyParserError {

@@ -1,6 +1,6 @@
-import type { Request } from 'express';
 import type { Queryable } from '../db/database.js';
-import { AppError } from '../http/errors.js';
+import type { Decision, ResourceAttributes } from '../access/policy.js';
+import { AppError } from '../errors/app-error.js';
 import type { Principal } from '../session/principal.js';
 import { jarStore, type Jar, type JarRole } from './jar-store.js';
 
@@ -20,12 +20,18 @@ const RANK: Record<JarRole, number> = { viewer: 1, editor: 2, owner: 3 };
 
 const notFound = () => new AppError('not_found', 404, 'Jar not found.');
 
+/** The request's policy answers, as the access layer attaches them to every API request. */
+export interface Authorizer {
+  authorize?: ((permission: string, resource?: ResourceAttributes) => Decision) | undefined;
+  stepUpMethods?: (() => Promise<string[]>) | undefined;
+}
+
 /**
  * Asks the policy file about `permission` on a jar or on jars in general (no jar): every
  * condition it lists (owner, verified e-mail, aal2, restricted) is checked there, and a
  * refusal becomes the matching 403.
  */
-export async function checkJarPolicy(req: Request, permission: string, jar?: Jar): Promise<void> {
+export async function checkJarPolicy(req: Authorizer, permission: string, jar?: Jar): Promise<void> {
   const decision = req.authorize?.(
     permission,
     jar ? { ownerId: jar.ownerId, restricted: jar.restricted } : undefined,
@@ -51,7 +57,7 @@ export async function checkJarPolicy(req: Request, permission: string, jar?: Jar
  */
 export async function authorizeJar(
   db: Queryable,
-  req: Request,
+  req: Authorizer,
   principal: Principal,
   jarId: string,
   permission: JarPermission,

@@ -3,17 +3,18 @@ import type { Request, Response, Router } from 'express';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
-import { requireAuth } from '../access/require-auth.js';
-import { checkPrivileged } from '../access/second-factors.js';
+import { principalOf, requireAuth } from '../access/require-auth.js';
+import { checkPrivileged } from '../access/privileged.js';
+import type { FactorDeps } from '../factors/second-factors.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditEventType } from '../audit/event-types.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { BodyStore } from '../files/body-store.js';
-import { AppError } from '../http/errors.js';
-import type { Logger } from '../http/logger.js';
+import { AppError } from '../errors/app-error.js';
+import type { Logger } from '../logging/logger.js';
 import type { KeyService } from '../keys/key-service.js';
 import type { KratosClient } from '../kratos/client.js';
-import type { Principal } from '../session/principal.js';
 import { openFileForReading } from './download-file.js';
 import { authorizeJar, checkJarPolicy } from './jar-access.js';
 import { jarStore, type JarFile } from './jar-store.js';
@@ -34,6 +35,7 @@ export interface JarDeps {
   config: Pick<Config, 'MAX_UPLOAD_BYTES' | 'PRIVILEGED_MAX_AGE_SECONDS'>;
   db: Database;
   kratos: Pick<KratosClient, 'getIdentity'>;
+  passkeys: FactorDeps['passkeys'];
   keys: KeyService;
   bodies: BodyStore;
   audit: AuditLog;
@@ -76,8 +78,8 @@ function contentDisposition(name: string): string {
 /** Registers `/jars` routes on a router mounted at `/api`. */
 export function registerJarRoutes(router: Router, deps: JarDeps): void {
   const signedIn = requireAuth({}, deps.clock);
-  const me = (req: Request) => req.principal as Principal;
-  const audit = (req: Request, type: string, details: Record<string, unknown>) =>
+  const me = principalOf;
+  const audit = (req: Request, type: AuditEventType, details: Record<string, unknown>) =>
     deps.audit.record({
       type,
       outcome: 'success',
@@ -141,11 +143,11 @@ export function registerJarRoutes(router: Router, deps: JarDeps): void {
   registerFileRoutes(router, deps, signedIn, audit);
 }
 
-type Audit = (req: Request, type: string, details: Record<string, unknown>) => Promise<void>;
+type Audit = (req: Request, type: AuditEventType, details: Record<string, unknown>) => Promise<void>;
 type Guard = ReturnType<typeof requireAuth>;
 
 function registerGrantRoutes(router: Router, deps: JarDeps, signedIn: Guard, audit: Audit): void {
-  const me = (req: Request) => req.principal as Principal;
+  const me = principalOf;
 
   router.get('/jars/:id/grants', signedIn, async (req, res) => {
     const { id } = parse(jarIdParams, req.params, true);
@@ -184,7 +186,7 @@ function registerGrantRoutes(router: Router, deps: JarDeps, signedIn: Guard, aud
 }
 
 function registerFileRoutes(router: Router, deps: JarDeps, signedIn: Guard, audit: Audit): void {
-  const me = (req: Request) => req.principal as Principal;
+  const me = principalOf;
 
   router.post('/jars/:id/files', signedIn, async (req, res) => {
     // An answer sent before the whole body was read (413, 404, 503) leaves bytes on the

@@ -4,7 +4,7 @@ import type { Database } from '../db/database.js';
 import type { BodyStore } from '../files/body-store.js';
 import { createEncryptStream, FORMAT_VERSION } from '../files/chunked-aead.js';
 import type { KeyService } from '../keys/key-service.js';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors/app-error.js';
 import { jarStore, type Jar, type JarFile } from './jar-store.js';
 
 const FOREIGN_KEY_VIOLATION = '23503';

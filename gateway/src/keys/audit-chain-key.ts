@@ -1,7 +1,7 @@
 import { hkdfSync } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import type { Config } from '../config.js';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors/app-error.js';
 import {
   devMasterKeyPath,
   localMasterKey,

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors/app-error.js';
 import type { KeyService } from './key-service.js';
 import { createKeyringStore } from './keyring-store.js';
 import { createLocalKeyService } from './local-keyring.js';

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors/app-error.js';
 import type { KeyService, KeyStatus, RewrapResult } from './key-service.js';
 import type { KeyringState, KeyringStore } from './keyring-store.js';
 

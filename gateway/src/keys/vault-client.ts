@@ -3,7 +3,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import nodeVault from 'node-vault';
 import { Counter, Gauge } from 'prom-client';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors/app-error.js';
 
 /**
  * How the gateway authenticates to Vault: a static token, or AppRole with renewal. With

@@ -1,4 +1,4 @@
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors/app-error.js';
 import type { KeyService, KeyStatus } from './key-service.js';
 import type { VaultClient } from './vault-client.js';
 

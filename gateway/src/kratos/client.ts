@@ -8,7 +8,7 @@ import {
   type Session,
   type UiText,
 } from '@ory/kratos-client-fetch';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors/app-error.js';
 import type { Aal, KratosIdentity, KratosSession, WhoamiResult } from './types.js';
 
 /**

@@ -1,11 +1,24 @@
-import type { AppDeps } from '../deps.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../logging/logger.js';
+import type { Mailer } from '../mail/mailer.js';
 import type { KratosIdentity } from '../kratos/types.js';
+
+/** What the lockout notice uses. */
+export interface NoticeDeps {
+  config: Pick<Config, 'LOCKOUT_DURATION_SECONDS' | 'LOCKOUT_MAX_FAILURES'>;
+  logger: Logger;
+  mailer?: Mailer | undefined;
+}
 
 /**
  * Tells the owner that password sign-in was locked. A mail failure is logged and does not
  * undo the lock: the lock protects the account whether or not the notice arrives.
  */
-export async function sendLockoutNotice(deps: AppDeps, identity: KratosIdentity, until: Date): Promise<void> {
+export async function sendLockoutNotice(
+  deps: NoticeDeps,
+  identity: KratosIdentity,
+  until: Date,
+): Promise<void> {
   if (!deps.mailer || !identity.email) return;
   const minutes = Math.round(deps.config.LOCKOUT_DURATION_SECONDS / 60);
   try {

@@ -1,9 +1,21 @@
-import type { Request } from 'express';
-import type { AppDeps } from '../deps.js';
-import { AppError } from '../http/errors.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { EventContext } from '../audit/request-event.js';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import { AppError } from '../errors/app-error.js';
 import type { KratosIdentity } from '../kratos/types.js';
+import type { KratosClient } from '../kratos/client.js';
 import { identifierKey } from '../security/client-key.js';
-import { sendLockoutNotice } from './lockout-notice.js';
+import { sendLockoutNotice, type NoticeDeps } from './lockout-notice.js';
+
+/** What the password lockout uses. */
+export type LockoutDeps = NoticeDeps & {
+  config: Pick<Config, 'LOCKOUT_MAX_FAILURES' | 'LOCKOUT_WINDOW_SECONDS' | 'LOCKOUT_DURATION_SECONDS'>;
+  db: Database;
+  audit: AuditLog;
+  kratos: Pick<KratosClient, 'findIdentityByIdentifier'>;
+  clock: () => Date;
+};
 
 /**
  * Account lockout for password login (Kratos has none, ory/kratos #3037). Failures are
@@ -34,7 +46,11 @@ function lockedError(lockedUntil: string | Date, now: Date): AppError {
 }
 
 /** Refuses (423, audited) a password login for a locked identifier, before the password is checked. */
-export async function assertNotLocked(deps: AppDeps, req: Request, identifier: string): Promise<void> {
+export async function assertNotLocked(
+  deps: LockoutDeps,
+  ctx: EventContext,
+  identifier: string,
+): Promise<void> {
   const now = deps.clock();
   const { rows } = await deps.db.query<LockRow & { identity_id: string | null }>(
     'SELECT failures, locked_until, identity_id FROM account_lockouts WHERE identifier_hash = $1 AND locked_until > $2::timestamptz',
@@ -46,15 +62,15 @@ export async function assertNotLocked(deps: AppDeps, req: Request, identifier: s
     type: 'login.password',
     outcome: 'denied',
     identityId: lock.identity_id ?? undefined,
-    ip: req.ip,
-    requestId: req.requestId,
+    ip: ctx.ip,
+    requestId: ctx.requestId,
     details: { method: 'password', reason: 'account_locked' },
   });
   throw lockedError(lock.locked_until, now);
 }
 
 /** Counts one failure in the current window (a new window starts when the old one or an old lock ran out). */
-async function countFailure(deps: AppDeps, hash: string, now: Date): Promise<LockRow> {
+async function countFailure(deps: LockoutDeps, hash: string, now: Date): Promise<LockRow> {
   const { rows } = await deps.db.query<LockRow>(
     `INSERT INTO account_lockouts AS l (identifier_hash, failures, window_started_at, locked_until, updated_at)
      VALUES ($1, 1, $2::timestamptz, NULL, $2::timestamptz)
@@ -72,7 +88,7 @@ async function countFailure(deps: AppDeps, hash: string, now: Date): Promise<Loc
 }
 
 /** Sets the lock; only the one request that set it gets `true` (so one e-mail goes out). */
-async function lock(deps: AppDeps, hash: string, identityId: string | undefined, now: Date) {
+async function lock(deps: LockoutDeps, hash: string, identityId: string | undefined, now: Date) {
   const until = new Date(now.getTime() + deps.config.LOCKOUT_DURATION_SECONDS * 1000);
   const { rows } = await deps.db.query(
     `UPDATE account_lockouts SET locked_until = $2::timestamptz, identity_id = $3, updated_at = $4::timestamptz
@@ -88,7 +104,11 @@ async function lock(deps: AppDeps, hash: string, identityId: string | undefined,
  * LOCKOUT_DURATION_SECONDS, the lock is audited, the owner is told by e-mail, and this
  * attempt already answers 423.
  */
-export async function recordPasswordFailure(deps: AppDeps, req: Request, identifier: string): Promise<void> {
+export async function recordPasswordFailure(
+  deps: LockoutDeps,
+  ctx: EventContext,
+  identifier: string,
+): Promise<void> {
   const now = deps.clock();
   const hash = identifierKey(identifier);
   const row = await countFailure(deps, hash, now);
@@ -102,8 +122,8 @@ export async function recordPasswordFailure(deps: AppDeps, req: Request, identif
       type: 'account.locked',
       outcome: 'success',
       identityId: identity?.id,
-      ip: req.ip,
-      requestId: req.requestId,
+      ip: ctx.ip,
+      requestId: ctx.requestId,
       details: { failures: row.failures, lockedUntil: until.toISOString(), known: identity !== undefined },
     });
     if (identity) await sendLockoutNotice(deps, identity, until);
@@ -112,7 +132,7 @@ export async function recordPasswordFailure(deps: AppDeps, req: Request, identif
 }
 
 /** A successful password login starts the count afresh. */
-export async function clearPasswordFailures(deps: AppDeps, identifier: string): Promise<void> {
+export async function clearPasswordFailures(deps: LockoutDeps, identifier: string): Promise<void> {
   await deps.db.query('DELETE FROM account_lockouts WHERE identifier_hash = $1 AND locked_until IS NULL', [
     identifierKey(identifier),
   ]);
@@ -120,7 +140,7 @@ export async function clearPasswordFailures(deps: AppDeps, identifier: string): 
 
 /** The lock on an identity's password login, if any. */
 export async function lockoutStatus(
-  deps: AppDeps,
+  deps: Pick<LockoutDeps, 'db' | 'clock'>,
   identity: Pick<KratosIdentity, 'id' | 'email'>,
 ): Promise<{ locked: boolean; lockedUntil?: string; failures: number }> {
   const { rows } = await deps.db.query<LockRow>(
@@ -141,7 +161,7 @@ export async function lockoutStatus(
 
 /** Lifts the lock and forgets the failures of an identity (admin unlock); true when there was a lock. */
 export async function unlockIdentity(
-  deps: AppDeps,
+  deps: Pick<LockoutDeps, 'db' | 'clock'>,
   identity: Pick<KratosIdentity, 'id' | 'email'>,
 ): Promise<boolean> {
   const status = await lockoutStatus(deps, identity);

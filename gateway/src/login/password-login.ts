@@ -1,27 +1,33 @@
-import type { Request } from 'express';
-import type { AppDeps } from '../deps.js';
-import { AppError } from '../http/errors.js';
-import { KratosHttpError } from '../kratos/client.js';
-import { assertNotLocked, clearPasswordFailures, recordPasswordFailure } from '../lockout/lockout.js';
-import { establishGatewaySession } from '../session/sessions.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { AppError } from '../errors/app-error.js';
+import { normalizeIdentifier } from '../identity/identifier.js';
+import { KratosHttpError, type KratosClient } from '../kratos/client.js';
+import {
+  assertNotLocked,
+  clearPasswordFailures,
+  recordPasswordFailure,
+  type LockoutDeps,
+} from '../lockout/lockout.js';
+import type { RequestContext } from '../session/request-context.js';
+import { establishGatewaySession, type SessionDeps } from '../session/sessions.js';
+
+/** What password sign-in uses. */
+export type LoginDeps = SessionDeps & LockoutDeps & { kratos: KratosClient; audit: AuditLog };
 
 const INVALID_CREDENTIALS = 4000006;
-
-/** The identifier as Kratos stores it: e-mail addresses compare case-insensitively. */
-export const normalizeIdentifier = (identifier: string) => identifier.trim().toLowerCase();
 
 /**
  * Password login: the gateway runs a Kratos API login flow itself, so the Kratos session
  * token never reaches the browser; it stays sealed inside the gateway session.
  */
 export async function loginWithPassword(
-  deps: AppDeps,
-  req: Request,
+  deps: LoginDeps,
+  ctx: RequestContext,
   input: { identifier: string; password: string },
 ): Promise<void> {
   const identifier = normalizeIdentifier(input.identifier);
-  const event = { ip: req.ip, requestId: req.requestId, details: { method: 'password' } };
-  await assertNotLocked(deps, req, identifier);
+  const event = { ip: ctx.ip, requestId: ctx.requestId, details: { method: 'password' } };
+  await assertNotLocked(deps, ctx, identifier);
   let result;
   try {
     result = await deps.kratos.loginWithPassword(identifier, input.password);
@@ -35,7 +41,7 @@ export async function loginWithPassword(
         details: { method: 'password', reason: invalid ? 'invalid_credentials' : 'rejected' },
       });
       if (invalid) {
-        await recordPasswordFailure(deps, req, identifier);
+        await recordPasswordFailure(deps, ctx, identifier);
         throw new AppError('invalid_credentials', 401, 'The e-mail address or password is wrong.');
       }
       throw new AppError(
@@ -47,7 +53,7 @@ export async function loginWithPassword(
     throw err;
   }
   await clearPasswordFailures(deps, identifier);
-  await establishGatewaySession(deps, req, {
+  await establishGatewaySession(deps, ctx, {
     identityId: result.session.identity.id,
     kind: 'password',
     kratosToken: result.sessionToken,

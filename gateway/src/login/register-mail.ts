@@ -1,6 +1,6 @@
-import type { AppDeps } from '../deps.js';
-import { AppError } from '../http/errors.js';
-import type { MailMessage } from '../mail/mailer.js';
+import type { Logger } from '../logging/logger.js';
+import { AppError } from '../errors/app-error.js';
+import type { Mailer, MailMessage } from '../mail/mailer.js';
 
 /** What the first step of a sign-up mails to the address it was given. */
 export type RegistrationMail =
@@ -40,7 +40,11 @@ export function renderRegistrationMail(to: string, mail: RegistrationMail): Mail
  * the same SMTP round trip. A refused or unreachable mail server is a 503 for both alike:
  * the answer depends on the mail server, never on the account.
  */
-export async function sendRegistrationMail(deps: AppDeps, to: string, mail: RegistrationMail): Promise<void> {
+export async function sendRegistrationMail(
+  deps: { logger: Logger; mailer?: Mailer | undefined },
+  to: string,
+  mail: RegistrationMail,
+): Promise<void> {
   if (!deps.mailer) {
     deps.logger.warn('sign-up mail not sent: no mailer');
     return;

@@ -1,13 +1,25 @@
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
-import type { Request } from 'express';
-import { saveProfile } from '../account/profile-store.js';
-import type { AppDeps } from '../deps.js';
-import { AppError } from '../http/errors.js';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import { AppError } from '../errors/app-error.js';
 import { KratosHttpError } from '../kratos/client.js';
 import type { KratosIdentity } from '../kratos/types.js';
+import type { Logger } from '../logging/logger.js';
+import type { Mailer } from '../mail/mailer.js';
+import { saveProfile } from '../profiles/profile-store.js';
+import type { RequestContext } from '../session/request-context.js';
 import { establishGatewaySession } from '../session/sessions.js';
-import { loginWithPassword, normalizeIdentifier } from './password-login.js';
+import { normalizeIdentifier } from '../identity/identifier.js';
+import { loginWithPassword, type LoginDeps } from './password-login.js';
 import { sendRegistrationMail } from './register-mail.js';
+
+/** What sign-up uses. */
+export type RegistrationDeps = LoginDeps & {
+  config: Pick<Config, 'SESSION_ENCRYPTION_KEY' | 'DEFAULT_ROLE'>;
+  db: Database;
+  logger: Logger;
+  mailer?: Mailer | undefined;
+};
 
 const DUPLICATE = 4000007;
 const PASSWORD_POLICY = [4000005, 4000031, 4000032, 4000033, 4000034];
@@ -54,7 +66,7 @@ const invalidCode = () =>
 const pendingKey = (email: string) =>
   `registration:${createHash('sha256').update(email).digest('base64url')}`;
 
-function codeMac(deps: AppDeps, email: string, nonce: string, code: string): Buffer {
+function codeMac(deps: RegistrationDeps, email: string, nonce: string, code: string): Buffer {
   const key = Buffer.from(
     hkdfSync('sha256', deps.config.SESSION_ENCRYPTION_KEY, Buffer.alloc(0), 'gateway registration code', 32),
   );
@@ -64,7 +76,7 @@ function codeMac(deps: AppDeps, email: string, nonce: string, code: string): Buf
 const sealContext = (email: string, nonce: string) => `registration:${email}:${nonce}`;
 
 /** A uniformly drawn six-digit code (rejection sampling over 32 random bits). */
-function sixDigitCode(deps: AppDeps): string {
+function sixDigitCode(deps: RegistrationDeps): string {
   const limit = Math.floor(2 ** 32 / 1_000_000) * 1_000_000;
   for (;;) {
     const n = deps.random(4).readUInt32BE(0);
@@ -88,8 +100,8 @@ function registrationError(err: KratosHttpError): AppError {
  * is never sent), so both cost one Kratos look-up, one Redis write and one mail.
  */
 export async function startRegistration(
-  deps: AppDeps,
-  req: Request,
+  deps: RegistrationDeps,
+  ctx: RequestContext,
   input: RegistrationInput,
 ): Promise<void> {
   const email = normalizeIdentifier(input.email);
@@ -116,14 +128,14 @@ export async function startRegistration(
     type: 'registration.requested',
     outcome: 'success',
     identityId: existing?.id,
-    ip: req.ip,
-    requestId: req.requestId,
+    ip: ctx.ip,
+    requestId: ctx.requestId,
     details: { existing: Boolean(existing) },
   });
 }
 
 /** Puts a pending sign-up back for the time it has left (a wrong code, a refused password). */
-async function putBack(deps: AppDeps, email: string, pending: PendingRegistration): Promise<void> {
+async function putBack(deps: RegistrationDeps, email: string, pending: PendingRegistration): Promise<void> {
   const left = Math.ceil((pending.expiresAt - deps.clock().getTime()) / 1000);
   if (left > 0 && pending.attempts < REGISTRATION_CODE_MAX_ATTEMPTS)
     await deps.kv.set(pendingKey(email), JSON.stringify(pending), left);
@@ -146,12 +158,12 @@ function parsePending(raw: string | null): PendingRegistration | undefined {
  * Every refusal that could tell a taken address from a free one is the same `invalid_code`.
  */
 export async function confirmRegistration(
-  deps: AppDeps,
-  req: Request,
+  deps: RegistrationDeps,
+  ctx: RequestContext,
   input: RegistrationConfirmation,
 ): Promise<void> {
   const email = normalizeIdentifier(input.email);
-  const event = { ip: req.ip, requestId: req.requestId };
+  const event = { ip: ctx.ip, requestId: ctx.requestId };
   const pending = parsePending(await deps.kv.getDel(pendingKey(email)));
   const expected = pending && Buffer.from(pending.codeMac, 'base64url');
   const given = codeMac(deps, email, pending?.nonce ?? '', input.code);
@@ -178,9 +190,9 @@ export async function confirmRegistration(
       : undefined);
   if (pending.password && password === undefined) throw invalidCode();
   const traits = { ...pending.traits, email };
-  if (!password) return createPasswordless(deps, req, traits);
+  if (!password) return createPasswordless(deps, ctx, traits);
   try {
-    await createWithPassword(deps, req, traits, password);
+    await createWithPassword(deps, ctx, traits, password);
   } catch (err) {
     // A password Kratos' policy refuses: the code stays good for another password.
     if (err instanceof AppError && err.code === 'weak_password') {
@@ -195,7 +207,7 @@ export async function confirmRegistration(
  * Marks the proven address verified through the admin API and syncs the gateway's profile.
  * A refusal is logged, never fatal: the account exists and can still verify by Kratos' flow.
  */
-async function markVerified(deps: AppDeps, identity: KratosIdentity): Promise<boolean> {
+async function markVerified(deps: RegistrationDeps, identity: KratosIdentity): Promise<boolean> {
   let updated = identity;
   try {
     // Our identity schema has one verifiable address, the e-mail. Kratos v1.3.1 refuses the
@@ -225,7 +237,11 @@ async function markVerified(deps: AppDeps, identity: KratosIdentity): Promise<bo
  * registration hook, so the default role and the profile are set here. Kratos itself
  * refuses an address taken since the first step (409), so there is no look-up to race with.
  */
-async function createPasswordless(deps: AppDeps, req: Request, traits: Record<string, unknown>) {
+async function createPasswordless(
+  deps: RegistrationDeps,
+  ctx: RequestContext,
+  traits: Record<string, unknown>,
+) {
   const email = String(traits.email);
   const identity = await deps.kratos
     .createIdentity({
@@ -238,8 +254,8 @@ async function createPasswordless(deps: AppDeps, req: Request, traits: Record<st
         await deps.audit.record({
           type: 'registration',
           outcome: 'failure',
-          ip: req.ip,
-          requestId: req.requestId,
+          ip: ctx.ip,
+          requestId: ctx.requestId,
           details: { method: 'passkey', reason: 'taken' },
         });
         throw invalidCode();
@@ -252,7 +268,7 @@ async function createPasswordless(deps: AppDeps, req: Request, traits: Record<st
     emailVerified: identity.emailVerified,
     traits: identity.traits,
   });
-  await establishGatewaySession(deps, req, {
+  await establishGatewaySession(deps, ctx, {
     identityId: identity.id,
     kind: 'registration',
     methods: [],
@@ -262,8 +278,8 @@ async function createPasswordless(deps: AppDeps, req: Request, traits: Record<st
     type: 'registration',
     outcome: 'success',
     identityId: identity.id,
-    ip: req.ip,
-    requestId: req.requestId,
+    ip: ctx.ip,
+    requestId: ctx.requestId,
     details: { method: 'passkey' },
   });
 }
@@ -273,12 +289,12 @@ async function createPasswordless(deps: AppDeps, req: Request, traits: Record<st
  * registration web hooks run; then the proven address is marked verified.
  */
 async function createWithPassword(
-  deps: AppDeps,
-  req: Request,
+  deps: RegistrationDeps,
+  ctx: RequestContext,
   traits: Record<string, unknown>,
   password: string,
 ) {
-  const event = { ip: req.ip, requestId: req.requestId };
+  const event = { ip: ctx.ip, requestId: ctx.requestId };
   let result;
   try {
     result = await deps.kratos.registerWithPassword(traits, password);
@@ -304,7 +320,7 @@ async function createWithPassword(
     details: { method: 'password', emailVerified },
   });
   if (result.sessionToken && result.session) {
-    await establishGatewaySession(deps, req, {
+    await establishGatewaySession(deps, ctx, {
       identityId: result.identity.id,
       kind: 'password',
       kratosToken: result.sessionToken,
@@ -314,5 +330,5 @@ async function createWithPassword(
     return;
   }
   // Kratos without the session hook after registration: sign in with the new password.
-  await loginWithPassword(deps, req, { identifier: String(traits.email), password });
+  await loginWithPassword(deps, ctx, { identifier: String(traits.email), password });
 }

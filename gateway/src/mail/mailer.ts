@@ -1,5 +1,5 @@
 import nodemailer from 'nodemailer';
-import type { Logger } from '../http/logger.js';
+import type { Logger } from '../logging/logger.js';
 
 /** One plain-text notice to one person. */
 export interface MailMessage {

@@ -1,14 +1,5 @@
 import { z } from 'zod';
-import {
-  codeBody,
-  backupCode,
-  emailCode,
-  passwordBody,
-  profileBody,
-  recoveryBody,
-  totpCode,
-  verificationBody,
-} from '../account/routes.js';
+import { emailCode, passwordBody, profileBody, recoveryBody, verificationBody } from '../account/routes.js';
 import {
   backupCodes,
   codeSent,
@@ -27,6 +18,7 @@ import {
   userSummary,
 } from '../admin/schemas.js';
 import { auditQuerySchema } from '../audit/query-events.js';
+import { backupCode, codeBody, totpCode } from '../factors/codes.js';
 import {
   createJarBody,
   fileListResponse,
@@ -42,17 +34,24 @@ import {
   updateJarBody,
   uploadQuery,
 } from '../jars/schemas.js';
-import { confirmBody, identifyBody, loginBody, registerBody } from '../login/routes.js';
-import { identifyResponse, registrationStarted } from '../login/schemas.js';
+import { confirmBody, loginBody, registerBody } from '../login/routes.js';
+import { registrationStarted } from '../login/schemas.js';
 import {
   assertionBody,
   emptyBody,
+  identifyBody,
   loginOptionsBody,
   registrationBody,
   renameBody,
 } from '../passkeys/routes.js';
-import { creationOptions, passkey, passkeysResponse, requestOptions } from '../passkeys/schemas.js';
-import { verifyQuery } from '../session/routes.js';
+import {
+  creationOptions,
+  identifyResponse,
+  passkey,
+  passkeysResponse,
+  requestOptions,
+} from '../passkeys/schemas.js';
+import { verifyQuery } from '../access/routes.js';
 import { sessionResponse, sessionsResponse } from '../session/schemas.js';
 import type { ErrorCodes } from './errors.js';
 

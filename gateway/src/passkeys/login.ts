@@ -3,13 +3,13 @@ import {
   type AuthenticationResponseJSON,
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server';
-import type { Request } from 'express';
-import type { AppDeps } from '../deps.js';
-import { AppError } from '../http/errors.js';
-import { identify, type IdentifyAnswer } from '../login/identify.js';
+import { AppError } from '../errors/app-error.js';
+import { verifyAssertion } from '../factors/assertion.js';
+import { auditCeremony, newChallenge, preSessionId, type CeremonyDeps } from '../factors/ceremony.js';
+import type { RequestContext } from '../session/request-context.js';
 import { establishGatewaySession } from '../session/sessions.js';
-import { verifyAssertion } from './assertion.js';
-import { auditCeremony, newChallenge, passkeysOf, preSessionId } from './context.js';
+import type { PasskeyDeps } from './deps.js';
+import { identify, type IdentifyAnswer, type IdentifyDeps } from './identify.js';
 
 /**
  * Request options for a passkey login. Without credential ids the browser offers every
@@ -18,11 +18,11 @@ import { auditCeremony, newChallenge, passkeysOf, preSessionId } from './context
  * deterministic fake ids of unknown identifiers look exactly like real ones.
  */
 export async function loginOptions(
-  deps: AppDeps,
-  req: Request,
+  deps: Pick<CeremonyDeps, 'rp' | 'challenges' | 'random'>,
+  ctx: RequestContext,
   credentialIds: string[] = [],
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
-  const { rp, challenges } = passkeysOf(deps);
+  const { rp, challenges } = deps;
   const options = await generateAuthenticationOptions({
     rpID: rp.id,
     challenge: newChallenge(deps),
@@ -30,7 +30,7 @@ export async function loginOptions(
     userVerification: rp.userVerification,
     allowCredentials: credentialIds.map((id) => ({ id })),
   });
-  await challenges.issue(await preSessionId(deps, req), options.challenge, {
+  await challenges.issue(await preSessionId(deps, ctx), options.challenge, {
     purpose: 'login',
     ...(credentialIds.length > 0 ? { allowCredentialIds: credentialIds } : {}),
   });
@@ -38,9 +38,13 @@ export async function loginOptions(
 }
 
 /** Login options narrowed by an identifier (known or not: the answer looks the same). */
-export async function loginOptionsFor(deps: AppDeps, req: Request, identifier: string) {
+export async function loginOptionsFor(
+  deps: IdentifyDeps & Pick<CeremonyDeps, 'rp' | 'challenges' | 'random'>,
+  ctx: RequestContext,
+  identifier: string,
+) {
   const answer = await identify(deps, identifier);
-  return loginOptions(deps, req, answer.credentialIds);
+  return loginOptions(deps, ctx, answer.credentialIds);
 }
 
 /**
@@ -48,8 +52,12 @@ export async function loginOptionsFor(deps: AppDeps, req: Request, identifier: s
  * them, narrowed to the offered credentials or open for discoverable ones, so the shape and
  * the work done never depend on whether the account exists or has a passkey.
  */
-export async function withPasskeyOptions(deps: AppDeps, req: Request, answer: IdentifyAnswer) {
-  return { ...answer, passkey: await loginOptions(deps, req, answer.credentialIds) };
+export async function withPasskeyOptions(
+  deps: Pick<CeremonyDeps, 'rp' | 'challenges' | 'random'>,
+  ctx: RequestContext,
+  answer: IdentifyAnswer,
+) {
+  return { ...answer, passkey: await loginOptions(deps, ctx, answer.credentialIds) };
 }
 
 /**
@@ -58,22 +66,22 @@ export async function withPasskeyOptions(deps: AppDeps, req: Request, answer: Id
  * apply: a passkey is phishing-resistant and not guessable.
  */
 export async function loginWithPasskey(
-  deps: AppDeps,
-  req: Request,
+  deps: PasskeyDeps,
+  ctx: RequestContext,
   credential: AuthenticationResponseJSON,
 ): Promise<void> {
-  const { passkey, userVerified } = await verifyAssertion(deps, req, credential, { purpose: 'login' });
+  const { passkey, userVerified } = await verifyAssertion(deps, ctx, credential, { purpose: 'login' });
   const identity = await deps.kratos.getIdentity(passkey.identityId);
   if (!identity || identity.state !== 'active') {
     throw new AppError('account_inactive', 403, 'This account is disabled.');
   }
-  await establishGatewaySession(deps, req, {
+  await establishGatewaySession(deps, ctx, {
     identityId: identity.id,
     kind: 'passkey',
     methods: [{ method: 'passkey', completedAt: deps.clock().toISOString(), userVerified }],
     passkeyId: passkey.id,
   });
-  await auditCeremony(deps, req, {
+  await auditCeremony(deps, ctx, {
     type: 'login.passkey',
     outcome: 'success',
     identityId: identity.id,

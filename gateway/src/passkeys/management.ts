@@ -1,10 +1,15 @@
-import type { Request } from 'express';
-import type { AppDeps } from '../deps.js';
-import { AppError, notFound } from '../http/errors.js';
+import { AppError, notFound } from '../errors/app-error.js';
+import { auditCeremony, type CeremonyDeps } from '../factors/ceremony.js';
+import type { StoredPasskey } from '../factors/passkey-store.js';
+import type { KratosClient } from '../kratos/client.js';
 import type { Principal } from '../session/principal.js';
+import type { RequestContext } from '../session/request-context.js';
 import { authenticatorName } from './aaguid-names.js';
-import { auditCeremony, passkeysOf } from './context.js';
-import type { StoredPasskey } from './credential-store.js';
+
+/** What managing passkeys uses: the store, the audit log, Kratos (does the account have a password?). */
+export type ManagementDeps = Pick<CeremonyDeps, 'passkeys' | 'audit'> & {
+  kratos: Pick<KratosClient, 'getIdentity'>;
+};
 
 /** One entry of GET /passkeys. */
 export interface PasskeyView {
@@ -38,21 +43,24 @@ function view(p: StoredPasskey): PasskeyView {
 }
 
 /** The identity's passkeys, oldest first. */
-export async function listPasskeys(deps: AppDeps, identityId: string): Promise<PasskeyView[]> {
-  return (await passkeysOf(deps).store.list(identityId)).map(view);
+export async function listPasskeys(
+  deps: Pick<ManagementDeps, 'passkeys'>,
+  identityId: string,
+): Promise<PasskeyView[]> {
+  return (await deps.passkeys.list(identityId)).map(view);
 }
 
 /** Renames one of the principal's passkeys. */
 export async function renamePasskey(
-  deps: AppDeps,
-  req: Request,
+  deps: ManagementDeps,
+  ctx: RequestContext,
   principal: Principal,
   id: string,
   nickname: string,
 ): Promise<PasskeyView> {
-  const { store } = passkeysOf(deps);
+  const store = deps.passkeys;
   if (!(await store.rename(principal.identityId, id, nickname))) throw notFound('Passkey');
-  await auditCeremony(deps, req, {
+  await auditCeremony(deps, ctx, {
     type: 'passkey.renamed',
     outcome: 'success',
     identityId: principal.identityId,
@@ -65,13 +73,18 @@ export async function renamePasskey(
  * Removes one of the principal's passkeys, but never the last way in: an identity without
  * a password keeps at least one passkey.
  */
-export async function removePasskey(deps: AppDeps, req: Request, principal: Principal, id: string) {
+export async function removePasskey(
+  deps: ManagementDeps,
+  ctx: RequestContext,
+  principal: Principal,
+  id: string,
+) {
   const identity = await deps.kratos.getIdentity(principal.identityId);
   const hasPassword = identity?.credentialTypes.includes('password') ?? false;
-  const outcome = await passkeysOf(deps).store.remove(principal.identityId, id, { keepOne: !hasPassword });
+  const outcome = await deps.passkeys.remove(principal.identityId, id, { keepOne: !hasPassword });
   if (outcome === 'not_found') throw notFound('Passkey');
   if (outcome === 'last_one') {
-    await auditCeremony(deps, req, {
+    await auditCeremony(deps, ctx, {
       type: 'passkey.removed',
       outcome: 'denied',
       identityId: principal.identityId,
@@ -83,52 +96,10 @@ export async function removePasskey(deps: AppDeps, req: Request, principal: Prin
       'This is your only way to sign in: add another passkey or a password before removing it.',
     );
   }
-  await auditCeremony(deps, req, {
+  await auditCeremony(deps, ctx, {
     type: 'passkey.removed',
     outcome: 'success',
     identityId: principal.identityId,
     details: { passkeyId: id },
   });
-}
-
-/** A passkey removed because someone proved the account's address. */
-export interface RemovedPasskey {
-  id: string;
-  nickname: string;
-  createdAt: string;
-}
-
-/**
- * Someone just proved they hold the account's address (recovery or verification): the
- * passkeys registered while it was unverified go (a pre-account takeover plants them),
- * except those the proving session itself signed in with or registered (a genuine user
- * verifying late). Each removal is audited; the list is answered so the holder sees it.
- */
-export async function removePasskeysPlantedBeforeProof(
-  deps: AppDeps,
-  req: Request,
-  identityId: string,
-  via: 'recovery' | 'verification',
-): Promise<RemovedPasskey[]> {
-  const auth = req.session?.auth;
-  const keep =
-    auth?.identityId === identityId
-      ? [
-          ...(auth.passkeysUsed ?? []),
-          ...(auth.enrolledHere ?? []).filter((f) => f.startsWith('passkey:')).map((f) => f.slice(8)),
-        ]
-      : [];
-  const removed = await passkeysOf(deps).store.removeUnverifiedEra(identityId, keep);
-  for (const p of removed) {
-    await deps.audit.record({
-      type: 'passkey.removed',
-      outcome: 'success',
-      identityId,
-      actorId: identityId,
-      ip: req.ip,
-      requestId: req.requestId,
-      details: { passkeyId: p.id, nickname: p.nickname, reason: 'registered_before_address_proven', via },
-    });
-  }
-  return removed.map((p) => ({ id: p.id, nickname: p.nickname, createdAt: p.createdAt }));
 }

@@ -4,24 +4,23 @@ import {
   type PublicKeyCredentialCreationOptionsJSON,
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
-import type { Request } from 'express';
-import type { AppDeps } from '../deps.js';
-import { AppError } from '../http/errors.js';
-import type { Principal } from '../session/principal.js';
-import { notifyOwner } from '../account/notices.js';
-import { raiseGatewaySession, recordEnrolment } from '../session/sessions.js';
-import { authenticatorName } from './aaguid-names.js';
+import { AppError } from '../errors/app-error.js';
 import {
   auditCeremony,
   challengeInvalid,
   consumeChallenge,
   newChallenge,
-  passkeysOf,
   preSessionId,
   verificationFailed,
   verifying,
-} from './context.js';
-import type { StoredPasskey } from './credential-store.js';
+} from '../factors/ceremony.js';
+import type { StoredPasskey } from '../factors/passkey-store.js';
+import { notifyOwner } from '../notices/account-notices.js';
+import type { Principal } from '../session/principal.js';
+import type { RequestContext } from '../session/request-context.js';
+import { raiseGatewaySession, recordEnrolment } from '../session/sessions.js';
+import { authenticatorName } from './aaguid-names.js';
+import type { PasskeyDeps } from './deps.js';
 
 /**
  * Starts registering a passkey for the signed-in identity: a resident key is preferred
@@ -29,11 +28,11 @@ import type { StoredPasskey } from './credential-store.js';
  * the user handle is an opaque random id, never the identity id or the e-mail address.
  */
 export async function registrationOptions(
-  deps: AppDeps,
-  req: Request,
+  deps: PasskeyDeps,
+  ctx: RequestContext,
   principal: Principal,
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
-  const { rp, store, challenges } = passkeysOf(deps);
+  const { rp, passkeys: store, challenges } = deps;
   const userHandle = await store.userHandleFor(principal.identityId, () =>
     deps.random(32).toString('base64url'),
   );
@@ -51,18 +50,18 @@ export async function registrationOptions(
     authenticatorSelection: { residentKey: 'preferred', userVerification: rp.userVerification },
     supportedAlgorithmIDs: rp.algorithms,
   });
-  await challenges.issue(await preSessionId(deps, req), options.challenge, {
+  await challenges.issue(await preSessionId(deps, ctx), options.challenge, {
     purpose: 'registration',
     identityId: principal.identityId,
   });
   return options;
 }
 
-async function verifyAttestation(deps: AppDeps, req: Request, response: RegistrationResponseJSON) {
-  const { rp } = passkeysOf(deps);
+async function verifyAttestation(deps: PasskeyDeps, ctx: RequestContext, response: RegistrationResponseJSON) {
+  const { rp } = deps;
   const { challenge, pending } = await consumeChallenge(
     deps,
-    req,
+    ctx,
     response.response.clientDataJSON,
     'registration',
   );
@@ -86,13 +85,13 @@ async function verifyAttestation(deps: AppDeps, req: Request, response: Registra
  * becomes a normal one with this first passkey as its authentication.
  */
 export async function registerPasskey(
-  deps: AppDeps,
-  req: Request,
+  deps: PasskeyDeps,
+  ctx: RequestContext,
   principal: Principal,
   input: { credential: RegistrationResponseJSON; nickname?: string | undefined },
 ): Promise<StoredPasskey> {
-  const { store } = passkeysOf(deps);
-  const { pending, info } = await verifyAttestation(deps, req, input.credential);
+  const store = deps.passkeys;
+  const { pending, info } = await verifyAttestation(deps, ctx, input.credential);
   if (pending.identityId !== principal.identityId) throw challengeInvalid();
   const added = await store.add({
     id: info.credential.id,
@@ -107,17 +106,17 @@ export async function registerPasskey(
     registeredUnverified: !principal.emailVerified,
   });
   if (!added) throw new AppError('passkey_exists', 409, 'This passkey is registered already.');
-  await auditCeremony(deps, req, {
+  await auditCeremony(deps, ctx, {
     type: 'passkey.added',
     outcome: 'success',
     identityId: principal.identityId,
     details: { passkeyId: info.credential.id, aaguid: info.aaguid, userVerified: info.userVerified },
   });
-  if (req.session.auth?.passkeyEnrollmentRequired) {
-    await finishEnrollment(deps, req, info.credential.id, info.userVerified);
+  if (ctx.session.auth?.passkeyEnrollmentRequired) {
+    await finishEnrollment(deps, ctx, info.credential.id, info.userVerified);
   } else {
     // A factor never raises the session that enrolled it; the owner hears of it.
-    await recordEnrolment(req, `passkey:${info.credential.id}`);
+    await recordEnrolment(ctx.session, `passkey:${info.credential.id}`);
     await notifyOwner(deps, principal.email, { kind: 'factor_added', factor: 'passkey' });
   }
   return (await store.find(info.credential.id))!;
@@ -128,11 +127,16 @@ export async function registerPasskey(
  * its first passkey, so that passkey is its sign-in (its first factor, not one added to a
  * session that had signed in some other way).
  */
-async function finishEnrollment(deps: AppDeps, req: Request, passkeyId: string, userVerified: boolean) {
-  delete req.session.auth!.passkeyEnrollmentRequired;
+async function finishEnrollment(
+  deps: PasskeyDeps,
+  ctx: RequestContext,
+  passkeyId: string,
+  userVerified: boolean,
+) {
+  delete ctx.session.auth!.passkeyEnrollmentRequired;
   await raiseGatewaySession(
     deps,
-    req,
+    ctx.session,
     { method: 'passkey', completedAt: deps.clock().toISOString(), userVerified },
     passkeyId,
   );

@@ -69,7 +69,14 @@ export const passkey = z
 
 export const passkeysResponse = z.object({ passkeys: z.array(passkey) }).meta({ id: 'PasskeyList' });
 
-/** A passkey removed because someone proved the account's address (recovery, verification). */
-export const removedPasskey = z
-  .object({ id: z.string(), nickname: z.string(), createdAt: isoDate })
-  .meta({ id: 'RemovedPasskey' });
+export const identifyResponse = z
+  .object({
+    methods: z.array(z.enum(['passkey', 'password'])).meta({
+      description: 'The sign-in methods this deployment enables: the same for every identifier.',
+    }),
+    credentialIds: z.array(z.string()).meta({
+      description: 'Passkey credential ids to offer (the account’s, or decoys shaped like them).',
+    }),
+    passkey: requestOptions,
+  })
+  .meta({ id: 'IdentifyAnswer' });

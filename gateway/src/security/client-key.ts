@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { ipKeyGenerator } from 'express-rate-limit';
+import { normalizeIdentifier } from '../identity/identifier.js';
 
 /**
  * The rate-limit key of the calling client. `req.ip` is already the right address: the
@@ -18,5 +19,5 @@ export function clientIpKey(req: Request, ipv6Subnet: number): string {
  * Redis never holds the address itself, and normalised like Kratos normalises it.
  */
 export function identifierKey(identifier: string): string {
-  return createHash('sha256').update(identifier.trim().toLowerCase()).digest('base64url');
+  return createHash('sha256').update(normalizeIdentifier(identifier)).digest('base64url');
 }

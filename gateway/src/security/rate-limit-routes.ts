@@ -1,7 +1,6 @@
 import type { Request, Router } from 'express';
-import type { AppDeps } from '../deps.js';
-import { createRateLimiter, type IdentifierOf, type LimitRule } from './rate-limit.js';
-import { caseSensitiveRouter } from '../http/router.js';
+import type { Config } from '../config.js';
+import { createRateLimiter, type IdentifierOf, type LimitRule, type RateLimitDeps } from './rate-limit.js';
 
 const bodyField =
   (...names: string[]): IdentifierOf =>
@@ -37,7 +36,21 @@ interface LimitedRoutes {
   identifier: IdentifierOf;
 }
 
-function limitedRoutes(deps: AppDeps): LimitedRoutes[] {
+/** What the authentication API's limits read. */
+export type AuthLimitDeps = RateLimitDeps & {
+  config: Pick<
+    Config,
+    | 'RATE_LIMIT_LOGIN'
+    | 'RATE_LIMIT_REGISTRATION'
+    | 'RATE_LIMIT_IDENTIFY'
+    | 'RATE_LIMIT_RECOVERY'
+    | 'RATE_LIMIT_VERIFICATION'
+    | 'RATE_LIMIT_SECOND_FACTOR'
+    | 'RATE_LIMIT_PASSKEY'
+  >;
+};
+
+function limitedRoutes(deps: AuthLimitDeps): LimitedRoutes[] {
   const c = deps.config;
   return [
     {
@@ -100,8 +113,7 @@ function limitedRoutes(deps: AppDeps): LimitedRoutes[] {
  * every limited route is counted per client IP and per identifier, in counters shared by
  * every replica through Redis. Limits come from the RATE_LIMIT_* configuration keys.
  */
-export function authRateLimits(deps: AppDeps): Router {
-  const router = caseSensitiveRouter();
+export function registerAuthRateLimits(router: Router, deps: AuthLimitDeps): void {
   for (const group of limitedRoutes(deps)) {
     const perIp = createRateLimiter(deps, { name: group.name, rule: group.rule, by: 'ip' });
     const perIdentifier = createRateLimiter(deps, {
@@ -111,5 +123,4 @@ export function authRateLimits(deps: AppDeps): Router {
     });
     router.post(group.paths, perIp, perIdentifier);
   }
-  return router;
 }

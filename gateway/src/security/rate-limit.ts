@@ -1,7 +1,10 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { MemoryStore, rateLimit, type RateLimitInfo, type Store } from 'express-rate-limit';
-import type { AppDeps } from '../deps.js';
-import { AppError } from '../http/errors.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { Config } from '../config.js';
+import { AppError } from '../errors/app-error.js';
+import type { Logger } from '../logging/logger.js';
+import type { Kv } from '../redis/client.js';
 import { clientIpKey, identifierKey } from './client-key.js';
 import { RecoveringRedisStore } from './redis-rate-store.js';
 
@@ -10,6 +13,14 @@ declare module 'express-serve-static-core' {
     /** Set by the last rate limiter the request went through. */
     rateLimit?: RateLimitInfo;
   }
+}
+
+/** What the rate limiters use. */
+export interface RateLimitDeps {
+  config: Pick<Config, 'REDIS_KEY_PREFIX' | 'RATE_LIMIT_IPV6_SUBNET'>;
+  kv: Pick<Kv, 'client'>;
+  audit: AuditLog;
+  logger: Logger;
 }
 
 /** At most `max` requests in `windowSeconds`. */
@@ -30,13 +41,13 @@ export interface RateLimiterOptions {
 }
 
 /** A shared Redis counter when Redis is configured, an in-process one in memory mode (development). */
-function storeFor(deps: AppDeps, prefix: string): Store {
+function storeFor(deps: RateLimitDeps, prefix: string): Store {
   if (!deps.kv.client) return new MemoryStore();
   return new RecoveringRedisStore(deps.kv.client, `${deps.config.REDIS_KEY_PREFIX}${prefix}`);
 }
 
 /** The 429 answer, recorded once per client and window (not on every refused request of a flood). */
-function refuse(deps: AppDeps, options: RateLimiterOptions, rule: LimitRule) {
+function refuse(deps: RateLimitDeps, options: RateLimiterOptions, rule: LimitRule) {
   return async (req: Request, res: Response, next: NextFunction) => {
     const retryAfter = Number(res.getHeader('Retry-After')) || rule.windowSeconds;
     try {
@@ -67,7 +78,7 @@ function refuse(deps: AppDeps, options: RateLimiterOptions, rule: LimitRule) {
  * cannot be read (Redis down) the request is refused with 503 rather than let through
  * unlimited, because these routes are the ones password guessing goes through.
  */
-export function createRateLimiter(deps: AppDeps, options: RateLimiterOptions): RequestHandler {
+export function createRateLimiter(deps: RateLimitDeps, options: RateLimiterOptions): RequestHandler {
   const { rule, by } = options;
   const kind = by === 'ip' ? 'ip' : 'id';
   const identifierOf = by === 'ip' ? undefined : by;

@@ -1,4 +1,4 @@
-import type { CompletedMethod } from '../access/aal.js';
+import type { CompletedMethod } from './aal.js';
 import type { Aal } from '../kratos/types.js';
 
 /**

@@ -1,14 +1,17 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { computeAal, type CompletedMethod } from '../access/aal.js';
-import type { AppDeps } from '../deps.js';
+import { computeAal, type CompletedMethod } from './aal.js';
+import type { Config } from '../config.js';
 import type { KratosIdentity, KratosSession } from '../kratos/types.js';
 import { rolesOf, type Principal } from './principal.js';
 import { cachedIdentity, cachedWhoami, readThrough, sha256 } from './whoami-cache.js';
 import type { GatewayAuth } from './session-data.js';
-import { endGatewaySession } from './sessions.js';
+import { endGatewaySession, type SessionDeps } from './sessions.js';
 import { readCookie } from './session-store.js';
 
 export const KRATOS_COOKIE = 'ory_kratos_session';
+
+/** What resolving a principal reads: the session use cases' deps, and REQUIRE_VERIFIED_EMAIL. */
+export type PrincipalDeps = SessionDeps & { config: Pick<Config, 'REQUIRE_VERIFIED_EMAIL'> };
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -81,7 +84,7 @@ function kratosFirstFactors(auth: GatewayAuth, session: KratosSession | undefine
 
 /** Resolves a gateway session; undefined (and the session ended) when it is no longer valid. */
 async function fromGatewaySession(
-  deps: AppDeps,
+  deps: PrincipalDeps,
   req: Request,
   auth: GatewayAuth,
 ): Promise<Principal | undefined> {
@@ -90,7 +93,7 @@ async function fromGatewaySession(
   // A session from before second factors were recorded at sign-in cannot say what it owes: it signs in again.
   const predatesRule = auth.secondFactorsAtSignIn === undefined;
   if (auth.expiresAt <= now || now - auth.lastSeenAt > idleLimit || predatesRule) {
-    await endGatewaySession(deps, req, { revokeKratos: true });
+    await endGatewaySession(deps, req.session, { revokeKratos: true });
     return undefined;
   }
   const base = {
@@ -105,7 +108,7 @@ async function fromGatewaySession(
   if (auth.kratosToken) {
     const token = deps.tokenCipher.open(auth.kratosToken, auth.handle);
     if (!token) {
-      await endGatewaySession(deps, req, { revokeKratos: false });
+      await endGatewaySession(deps, req.session, { revokeKratos: false });
       return undefined;
     }
     // Both views are needed: ask for them together rather than one after the other.
@@ -115,7 +118,7 @@ async function fromGatewaySession(
     ]);
     if (who.status === 'invalid') {
       // Kratos ended this session (logout, admin revocation, deactivation): so do we.
-      await endGatewaySession(deps, req, { revokeKratos: false });
+      await endGatewaySession(deps, req.session, { revokeKratos: false });
       return undefined;
     }
     const session = who.status === 'active' ? who.session : undefined;
@@ -125,7 +128,7 @@ async function fromGatewaySession(
     identity = await cachedIdentity(deps, auth.identityId);
   }
   if (!identity || identity.state !== 'active') {
-    await endGatewaySession(deps, req, { revokeKratos: true });
+    await endGatewaySession(deps, req.session, { revokeKratos: true });
     return undefined;
   }
   const principal = buildPrincipal(identity, base, methods);
@@ -142,23 +145,20 @@ async function fromGatewaySession(
  * (whoami `highest_available`), but knows nothing of passkeys. A passkey the account had
  * when the session was issued is owed; one added later counts from the next sign-in.
  */
-function owesPasskey(deps: AppDeps, s: KratosSession): Promise<boolean> {
+function owesPasskey(deps: PrincipalDeps, s: KratosSession): Promise<boolean> {
   return readThrough(
     deps,
     `owes:${sha256(s.id)}`,
-    async () => {
-      const { rows } = await deps.db.query(
-        `SELECT 1 FROM passkey_credentials
-          WHERE identity_id = $1 AND NOT cloned_suspected AND created_at <= $2 LIMIT 1`,
-        [s.identity.id, s.issuedAt],
-      );
-      return rows.length > 0;
-    },
+    () => deps.passkeys.hadUsableAt(s.identity.id, s.issuedAt),
     () => true,
   );
 }
 
-async function fromKratosCookie(deps: AppDeps, req: Request, cookie: string): Promise<Principal | undefined> {
+async function fromKratosCookie(
+  deps: PrincipalDeps,
+  req: Request,
+  cookie: string,
+): Promise<Principal | undefined> {
   const who = await cachedWhoami(deps, { cookie: `${KRATOS_COOKIE}=${cookie}` });
   if (who.status === 'aal2_required') req.authProblem = 'aal2_required';
   if (who.status !== 'active') return undefined;
@@ -178,7 +178,7 @@ async function fromKratosCookie(deps: AppDeps, req: Request, cookie: string): Pr
  * session cookie) into one `req.principal`. Never rejects a request itself: the guards
  * decide. A dependency outage propagates as a 503.
  */
-export function resolvePrincipal(deps: AppDeps): RequestHandler {
+export function resolvePrincipal(deps: PrincipalDeps): RequestHandler {
   return async (req: Request, _res: Response, next: NextFunction) => {
     try {
       await loadPrincipal(deps, req);
@@ -190,7 +190,7 @@ export function resolvePrincipal(deps: AppDeps): RequestHandler {
 }
 
 /** Sets `req.principal` from the request's session (again, after a login changed it). */
-export async function loadPrincipal(deps: AppDeps, req: Request): Promise<void> {
+export async function loadPrincipal(deps: PrincipalDeps, req: Request): Promise<void> {
   req.principal = undefined;
   req.authProblem = undefined;
   const auth = req.session?.auth;
@@ -208,7 +208,7 @@ export async function loadPrincipal(deps: AppDeps, req: Request): Promise<void> 
 // Idle tracking writes the session at most once a minute, not on every request.
 const TOUCH_EVERY_MS = 60_000;
 
-async function touch(deps: AppDeps, req: Request) {
+async function touch(deps: PrincipalDeps, req: Request) {
   const auth = req.session?.auth;
   const now = deps.clock().getTime();
   if (!auth || !req.principal || now - auth.lastSeenAt <= TOUCH_EVERY_MS) return;

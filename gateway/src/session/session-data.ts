@@ -1,5 +1,5 @@
-import type { CompletedMethod } from '../access/aal.js';
-import type { SecondFactor } from '../access/second-factors.js';
+import type { CompletedMethod } from './aal.js';
+import type { SecondFactor } from '../identity/factors.js';
 
 /** What a signed-in gateway session holds (in its session-store entry, in Redis). */
 export interface GatewayAuth {

@@ -1,20 +1,50 @@
-import type { Request } from 'express';
-import type { CompletedMethod } from '../access/aal.js';
-import { secondFactorsOf, type SecondFactor } from '../access/second-factors.js';
-import type { AppDeps } from '../deps.js';
-import { notFound, unauthenticated } from '../http/errors.js';
+import type { Config } from '../config.js';
+import { secondFactorsOf, type FactorDeps } from '../factors/second-factors.js';
+import type { PasskeyStore } from '../factors/passkey-store.js';
+import type { SecondFactor } from '../identity/factors.js';
+import type { KratosClient } from '../kratos/client.js';
+import type { Kv } from '../redis/client.js';
+import type { CompletedMethod } from './aal.js';
+import { notFound, unauthenticated } from '../errors/app-error.js';
 import type { KratosSession } from '../kratos/types.js';
 import type { Principal } from './principal.js';
+import type { RequestContext } from './request-context.js';
 import type { GatewayAuth } from './session-data.js';
+import type { SessionIndex } from './session-index.js';
+import type { Session, SessionStore } from './session-store.js';
+import type { TokenCipher } from './token-cipher.js';
 import { forgetWhoamiOf } from './whoami-cache.js';
 
-/** Writes the request's session now (so its cookie goes out with this answer). */
-export const saveSession = (req: Request) => req.session.save();
+/** What the session use cases work with. */
+export interface SessionDeps extends FactorDeps {
+  config: Pick<
+    Config,
+    'SESSION_ABSOLUTE_LIFETIME_SECONDS' | 'SESSION_IDLE_TIMEOUT_SECONDS' | 'WHOAMI_CACHE_SECONDS'
+  >;
+  kv: Kv;
+  kratos: KratosClient;
+  sessionStore: SessionStore;
+  sessionIndex: SessionIndex;
+  tokenCipher: TokenCipher;
+  passkeys: FactorDeps['passkeys'] & Pick<PasskeyStore, 'hadUsableAt'>;
+  clock: () => Date;
+  random: (bytes: number) => Buffer;
+}
+
+/** The Kratos session token the gateway session holds, opened; undefined for passkey-only sessions. */
+export function heldKratosToken(
+  deps: Pick<SessionDeps, 'tokenCipher'>,
+  session: Session | undefined,
+): string | undefined {
+  const auth = session?.auth;
+  if (!auth?.kratosToken) return undefined;
+  return deps.tokenCipher.open(auth.kratosToken, auth.handle);
+}
 
 /** Starts a gateway session: a fresh session id (no fixation), the identity index updated. */
 export async function establishGatewaySession(
-  deps: AppDeps,
-  req: Request,
+  deps: SessionDeps,
+  ctx: RequestContext,
   input: {
     identityId: string;
     kind: GatewayAuth['kind'];
@@ -30,7 +60,8 @@ export async function establishGatewaySession(
 ): Promise<GatewayAuth> {
   // What the account has at this moment decides whether this session owes a second factor.
   const secondFactorsAtSignIn = input.secondFactors ?? (await secondFactorsOf(deps, input.identityId));
-  const previous = req.session.auth;
+  const session = ctx.session;
+  const previous = session.auth;
   if (previous) await deps.sessionIndex.remove(previous.identityId, previous.handle);
   const now = deps.clock().getTime();
   const handle = `g_${deps.random(18).toString('base64url')}`;
@@ -49,14 +80,14 @@ export async function establishGatewaySession(
     secondFactorsAtSignIn,
     enrolledHere: [],
     passkeysUsed: input.passkeyId ? [input.passkeyId] : [],
-    userAgent: req.get('user-agent')?.slice(0, 200),
-    ip: req.ip,
+    userAgent: ctx.userAgent?.slice(0, 200),
+    ip: ctx.ip,
   };
   // A sign-in starts from nothing the browser held before: flows and pre-session go.
-  req.session.clear();
-  req.session.auth = auth;
-  await req.session.regenerate();
-  await deps.sessionIndex.add(input.identityId, handle, req.session.key!);
+  session.clear();
+  session.auth = auth;
+  await session.regenerate();
+  await deps.sessionIndex.add(input.identityId, handle, session.key!);
   return auth;
 }
 
@@ -67,46 +98,50 @@ export async function establishGatewaySession(
  * authentication time refreshed and the session id regenerated (the handle stays).
  */
 export async function raiseGatewaySession(
-  deps: AppDeps,
-  req: Request,
+  deps: Pick<SessionDeps, 'clock' | 'sessionIndex'>,
+  session: Session,
   method: CompletedMethod,
   passkeyId?: string,
 ) {
-  const auth = req.session.auth;
+  const auth = session.auth;
   if (!auth) throw unauthenticated();
   const now = deps.clock().getTime();
   const methods = [...auth.methods, method];
   const passkeysUsed = passkeyId ? [...(auth.passkeysUsed ?? []), passkeyId] : auth.passkeysUsed;
-  req.session.auth = { ...auth, methods, passkeysUsed, authenticatedAt: now, lastSeenAt: now };
-  await req.session.regenerate();
-  await deps.sessionIndex.add(auth.identityId, auth.handle, req.session.key!);
+  session.auth = { ...auth, methods, passkeysUsed, authenticatedAt: now, lastSeenAt: now };
+  await session.regenerate();
+  await deps.sessionIndex.add(auth.identityId, auth.handle, session.key!);
 }
 
 /** Remembers that this session enrolled a factor: it never raises this session. */
-export async function recordEnrolment(req: Request, factor: string) {
-  const auth = req.session?.auth;
+export async function recordEnrolment(session: Session, factor: string) {
+  const auth = session.auth;
   if (!auth) return;
   auth.enrolledHere = [...(auth.enrolledHere ?? []), factor];
-  await req.session.save();
+  await session.save();
 }
 
 /** Ends the request's gateway session; with `revokeKratos`, the Kratos session it holds too. */
-export async function endGatewaySession(deps: AppDeps, req: Request, options: { revokeKratos: boolean }) {
-  const auth = req.session?.auth;
-  if (!auth) return;
+export async function endGatewaySession(
+  deps: SessionDeps,
+  session: Session | undefined,
+  options: { revokeKratos: boolean },
+) {
+  const auth = session?.auth;
+  if (!session || !auth) return;
   if (options.revokeKratos) await revokeHeldKratosSession(deps, auth);
   await deps.sessionIndex.remove(auth.identityId, auth.handle);
-  await req.session.destroy();
+  await session.destroy();
 }
 
-async function revokeHeldKratosSession(deps: AppDeps, auth: GatewayAuth) {
+async function revokeHeldKratosSession(deps: SessionDeps, auth: GatewayAuth) {
   const token = auth.kratosToken && deps.tokenCipher.open(auth.kratosToken, auth.handle);
   if (token) await deps.kratos.logoutToken(token);
   else if (auth.kratosSessionId) await deps.kratos.revokeSession(auth.kratosSessionId);
 }
 
-const storeGet = async (deps: AppDeps, key: string) => (await deps.sessionStore.read(key))?.auth;
-const storeDestroy = (deps: AppDeps, key: string) => deps.sessionStore.remove(key);
+const storeGet = async (deps: SessionDeps, key: string) => (await deps.sessionStore.read(key))?.auth;
+const storeDestroy = (deps: SessionDeps, key: string) => deps.sessionStore.remove(key);
 
 /** One entry of GET /sessions. */
 export interface SessionSummary {
@@ -122,7 +157,7 @@ export interface SessionSummary {
 }
 
 /** The identity's gateway sessions (stale index entries are dropped on the way). */
-async function gatewaySessions(deps: AppDeps, identityId: string) {
+async function gatewaySessions(deps: SessionDeps, identityId: string) {
   const entries = Object.entries(await deps.sessionIndex.list(identityId));
   const found: { sid: string; auth: GatewayAuth }[] = [];
   for (const [handle, sid] of entries) {
@@ -134,7 +169,7 @@ async function gatewaySessions(deps: AppDeps, identityId: string) {
 }
 
 /** Every live session of the principal's identity, of both kinds. */
-export async function listSessions(deps: AppDeps, principal: Principal): Promise<SessionSummary[]> {
+export async function listSessions(deps: SessionDeps, principal: Principal): Promise<SessionSummary[]> {
   const gateway = await gatewaySessions(deps, principal.identityId);
   const held = new Set(gateway.map((g) => g.auth.kratosSessionId).filter(Boolean));
   const kratos = (await deps.kratos.listIdentitySessions(principal.identityId)).filter(
@@ -170,7 +205,7 @@ export async function listSessions(deps: AppDeps, principal: Principal): Promise
 }
 
 /** Revokes one session of the principal's identity, of either kind; 404 for anything else. */
-export async function revokeSession(deps: AppDeps, principal: Principal, id: string) {
+export async function revokeSession(deps: SessionDeps, principal: Principal, id: string) {
   const gateway = await gatewaySessions(deps, principal.identityId);
   const match = gateway.find((g) => g.auth.handle === id);
   if (match) {
@@ -186,7 +221,7 @@ export async function revokeSession(deps: AppDeps, principal: Principal, id: str
 }
 
 /** Ends one raw Kratos session (its cookie's logout): at Kratos, and in every replica's whoami cache. */
-export async function endKratosSession(deps: AppDeps, identityId: string, sessionId: string) {
+export async function endKratosSession(deps: SessionDeps, identityId: string, sessionId: string) {
   await deps.kratos.revokeSession(sessionId);
   await forgetWhoamiOf(deps, identityId, sessionId);
 }
@@ -198,7 +233,7 @@ export async function endKratosSession(deps: AppDeps, identityId: string, sessio
  * one a recovery just issued).
  */
 export async function revokeAllSessions(
-  deps: AppDeps,
+  deps: SessionDeps,
   identityId: string,
   options: { keepKratosSessionId?: string } = {},
 ) {

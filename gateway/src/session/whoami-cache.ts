@@ -1,7 +1,17 @@
 import { createHash } from 'node:crypto';
-import type { AppDeps } from '../deps.js';
+import type { Config } from '../config.js';
 import type { KratosIdentity, WhoamiResult } from '../kratos/types.js';
+import type { KratosClient } from '../kratos/client.js';
+import type { Kv } from '../redis/client.js';
 import { createParseMemo } from './parse-memo.js';
+
+/** What the short whoami and identity cache reads through. */
+export interface CacheDeps {
+  config: Pick<Config, 'WHOAMI_CACHE_SECONDS'>;
+  kv: Kv;
+  kratos: KratosClient;
+  clock: () => Date;
+}
 
 const digests = new Map<string, string>();
 const DIGESTS_MAX = 10_000;
@@ -28,7 +38,7 @@ const parsed = createParseMemo(10_000);
  * expiry, so a copy held anywhere (the client-side cache included) is never trusted past it.
  */
 export async function readThrough<T>(
-  deps: AppDeps,
+  deps: CacheDeps,
   key: string,
   load: () => Promise<T>,
   cacheable: (value: T) => boolean,
@@ -55,7 +65,7 @@ const indexKey = (identityId: string) => `whoami-idx:${identityId}`;
  * deactivation can drop it at once (see `forgetWhoamiOf`) instead of waiting for the TTL;
  * the delete reaches every replica's client-side cache through Redis' invalidation push.
  */
-export function cachedWhoami(deps: AppDeps, credential: { token: string } | { cookie: string }) {
+export function cachedWhoami(deps: CacheDeps, credential: { token: string } | { cookie: string }) {
   const key = `whoami:${sha256('token' in credential ? `t:${credential.token}` : `c:${credential.cookie}`)}`;
   return readThrough<WhoamiResult>(
     deps,
@@ -73,17 +83,17 @@ export function cachedWhoami(deps: AppDeps, credential: { token: string } | { co
 }
 
 /** The admin view of an identity behind the same short cache. */
-export function cachedIdentity(deps: AppDeps, identityId: string): Promise<KratosIdentity | undefined> {
+export function cachedIdentity(deps: CacheDeps, identityId: string): Promise<KratosIdentity | undefined> {
   return readThrough(deps, `identity:${identityId}`, () => deps.kratos.getIdentity(identityId), Boolean);
 }
 
 /** Drops cached views of an identity, so a change (roles, state) is seen at once. */
-export async function forgetIdentity(deps: AppDeps, identityId: string) {
+export async function forgetIdentity(deps: Pick<CacheDeps, 'kv'>, identityId: string) {
   await deps.kv.del(`identity:${identityId}`);
 }
 
 /** Drops the cached whoami of a Kratos session token, so a change at Kratos (AAL, traits) is seen at once. */
-export async function forgetWhoami(deps: AppDeps, token: string) {
+export async function forgetWhoami(deps: Pick<CacheDeps, 'kv'>, token: string) {
   await deps.kv.del(`whoami:${sha256(`t:${token}`)}`);
 }
 
@@ -92,7 +102,7 @@ export async function forgetWhoami(deps: AppDeps, token: string) {
  * whichever credential (gateway-held token or raw cookie) it was cached under, together
  * with the cached admin view: the next request on any replica asks Kratos again.
  */
-export async function forgetWhoamiOf(deps: AppDeps, identityId: string, sessionId?: string) {
+export async function forgetWhoamiOf(deps: Pick<CacheDeps, 'kv'>, identityId: string, sessionId?: string) {
   const entries = Object.entries(await deps.kv.hGetAll(indexKey(identityId)));
   const keys = entries.filter(([, sid]) => sessionId === undefined || sid === sessionId).map(([key]) => key);
   if (keys.length > 0) await deps.kv.del(...keys);

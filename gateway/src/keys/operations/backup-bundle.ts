@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Queryable } from '../../db/database.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors/app-error.js';
 import type { KeyService } from '../key-service.js';
 
 /** The context of the canary data key: no user id can take this shape (it has a colon). */

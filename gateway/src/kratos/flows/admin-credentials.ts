@@ -1,6 +1,6 @@
 import type { KratosClient } from '../client.js';
 import { callKratos, KratosHttpError } from '../client.js';
-import { notFound } from '../../http/errors.js';
+import { notFound } from '../../errors/app-error.js';
 
 /**
  * Credential changes through the admin API, for sessions that hold no Kratos session

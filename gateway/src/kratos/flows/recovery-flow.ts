@@ -1,6 +1,6 @@
 import type { KratosClient } from '../client.js';
 import { callKratos, KratosHttpError } from '../client.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../errors/app-error.js';
 
 /** What became of a submitted recovery code. */
 export type RecoveryOutcome =

@@ -1,7 +1,7 @@
 import type { UpdateLoginFlowBody } from '@ory/kratos-client-fetch';
 import type { KratosClient } from '../client.js';
 import { callKratos, KratosHttpError } from '../client.js';
-import { unauthenticated } from '../../http/errors.js';
+import { unauthenticated } from '../../errors/app-error.js';
 
 /** A Kratos second factor: a TOTP code or a backup (lookup secret) code. */
 export type SecondFactor = { method: 'totp'; code: string } | { method: 'lookup_secret'; code: string };

@@ -1,7 +1,7 @@
 import type { SettingsFlow, UpdateSettingsFlowBody } from '@ory/kratos-client-fetch';
 import type { KratosClient } from '../client.js';
 import { callKratos, KratosHttpError } from '../client.js';
-import { AppError, unauthenticated } from '../../http/errors.js';
+import { AppError, unauthenticated } from '../../errors/app-error.js';
 import { lookupCodesOf, totpSecretOf } from './ui-nodes.js';
 
 /** The parts of a settings flow the gateway acts on. */

@@ -1,16 +1,22 @@
-import type { Request } from 'express';
-import { factorTooNew } from '../access/second-factors.js';
-import type { AppDeps } from '../deps.js';
-import { AppError } from '../http/errors.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditEventType } from '../audit/event-types.js';
+import { recordRequestEvent } from '../audit/request-event.js';
+import { AppError } from '../errors/app-error.js';
+import type { KratosClient } from '../kratos/client.js';
 import { completeSecondFactor, type SecondFactor } from '../kratos/flows/second-factor-flow.js';
+import type { Principal } from '../session/principal.js';
+import type { RequestContext } from '../session/request-context.js';
 import { forgetWhoami } from '../session/resolve-principal.js';
-import { raiseGatewaySession } from '../session/sessions.js';
-import { heldKratosToken, recordAccountEvent } from './account-context.js';
+import { heldKratosToken, raiseGatewaySession, type SessionDeps } from '../session/sessions.js';
+import { factorTooNew } from './methods.js';
 
-const EVENT: Record<SecondFactor['method'], string> = {
+const EVENT: Record<SecondFactor['method'], AuditEventType> = {
   totp: 'step_up.totp',
   lookup_secret: 'step_up.backup_code',
 };
+
+/** What a step-up with a Kratos factor uses. */
+export type KratosFactorDeps = SessionDeps & { kratos: KratosClient; audit: AuditLog };
 
 /**
  * Completes Kratos' second factor for a password session (a TOTP code or a backup code):
@@ -18,12 +24,12 @@ const EVENT: Record<SecondFactor['method'], string> = {
  * in place (fresh id, fresh authentication time). A factor this session enrolled is refused.
  */
 export async function stepUpWithKratosFactor(
-  deps: AppDeps,
-  req: Request,
+  deps: KratosFactorDeps,
+  ctx: RequestContext,
+  principal: Principal,
   factor: SecondFactor,
 ): Promise<void> {
-  const principal = req.principal!;
-  const token = heldKratosToken(deps, req);
+  const token = heldKratosToken(deps, ctx.session);
   if (!token) {
     throw new AppError(
       'kratos_session_required',
@@ -32,19 +38,19 @@ export async function stepUpWithKratosFactor(
     );
   }
   // A factor this session enrolled never raises it: it counts from the next sign-in.
-  if (req.session.auth?.enrolledHere?.includes(factor.method)) throw factorTooNew();
+  if (ctx.session.auth?.enrolledHere?.includes(factor.method)) throw factorTooNew();
   const outcome = await completeSecondFactor(deps.kratos, token, factor);
   if (outcome === 'invalid_code') {
-    await recordAccountEvent(deps, req, EVENT[factor.method], 'failure', principal.identityId, {
+    await recordRequestEvent(deps, ctx, EVENT[factor.method], 'failure', principal.identityId, {
       reason: 'invalid_code',
     });
     throw new AppError('invalid_code', 400, 'The code is wrong or was used already.');
   }
   await forgetWhoami(deps, token);
-  await raiseGatewaySession(deps, req, {
+  await raiseGatewaySession(deps, ctx.session, {
     method: factor.method,
     completedAt: deps.clock().toISOString(),
     aal: 'aal2',
   });
-  await recordAccountEvent(deps, req, EVENT[factor.method], 'success', principal.identityId);
+  await recordRequestEvent(deps, ctx, EVENT[factor.method], 'success', principal.identityId);
 }

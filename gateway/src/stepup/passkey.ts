@@ -3,14 +3,13 @@ import {
   type AuthenticationResponseJSON,
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server';
-import type { Request } from 'express';
-import { factorTooNew } from '../access/second-factors.js';
-import type { AppDeps } from '../deps.js';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors/app-error.js';
+import { verifyAssertion } from '../factors/assertion.js';
+import { auditCeremony, newChallenge, preSessionId, type CeremonyDeps } from '../factors/ceremony.js';
 import type { Principal } from '../session/principal.js';
-import { raiseGatewaySession } from '../session/sessions.js';
-import { verifyAssertion } from './assertion.js';
-import { auditCeremony, newChallenge, passkeysOf, preSessionId } from './context.js';
+import type { RequestContext } from '../session/request-context.js';
+import { raiseGatewaySession, type SessionDeps } from '../session/sessions.js';
+import { factorTooNew } from './methods.js';
 
 /** Step-up raises a gateway session in place; a raw Kratos session has nothing here to raise. */
 function assertRaisable(principal: Principal) {
@@ -25,16 +24,16 @@ function assertRaisable(principal: Principal) {
 
 /** Request options for a step-up, limited to the signed-in identity's usable passkeys. */
 export async function stepUpOptions(
-  deps: AppDeps,
-  req: Request,
+  deps: CeremonyDeps,
+  ctx: RequestContext,
   principal: Principal,
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
   assertRaisable(principal);
-  const { rp, store, challenges } = passkeysOf(deps);
+  const { rp, passkeys: store, challenges } = deps;
   const usable = (await store.list(principal.identityId)).filter((p) => !p.clonedSuspected);
   if (usable.length === 0) throw new AppError('no_passkey', 409, 'Register a passkey first.');
   // A passkey this session registered never raises it: it counts from the next sign-in.
-  const enrolledHere = new Set(req.session.auth?.enrolledHere ?? []);
+  const enrolledHere = new Set(ctx.session.auth?.enrolledHere ?? []);
   const passkeys = usable.filter((p) => !enrolledHere.has(`passkey:${p.id}`));
   if (passkeys.length === 0) throw factorTooNew();
   const options = await generateAuthenticationOptions({
@@ -44,7 +43,7 @@ export async function stepUpOptions(
     userVerification: rp.userVerification,
     allowCredentials: passkeys.map((p) => ({ id: p.id, transports: p.transports })),
   });
-  await challenges.issue(await preSessionId(deps, req), options.challenge, {
+  await challenges.issue(await preSessionId(deps, ctx), options.challenge, {
     purpose: 'step-up',
     identityId: principal.identityId,
   });
@@ -57,24 +56,24 @@ export async function stepUpOptions(
  * time is refreshed and its id regenerated.
  */
 export async function stepUpWithPasskey(
-  deps: AppDeps,
-  req: Request,
+  deps: CeremonyDeps & Pick<SessionDeps, 'sessionIndex'>,
+  ctx: RequestContext,
   principal: Principal,
   credential: AuthenticationResponseJSON,
 ): Promise<void> {
   assertRaisable(principal);
-  const { passkey, userVerified } = await verifyAssertion(deps, req, credential, {
+  const { passkey, userVerified } = await verifyAssertion(deps, ctx, credential, {
     purpose: 'step-up',
     identityId: principal.identityId,
   });
-  if (req.session.auth?.enrolledHere?.includes(`passkey:${passkey.id}`)) throw factorTooNew();
+  if (ctx.session.auth?.enrolledHere?.includes(`passkey:${passkey.id}`)) throw factorTooNew();
   await raiseGatewaySession(
     deps,
-    req,
+    ctx.session,
     { method: 'passkey', completedAt: deps.clock().toISOString(), userVerified },
     passkey.id,
   );
-  await auditCeremony(deps, req, {
+  await auditCeremony(deps, ctx, {
     type: 'step_up.passkey',
     outcome: 'success',
     identityId: principal.identityId,

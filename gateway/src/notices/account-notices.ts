@@ -1,4 +1,5 @@
-import type { AppDeps } from '../deps.js';
+import type { Logger } from '../logging/logger.js';
+import type { Mailer } from '../mail/mailer.js';
 
 /** What the owner of an account is told about. */
 export type AccountNotice =
@@ -56,7 +57,11 @@ function render(notice: AccountNotice): { subject: string; lines: string[] } {
  * Mails the owner of an account about a change to how it signs in. A mail failure is
  * logged and never undoes the change: the change is what protects the account.
  */
-export async function notifyOwner(deps: AppDeps, email: string, notice: AccountNotice): Promise<void> {
+export async function notifyOwner(
+  deps: { logger: Logger; mailer?: Mailer | undefined },
+  email: string,
+  notice: AccountNotice,
+): Promise<void> {
   if (!deps.mailer || !email) return;
   const { subject, lines } = render(notice);
   try {

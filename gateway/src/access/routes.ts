@@ -1,26 +1,43 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { z } from 'zod';
-import { checkAuth, requireAuth } from '../access/require-auth.js';
-import type { AppDeps } from '../deps.js';
-import { AppError } from '../http/errors.js';
-import { KRATOS_COOKIE, loadPrincipal } from './resolve-principal.js';
-import { sessionBody } from './principal.js';
-import { SESSION_COOKIE } from './session-store.js';
+import { checkAuth, principalOf, requireAuth } from './require-auth.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditEventType } from '../audit/event-types.js';
+import type { Config } from '../config.js';
+import { AppError } from '../errors/app-error.js';
+import { KRATOS_COOKIE, loadPrincipal, type PrincipalDeps } from '../session/resolve-principal.js';
+import type { RequestContext } from '../session/request-context.js';
+import { sessionBody } from '../session/principal.js';
+import { SESSION_COOKIE } from '../session/session-store.js';
 import {
   endGatewaySession,
   endKratosSession,
   listSessions,
   revokeAllSessions,
   revokeSession,
-} from './sessions.js';
+} from '../session/sessions.js';
 
 export const verifyQuery = z.object({
   aal: z.enum(['aal1', 'aal2']).optional(),
   role: z.string().min(1).max(64).optional(),
 });
 
+/** What the session routes use. */
+export type SessionRouteDeps = PrincipalDeps & { audit: AuditLog; config: Pick<Config, 'https'> };
+
+/** The request as a use case sees it: no Express, only what it may read and the session. */
+export function contextOf(req: Request): RequestContext {
+  return {
+    ip: req.ip,
+    requestId: req.requestId,
+    userAgent: req.get('user-agent'),
+    session: req.session,
+    principal: req.principal,
+  };
+}
+
 /** Expires both session cookies in the browser. */
-function clearCookies(res: Response, deps: AppDeps) {
+function clearCookies(res: Response, deps: { config: Pick<Config, 'https'> }) {
   res.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure: deps.config.https });
   res.clearCookie(KRATOS_COOKIE, { path: '/' });
 }
@@ -30,7 +47,7 @@ function clearCookies(res: Response, deps: AppDeps) {
  * session that still owes its second factor is not usable yet: 403 `aal2_required`
  * says which methods complete it.
  */
-export async function sessionAnswer(deps: AppDeps, req: Request) {
+export async function sessionAnswer(deps: Pick<SessionRouteDeps, 'clock'>, req: Request) {
   const principal = await checkAuth(req, { allowIncomplete: true }, deps.clock());
   if (principal.secondFactorRequired)
     await checkAuth(req, { aal: 'aal2', allowIncomplete: true }, deps.clock());
@@ -38,15 +55,15 @@ export async function sessionAnswer(deps: AppDeps, req: Request) {
 }
 
 /** Re-reads the principal after the session changed (login, step-up) and answers with it. */
-export async function freshSessionAnswer(deps: AppDeps, req: Request) {
+export async function freshSessionAnswer(deps: PrincipalDeps, req: Request) {
   await loadPrincipal(deps, req);
   return sessionAnswer(deps, req);
 }
 
 /** GET/DELETE /sessions, POST /logout, POST /logout/all. */
-export function registerSessionRoutes(router: Router, deps: AppDeps) {
+export function registerSessionRoutes(router: Router, deps: SessionRouteDeps) {
   const guard = (need = {}) => requireAuth(need, deps.clock);
-  const audit = (req: Request, type: string, identityId: string, details?: Record<string, unknown>) =>
+  const audit = (req: Request, type: AuditEventType, identityId: string, details?: Record<string, unknown>) =>
     deps.audit.record({
       type,
       outcome: 'success',
@@ -58,20 +75,20 @@ export function registerSessionRoutes(router: Router, deps: AppDeps) {
     });
 
   router.get('/sessions', guard(), async (req, res) => {
-    res.json({ sessions: await listSessions(deps, req.principal!) });
+    res.json({ sessions: await listSessions(deps, principalOf(req)) });
   });
 
   router.delete('/sessions/:id', guard(), async (req, res) => {
     const id = z.string().min(1).max(128).parse(req.params.id);
-    await revokeSession(deps, req.principal!, id);
-    await audit(req, 'session.revoked', req.principal!.identityId, { sessionId: id });
+    await revokeSession(deps, principalOf(req), id);
+    await audit(req, 'session.revoked', principalOf(req).identityId, { sessionId: id });
     res.status(204).end();
   });
 
   router.post('/logout', guard({ allowIncomplete: true }), async (req, res) => {
-    const p = req.principal!;
+    const p = principalOf(req);
     if (p.source === 'kratos') await endKratosSession(deps, p.identityId, p.sessionId);
-    else await endGatewaySession(deps, req, { revokeKratos: true });
+    else await endGatewaySession(deps, req.session, { revokeKratos: true });
     await audit(req, 'session.logout', p.identityId, { sessionId: p.sessionId });
     clearCookies(res, deps);
     res.status(204).end();
@@ -79,7 +96,7 @@ export function registerSessionRoutes(router: Router, deps: AppDeps) {
 
   // Signing the owner out everywhere is a privileged act: a session that still owes its second factor may not.
   router.post('/logout/all', guard({ allowIncomplete: true }), async (req, res) => {
-    const p = req.principal!;
+    const p = principalOf(req);
     if (p.secondFactorRequired) await checkAuth(req, { aal: 'aal2', allowIncomplete: true }, deps.clock());
     await revokeAllSessions(deps, p.identityId);
     await audit(req, 'session.logout_all', p.identityId);
@@ -107,7 +124,7 @@ const CHECKS: Record<string, 'session' | 'verify'> = {
  * no body parser, CSRF check, policy or rate limiter) as plain calls; any other request
  * passes on untouched.
  */
-export function sessionChecks(deps: AppDeps, prelude: CheckPrelude): RequestHandler {
+export function sessionChecks(deps: SessionRouteDeps, prelude: CheckPrelude): RequestHandler {
   const answer = async (req: Request, res: Response, check: 'session' | 'verify') => {
     prelude.cors(req, res);
     await prelude.loadSession(req, res);

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { Queryable } from '../../db/database.js';
-import type { BodyStore } from '../../files/body-store.js';
-import { jarStore, type JarFile } from '../../jars/jar-store.js';
-import { openFileForReading } from '../../jars/download-file.js';
-import type { KeyService } from '../key-service.js';
+import type { Queryable } from '../db/database.js';
+import type { BodyStore } from '../files/body-store.js';
+import { jarStore, type JarFile } from './jar-store.js';
+import { openFileForReading } from './download-file.js';
+import type { KeyService } from '../keys/key-service.js';
 
 export interface VerifyReport {
   checked: number;

@@ -38,6 +38,12 @@ interface PasskeyRow {
   last_used_at: Date | string | null;
 }
 
+/** A value and how often it occurs. */
+export interface PopulationRow {
+  value: number;
+  n: number;
+}
+
 const iso = (value: Date | string) => new Date(value).toISOString();
 
 function toPasskey(row: PasskeyRow): StoredPasskey {
@@ -109,6 +115,53 @@ export function createPasskeyStore(db: Database) {
     },
 
     count: (identityId: string) => count(db, identityId),
+
+    /** Ids of the identity's passkeys, oldest first. */
+    async idsOf(identityId: string): Promise<string[]> {
+      const { rows } = await db.query<{ id: string }>(
+        'SELECT id FROM passkey_credentials WHERE identity_id = $1 ORDER BY created_at',
+        [identityId],
+      );
+      return rows.map((r) => r.id);
+    },
+
+    /** Ids of the identity's usable passkeys (not suspected of being cloned). */
+    async usableIds(identityId: string): Promise<string[]> {
+      const { rows } = await db.query<{ id: string }>(
+        'SELECT id FROM passkey_credentials WHERE identity_id = $1 AND NOT cloned_suspected',
+        [identityId],
+      );
+      return rows.map((r) => r.id);
+    },
+
+    /** Whether the identity had a usable passkey at `since` (an ISO time). */
+    async hadUsableAt(identityId: string, since: string): Promise<boolean> {
+      const { rows } = await db.query(
+        `SELECT 1 FROM passkey_credentials
+          WHERE identity_id = $1 AND NOT cloned_suspected AND created_at <= $2 LIMIT 1`,
+        [identityId, since],
+      );
+      return rows.length > 0;
+    },
+
+    /**
+     * How many passkeys accounts have (among those with at most ten) and how long their ids
+     * are (up to 1366 characters): value and number of occurrences, for decoys shaped alike.
+     */
+    async population(): Promise<{ counts: PopulationRow[]; lengths: PopulationRow[] }> {
+      const [counts, lengths] = await Promise.all([
+        db.query<PopulationRow>(
+          `SELECT c.n::int AS value, count(*)::int AS n
+             FROM (SELECT count(*) AS n FROM passkey_credentials GROUP BY identity_id) c
+            WHERE c.n <= 10 GROUP BY c.n`,
+        ),
+        db.query<PopulationRow>(
+          `SELECT length(id)::int AS value, count(*)::int AS n FROM passkey_credentials
+            WHERE length(id) <= 1366 GROUP BY 1`,
+        ),
+      ]);
+      return { counts: counts.rows, lengths: lengths.rows };
+    },
 
     /** Stores a new credential; false when that credential id is registered already. */
     async add(p: NewPasskey): Promise<boolean> {

@@ -1,6 +1,16 @@
 import { createHmac } from 'node:crypto';
-import type { AppDeps } from '../deps.js';
-import { normalizeIdentifier } from './password-login.js';
+import type { Config } from '../config.js';
+import type { PasskeyStore, PopulationRow } from '../factors/passkey-store.js';
+import { normalizeIdentifier } from '../identity/identifier.js';
+import type { KratosClient } from '../kratos/client.js';
+
+/** What `/identify` reads: the passkey store, Kratos' identifier look-up, the decoy secret. */
+export interface IdentifyDeps {
+  passkeys: Pick<PasskeyStore, 'idsOf' | 'population'>;
+  kratos: Pick<KratosClient, 'findIdentityByIdentifier'>;
+  config: Pick<Config, 'SESSION_SECRET'>;
+  clock: () => Date;
+}
 
 /**
  * The sign-in methods this deployment enables. `/identify` lists exactly these for every
@@ -29,42 +39,32 @@ const WEIGHT_STEPS = 20;
 
 const shapes = new WeakMap<object, { at: number; shape: Promise<DecoyShape> }>();
 
-function quantize(rows: { value: number; n: number }[]): [number, number][] {
+function quantize(rows: PopulationRow[]): [number, number][] {
   const total = rows.reduce((sum, r) => sum + r.n, 0);
   return rows
     .sort((a, b) => a.value - b.value)
     .map((r) => [r.value, Math.max(1, Math.round((WEIGHT_STEPS * r.n) / total))]);
 }
 
-async function loadShape(deps: Pick<AppDeps, 'db'>): Promise<DecoyShape> {
-  const [counts, lengths] = await Promise.all([
-    deps.db.query<{ value: number; n: number }>(
-      `SELECT c.n::int AS value, count(*)::int AS n
-         FROM (SELECT count(*) AS n FROM passkey_credentials GROUP BY identity_id) c
-        WHERE c.n <= 10 GROUP BY c.n`,
-    ),
-    deps.db.query<{ value: number; n: number }>(
-      `SELECT length(id)::int AS value, count(*)::int AS n FROM passkey_credentials
-        WHERE length(id) <= 1366 GROUP BY 1`,
-    ),
-  ]);
-  if (counts.rows.length === 0 || lengths.rows.length === 0) return EMPTY_SHAPE;
-  return { counts: quantize(counts.rows), lengths: quantize(lengths.rows) };
+async function loadShape(deps: Pick<IdentifyDeps, 'passkeys'>): Promise<DecoyShape> {
+  const { counts, lengths } = await deps.passkeys.population();
+  if (counts.length === 0 || lengths.length === 0) return EMPTY_SHAPE;
+  return { counts: quantize(counts), lengths: quantize(lengths) };
 }
 
 /**
  * The distribution decoys are drawn from: the real accounts' passkey counts (among accounts
  * that have any) and id lengths, read from the database at most every ten minutes.
  */
-function decoyShape(deps: Pick<AppDeps, 'db' | 'clock'>): Promise<DecoyShape> {
+function decoyShape(deps: Pick<IdentifyDeps, 'passkeys' | 'clock'>): Promise<DecoyShape> {
   const now = deps.clock().getTime();
-  const cached = shapes.get(deps.db);
+  const cached = shapes.get(deps.passkeys);
   if (cached && now - cached.at < SHAPE_TTL_MS) return cached.shape;
   const shape = loadShape(deps).catch((err: unknown) => {
-    shapes.delete(deps.db);
+    shapes.delete(deps.passkeys);
     throw err;
   });
-  shapes.set(deps.db, { at: now, shape });
+  shapes.set(deps.passkeys, { at: now, shape });
   return shape;
 }
 
@@ -104,18 +104,14 @@ export function decoyCredentialIds(secret: string, identifier: string, shape: De
  * account's own, or decoys shaped like real ones). Known and unknown identifiers take the
  * same calls (one Kratos lookup, one database query).
  */
-export async function identify(deps: AppDeps, rawIdentifier: string): Promise<IdentifyAnswer> {
+export async function identify(deps: IdentifyDeps, rawIdentifier: string): Promise<IdentifyAnswer> {
   const identifier = normalizeIdentifier(rawIdentifier);
   const identity = await deps.kratos.findIdentityByIdentifier(identifier);
-  const [{ rows }, shape] = await Promise.all([
-    deps.db.query<{ id: string }>(
-      'SELECT id FROM passkey_credentials WHERE identity_id = $1 ORDER BY created_at',
-      [identity?.id ?? `unknown:${identifier}`],
-    ),
+  const [ids, shape] = await Promise.all([
+    deps.passkeys.idsOf(identity?.id ?? `unknown:${identifier}`),
     decoyShape(deps),
   ]);
   const methods = [...SIGN_IN_METHODS];
-  if (identity?.state === 'active' && rows.length > 0)
-    return { methods, credentialIds: rows.map((r) => r.id) };
+  if (identity?.state === 'active' && ids.length > 0) return { methods, credentialIds: ids };
   return { methods, credentialIds: decoyCredentialIds(deps.config.SESSION_SECRET, identifier, shape) };
 }

@@ -1,17 +1,16 @@
 import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server';
-import type { Request } from 'express';
-import type { AppDeps } from '../deps.js';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors/app-error.js';
 import type { CeremonyPurpose, PendingChallenge } from './challenge-store.js';
 import {
   auditCeremony,
   challengeInvalid,
   consumeChallenge,
-  passkeysOf,
   verificationFailed,
   verifying,
-} from './context.js';
-import type { StoredPasskey } from './credential-store.js';
+  type CeremonyContext,
+  type CeremonyDeps,
+} from './ceremony.js';
+import type { StoredPasskey } from './passkey-store.js';
 
 /** A verified assertion: which passkey, and whether the authenticator verified the user. */
 export interface VerifiedAssertion {
@@ -31,12 +30,12 @@ const clonedRefusal = () =>
 
 /** The passkey the assertion names, if the challenge it answers allows it. */
 async function passkeyFor(
-  deps: AppDeps,
+  deps: Pick<CeremonyDeps, 'passkeys'>,
   response: AuthenticationResponseJSON,
   pending: PendingChallenge,
   identityId: string | undefined,
 ): Promise<StoredPasskey> {
-  const { store } = passkeysOf(deps);
+  const store = deps.passkeys;
   if (pending.identityId !== identityId) throw challengeInvalid();
   if (pending.allowCredentialIds && !pending.allowCredentialIds.includes(response.id)) throw notRecognized();
   const passkey = await store.find(response.id);
@@ -57,15 +56,15 @@ async function passkeyFor(
  * mark the credential, record it.
  */
 async function recordUse(
-  deps: AppDeps,
-  req: Request,
+  deps: CeremonyDeps,
+  ctx: CeremonyContext,
   passkey: StoredPasskey,
   use: { counter: number; backedUp: boolean },
 ) {
-  const { store } = passkeysOf(deps);
+  const store = deps.passkeys;
   if (await store.recordUse(passkey.id, { ...use, usedAt: deps.clock() })) return;
   await store.markCloned(passkey.id);
-  await auditCeremony(deps, req, {
+  await auditCeremony(deps, ctx, {
     type: 'passkey.cloned',
     outcome: 'denied',
     identityId: passkey.identityId,
@@ -81,15 +80,15 @@ async function recordUse(
  * @simplewebauthn, then the counter by us, and the passkey's use is recorded.
  */
 export async function verifyAssertion(
-  deps: AppDeps,
-  req: Request,
+  deps: CeremonyDeps,
+  ctx: CeremonyContext,
   response: AuthenticationResponseJSON,
   ceremony: { purpose: CeremonyPurpose; identityId?: string },
 ): Promise<VerifiedAssertion> {
-  const { rp } = passkeysOf(deps);
+  const { rp } = deps;
   const { challenge, pending } = await consumeChallenge(
     deps,
-    req,
+    ctx,
     response.response.clientDataJSON,
     ceremony.purpose,
   );
@@ -107,6 +106,6 @@ export async function verifyAssertion(
   );
   if (!result.verified) throw verificationFailed();
   const info = result.authenticationInfo;
-  await recordUse(deps, req, passkey, { counter: info.newCounter, backedUp: info.credentialBackedUp });
+  await recordUse(deps, ctx, passkey, { counter: info.newCounter, backedUp: info.credentialBackedUp });
   return { passkey, userVerified: info.userVerified };
 }

@@ -1,0 +1,52 @@
+import type { SecondFactor } from '../identity/factors.js';
+import type { KratosClient } from '../kratos/client.js';
+import type { KratosIdentity } from '../kratos/types.js';
+import type { PasskeyStore } from './passkey-store.js';
+
+const KRATOS_FACTORS = ['totp', 'lookup_secret'] as const;
+
+/** What the second-factor questions read: the passkey store and Kratos' admin view. */
+export interface FactorDeps {
+  passkeys: Pick<PasskeyStore, 'usableIds'>;
+  kratos: Pick<KratosClient, 'getIdentity'>;
+}
+
+/** What an account has enrolled as second factors, in detail. */
+export interface AccountFactors {
+  /** Usable passkeys (not suspected of being cloned). */
+  passkeyIds: string[];
+  /** Factors Kratos keeps: `totp`, `lookup_secret`. */
+  kratos: SecondFactor[];
+}
+
+/**
+ * The one answer to "which second factors does this identity have": its usable passkeys
+ * (any passkey not suspected of being cloned: password + passkey is aal2) and the TOTP app
+ * and backup codes it enrolled at Kratos. Sign-in (what a session owes), step-up, passkey
+ * and account settings, jars and the admin API all ask here. `identity` saves the Kratos
+ * call when the caller holds a fresh admin view.
+ */
+export async function accountFactors(
+  deps: FactorDeps,
+  identityId: string,
+  identity?: KratosIdentity,
+): Promise<AccountFactors> {
+  const [passkeyIds, kratosView] = await Promise.all([
+    deps.passkeys.usableIds(identityId),
+    identity ? Promise.resolve(identity) : deps.kratos.getIdentity(identityId),
+  ]);
+  return {
+    passkeyIds,
+    kratos: KRATOS_FACTORS.filter((type) => kratosView?.credentialTypes.includes(type)),
+  };
+}
+
+/** The kinds of second factor an identity has (empty: none). */
+export async function secondFactorsOf(
+  deps: FactorDeps,
+  identityId: string,
+  identity?: KratosIdentity,
+): Promise<SecondFactor[]> {
+  const factors = await accountFactors(deps, identityId, identity);
+  return [...(factors.passkeyIds.length > 0 ? (['passkey'] as const) : []), ...factors.kratos];
+}

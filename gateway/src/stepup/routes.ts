@@ -1,0 +1,57 @@
+import type { Request, Router } from 'express';
+import { z } from 'zod';
+import { checkAuth } from '../access/require-auth.js';
+import { parseBody } from '../errors/parse-input.js';
+import { auditRefusal, type CeremonyDeps } from '../factors/ceremony.js';
+import { backupCode, codeBody, totpCode } from '../factors/codes.js';
+import { authenticationCredential } from '../factors/credential-json.js';
+import { contextOf, freshSessionAnswer } from '../access/routes.js';
+import type { PrincipalDeps } from '../session/resolve-principal.js';
+import { stepUpWithKratosFactor, type KratosFactorDeps } from './kratos-factor.js';
+import { stepUpOptions, stepUpWithPasskey } from './passkey.js';
+
+export const assertionBody = z.object({ credential: authenticationCredential }).strict();
+export const emptyBody = z.object({}).strict();
+
+/** What the step-up routes use. */
+export type StepUpDeps = CeremonyDeps & KratosFactorDeps & PrincipalDeps;
+
+/** Sessions that still owe a second factor may step up: that is how they pay it. */
+const stepUpCaller = (deps: Pick<StepUpDeps, 'clock'>, req: Request) =>
+  checkAuth(req, { allowIncomplete: true }, deps.clock());
+
+/**
+ * POST /step-up/options and /step-up (a passkey), /step-up/totp and /step-up/backup-code
+ * (a Kratos factor): each raises the session in place and answers the session.
+ */
+export function registerStepUpRoutes(router: Router, deps: StepUpDeps) {
+  router.post('/step-up/options', async (req, res) => {
+    const principal = await stepUpCaller(deps, req);
+    parseBody(emptyBody, req.body);
+    res.json(await stepUpOptions(deps, contextOf(req), principal));
+  });
+
+  router.post('/step-up', async (req, res) => {
+    const principal = await stepUpCaller(deps, req);
+    const ctx = contextOf(req);
+    await auditRefusal(deps, ctx, 'step_up.passkey', async () => {
+      const { credential } = parseBody(assertionBody, req.body);
+      await stepUpWithPasskey(deps, ctx, principal, credential);
+    });
+    res.json(await freshSessionAnswer(deps, req));
+  });
+
+  router.post('/step-up/totp', async (req, res) => {
+    const principal = await stepUpCaller(deps, req);
+    const { code } = parseBody(codeBody(totpCode), req.body);
+    await stepUpWithKratosFactor(deps, contextOf(req), principal, { method: 'totp', code });
+    res.json(await freshSessionAnswer(deps, req));
+  });
+
+  router.post('/step-up/backup-code', async (req, res) => {
+    const principal = await stepUpCaller(deps, req);
+    const { code } = parseBody(codeBody(backupCode), req.body);
+    await stepUpWithKratosFactor(deps, contextOf(req), principal, { method: 'lookup_secret', code });
+    res.json(await freshSessionAnswer(deps, req));
+  });
+}
