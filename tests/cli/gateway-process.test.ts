@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { repoPath } from '../config/paths.js';
+import { createMigratedDatabase, type ThrowawayDatabase } from '../helpers/database.js';
 
 type LogLine = Record<string, unknown> & { message: string; level: string };
 
@@ -18,14 +19,17 @@ describe('gateway process logs (npm start, LOG_LEVEL unset)', () => {
   let child: ChildProcess;
   const lines: LogLine[] = [];
   let url: string;
+  let database: ThrowawayDatabase | undefined;
 
   const linesWith = (message: string) => lines.filter((line) => line.message === message);
 
-  /** Resolves with the newest line that matches, once one was written. */
+  /** Resolves with the newest line that matches, once one was written (a loaded machine starts slowly). */
   async function waitForLine(matches: (line: LogLine) => boolean, what: string): Promise<LogLine> {
-    for (let i = 0; i < 600; i++) {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
       const found = lines.filter(matches).at(-1);
       if (found) return found;
+      if (Date.now() > deadline || (child.exitCode !== null && child.stdout!.readableEnded)) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     throw new Error(`no ${what} line in:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`);
@@ -35,6 +39,7 @@ describe('gateway process logs (npm start, LOG_LEVEL unset)', () => {
 
   before(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'gw-process-'));
+    if (process.env.DATABASE_URL) database = await createMigratedDatabase(process.env.DATABASE_URL);
     child = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
       cwd: repoPath(),
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -46,7 +51,7 @@ describe('gateway process logs (npm start, LOG_LEVEL unset)', () => {
         METRICS_PORT: '0',
         REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
         REDIS_KEY_PREFIX: `proc${process.pid}:`,
-        PGLITE_DIR: 'memory',
+        ...(database ? { DATABASE_URL: database.url } : { PGLITE_DIR: 'memory' }),
         DATA_DIR: dataDir,
       },
     });
@@ -63,8 +68,9 @@ describe('gateway process logs (npm start, LOG_LEVEL unset)', () => {
     url = `http://127.0.0.1:${String(listening.port)}`;
   });
 
-  after(() => {
+  after(async () => {
     if (child.exitCode === null) child.kill('SIGKILL');
+    await database?.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
