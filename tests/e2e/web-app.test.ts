@@ -8,6 +8,7 @@ import { chromiumAvailable, startDemo, type Demo } from '../helpers/chromium.js'
 import { STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 import {
   addAuthenticator,
+  cspViolationsOf,
   expectState,
   expectText,
   openApp,
@@ -121,6 +122,7 @@ describe('the React app, a new user’s journey', { skip: !available && 'Chromiu
     await expectState(page, 'signed-out');
     assert.equal((await session(page)).status, 401);
     assert.equal((await session(other)).status, 401, 'the other browser is signed out too');
+    assert.deepEqual(cspViolationsOf(page), [], 'nothing the app does is refused by the strict CSP');
     await other.context().close();
     await page.context().close();
   });
@@ -138,6 +140,18 @@ describe('the React app, a new user’s journey', { skip: !available && 'Chromiu
     assert.equal(await overflow(), 0);
     await screenshot(page, 'phone');
     await page.context().close();
+  });
+
+  it('is served under the strict CSP, with no inline script or style in its build', async () => {
+    const res = await fetch(demo!.baseUrl);
+    assert.equal(res.status, 200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /script-src 'self'(;|$)/);
+    assert.match(csp, /style-src 'self'(;|$)/);
+    const html = await res.text();
+    assert.match(html, /<script type="module" crossorigin src="\/assets\/index-[\w-]+\.js"><\/script>/);
+    assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script');
+    assert.doesNotMatch(html, /<style|\sstyle=/, 'no inline style');
   });
 
   it('shows errors in words, never the raw answer', async () => {

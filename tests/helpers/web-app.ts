@@ -32,6 +32,9 @@ export async function ensureWebAppBuilt(): Promise<void> {
     try {
       mkdirSync(lock);
     } catch {
+      // A lock older than a build can take was left by a run that died: take it over.
+      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 120_000)
+        rmSync(lock, { recursive: true, force: true });
       assert.ok(waited < 180_000, 'another suite has been building the React app for three minutes');
       await sleep(250);
       continue;
@@ -113,6 +116,11 @@ export async function expectText(page: Page, text: string | RegExp): Promise<voi
   }
 }
 
+const cspViolations = new WeakMap<Page, string[]>();
+
+/** What the browser refused under the gateway's Content-Security-Policy on this page so far. */
+export const cspViolationsOf = (page: Page): string[] => cspViolations.get(page) ?? [];
+
 /** A fresh browser context on the app, once it knows whether someone is signed in. */
 export async function openApp(
   browser: import('playwright-core').Browser,
@@ -121,6 +129,11 @@ export async function openApp(
 ): Promise<Page> {
   const context = await browser.newContext(options.viewport ? { viewport: options.viewport } : {});
   const page = await context.newPage();
+  const violations: string[] = [];
+  cspViolations.set(page, violations);
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
+  });
   page.on('pageerror', (err) => console.error('page error:', err.message));
   await page.goto(baseUrl);
   await page.waitForSelector('.app:not([data-state="loading"])');
