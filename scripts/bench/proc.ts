@@ -50,7 +50,7 @@ export interface MemoryPeak {
   startKb: number;
   /** The largest VmRSS seen by the sampler (kB). */
   peakSampledKb: number;
-  /** VmHWM at the end: the kernel's peak RSS over the process's whole life, start-up included (kB). */
+  /** VmHWM at the end: the kernel's peak RSS over the process's whole life, start-up included (kB); never below the sampled peak. */
   highWaterKb: number;
   samples: number;
 }
@@ -80,7 +80,8 @@ export function sampleMemory(pid: number, intervalMs = 100): { stop(): MemoryPea
       return {
         startKb,
         peakSampledKb: peak,
-        highWaterKb: statusKb(last, 'VmHWM') ?? peak,
+        // The kernel updates VmHWM lazily: a sample may have seen a little more.
+        highWaterKb: Math.max(statusKb(last, 'VmHWM') ?? 0, peak),
         samples: samples + 1,
       };
     },
