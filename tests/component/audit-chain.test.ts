@@ -8,10 +8,10 @@ import { createAuditLog } from '../../gateway/src/audit/audit-log.js';
 import { checkpointDir, readCheckpoints } from '../../gateway/src/audit/checkpoints.js';
 import { verifyAuditChain } from '../../gateway/src/audit/verify-chain.js';
 import { loadConfig } from '../../gateway/src/config.js';
-import { openDatabase, runMigrations } from '../../gateway/src/db/database.js';
 import { resolveAuditChainKey } from '../../gateway/src/keys/audit-chain-key.js';
 import { startVaultDouble } from '../doubles/vault/index.js';
-import { createTestDatabase, startGatewayWithVault, startTestGateway } from '../helpers/gateway.js';
+import { openTestDatabase } from '../helpers/database.js';
+import { startGatewayWithVault, startTestGateway } from '../helpers/gateway.js';
 import { Browser, uniqueEmail } from '../helpers/http.js';
 
 const wrongLogin = (auth: string) =>
@@ -95,15 +95,12 @@ describe('keyed group commit', () => {
   });
 
   it('commits many concurrent keyed events as one chain, with a checkpoint every N events', async () => {
-    const t = await createTestDatabase();
+    const { db, close } = await openTestDatabase({ migrated: true });
     const dir = await mkdtemp(join(tmpdir(), 'gw-audit-chain-'));
-    const db = await openDatabase({ url: t.url, pgliteDir: 'memory' });
     cleanups.push(async () => {
-      await db.close();
-      await t.drop();
+      await close();
       await rm(dir, { recursive: true, force: true });
     });
-    await runMigrations(db);
     const key = randomBytes(32);
     const audit = createAuditLog({
       db,

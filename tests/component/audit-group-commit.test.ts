@@ -2,22 +2,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createAuditLog } from '../../gateway/src/audit/audit-log.js';
 import { verifyAuditChain } from '../../gateway/src/audit/verify-chain.js';
-import { openDatabase, runMigrations, type Database } from '../../gateway/src/db/database.js';
-import { createTestDatabase } from '../helpers/gateway.js';
+import { runMigrations, type Database } from '../../gateway/src/db/database.js';
+import { openTestDatabase } from '../helpers/database.js';
 
 describe('audit log group commit', () => {
   let db: Database;
-  let drop: () => Promise<void>;
+  let close: () => Promise<void>;
   before(async () => {
-    const t = await createTestDatabase();
-    drop = t.drop;
-    db = await openDatabase({ url: t.url, pgliteDir: 'memory' });
-    await runMigrations(db);
+    ({ db, close } = await openTestDatabase({ migrated: true }));
   });
-  after(async () => {
-    await db.close();
-    await drop();
-  });
+  after(() => close());
 
   it('commits many concurrent events as one unbroken chain, each caller resolved after its row', async () => {
     const audit = createAuditLog({ db, clock: () => new Date() });
@@ -45,13 +39,14 @@ describe('audit log group commit', () => {
   });
 
   it('rejects every caller of a batch that cannot be written, and recovers afterwards', async () => {
-    const broken = await openDatabase({ pgliteDir: 'memory' });
+    // No audit_events table yet: every write fails until the migrations ran.
+    const { db: broken, close: closeBroken } = await openTestDatabase({ migrated: false });
     const audit = createAuditLog({ db: broken, clock: () => new Date() });
     await assert.rejects(audit.record({ type: 'session.logout', outcome: 'success' }), {
       code: 'audit_unavailable',
     });
     await runMigrations(broken);
     await audit.record({ type: 'session.logout', outcome: 'success' });
-    await broken.close();
+    await closeBroken();
   });
 });

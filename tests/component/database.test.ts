@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { openDatabase, runMigrations, type Database } from '../../gateway/src/db/database.js';
+import { openTestPglite } from '../helpers/database.js';
 import { createTestDatabase } from '../helpers/gateway.js';
 
 /** The same adapter contract on both engines: PGlite (embedded) and the real Postgres server. */
 const engines: { name: string; open: () => Promise<{ db: Database; drop(): Promise<void> }> }[] = [
   {
     name: 'PGlite',
-    open: async () => ({ db: await openDatabase({ pgliteDir: 'memory' }), drop: async () => undefined }),
+    open: async () => ({ db: await openTestPglite({ migrated: false }), drop: async () => undefined }),
   },
 ];
 if (process.env.DATABASE_URL) {

@@ -47,42 +47,53 @@ export async function createDatabase(
 }
 
 /**
- * Where the test runner leaves what every suite's databases start from: a migrated Postgres
- * database to copy (with DATABASE_URL), or a migrated PGlite data directory to load (without).
+ * Where the test runner leaves what test databases start from: a migrated Postgres database
+ * to copy (with DATABASE_URL), and PGlite data directories to load, empty and migrated.
  */
 const TEMPLATE_ENV = 'TEST_DATABASE_TEMPLATE';
-const SNAPSHOT_ENV = 'TEST_PGLITE_SNAPSHOT';
+const SNAPSHOT_ENV = { empty: 'TEST_PGLITE_EMPTY_SNAPSHOT', migrated: 'TEST_PGLITE_SNAPSHOT' } as const;
 
 /**
- * Prepares, once per test run, the migrated database every test gateway starts from, and
- * names it in the environment the test processes inherit. Returns what removes it.
+ * Prepares, once per test run, what test databases start from, and names it in the
+ * environment the test processes inherit: the PGlite snapshots always (suites test PGlite
+ * beside Postgres), the Postgres template with DATABASE_URL. Returns what removes the template.
  */
 export async function prepareMigratedDatabase(): Promise<() => Promise<void>> {
+  const snapshots = await pgliteSnapshots();
+  process.env[SNAPSHOT_ENV.empty] = snapshots.empty;
+  process.env[SNAPSHOT_ENV.migrated] = snapshots.migrated;
   const base = process.env.DATABASE_URL;
-  if (base) {
-    const template = await createDatabase(base, 'gw_template');
-    const db = await openDatabase({ url: template.url, pgliteDir: 'memory' });
-    try {
-      await runMigrations(db);
-    } finally {
-      await db.close();
-    }
-    process.env[TEMPLATE_ENV] = new URL(template.url).pathname.slice(1);
-    return template.drop;
+  if (!base) return async () => undefined;
+  const template = await createDatabase(base, 'gw_template');
+  const db = await openDatabase({ url: template.url, pgliteDir: 'memory' });
+  try {
+    await runMigrations(db);
+  } finally {
+    await db.close();
   }
-  process.env[SNAPSHOT_ENV] = await migratedPgliteSnapshot();
-  return async () => undefined;
+  process.env[TEMPLATE_ENV] = new URL(template.url).pathname.slice(1);
+  return template.drop;
 }
 
 const MIGRATIONS = new URL('../../gateway/src/db/migrations/', import.meta.url);
 const SNAPSHOT_PREFIX = 'auth-gateway-pglite-';
 
+async function dump(dataDir: string, file: string): Promise<void> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const pglite = new PGlite(dataDir);
+  await pglite.waitReady;
+  const tar = await pglite.dumpDataDir('none');
+  await pglite.close();
+  await writeFile(file, Buffer.from(await tar.arrayBuffer()));
+}
+
 /**
- * A migrated PGlite data directory as PGlite dumps it, cached in the temporary folder under
- * a name that hashes the PGlite version and the migrations, so that runs reuse it until one
- * of them changes. Made on the first run (about ten seconds), read in well under one.
+ * PGlite data directories as PGlite dumps them, an empty cluster and a migrated one, cached in
+ * the temporary folder under names that hash the PGlite version and the migrations, so that
+ * runs reuse them until one of those changes. Made on the first run (about ten seconds); an
+ * in-memory PGlite loads one in about a second instead of initialising a cluster for several.
  */
-async function migratedPgliteSnapshot(): Promise<string> {
+async function pgliteSnapshots(): Promise<{ empty: string; migrated: string }> {
   const hash = createHash('sha256');
   const pglite = JSON.parse(
     await readFile(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8'),
@@ -91,32 +102,36 @@ async function migratedPgliteSnapshot(): Promise<string> {
   for (const name of (await readdir(MIGRATIONS)).sort()) {
     hash.update(name).update(await readFile(new URL(name, MIGRATIONS)));
   }
-  const file = join(tmpdir(), `${SNAPSHOT_PREFIX}${hash.digest('hex').slice(0, 16)}.tar`);
-  if (existsSync(file)) return file;
+  const key = hash.digest('hex').slice(0, 16);
+  const files = {
+    empty: join(tmpdir(), `${SNAPSHOT_PREFIX}${key}-empty.tar`),
+    migrated: join(tmpdir(), `${SNAPSHOT_PREFIX}${key}-migrated.tar`),
+  };
+  if (existsSync(files.empty) && existsSync(files.migrated)) return files;
 
   const dir = await mkdtemp(join(tmpdir(), 'gw-pglite-'));
   try {
-    const db = await openDatabase({ pgliteDir: join(dir, 'data') });
+    const data = join(dir, 'data');
+    const db = await openDatabase({ pgliteDir: data });
+    await db.close();
+    await dump(data, join(dir, 'empty.tar'));
+    const migrated = await openDatabase({ pgliteDir: data });
     try {
-      await runMigrations(db);
+      await runMigrations(migrated);
     } finally {
-      await db.close();
+      await migrated.close();
     }
-    const { PGlite } = await import('@electric-sql/pglite');
-    const migrated = new PGlite(join(dir, 'data'));
-    await migrated.waitReady;
-    const dump = await migrated.dumpDataDir('none');
-    await migrated.close();
-    await writeFile(join(dir, 'migrated.tar'), Buffer.from(await dump.arrayBuffer()));
-    // Older snapshots (other migrations) go; a run still reading one falls back to an empty PGlite.
+    await dump(data, join(dir, 'migrated.tar'));
+    // Older snapshots (other migrations) go; a run still reading one falls back to initialising.
     for (const name of await readdir(tmpdir())) {
       if (name.startsWith(SNAPSHOT_PREFIX)) await rm(join(tmpdir(), name), { force: true });
     }
-    await rename(join(dir, 'migrated.tar'), file);
+    await rename(join(dir, 'empty.tar'), files.empty);
+    await rename(join(dir, 'migrated.tar'), files.migrated);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  return file;
+  return files;
 }
 
 /** A fresh database on the Postgres server of DATABASE_URL, migrated when the runner prepared a template. */
@@ -124,19 +139,50 @@ export function createMigratedDatabase(baseUrl: string): Promise<ThrowawayDataba
   return createDatabase(baseUrl, 'gw_test', process.env[TEMPLATE_ENV]);
 }
 
-let snapshot: Promise<Blob | undefined> | undefined;
+const snapshots: Partial<Record<'empty' | 'migrated', Promise<Blob | undefined>>> = {};
 
 /**
- * An in-memory PGlite for a test gateway: loaded from the runner's migrated snapshot (about
- * a second), or, without one, created empty (several seconds).
+ * An in-memory PGlite, empty or migrated: loaded from the runner's snapshot (about a second),
+ * or, without one, initialised (several seconds) and migrated here.
  */
-export async function openTestPglite(): Promise<Database> {
-  const file = process.env[SNAPSHOT_ENV];
-  snapshot ??= file
+export async function openTestPglite(options: { migrated: boolean }): Promise<Database> {
+  const kind = options.migrated ? 'migrated' : 'empty';
+  const file = process.env[SNAPSHOT_ENV[kind]];
+  snapshots[kind] ??= file
     ? readFile(file).then(
         (bytes) => new Blob([bytes]),
         () => undefined,
       )
     : Promise.resolve(undefined);
-  return openDatabase({ pgliteDir: 'memory', pgliteSnapshot: await snapshot });
+  const snapshot = await snapshots[kind];
+  const db = await openDatabase({ pgliteDir: 'memory', pgliteSnapshot: snapshot });
+  if (!snapshot && options.migrated) await runMigrations(db);
+  return db;
+}
+
+/**
+ * A database for a suite that works on one directly: a fresh one on the Postgres server of
+ * DATABASE_URL, else an in-memory PGlite; `migrated` starts it with every migration applied.
+ * `close` closes it and drops what it created.
+ */
+export async function openTestDatabase(options: {
+  migrated: boolean;
+}): Promise<{ db: Database; url?: string; close(): Promise<void> }> {
+  const base = process.env.DATABASE_URL;
+  if (!base) {
+    const db = await openTestPglite(options);
+    return { db, close: () => db.close() };
+  }
+  const created = options.migrated
+    ? await createMigratedDatabase(base)
+    : await createDatabase(base, 'gw_test');
+  const db = await openDatabase({ url: created.url, pgliteDir: 'memory' });
+  return {
+    db,
+    url: created.url,
+    close: async () => {
+      await db.close();
+      await created.drop();
+    },
+  };
 }

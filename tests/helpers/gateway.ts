@@ -109,7 +109,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   // Without Postgres, an in-memory PGlite already migrated (creating one costs seconds).
   const ownPglite =
     !options.share && !config.DATABASE_URL && config.PGLITE_DIR === 'memory' && !options.overrides?.db
-      ? { db: await openTestPglite() }
+      ? { db: await openTestPglite({ migrated: true }) }
       : {};
   const built = await buildDeps(config, logger, { ...sharedDb, ...ownPglite, ...options.overrides });
   const server = createApp(built.deps).listen(config.PORT, '127.0.0.1');
