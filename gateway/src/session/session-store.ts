@@ -45,7 +45,9 @@ function ownCopy(data: SessionData): SessionData {
  * session under `sess:<digest of the cookie>`. Reads go through the client-side cache with
  * server-pushed invalidation, so a warm check costs no Redis round trip; every write and
  * delete drops this process's copy at once, and Redis pushes the invalidation to every
- * other replica.
+ * other replica. Writes and deletes wait for a replica where there is one (Sentinel,
+ * Cluster): a session whose cookie went out, or whose end was acknowledged, survives a
+ * failover of the master as it was.
  */
 export function createSessionStore(kv: Kv) {
   return {
@@ -55,8 +57,8 @@ export function createSessionStore(kv: Kv) {
     },
     /** Creates a session, or (`only: 'existing'`) updates one that still exists. */
     write: (key: string, data: SessionData, ttlSeconds: number, only?: 'existing') =>
-      kv.set(redisKey(key), JSON.stringify(data), Math.max(1, Math.ceil(ttlSeconds)), only),
-    remove: (key: string) => kv.del(redisKey(key)),
+      kv.durable.set(redisKey(key), JSON.stringify(data), Math.max(1, Math.ceil(ttlSeconds)), only),
+    remove: (key: string) => kv.durable.del(redisKey(key)),
   };
 }
 
