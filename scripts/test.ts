@@ -16,8 +16,10 @@
  * and real Vault built by `npm run real:build`.
  *
  * Without REDIS_URL it starts a private redis-server on a free port for the run; with
- * DATABASE_URL the suites use that Postgres server, otherwise PGlite. TEST_CONCURRENCY sets
- * how many test files run at once (default 2).
+ * REDIS_TOPOLOGY=single|sentinel|cluster it starts that Redis topology instead (one server;
+ * a master, a replica and three sentinels; three masters with a replica each) and the suites
+ * reach it by its REDIS_URL. With DATABASE_URL the suites use that Postgres server,
+ * otherwise PGlite. TEST_CONCURRENCY sets how many test files run at once (default 2).
  *
  * Every skipped test is counted and named at the end; with CI set, a skip fails the run
  * (a missing component is a failure there, never a skip).
@@ -177,8 +179,18 @@ async function main(): Promise<void> {
     console.error('test: no test files selected');
     process.exit(2);
   }
-  let redis: PrivateRedis | undefined;
-  if (!process.env.REDIS_URL) {
+  let redis: Pick<PrivateRedis, 'url' | 'stop'> | undefined;
+  const topology = process.env.REDIS_TOPOLOGY;
+  if (topology) {
+    const { isTopology, startTopology, TOPOLOGIES } = await import('../tests/helpers/redis-topologies.js');
+    if (!isTopology(topology)) {
+      console.error(`test: unknown REDIS_TOPOLOGY '${topology}' (${TOPOLOGIES.join(', ')})`);
+      process.exit(2);
+    }
+    redis = await startTopology(topology);
+    process.env.REDIS_URL = redis.url;
+    console.log(`test: Redis ${topology} at ${redis.url}`);
+  } else if (!process.env.REDIS_URL) {
     redis = await startPrivateRedis();
     process.env.REDIS_URL = redis.url;
     console.log(`test: private redis-server at ${redis.url}`);
