@@ -1,5 +1,7 @@
 /**
- * `npm run openapi`: writes the OpenAPI document generated from the gateway's zod schemas to
+ * Usage: npm run openapi
+ *
+ * Writes the OpenAPI document generated from the gateway's zod schemas to
  * openapi/openapi.json, and the client's types generated from it to
  * clients/typescript/src/schema.ts. A test holds both files to what this script writes.
  */
@@ -8,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { format, resolveConfig } from 'prettier';
 import { createOpenApiDocument } from '../gateway/src/openapi/document.js';
+import { helpIfAsked } from './help.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const DOCUMENT_PATH = `${root}openapi/openapi.json`;
@@ -30,12 +33,7 @@ export async function renderOpenApiFiles(): Promise<{ path: string; content: str
 }
 
 async function main() {
-  if (process.argv.includes('--help')) {
-    console.log(
-      'Usage: npm run openapi\n\nRegenerates openapi/openapi.json and clients/typescript/src/schema.ts.',
-    );
-    return;
-  }
+  helpIfAsked(import.meta.url);
   for (const file of await renderOpenApiFiles()) {
     writeFileSync(file.path, file.content);
     console.log(`wrote ${file.path.slice(root.length)}`);
