@@ -515,6 +515,18 @@ export async function connectRedis(
   }
 }
 
+/** Full keys grouped by cluster slot. */
+function bySlot(keys: string[]): string[][] {
+  const groups = new Map<number, string[]>();
+  for (const key of keys) {
+    const slot = keySlot(key);
+    const group = groups.get(slot);
+    if (group) group.push(key);
+    else groups.set(slot, [key]);
+  }
+  return [...groups.values()];
+}
+
 /** The topology of every client `connectRedis` made, for `sendRouted`. */
 const topologyOf = new WeakMap<object, RedisTopology>();
 
@@ -563,13 +575,18 @@ function redisKv(
           if (done) await after(key);
           return done;
         }),
-      // Keys of different slots cannot share a DEL on a cluster: one each, at once.
+      // Keys of different slots cannot share a DEL on a cluster: one DEL per slot, at once.
       del: (...keys) =>
         written(keys, async () => {
-          if (keys.length === 0) return;
-          if (topology === 'cluster' || (durable && ackMs > 0))
-            await Promise.all(keys.map(async (key) => (await c.del(k(key)), await after(key))));
-          else await c.del(keys.map(k));
+          const groups = topology === 'cluster' ? bySlot(keys.map(k)) : [keys.map(k)];
+          await Promise.all(
+            groups
+              .filter((group) => group.length > 0)
+              .map(async (group) => {
+                await c.del(group);
+                await after(group[0]!.slice(prefix.length));
+              }),
+          );
         }),
       hSet: (key, field, value, ttl) =>
         written([key], async () => {

@@ -129,26 +129,37 @@ export class Session {
    * bring it back, out of reach of "log out everywhere".
    */
   async save(): Promise<void> {
-    if (!this.#cookieId) {
-      this.#cookieId = this.#ctx.random(ID_BYTES).toString('base64url');
-      this.#key = storageKey(this.#cookieId);
-      this.#setCookie(this.#cookieId);
-      await this.#ctx.store.write(this.#key, this.toJSON(), this.#ttlSeconds());
-      return;
-    }
+    if (!this.#cookieId) return this.#create();
     await this.#ctx.store.write(this.#key!, this.toJSON(), this.#ttlSeconds(), 'existing');
   }
 
   /**
-   * Moves the data to a fresh id (sign-in, step-up: no fixation, and a stolen pre-sign-in
-   * cookie is worth nothing afterwards) and writes it; the old id is gone.
+   * Writes the data under a fresh id; `beforeWrite` gets its storage key first. The cookie
+   * is set (and the id kept) only once the store acknowledged the write.
    */
-  async regenerate(): Promise<void> {
+  async #create(beforeWrite?: (key: string) => Promise<void>): Promise<void> {
+    const cookieId = this.#ctx.random(ID_BYTES).toString('base64url');
+    const key = storageKey(cookieId);
+    await beforeWrite?.(key);
+    await this.#ctx.store.write(key, this.toJSON(), this.#ttlSeconds());
+    this.#cookieId = cookieId;
+    this.#key = key;
+    this.#setCookie(cookieId);
+  }
+
+  /**
+   * Moves the data to a fresh id (sign-in, step-up: no fixation, and a stolen pre-sign-in
+   * cookie is worth nothing afterwards) and writes it; the old id is gone. The old id is
+   * deleted first and `beforeWrite` (the identity index naming the new id) runs before the
+   * new one is written: whichever step fails (a Redis node gone mid-command), no stored
+   * session is left that the index does not name.
+   */
+  async regenerate(beforeWrite?: (key: string) => Promise<void>): Promise<void> {
     const old = this.#key;
     this.#cookieId = undefined;
     this.#key = undefined;
-    await this.save();
     if (old) await this.#ctx.store.remove(old);
+    await this.#create(beforeWrite);
   }
 
   /** Deletes the session and expires its cookie. */

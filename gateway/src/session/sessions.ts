@@ -62,7 +62,6 @@ export async function establishGatewaySession(
   const secondFactorsAtSignIn = input.secondFactors ?? (await secondFactorsOf(deps, input.identityId));
   const session = ctx.session;
   const previous = session.auth;
-  if (previous) await deps.sessionIndex.remove(previous.identityId, previous.handle);
   const now = deps.clock().getTime();
   const handle = `g_${deps.random(18).toString('base64url')}`;
   const auth: GatewayAuth = {
@@ -86,8 +85,12 @@ export async function establishGatewaySession(
   // A sign-in starts from nothing the browser held before: flows and pre-session go.
   session.clear();
   session.auth = auth;
-  await session.regenerate();
-  await deps.sessionIndex.add(input.identityId, handle, session.key!);
+  // The old session goes first, then the index names the new one before it is written: no
+  // step that fails leaves a session "log out everywhere" cannot find.
+  await session.regenerate(async (key) => {
+    if (previous) await deps.sessionIndex.remove(previous.identityId, previous.handle);
+    await deps.sessionIndex.add(input.identityId, handle, key);
+  });
   return auth;
 }
 
@@ -109,8 +112,7 @@ export async function raiseGatewaySession(
   const methods = [...auth.methods, method];
   const passkeysUsed = passkeyId ? [...(auth.passkeysUsed ?? []), passkeyId] : auth.passkeysUsed;
   session.auth = { ...auth, methods, passkeysUsed, authenticatedAt: now, lastSeenAt: now };
-  await session.regenerate();
-  await deps.sessionIndex.add(auth.identityId, auth.handle, session.key!);
+  await session.regenerate((key) => deps.sessionIndex.add(auth.identityId, auth.handle, key));
 }
 
 /** Remembers that this session enrolled a factor: it never raises this session. */
@@ -130,8 +132,9 @@ export async function endGatewaySession(
   const auth = session?.auth;
   if (!session || !auth) return;
   if (options.revokeKratos) await revokeHeldKratosSession(deps, auth);
-  await deps.sessionIndex.remove(auth.identityId, auth.handle);
+  // The session before its index entry: a failure in between leaves a stale entry, never a session out of the index.
   await session.destroy();
+  await deps.sessionIndex.remove(auth.identityId, auth.handle);
 }
 
 async function revokeHeldKratosSession(deps: SessionDeps, auth: GatewayAuth) {

@@ -56,8 +56,13 @@ export async function readThrough<T>(
   return value;
 }
 
-/** identity → its cached whoami answers, as a hash of cache key → Kratos session id. */
-const indexKey = (identityId: string) => `whoami-idx:${identityId}`;
+/**
+ * identity → its cached whoami answers, as a hash of cache key → Kratos session id. It and
+ * the cached identity carry the identity as their hash tag (like the session index), so
+ * they share a slot on a cluster and go in one DEL.
+ */
+const indexKey = (identityId: string) => `whoami-idx:{${identityId}}`;
+const identityKey = (identityId: string) => `identity:{${identityId}}`;
 
 /**
  * Kratos whoami behind the short cache. Every answer that names a session is indexed by
@@ -84,12 +89,12 @@ export function cachedWhoami(deps: CacheDeps, credential: { token: string } | { 
 
 /** The admin view of an identity behind the same short cache. */
 export function cachedIdentity(deps: CacheDeps, identityId: string): Promise<KratosIdentity | undefined> {
-  return readThrough(deps, `identity:${identityId}`, () => deps.kratos.getIdentity(identityId), Boolean);
+  return readThrough(deps, identityKey(identityId), () => deps.kratos.getIdentity(identityId), Boolean);
 }
 
 /** Drops cached views of an identity, so a change (roles, state) is seen at once. */
 export async function forgetIdentity(deps: Pick<CacheDeps, 'kv'>, identityId: string) {
-  await deps.kv.del(`identity:${identityId}`);
+  await deps.kv.del(identityKey(identityId));
 }
 
 /** Drops the cached whoami of a Kratos session token, so a change at Kratos (AAL, traits) is seen at once. */
@@ -106,7 +111,7 @@ export async function forgetWhoamiOf(deps: Pick<CacheDeps, 'kv'>, identityId: st
   const entries = Object.entries(await deps.kv.hGetAll(indexKey(identityId)));
   const keys = entries.filter(([, sid]) => sessionId === undefined || sid === sessionId).map(([key]) => key);
   if (keys.length > 0) await deps.kv.del(...keys);
-  if (sessionId === undefined) await deps.kv.del(indexKey(identityId));
-  else for (const key of keys) await deps.kv.hDel(indexKey(identityId), key);
+  if (sessionId === undefined) return deps.kv.del(indexKey(identityId), identityKey(identityId));
+  for (const key of keys) await deps.kv.hDel(indexKey(identityId), key);
   await forgetIdentity(deps, identityId);
 }
