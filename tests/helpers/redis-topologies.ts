@@ -439,6 +439,8 @@ export interface FaultProxy {
   restore(): void;
   /** Resolves with the matching bytes once the cut happened. */
   failOn(match: RegExp, when: 'before' | 'after'): Promise<string>;
+  /** Forgets a `failOn` that has not fired. */
+  disarm(): void;
   close(): Promise<void>;
 }
 
@@ -496,6 +498,9 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
       armed = undefined;
     },
     failOn: (match, when) => new Promise<string>((fired) => (armed = { match, when, fired })),
+    disarm() {
+      armed = undefined;
+    },
     async close() {
       cutAll();
       await new Promise((resolve) => server.close(resolve));

@@ -1,0 +1,187 @@
+/**
+ * Failover of Redis under load, measured. A gateway on Redis Sentinel (one master, one
+ * replica, three sentinels) and one on Redis Cluster (three masters with a replica each)
+ * serve a steady load of password sign-ins and session checks while the master that holds
+ * a signed-in user's session is killed (SIGKILL). Sentinel promotes the replica, or the
+ * cluster fails the shard over; the killed server then comes back, as a supervisor would
+ * restart it, and rejoins as a replica. Meanwhile the gateway answers 503 with Retry-After,
+ * never 500, and recovers by itself; every sign-in it acknowledged (its session write
+ * waited for a replica) is still signed in afterwards. The times are reported as test
+ * diagnostics: until the promotion, until session checks answer again, until sign-ins do.
+ */
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { storageKey } from '../../gateway/src/session/session-store.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { Browser, STRONG_PASSWORD } from '../helpers/http.js';
+import {
+  startCluster,
+  startSentinel,
+  until,
+  type RedisProcess,
+  type RedisTopology,
+} from '../helpers/redis-topologies.js';
+import { signedUp } from './harness.js';
+
+/** How long a session write waits for the replica before it answers 503. */
+const REPLICA_ACK_MS = 500;
+
+interface Outcome {
+  at: number;
+  status: number;
+  retryAfter: string | null;
+}
+
+/** `workers` loops of `request` until stopped, each answer time-stamped. */
+function timedLoad(workers: number, request: () => Promise<{ status: number; headers: Headers }>) {
+  const outcomes: Outcome[] = [];
+  const errors: unknown[] = [];
+  let running = true;
+  const loops = Array.from({ length: workers }, async () => {
+    while (running) {
+      try {
+        const res = await request();
+        outcomes.push({
+          at: performance.now(),
+          status: res.status,
+          retryAfter: res.headers.get('retry-after'),
+        });
+      } catch (err) {
+        errors.push(err);
+        await sleep(20);
+      }
+    }
+  });
+  return {
+    outcomes,
+    errors,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+const statusesOf = (outcomes: Outcome[]) => [...new Set(outcomes.map((o) => o.status))].sort();
+
+/** Milliseconds from `since` to the last answer that was not a success (0 when none was). */
+function recoveredAfter(outcomes: Outcome[], since: number): number {
+  const failures = outcomes.filter((o) => o.at >= since && o.status >= 300);
+  return failures.length === 0 ? 0 : Math.round(failures.at(-1)!.at - since);
+}
+
+const topologies: [string, () => Promise<RedisTopology>][] = [
+  ['Sentinel', () => startSentinel()],
+  ['Cluster', () => startCluster()],
+];
+
+for (const [name, start] of topologies) {
+  describe(`Redis ${name}: the master is killed under load`, () => {
+    let topology: RedisTopology;
+    let gw: TestGateway;
+
+    before(async () => {
+      topology = await start();
+      gw = await startTestGateway({
+        env: {
+          REDIS_URL: `${topology.url}?replica_ack_ms=${REPLICA_ACK_MS}`,
+          RATE_LIMIT_LOGIN: '100000/60',
+          RATE_LIMIT_REGISTRATION: '1000/60',
+        },
+      });
+    });
+    after(async () => {
+      await gw?.close();
+      await topology?.stop();
+    });
+
+    it('answers 503 (never 500) without a master, recovers by itself and loses no acknowledged session', async (t) => {
+      const users = [await signedUp(gw), await signedUp(gw), await signedUp(gw)];
+      const watched = users[0]!;
+      const sessionKey = `${gw.deps.config.REDIS_KEY_PREFIX}sess:${storageKey(watched.browser.cookies.get('gw_session')!)}`;
+      const acknowledged: { browser: Browser; at: number }[] = [];
+      let turn = 0;
+      const checks = timedLoad(4, () => users[turn++ % users.length]!.browser.get('/session'));
+      const signIns = timedLoad(2, async () => {
+        const browser = new Browser(gw.auth);
+        const user = users[turn++ % users.length]!;
+        const res = await browser.post('/login/password', {
+          identifier: user.email,
+          password: STRONG_PASSWORD,
+        });
+        if (res.status === 200) acknowledged.push({ browser, at: performance.now() });
+        return res;
+      });
+      await until(
+        'load under way',
+        async () => checks.outcomes.length >= 50 && signIns.outcomes.length >= 10,
+      );
+      assert.deepEqual(statusesOf(checks.outcomes), [200], 'every check succeeds before the failure');
+      assert.deepEqual(statusesOf(signIns.outcomes), [200], 'every sign-in succeeds before the failure');
+
+      const victim: RedisProcess = await topology.masterOf(sessionKey);
+      const killedAt = performance.now();
+      await victim.kill();
+      await until('a new master', async () => (await topology.masterOf(sessionKey)) !== victim, 30_000);
+      const promotedMs = Math.round(performance.now() - killedAt);
+      // The killed server comes back, as its supervisor would restart it, and follows the new master.
+      await victim.start();
+      await topology.waitUntilHealthy(60_000);
+      const healthyMs = Math.round(performance.now() - killedAt);
+      // The gateway finds its way back by itself: nothing is restarted or told.
+      await until(
+        'session checks and sign-ins answered again',
+        async () => {
+          const recent = performance.now() - 500;
+          const last = (o: Outcome[]) => o.filter((x) => x.at > recent);
+          const c = last(checks.outcomes);
+          const s = last(signIns.outcomes);
+          return (
+            c.length > 0 &&
+            s.length > 0 &&
+            c.every((x) => x.status === 200) &&
+            s.every((x) => x.status === 200)
+          );
+        },
+        30_000,
+      );
+      await checks.stop();
+      await signIns.stop();
+
+      assert.deepEqual(checks.errors, [], 'every check got an answer');
+      assert.deepEqual(signIns.errors, [], 'every sign-in got an answer');
+      const during = [...checks.outcomes, ...signIns.outcomes].filter((o) => o.at >= killedAt);
+      assert.ok(
+        during.some((o) => o.status === 503),
+        'the outage was seen by the load',
+      );
+      assert.deepEqual(
+        statusesOf(checks.outcomes).filter((s) => s !== 200 && s !== 503),
+        [],
+        'session checks: 200 or 503, never 401 or 500',
+      );
+      assert.deepEqual(
+        statusesOf(signIns.outcomes).filter((s) => s !== 200 && s !== 503),
+        [],
+        'sign-ins: 200 or 503, never 500',
+      );
+      for (const o of during.filter((x) => x.status === 503))
+        assert.ok(Number(o.retryAfter) > 0, 'every 503 says when to try again');
+
+      const acknowledgedDuring = acknowledged.filter((a) => a.at >= killedAt).length;
+      for (const { browser } of acknowledged) assert.equal((await browser.get('/session')).status, 200);
+      for (const user of users) assert.equal((await user.browser.get('/session')).status, 200);
+
+      const readsMs = recoveredAfter(checks.outcomes, killedAt);
+      const writesMs = recoveredAfter(signIns.outcomes, killedAt);
+      t.diagnostic(
+        `${name}: new master ${promotedMs} ms after the kill, topology healthy after ${healthyMs} ms; ` +
+          `session checks answered again after ${readsMs} ms, sign-ins after ${writesMs} ms; ` +
+          `${acknowledged.length} acknowledged sign-ins (${acknowledgedDuring} after the kill), all still signed in`,
+      );
+      assert.ok(readsMs < 30_000 && writesMs < 60_000, 'recovered within bounds');
+    });
+  });
+}
