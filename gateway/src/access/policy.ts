@@ -47,7 +47,6 @@ const policySchema = z
   })
   .strict();
 
-export type PolicyDocument = z.input<typeof policySchema>;
 export type Conditions = z.infer<typeof conditionsSchema>;
 
 /** Who asks: the parts of a principal the policy reads. */

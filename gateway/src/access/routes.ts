@@ -47,7 +47,7 @@ function clearCookies(res: Response, deps: { config: Pick<Config, 'https'> }) {
  * session that still owes its second factor is not usable yet: 403 `aal2_required`
  * says which methods complete it.
  */
-export async function sessionAnswer(deps: Pick<SessionRouteDeps, 'clock'>, req: Request) {
+async function sessionAnswer(deps: Pick<SessionRouteDeps, 'clock'>, req: Request) {
   const principal = await checkAuth(req, { allowIncomplete: true }, deps.clock());
   if (principal.secondFactorRequired)
     await checkAuth(req, { aal: 'aal2', allowIncomplete: true }, deps.clock());

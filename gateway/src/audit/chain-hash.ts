@@ -8,7 +8,7 @@ export const GENESIS_HASH = '0'.repeat(64);
  * Marks a keyed row's hash: HMAC-SHA256 under the chain key. Rows without it are the
  * unkeyed prefix written before the keyed chain began (plain SHA-256, 64 hex characters).
  */
-export const KEYED_PREFIX = 'hmac-sha256:';
+const KEYED_PREFIX = 'hmac-sha256:';
 
 /** Deterministic JSON: object keys sorted at every depth, so the hash does not depend on key order. */
 export function canonicalJson(value: unknown): string {

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { canonicalJson, GENESIS_HASH, sameMac } from './chain-hash.js';
+import { canonicalJson, sameMac } from './chain-hash.js';
 
 /**
  * A signed statement, kept outside the database, that the audit chain reached `seq` with
@@ -117,6 +117,3 @@ export async function appendCheckpoint(dir: string, checkpoint: Checkpoint): Pro
     }
   }
 }
-
-/** The head a start checkpoint anchors when the chain was empty. */
-export const EMPTY_HEAD = GENESIS_HASH;

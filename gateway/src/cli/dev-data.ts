@@ -7,7 +7,7 @@ type Env = Record<string, string | undefined>;
  * The file in DATA_DIR where `npm run dev` keeps the master key of the local keyring it
  * generated; it hands the key to the gateway as LOCAL_KEYRING_MASTER_KEY.
  */
-export const devKeyringKeyFile = (dataDir: string) => join(dataDir, 'dev-keyring-master-key');
+const devKeyringKeyFile = (dataDir: string) => join(dataDir, 'dev-keyring-master-key');
 
 /**
  * The environment a CLI tool reads development data with, laid out as `npm run dev` lays it

@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { AppError } from '../errors/app-error.js';
 
 /** The header Kratos' `web_hook` auth (`type: api_key`, `in: header`) puts the shared key in. */
-export const WEBHOOK_KEY_HEADER = 'X-Webhook-Key';
+const WEBHOOK_KEY_HEADER = 'X-Webhook-Key';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 

@@ -2,11 +2,10 @@ import type { Router } from 'express';
 import type { Database } from '../db/database.js';
 import type { KeyService } from '../keys/key-service.js';
 import type { KratosClient } from '../kratos/client.js';
-import type { Kv } from '../redis/client.js';
 
 /** What readiness asks: each outside system the gateway needs. */
 export interface HealthDeps {
-  kv: Pick<Kv, 'ping'>;
+  kv: { ping(): Promise<unknown> };
   db: Pick<Database, 'query'>;
   kratos: Pick<KratosClient, 'ready'>;
   keys: Pick<KeyService, 'health'>;

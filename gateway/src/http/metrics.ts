@@ -5,13 +5,13 @@ import type { Request, RequestHandler } from 'express';
 
 collectDefaultMetrics();
 
-export const httpRequests = new Counter({
+const httpRequests = new Counter({
   name: 'gateway_http_requests_total',
   help: 'HTTP requests by method, route and status',
   labelNames: ['method', 'route', 'status'] as const,
 });
 
-export const httpDuration = new Histogram({
+const httpDuration = new Histogram({
   name: 'gateway_http_request_duration_seconds',
   help: 'HTTP request duration',
   labelNames: ['method', 'route'] as const,

@@ -50,10 +50,3 @@ export interface KeyService {
   /** The same service over another key name, e.g. a restored copy to check before switching. */
   forKey(name: string): KeyService;
 }
-
-/** The version number inside a wrapped key, without unwrapping it. */
-export function wrappedKeyVersion(wrapped: string): number {
-  const match = /^(?:vault|local):v(\d+):/.exec(wrapped);
-  if (!match) throw new Error('not a wrapped data key');
-  return Number(match[1]);
-}

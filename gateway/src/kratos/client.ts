@@ -69,7 +69,7 @@ export class KratosHttpError extends AppError {
 }
 
 /** Turns whatever the SDK threw into a KratosHttpError (Kratos answered) or a 503 AppError (it did not). */
-export async function toKratosError(err: unknown): Promise<Error> {
+async function toKratosError(err: unknown): Promise<Error> {
   if (err instanceof ResponseError) {
     const body = (await err.response.json().catch(() => ({}))) as KratosErrorBody;
     if (err.response.status < 400 || err.response.status >= 500) {

@@ -7,7 +7,7 @@ export type RegistrationMail =
   { kind: 'code'; code: string; minutes: number } | { kind: 'account_exists'; minutes: number };
 
 /** The two mails of a sign-up. Only the holder of the address ever reads which one it got. */
-export function renderRegistrationMail(to: string, mail: RegistrationMail): MailMessage {
+function renderRegistrationMail(to: string, mail: RegistrationMail): MailMessage {
   switch (mail.kind) {
     case 'code':
       return {

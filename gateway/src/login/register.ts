@@ -25,8 +25,8 @@ const DUPLICATE = 4000007;
 const PASSWORD_POLICY = [4000005, 4000031, 4000032, 4000033, 4000034];
 
 /** How long a sign-up code is valid, and how many wrong guesses it survives. */
-export const REGISTRATION_CODE_TTL_SECONDS = 10 * 60;
-export const REGISTRATION_CODE_MAX_ATTEMPTS = 5;
+const REGISTRATION_CODE_TTL_SECONDS = 10 * 60;
+const REGISTRATION_CODE_MAX_ATTEMPTS = 5;
 
 export interface RegistrationInput {
   email: string;

@@ -44,7 +44,7 @@ const STATUS_TEXT: Record<number, string> = {
 const writes = (op: Operation) => op.method !== 'get';
 
 /** Every code an operation can answer, status by status. */
-export function errorCodesOf(op: Operation): ErrorCodes {
+function errorCodesOf(op: Operation): ErrorCodes {
   return mergeErrors(
     ACCESS_ERRORS[op.access],
     writes(op) ? WRITE_ERRORS : {},

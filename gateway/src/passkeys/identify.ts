@@ -16,7 +16,7 @@ export interface IdentifyDeps {
  * The sign-in methods this deployment enables. `/identify` lists exactly these for every
  * identifier, never an account's own: the SPA offers them all and the attempt decides.
  */
-export const SIGN_IN_METHODS = ['passkey', 'password'] as const;
+const SIGN_IN_METHODS = ['passkey', 'password'] as const;
 
 /** What the SPA may offer for an identifier. */
 export interface IdentifyAnswer {
@@ -85,7 +85,7 @@ function draw(weights: [number, number][], uniform: number): number {
  * HMAC of the identifier with a server secret, so asking again gives the same answer and
  * nobody without the secret can tell decoys from real ids.
  */
-export function decoyCredentialIds(secret: string, identifier: string, shape: DecoyShape): string[] {
+function decoyCredentialIds(secret: string, identifier: string, shape: DecoyShape): string[] {
   const mac = (label: string) => createHmac('sha256', secret).update(`${label}:${identifier}`).digest();
   const uniform = (label: string) => mac(label).readUInt32BE(0) / 2 ** 32;
   const count = draw(shape.counts, uniform('identify:count'));

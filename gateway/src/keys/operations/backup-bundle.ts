@@ -5,7 +5,7 @@ import { AppError } from '../../errors/app-error.js';
 import type { KeyService } from '../key-service.js';
 
 /** The context of the canary data key: no user id can take this shape (it has a colon). */
-export const CANARY_OWNER = 'encryption-keys:canary';
+const CANARY_OWNER = 'encryption-keys:canary';
 const FORMAT = 'honey-jar-key-backup/1';
 
 const bundleSchema = z.object({
