@@ -8,6 +8,8 @@
  * never 500, and recovers by itself; every sign-in it acknowledged (its session write
  * waited for a replica) is still signed in afterwards. The times are reported as test
  * diagnostics: until the promotion, until session checks answer again, until sign-ins do.
+ * With a shard's replica down, a sign-in waits the bounded replica_ack_ms and answers 503,
+ * while session checks (reads, on their own connection) go on unhindered.
  */
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
@@ -17,6 +19,7 @@ import { storageKey } from '../../gateway/src/session/session-store.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { Browser, STRONG_PASSWORD } from '../helpers/http.js';
 import {
+  infoFields,
   startCluster,
   startSentinel,
   until,
@@ -78,7 +81,7 @@ const topologies: [string, () => Promise<RedisTopology>][] = [
 ];
 
 for (const [name, start] of topologies) {
-  describe(`Redis ${name}: the master is killed under load`, () => {
+  describe(`Redis ${name}: the master killed under load, a replica missing`, () => {
     let topology: RedisTopology;
     let gw: TestGateway;
 
@@ -183,5 +186,45 @@ for (const [name, start] of topologies) {
       );
       assert.ok(readsMs < 30_000 && writesMs < 60_000, 'recovered within bounds');
     });
+
+    it('refuses a sign-in no replica acknowledged with 503, without holding up session checks', async () => {
+      const user = await signedUp(gw);
+      const indexKey = `${gw.deps.config.REDIS_KEY_PREFIX}idx:{${user.identityId}}`;
+      const master = await topology.masterOf(indexKey);
+      const replica = await replicaOf(topology, master);
+      await replica.kill();
+      try {
+        const started = performance.now();
+        const signIn = new Browser(gw.auth)
+          .post('/login/password', { identifier: user.email, password: STRONG_PASSWORD })
+          .then((res) => ({ res, ms: performance.now() - started }));
+        const check = user.browser.get('/session').then((res) => ({ res, ms: performance.now() - started }));
+        const [refused, checked] = await Promise.all([signIn, check]);
+        assert.equal(refused.res.status, 503, JSON.stringify(refused.res.body));
+        assert.equal(refused.res.body.error.code, 'session_store_unavailable');
+        assert.ok(Number(refused.res.headers.get('retry-after')) > 0);
+        assert.ok(refused.ms >= REPLICA_ACK_MS, `waited ${refused.ms} ms for the replica`);
+        assert.equal(checked.res.status, 200, 'reads do not need the replica');
+        assert.ok(checked.ms < refused.ms, 'the check did not wait behind the sign-in');
+      } finally {
+        await replica.start();
+      }
+      await topology.waitUntilHealthy(60_000);
+      const again = await new Browser(gw.auth).post('/login/password', {
+        identifier: user.email,
+        password: STRONG_PASSWORD,
+      });
+      assert.equal(again.status, 200, 'with its replica back the shard takes sign-ins again');
+    });
   });
+}
+
+/** The live node that replicates `master`. */
+async function replicaOf(topology: RedisTopology, master: RedisProcess): Promise<RedisProcess> {
+  for (const node of topology.nodes) {
+    if (!node.running || node === master) continue;
+    const info = infoFields(await node.command('INFO', 'replication'));
+    if (info.role === 'slave' && Number(info.master_port) === master.port) return node;
+  }
+  throw new Error(`no replica follows ${master.name}`);
 }
