@@ -1000,6 +1000,15 @@ export interface components {
       userAgent?: string;
       ip?: string;
     };
+    IdentityServiceRefusedError: {
+      error: {
+        /** @enum {string} */
+        code: 'identity_service_refused';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
     PasskeyEnrollmentRequiredError: {
       error: {
         /** @enum {string} */
@@ -1851,16 +1860,27 @@ export interface operations {
           'application/json': components['schemas']['SessionList'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description The request is not valid. Codes: `identity_service_refused`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -1870,7 +1890,44 @@ export interface operations {
             | components['schemas']['Aal2RequiredError']
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
-            | components['schemas']['EmailVerificationRequiredError'];
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -1920,7 +1977,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1930,19 +1987,22 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `csrf_failed`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -1953,16 +2013,36 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
-            | components['schemas']['CsrfFailedError'];
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Not found. Codes: `not_found`. */
+      /** @description Not found. Codes: `identity_service_refused`, `not_found`. */
       404: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['NotFoundError'];
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['NotFoundError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -1981,6 +2061,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -2028,7 +2117,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2037,26 +2126,58 @@ export interface operations {
           'application/json':
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
-            | components['schemas']['BadRequestError'];
+            | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `csrf_failed`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
           'application/json':
-            components['schemas']['Aal2RequiredError'] | components['schemas']['CsrfFailedError'];
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -2075,6 +2196,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -2122,7 +2252,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2131,26 +2261,58 @@ export interface operations {
           'application/json':
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
-            | components['schemas']['BadRequestError'];
+            | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `csrf_failed`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
           'application/json':
-            components['schemas']['Aal2RequiredError'] | components['schemas']['CsrfFailedError'];
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -2169,6 +2331,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -2420,7 +2591,7 @@ export interface operations {
           'application/json': components['schemas']['RegistrationStarted'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2430,16 +2601,54 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['CsrfFailedError'];
+          'application/json':
+            components['schemas']['CsrfFailedError'] | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -2458,6 +2667,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
@@ -2526,7 +2744,7 @@ export interface operations {
           'application/json': components['schemas']['Session'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `invalid_code`, `weak_password`, `invalid_registration`, `invalid_traits`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`, `invalid_code`, `weak_password`, `invalid_registration`, `invalid_traits`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2536,6 +2754,7 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError']
             | components['schemas']['InvalidCodeError']
             | components['schemas']['WeakPasswordError']
@@ -2543,13 +2762,50 @@ export interface operations {
             | components['schemas']['InvalidTraitsError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['CsrfFailedError'];
+          'application/json':
+            components['schemas']['CsrfFailedError'] | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -2568,6 +2824,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
@@ -2635,7 +2900,7 @@ export interface operations {
           'application/json': components['schemas']['Session'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `login_rejected`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`, `login_rejected`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2645,20 +2910,23 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError']
             | components['schemas']['LoginRejectedError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `invalid_credentials`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `identity_service_refused`, `invalid_credentials`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['InvalidCredentialsError'];
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['InvalidCredentialsError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `aal2_required`, `account_inactive`, `password_change_required`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `identity_service_refused`, `aal2_required`, `account_inactive`, `password_change_required`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -2666,9 +2934,37 @@ export interface operations {
         content: {
           'application/json':
             | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['Aal2RequiredError']
             | components['schemas']['AccountInactiveError']
             | components['schemas']['PasswordChangeRequiredError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -2687,6 +2983,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The account is locked for a while. Codes: `account_locked`. */
@@ -2883,7 +3188,7 @@ export interface operations {
           'application/json': components['schemas']['Session'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `passkey_challenge_invalid`, `passkey_verification_failed`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`, `passkey_challenge_invalid`, `passkey_verification_failed`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2893,21 +3198,24 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError']
             | components['schemas']['PasskeyChallengeInvalidError']
             | components['schemas']['PasskeyVerificationFailedError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `passkey_not_recognized`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `identity_service_refused`, `passkey_not_recognized`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['PasskeyNotRecognizedError'];
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['PasskeyNotRecognizedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `account_inactive`, `passkey_cloned`, `aal2_required`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `identity_service_refused`, `account_inactive`, `passkey_cloned`, `aal2_required`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -2915,9 +3223,37 @@ export interface operations {
         content: {
           'application/json':
             | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['AccountInactiveError']
             | components['schemas']['PasskeyClonedError']
             | components['schemas']['Aal2RequiredError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -2936,6 +3272,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
@@ -3265,7 +3610,7 @@ export interface operations {
           'application/json': components['schemas']['Session'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `invalid_code`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`, `invalid_code`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -3275,20 +3620,23 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError']
             | components['schemas']['InvalidCodeError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `csrf_failed`, `factor_enrolled_in_this_session`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `csrf_failed`, `identity_service_refused`, `factor_enrolled_in_this_session`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -3297,25 +3645,38 @@ export interface operations {
           'application/json':
             | components['schemas']['Aal2RequiredError']
             | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['FactorEnrolledInThisSessionError'];
         };
       };
-      /** @description Conflicts with the current state. Codes: `kratos_session_required`. */
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`, `kratos_session_required`. */
       409: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['KratosSessionRequiredError'];
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['KratosSessionRequiredError'];
         };
       };
-      /** @description The flow expired: start again. Codes: `flow_expired`. */
+      /** @description The flow expired: start again. Codes: `identity_service_refused`, `flow_expired`. */
       410: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['FlowExpiredError'];
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['FlowExpiredError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -3334,6 +3695,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
@@ -3400,7 +3770,7 @@ export interface operations {
           'application/json': components['schemas']['Session'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `invalid_code`, `invalid_backup`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`, `invalid_code`, `invalid_backup`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -3410,21 +3780,24 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError']
             | components['schemas']['InvalidCodeError']
             | components['schemas']['InvalidBackupError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `csrf_failed`, `factor_enrolled_in_this_session`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `csrf_failed`, `identity_service_refused`, `factor_enrolled_in_this_session`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -3433,25 +3806,38 @@ export interface operations {
           'application/json':
             | components['schemas']['Aal2RequiredError']
             | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['FactorEnrolledInThisSessionError'];
         };
       };
-      /** @description Conflicts with the current state. Codes: `kratos_session_required`. */
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`, `kratos_session_required`. */
       409: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['KratosSessionRequiredError'];
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['KratosSessionRequiredError'];
         };
       };
-      /** @description The flow expired: start again. Codes: `flow_expired`. */
+      /** @description The flow expired: start again. Codes: `identity_service_refused`, `flow_expired`. */
       410: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['FlowExpiredError'];
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['FlowExpiredError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -3470,6 +3856,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
@@ -3625,7 +4020,7 @@ export interface operations {
           'application/json': components['schemas']['Session'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `passkey_challenge_invalid`, `passkey_verification_failed`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`, `passkey_challenge_invalid`, `passkey_verification_failed`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -3635,21 +4030,24 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError']
             | components['schemas']['PasskeyChallengeInvalidError']
             | components['schemas']['PasskeyVerificationFailedError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -3661,16 +4059,37 @@ export interface operations {
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
             | components['schemas']['ReauthenticationRequiredError']
-            | components['schemas']['CsrfFailedError'];
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Conflicts with the current state. Codes: `passkey_exists`. */
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`, `passkey_exists`. */
       409: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['PasskeyExistsError'];
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['PasskeyExistsError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -3689,6 +4108,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -3855,7 +4283,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -3864,19 +4292,22 @@ export interface operations {
           'application/json':
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
-            | components['schemas']['BadRequestError'];
+            | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -3888,25 +4319,38 @@ export interface operations {
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
             | components['schemas']['ReauthenticationRequiredError']
-            | components['schemas']['CsrfFailedError'];
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Not found. Codes: `not_found`. */
+      /** @description Not found. Codes: `identity_service_refused`, `not_found`. */
       404: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['NotFoundError'];
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['NotFoundError'];
         };
       };
-      /** @description Conflicts with the current state. Codes: `last_credential`. */
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`, `last_credential`. */
       409: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['LastCredentialError'];
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['LastCredentialError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -3925,6 +4369,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -4098,7 +4551,7 @@ export interface operations {
           'application/json': components['schemas']['CodeSent'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -4108,16 +4561,54 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['CsrfFailedError'];
+          'application/json':
+            components['schemas']['CsrfFailedError'] | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -4136,6 +4627,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
@@ -4202,7 +4702,7 @@ export interface operations {
           'application/json': components['schemas']['RecoveryCompleted'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `invalid_code`, `recovery_not_started`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`, `invalid_code`, `recovery_not_started`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -4212,28 +4712,59 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError']
             | components['schemas']['InvalidCodeError']
             | components['schemas']['RecoveryNotStartedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `aal2_required`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `identity_service_refused`, `aal2_required`. */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
           'application/json':
-            components['schemas']['CsrfFailedError'] | components['schemas']['Aal2RequiredError'];
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['Aal2RequiredError'];
         };
       };
-      /** @description The flow expired: start again. Codes: `flow_expired`. */
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`, `flow_expired`. */
       410: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['FlowExpiredError'];
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['FlowExpiredError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -4252,6 +4783,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
@@ -4318,7 +4858,7 @@ export interface operations {
           'application/json': components['schemas']['CodeSent'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -4328,16 +4868,54 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['CsrfFailedError'];
+          'application/json':
+            components['schemas']['CsrfFailedError'] | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -4356,6 +4934,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
@@ -4422,7 +5009,7 @@ export interface operations {
           'application/json': components['schemas']['VerificationCompleted'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `invalid_code`, `verification_not_started`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`, `invalid_code`, `verification_not_started`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -4432,27 +5019,57 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError']
             | components['schemas']['InvalidCodeError']
             | components['schemas']['VerificationNotStartedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['CsrfFailedError'];
+          'application/json':
+            components['schemas']['CsrfFailedError'] | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description The flow expired: start again. Codes: `flow_expired`. */
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`, `flow_expired`. */
       410: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['FlowExpiredError'];
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['FlowExpiredError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -4471,6 +5088,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
@@ -4539,7 +5165,7 @@ export interface operations {
           'application/json': components['schemas']['Session'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `invalid_traits`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`, `invalid_traits`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -4549,20 +5175,23 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError']
             | components['schemas']['InvalidTraitsError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `csrf_failed`, `reauthentication_required`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `csrf_failed`, `identity_service_refused`, `reauthentication_required`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4574,16 +5203,36 @@ export interface operations {
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
             | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['ReauthenticationRequiredError'];
         };
       };
-      /** @description The flow expired: start again. Codes: `flow_expired`. */
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`, `flow_expired`. */
       410: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['FlowExpiredError'];
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['FlowExpiredError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -4602,6 +5251,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -4657,7 +5315,7 @@ export interface operations {
           'application/json': components['schemas']['Session'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `weak_password`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`, `weak_password`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -4667,20 +5325,23 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError']
             | components['schemas']['WeakPasswordError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4692,16 +5353,36 @@ export interface operations {
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
             | components['schemas']['ReauthenticationRequiredError']
-            | components['schemas']['CsrfFailedError'];
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description The flow expired: start again. Codes: `flow_expired`. */
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`, `flow_expired`. */
       410: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['FlowExpiredError'];
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['FlowExpiredError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -4720,6 +5401,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -4769,7 +5459,7 @@ export interface operations {
           'application/json': components['schemas']['TotpEnrollment'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `totp_unavailable`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `totp_unavailable`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -4779,19 +5469,22 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['TotpUnavailableError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4803,27 +5496,39 @@ export interface operations {
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
             | components['schemas']['ReauthenticationRequiredError']
-            | components['schemas']['CsrfFailedError'];
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Conflicts with the current state. Codes: `totp_already_enabled`, `kratos_session_required`. */
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`, `totp_already_enabled`, `kratos_session_required`. */
       409: {
         headers: {
           [name: string]: unknown;
         };
         content: {
           'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['TotpAlreadyEnabledError']
             | components['schemas']['KratosSessionRequiredError'];
         };
       };
-      /** @description The flow expired: start again. Codes: `flow_expired`. */
+      /** @description The flow expired: start again. Codes: `identity_service_refused`, `flow_expired`. */
       410: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['FlowExpiredError'];
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['FlowExpiredError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -4842,6 +5547,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -4889,7 +5603,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `totp_not_enabled`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `totp_not_enabled`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -4899,19 +5613,22 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['TotpNotEnabledError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4923,25 +5640,38 @@ export interface operations {
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
             | components['schemas']['ReauthenticationRequiredError']
-            | components['schemas']['CsrfFailedError'];
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Conflicts with the current state. Codes: `kratos_session_required`. */
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`, `kratos_session_required`. */
       409: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['KratosSessionRequiredError'];
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['KratosSessionRequiredError'];
         };
       };
-      /** @description The flow expired: start again. Codes: `flow_expired`. */
+      /** @description The flow expired: start again. Codes: `identity_service_refused`, `flow_expired`. */
       410: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['FlowExpiredError'];
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['FlowExpiredError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -4960,6 +5690,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -5015,7 +5754,7 @@ export interface operations {
           'application/json': components['schemas']['Session'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `invalid_code`, `totp_enrollment_not_started`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`, `invalid_code`, `totp_enrollment_not_started`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -5025,21 +5764,24 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError']
             | components['schemas']['InvalidCodeError']
             | components['schemas']['TotpEnrollmentNotStartedError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5051,25 +5793,38 @@ export interface operations {
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
             | components['schemas']['ReauthenticationRequiredError']
-            | components['schemas']['CsrfFailedError'];
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Conflicts with the current state. Codes: `kratos_session_required`. */
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`, `kratos_session_required`. */
       409: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['KratosSessionRequiredError'];
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['KratosSessionRequiredError'];
         };
       };
-      /** @description The flow expired: start again. Codes: `flow_expired`. */
+      /** @description The flow expired: start again. Codes: `identity_service_refused`, `flow_expired`. */
       410: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['FlowExpiredError'];
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['FlowExpiredError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -5088,6 +5843,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -5137,7 +5901,7 @@ export interface operations {
           'application/json': components['schemas']['BackupCodes'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `backup_codes_unavailable`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `backup_codes_unavailable`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -5147,19 +5911,22 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['BackupCodesUnavailableError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5171,25 +5938,38 @@ export interface operations {
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
             | components['schemas']['ReauthenticationRequiredError']
-            | components['schemas']['CsrfFailedError'];
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Conflicts with the current state. Codes: `kratos_session_required`. */
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`, `kratos_session_required`. */
       409: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['KratosSessionRequiredError'];
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['KratosSessionRequiredError'];
         };
       };
-      /** @description The flow expired: start again. Codes: `flow_expired`. */
+      /** @description The flow expired: start again. Codes: `identity_service_refused`, `flow_expired`. */
       410: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['FlowExpiredError'];
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['FlowExpiredError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -5208,6 +5988,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -5839,7 +6628,7 @@ export interface operations {
           'application/json': components['schemas']['GrantSet'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -5849,19 +6638,22 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `csrf_failed`, `forbidden`, `reauthentication_required`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `csrf_failed`, `identity_service_refused`, `forbidden`, `reauthentication_required`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5873,18 +6665,39 @@ export interface operations {
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
             | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['ForbiddenError']
             | components['schemas']['ReauthenticationRequiredError'];
         };
       };
-      /** @description Not found. Codes: `not_found`, `identity_not_found`. */
+      /** @description Not found. Codes: `identity_service_refused`, `not_found`, `identity_not_found`. */
       404: {
         headers: {
           [name: string]: unknown;
         };
         content: {
           'application/json':
-            components['schemas']['NotFoundError'] | components['schemas']['IdentityNotFoundError'];
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['NotFoundError']
+            | components['schemas']['IdentityNotFoundError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -5903,6 +6716,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -6477,25 +7299,29 @@ export interface operations {
           'application/json': components['schemas']['UserPage'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_request`. */
+      /** @description The request is not valid. Codes: `identity_service_refused`, `invalid_request`. */
       400: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['InvalidRequestError'];
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['InvalidRequestError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6508,7 +7334,44 @@ export interface operations {
             | components['schemas']['EmailVerificationRequiredError']
             | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['MfaEnrollmentRequiredError']
-            | components['schemas']['ForbiddenError'];
+            | components['schemas']['ForbiddenError']
+            | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -6560,25 +7423,29 @@ export interface operations {
           'application/json': components['schemas']['UserDetails'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_request`. */
+      /** @description The request is not valid. Codes: `identity_service_refused`, `invalid_request`. */
       400: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['InvalidRequestError'];
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['InvalidRequestError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6591,16 +7458,45 @@ export interface operations {
             | components['schemas']['EmailVerificationRequiredError']
             | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['MfaEnrollmentRequiredError']
-            | components['schemas']['ForbiddenError'];
+            | components['schemas']['ForbiddenError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Not found. Codes: `not_found`. */
+      /** @description Not found. Codes: `identity_service_refused`, `not_found`. */
       404: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['NotFoundError'];
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['NotFoundError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -6658,7 +7554,7 @@ export interface operations {
           'application/json': components['schemas']['UserSummary'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `unknown_role`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`, `unknown_role`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -6668,20 +7564,23 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError']
             | components['schemas']['UnknownRoleError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`, `csrf_failed`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6695,16 +7594,36 @@ export interface operations {
             | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['ForbiddenError']
-            | components['schemas']['CsrfFailedError'];
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Not found. Codes: `not_found`. */
+      /** @description Not found. Codes: `identity_service_refused`, `not_found`. */
       404: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['NotFoundError'];
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['NotFoundError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -6723,6 +7642,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -6774,7 +7702,7 @@ export interface operations {
           'application/json': components['schemas']['UnlockResult'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -6784,19 +7712,22 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`, `csrf_failed`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6810,16 +7741,36 @@ export interface operations {
             | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['ForbiddenError']
-            | components['schemas']['CsrfFailedError'];
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Not found. Codes: `not_found`. */
+      /** @description Not found. Codes: `identity_service_refused`, `not_found`. */
       404: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['NotFoundError'];
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['NotFoundError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -6838,6 +7789,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -6887,7 +7847,7 @@ export interface operations {
         };
         content?: never;
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -6897,19 +7857,22 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`, `csrf_failed`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6923,16 +7886,36 @@ export interface operations {
             | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['ForbiddenError']
-            | components['schemas']['CsrfFailedError'];
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Not found. Codes: `not_found`. */
+      /** @description Not found. Codes: `identity_service_refused`, `not_found`. */
       404: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['NotFoundError'];
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['NotFoundError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -6951,6 +7934,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -7002,7 +7994,7 @@ export interface operations {
           'application/json': components['schemas']['UserSummary'];
         };
       };
-      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`. */
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -7012,19 +8004,22 @@ export interface operations {
             | components['schemas']['InvalidJsonError']
             | components['schemas']['RequestAbortedError']
             | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['InvalidRequestError'];
         };
       };
-      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
       401: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['UnauthenticatedError'];
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`, `csrf_failed`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7038,25 +8033,38 @@ export interface operations {
             | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['ForbiddenError']
-            | components['schemas']['CsrfFailedError'];
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Not found. Codes: `not_found`. */
+      /** @description Not found. Codes: `identity_service_refused`, `not_found`. */
       404: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['NotFoundError'];
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['NotFoundError'];
         };
       };
-      /** @description Conflicts with the current state. Codes: `cannot_deactivate_self`. */
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`, `cannot_deactivate_self`. */
       409: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['CannotDeactivateSelfError'];
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['CannotDeactivateSelfError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */
@@ -7075,6 +8083,15 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */

@@ -34,6 +34,7 @@ const STATUS_TEXT: Record<number, string> = {
   410: 'The flow expired: start again.',
   413: 'The body is too large.',
   415: 'Unsupported media type.',
+  422: 'The identity service refused the request.',
   423: 'The account is locked for a while.',
   429: 'Too many attempts: wait for `Retry-After` seconds.',
   500: 'The gateway failed.',
@@ -43,12 +44,18 @@ const STATUS_TEXT: Record<number, string> = {
 
 const writes = (op: Operation) => op.method !== 'get';
 
+/** The statuses Kratos refuses with, passed on with its own message. */
+const KRATOS_REFUSALS: ErrorCodes = Object.fromEntries(
+  [400, 401, 403, 404, 409, 410, 422].map((status) => [status, ['identity_service_refused']]),
+);
+
 /** Every code an operation can answer, status by status. */
 function errorCodesOf(op: Operation): ErrorCodes {
   return mergeErrors(
     ACCESS_ERRORS[op.access],
     writes(op) ? WRITE_ERRORS : {},
     op.rateLimited ? { 429: ['rate_limited'] } : {},
+    op.kratos ? KRATOS_REFUSALS : {},
     op.errors ?? {},
     SERVER_ERRORS,
   );
