@@ -65,8 +65,7 @@ module.exports = {
       comment:
         'One adapter per outside system, plain typed objects in and out: it knows no other adapter and no rule of the product.',
       from: { path: ADAPTERS },
-      // http/errors.ts only re-exports errors/app-error.ts, for redis/client.ts until it names the new path.
-      to: { path: SRC, pathNot: [KERNEL, `${SRC}$1/`, `${SRC}http/errors\\.ts$`] },
+      to: { path: SRC, pathNot: [KERNEL, `${SRC}$1/`] },
     },
     {
       name: 'domain-stays-below-capabilities',

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 
 /**
- * The one error body of the gateway (`http/errors.ts`, `errorHandler`), as the OpenAPI
- * document describes it: per route and status, `code` is one of the codes that route can
- * answer with that status, so a typed client can switch on them.
+ * The one error body of the gateway (`errors/app-error.ts`, `errorHandler` in
+ * `http/middleware.ts`), as the OpenAPI document describes it: per route and status, `code`
+ * is one of the codes that route can answer with that status, so a typed client can switch
+ * on them.
  */
 export function errorBody(codes: readonly string[], id?: string) {
   const body = z.object({
