@@ -45,14 +45,22 @@ function run(
 }
 
 /**
- * The npm scripts that run a program of ours, with their commands (the others run tsc,
- * ESLint or Prettier, whose --help is theirs). Run as npm runs them, without npm's start-up.
+ * The npm scripts that run a program of ours (the others run tsc, ESLint, Prettier or Vite,
+ * whose --help is theirs), grouped by the program: `test:unit` is `tsx scripts/test.ts --tier
+ * unit`, and a program answers --help before it reads its other arguments, so one run of each
+ * program answers for all its scripts. Run as npm runs them, without npm's start-up.
  */
-function ourNpmScripts(): [name: string, command: string][] {
+function ourPrograms(): { program: string; scripts: string[] }[] {
   const { scripts } = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as {
     scripts: Record<string, string>;
   };
-  return Object.entries(scripts).filter(([, command]) => command.startsWith('tsx '));
+  const programs = new Map<string, string[]>();
+  for (const [name, command] of Object.entries(scripts)) {
+    if (!command.startsWith('tsx ')) continue;
+    const program = command.split(' ').slice(0, 2).join(' ');
+    programs.set(program, [...(programs.get(program) ?? []), name]);
+  }
+  return [...programs].map(([program, names]) => ({ program, scripts: names }));
 }
 
 /** Every executable file with a shebang, outside dependencies and the reference documents. */
@@ -77,17 +85,17 @@ describe('--help', { concurrency: 4 }, () => {
   after(() => rmSync(scratch, { recursive: true, force: true }));
 
   it('finds the scripts to ask', () => {
-    const names = ourNpmScripts().map(([name]) => name);
-    assert.ok(names.includes('dev') && names.includes('test:unit'));
+    const names = ourPrograms().flatMap((p) => p.scripts);
+    assert.ok(names.includes('dev') && names.includes('test:unit') && names.includes('keys'));
     assert.ok(executableScripts().includes(path.join('scripts', 'manage')));
   });
 
-  for (const [name, command] of ourNpmScripts()) {
-    it(`npm run ${name} -- --help prints its manual and exits 0`, async () => {
-      const result = await run('/bin/sh', ['-c', `${command} --help`]);
+  for (const { program, scripts } of ourPrograms()) {
+    it(`npm run ${scripts.join(', ')} -- --help print the manual and exit 0`, async () => {
+      const result = await run('/bin/sh', ['-c', `${program} --help`]);
       assert.equal(result.status, 0, result.stdout + result.stderr);
       assert.ok(result.stdout.trim().split('\n').length >= 2, `no manual:\n${result.stdout}`);
-      assert.equal(existsSync(untouched), false, `npm run ${name} -- --help created DATA_DIR`);
+      assert.equal(existsSync(untouched), false, `${program} --help created DATA_DIR`);
     });
   }
 
