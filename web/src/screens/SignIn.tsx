@@ -63,7 +63,11 @@ export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecove
   };
 
   const withPasskey = async () => {
-    const result = await task.run(() => signInWithPasskey(gw, { options: identified?.passkey }));
+    // Fresh options at the click: the autofill request, cancelled by now, may have been answered
+    // at the gateway after `identify`, and only the newest sign-in challenge of a browser counts.
+    const result = await task.run(() =>
+      signInWithPasskey(gw, identified ? { identifier: identifier.trim() } : {}),
+    );
     if (result?.ok) signedIn(result.data);
   };
 
