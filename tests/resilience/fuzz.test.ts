@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { SESSION_CHECKS } from '../../gateway/src/access/routes.js';
 import { createApp } from '../../gateway/src/app.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { signedUp } from './harness.js';
@@ -38,6 +39,8 @@ function apiEndpoints(gw: TestGateway): Endpoint[] {
   };
   const app = createApp(gw.deps) as unknown as { router: { stack: RouterLayer[] } };
   walk(app.router.stack, '');
+  // The session checks answer ahead of the routers, where no walk sees them.
+  for (const path of Object.keys(SESSION_CHECKS)) found.set(`get ${path}`, { method: 'GET', path });
   return [...found.values()].filter((e) => e.path.startsWith('/api/'));
 }
 
@@ -168,7 +171,7 @@ before(async () => {
 after(() => gw.close());
 
 describe('fuzzing every JSON endpoint under /api', () => {
-  it('finds the routes from the routers', () => {
+  it('finds the routes from the routers, and the session checks ahead of them', () => {
     const names = endpoints.map((e) => `${e.method} ${e.path}`);
     for (const expected of [
       'POST /api/auth/login/password',

@@ -112,7 +112,8 @@ export interface CheckPrelude {
   stepUpMethods(req: Request): Promise<string[]>;
 }
 
-const CHECKS: Record<string, 'session' | 'verify'> = {
+/** The session checks' paths (GET and HEAD), answered ahead of every router. */
+export const SESSION_CHECKS: Readonly<Record<string, 'session' | 'verify'>> = {
   '/api/auth/session': 'session',
   '/api/auth/verify': 'verify',
 };
@@ -154,7 +155,7 @@ export function sessionChecks(deps: SessionRouteDeps, prelude: CheckPrelude): Re
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
     const url = req.url;
     const query = url.indexOf('?');
-    const check = CHECKS[query === -1 ? url : url.slice(0, query)];
+    const check = SESSION_CHECKS[query === -1 ? url : url.slice(0, query)];
     if (!check) return next();
     answer(req, res, check).catch(next);
   };
