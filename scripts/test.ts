@@ -213,6 +213,9 @@ async function main(): Promise<void> {
       'tsx',
       '--test',
       `--test-concurrency=${concurrency}`,
+      // A test that hangs (a dependency that never answers) fails after ten minutes instead
+      // of holding the whole run.
+      `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? '600000'}`,
       '--test-reporter=spec',
       '--test-reporter-destination=stdout',
       '--test-reporter=tap',
