@@ -120,7 +120,9 @@ describe('npm run audit -- verify, against the owner of the database', () => {
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /audit chain intact: 10 events, last seq 10/);
     assert.match(res.stdout, /keyed chain: from seq 4 \(key from AUDIT_CHAIN_KEY\)/);
-    assert.match(res.stdout, /checkpoints: [3-4] in .*, newest at seq 10/);
+    // One at the start, one each time 3 more events were committed (group commit decides
+    // how many at once, so the count varies with timing) and one at close.
+    assert.match(res.stdout, /checkpoints: [3-9] in .*, newest at seq 10/);
     for (const secret of [s.key.toString('base64'), s.key.toString('hex')])
       assert.ok(!`${res.stdout}${res.stderr}`.includes(secret), 'the key is never printed');
   });
