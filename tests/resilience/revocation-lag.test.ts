@@ -47,7 +47,8 @@ type Revocation = (victim: Browser, victimSessionId: string, identityId: string)
 
 /**
  * Signs `email` in on replica A, warms the session on both replicas, revokes it on A, and
- * answers how long replica B kept accepting it after the revocation was acknowledged.
+ * answers how long replica B was still seen accepting it after the revocation was
+ * acknowledged (0 when its first check after that already refused it).
  */
 async function lagOf(email: string, identityId: string, revoke: Revocation): Promise<number> {
   const victim = await passwordLogin(a, email);
@@ -59,12 +60,17 @@ async function lagOf(email: string, identityId: string, revoke: Revocation): Pro
   await revoke(victim, session.body.sessionId as string, identityId);
   const acknowledged = performance.now();
   assert.equal((await onA.get('/session')).status, 401, 'the replica that revoked it accepts it no more');
+  // The lag is how long after the acknowledgement replica B was still seen accepting the
+  // session: the start of the last check it answered 200 (its read came after that start).
+  // The time a refusal takes to travel back is not lag, so a loaded machine does not count.
+  let lastAccepted = 0;
   for (;;) {
+    const asked = performance.now() - acknowledged;
     const status = (await onB.get('/verify')).status;
-    const lag = performance.now() - acknowledged;
-    if (status === 401) return lag;
+    if (status === 401) return lastAccepted;
     assert.equal(status, 200);
-    assert.ok(lag <= LAG_LIMIT_MS, `replica B still accepted the session ${lag.toFixed(1)} ms after`);
+    lastAccepted = asked;
+    assert.ok(asked <= LAG_LIMIT_MS, `replica B still accepted the session ${asked.toFixed(1)} ms after`);
   }
 }
 
