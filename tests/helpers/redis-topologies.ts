@@ -26,6 +26,8 @@ export interface RedisProcess {
   /** The port clients use (a fault proxy's, when the node has one). */
   readonly port: number;
   readonly running: boolean;
+  /** Its process id while it runs (to read its CPU time). */
+  readonly pid: number | undefined;
   /** Kills it at once (SIGKILL): no goodbye to its clients or peers. */
   kill(): Promise<void>;
   /** Starts it again with the same port, configuration and folder. */
@@ -104,11 +106,18 @@ export function infoFields(text: unknown): Record<string, string> {
   return out;
 }
 
-/** Every process started here, killed if the test process exits without stopping them. */
+/** Every process started here, killed if the test process exits or is stopped without stopping them. */
 const live = new Set<ChildProcess>();
-process.once('exit', () => {
+const killLive = () => {
   for (const child of live) child.kill('SIGKILL');
-});
+};
+process.once('exit', killLive);
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    killLive();
+    // What the signal would have done without this listener.
+    process.kill(process.pid, signal);
+  });
 
 function redisProcess(name: string, port: number, argv: () => string[], cwd: string): RedisProcess {
   let proc: ChildProcess | undefined;
@@ -117,6 +126,9 @@ function redisProcess(name: string, port: number, argv: () => string[], cwd: str
     port,
     get running() {
       return proc !== undefined && proc.exitCode === null && proc.signalCode === null;
+    },
+    get pid() {
+      return self.running ? proc?.pid : undefined;
     },
     async start() {
       if (self.running) return;
