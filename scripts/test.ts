@@ -28,6 +28,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { helpIfAsked } from './help.js';
 import { buildCommand, findRealServer } from './real-servers/binaries.js';
 import { startPrivateRedis, type PrivateRedis } from './private-redis.js';
@@ -123,9 +124,71 @@ function slowestFirst(files: string[]): string[] {
   return [...files].sort((a, b) => seconds(b) - seconds(a) || a.localeCompare(b));
 }
 
+/**
+ * Test files shared out over `count` groups of about the same length (the slowest file goes to
+ * the group with the least work so far; an unmeasured file counts as a minute).
+ */
+function groups(files: string[], count: number): string[][] {
+  const known = readDurations(DURATIONS_FILE);
+  const out = Array.from({ length: Math.min(count, files.length) }, () => ({
+    seconds: 0,
+    files: [] as string[],
+  }));
+  for (const file of slowestFirst(files)) {
+    const lightest = out.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+    lightest.files.push(file);
+    lightest.seconds += known[file] ?? 60;
+  }
+  return out.map((group) => group.files);
+}
+
+/** Tiers whose files share processes: they run the app in-process and clean up after themselves. */
+const GROUPED_TIERS: readonly (Tier | undefined)[] = ['unit', 'component'];
+
+/**
+ * What node --test runs, slowest first: the unit and component files in `concurrency * 2`
+ * groups, and every other file (browsers, Nginx, outages, processes it kills) in a process of
+ * its own. TEST_PROCESS_PER_FILE=1 gives every file its own process (slower; isolates a file
+ * that leaves something behind).
+ */
+function testProcesses(files: string[], concurrency: number, dir: string): string[] {
+  const grouped = files.filter((file) => GROUPED_TIERS.includes(tierOf(file)));
+  if (process.env.TEST_PROCESS_PER_FILE === '1' || grouped.length <= concurrency) return slowestFirst(files);
+  const known = readDurations(DURATIONS_FILE);
+  const seconds = (file: string) => known[file] ?? 60;
+  const alone = files
+    .filter((file) => !grouped.includes(file))
+    .map((file) => ({ path: file, seconds: seconds(file) }));
+  const shared = groups(grouped, concurrency * 2).map((group, i) => ({
+    path: writeGroup(dir, i, group),
+    seconds: group.reduce((sum, file) => sum + seconds(file), 0),
+  }));
+  return [...alone, ...shared].sort((a, b) => b.seconds - a.seconds).map((entry) => entry.path);
+}
+
+/**
+ * A test process for several files, one after the other: each file is imported inside a suite
+ * named by its path, so its top-level hooks and tests belong to that suite alone. Starting a
+ * process and importing the gateway costs seconds of CPU; a group pays it once, not per file.
+ */
+function writeGroup(dir: string, index: number, files: string[]): string {
+  const path = join(dir, `group-${index}.test.mjs`);
+  const urls = files.map((file) => [file, pathToFileURL(join(root, file)).href]);
+  writeFileSync(
+    path,
+    [
+      "import { describe } from 'node:test';",
+      `for (const [name, url] of ${JSON.stringify(urls)}) describe(name, async () => { await import(url); });`,
+      '',
+    ].join('\n'),
+  );
+  return path;
+}
+
 /** Prints the slowest files of this run and remembers every file's time for the next. */
 function reportDurations(file: string): void {
-  const measured = readDurations(file);
+  const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+  const measured = Object.fromEntries(lines.map((line) => JSON.parse(line) as [string, number]));
   const slowest = Object.entries(measured)
     .sort(([, a], [, b]) => b - a)
     .slice(0, 10);
@@ -203,8 +266,9 @@ async function main(): Promise<void> {
   }
   const reportDir = mkdtempSync(join(tmpdir(), 'gw-test-report-'));
   const tapFile = join(reportDir, 'report.tap');
-  const durationsFile = join(reportDir, 'durations.json');
-  const concurrency = process.env.TEST_CONCURRENCY ?? '2';
+  const durationsFile = join(reportDir, 'durations.jsonl');
+  const concurrency = Number(process.env.TEST_CONCURRENCY ?? '2');
+  const testFiles = testProcesses(files, concurrency, reportDir);
   const started = Date.now();
   const child = spawn(
     process.execPath,
@@ -216,13 +280,15 @@ async function main(): Promise<void> {
       // A test that hangs (a dependency that never answers) fails after ten minutes instead
       // of holding the whole run.
       `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? '600000'}`,
+      // A process whose tests are done exits, even if a file left a handle open behind it.
+      '--test-force-exit',
       '--test-reporter=spec',
       '--test-reporter-destination=stdout',
       '--test-reporter=tap',
       `--test-reporter-destination=${tapFile}`,
       `--test-reporter=${join(root, 'scripts', 'test-durations.mjs')}`,
       `--test-reporter-destination=${durationsFile}`,
-      ...slowestFirst(files),
+      ...testFiles,
     ],
     { stdio: 'inherit', env: process.env },
   );
