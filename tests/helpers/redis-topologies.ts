@@ -119,7 +119,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.kill(process.pid, signal);
   });
 
-function redisProcess(name: string, port: number, argv: () => string[], cwd: string): RedisProcess {
+function redisProcess(
+  name: string,
+  port: number,
+  argv: () => string[] | Promise<string[]>,
+  cwd: string,
+): RedisProcess {
   let proc: ChildProcess | undefined;
   const self: RedisProcess = {
     name,
@@ -132,7 +137,7 @@ function redisProcess(name: string, port: number, argv: () => string[], cwd: str
     },
     async start() {
       if (self.running) return;
-      const child = spawn('redis-server', argv(), { cwd, stdio: 'ignore' });
+      const child = spawn('redis-server', await argv(), { cwd, stdio: 'ignore' });
       proc = child;
       live.add(child);
       child.once('exit', () => live.delete(child));
@@ -155,10 +160,15 @@ function redisProcess(name: string, port: number, argv: () => string[], cwd: str
   return self;
 }
 
-/** Arguments every data node shares: loopback only, no persistence, a quiet log in its folder. */
+/**
+ * Arguments every data node shares: loopback only, no persistence, a quiet log in its folder.
+ * A replica that has not yet synchronised with its master refuses reads (MASTERDOWN) rather
+ * than answering from an empty or stale data set, as docs/scaling.md asks of production.
+ */
 const nodeArgs = (port: number, dir: string) => [
   ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--logfile', join(dir, 'redis.log')],
   ...['--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+  ...['--replica-serve-stale-data', 'no'],
   // A replica's first sync starts at once (the default waits 5 s for more replicas to join it).
   ...['--repl-diskless-sync-delay', '0'],
 ];
@@ -200,7 +210,14 @@ export async function startSentinel(options: { downAfterMs?: number } = {}): Pro
     // A replica's configuration file lets the sentinels rewrite whom it follows, as in production.
     const conf = join(dir, 'redis.conf');
     writeFileSync(conf, replicaOf ? `replicaof 127.0.0.1 ${replicaOf}\n` : '');
-    return redisProcess(name, port, () => [conf, ...nodeArgs(port, dir)], dir);
+    // Like a production supervisor (docs/scaling.md), a node restarted once the sentinels run
+    // asks them for the master and comes back as its replica: without persistence it would
+    // otherwise come back as an empty master and answer reads until the sentinels demote it.
+    const follow = async () => {
+      const master = await askSentinels().catch(() => undefined);
+      return master && master.port !== port ? ['--replicaof', '127.0.0.1', String(master.port)] : [];
+    };
+    return redisProcess(name, port, async () => [conf, ...nodeArgs(port, dir), ...(await follow())], dir);
   };
   const nodes = [dataNode('redis-a', masterPort), dataNode('redis-b', replicaPort, masterPort)];
   const sentinels: RedisProcess[] = [];
