@@ -83,9 +83,12 @@ async function startHookRelay(target: (hook: string) => string | undefined): Pro
     }
     const upstream = request(url, { method: req.method, headers: req.headers }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.on('error', () => res.destroy());
       answer.pipe(res);
     });
-    upstream.once('error', () => res.writeHead(502).end());
+    // Either side may go away (a gateway or Kratos stopped at a suite's end): drop the other.
+    upstream.on('error', () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
+    req.on('error', () => upstream.destroy());
     req.pipe(upstream);
   });
   server.listen(0, '127.0.0.1');
