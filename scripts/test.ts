@@ -258,9 +258,10 @@ async function main(): Promise<void> {
     process.env.REDIS_URL = redis.url;
     console.log(`test: private redis-server at ${redis.url}`);
   }
-  // Test gateways start from a migrated database: a Postgres template or a PGlite snapshot.
+  // Test gateways, and the unit tests of the use cases, start from a migrated database: a
+  // Postgres template or a PGlite snapshot.
   let dropTemplate = async (): Promise<void> => undefined;
-  if (files.some((file) => tierOf(file) !== 'unit')) {
+  if (files.some((file) => tierOf(file) !== 'unit' || file.startsWith('tests/unit/use-cases/'))) {
     const { prepareMigratedDatabase } = await import('../tests/helpers/database.js');
     dropTemplate = await prepareMigratedDatabase();
   }
