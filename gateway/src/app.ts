@@ -1,7 +1,6 @@
-import express, { type RequestHandler, type Router } from 'express';
+import express, { type Router } from 'express';
 import { fileURLToPath } from 'node:url';
 import { registerAccountRoutes } from './account/routes.js';
-import { policyMiddleware } from './access/policy-middleware.js';
 import { registerAdminRoutes } from './admin/routes.js';
 import type { AppDeps } from './deps.js';
 import { registerKratosHookRoutes } from './hooks/routes.js';
@@ -27,7 +26,6 @@ import { resolvePrincipal } from './session/resolve-principal.js';
 import { registerSessionRoutes, sessionChecks } from './access/routes.js';
 import { sessionLayer, sessionLoader } from './session/session-store.js';
 import { caseSensitiveRouter } from './http/router.js';
-import { stepUpMethods } from './stepup/methods.js';
 import { registerStepUpRoutes } from './stepup/routes.js';
 
 /** The React app's build (web/dist) at / (development only: in production Nginx serves it). */
@@ -64,15 +62,10 @@ export function createApp(deps: AppDeps) {
     sessionChecks(deps, {
       cors: simpleCors(deps.config),
       loadSession: sessionLoader(sessionContext),
-      stepUpMethods: (req) => stepUpMethods(deps, req.principal, req.session?.auth),
     }),
   );
   const session = sessionLayer(sessionContext);
   const principal = resolvePrincipal(deps);
-  const stepUp: RequestHandler = (req, _res, next) => {
-    req.stepUpMethods = () => stepUpMethods(deps, req.principal, req.session?.auth);
-    next();
-  };
 
   const health = caseSensitiveRouter();
   registerHealthRoutes(health, deps);
@@ -95,8 +88,7 @@ export function createApp(deps: AppDeps) {
   );
   const json = jsonBody(deps.config.JSON_BODY_LIMIT);
   api.use((req, res, next) => (isJarUpload(req) ? next() : json(req, res, next)));
-  api.use(session, principal, stepUp);
-  api.use(policyMiddleware(deps.policy));
+  api.use(session, principal);
   const limits = caseSensitiveRouter();
   registerAuthRateLimits(limits, deps);
   api.use('/auth', limits);

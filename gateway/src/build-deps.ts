@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPolicy } from './access/policy.js';
+import { createGuard } from './access/require-auth.js';
+import { stepUpMethods } from './stepup/methods.js';
 import { createAuditLog } from './audit/audit-log.js';
 import { checkpointDir } from './audit/checkpoints.js';
 import type { Config } from './config.js';
@@ -85,6 +87,12 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
     audit,
     keys,
     policy,
+    // Step-up methods are looked up only when the guard refuses, from the factors the account has.
+    guard: createGuard({
+      clock,
+      policy,
+      stepUpMethods: (principal, auth) => stepUpMethods(deps, principal, auth),
+    }),
     mailer:
       overrides.mailer ??
       createMailer({

@@ -1,4 +1,5 @@
 import type { Policy } from './access/policy.js';
+import type { Guard } from './access/require-auth.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
@@ -41,6 +42,8 @@ export interface AppDeps {
   bodies: BodyStore;
   /** Roles, permissions and attribute conditions (validated at startup from POLICY_FILE). */
   policy: Policy;
+  /** The access check every route uses: sign-in, level, recency, roles and the policy. */
+  guard: Guard;
   /** Sends notices such as the lockout e-mail (SMTP_URL). */
   mailer?: Mailer;
   clock: () => Date;

@@ -1,12 +1,12 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import { secondFactorsOf, type FactorDeps } from '../factors/second-factors.js';
 import type { Principal } from '../session/principal.js';
-import { checkAuth } from './require-auth.js';
+import type { Caller, Guard } from './require-auth.js';
 
 /** What a privileged check needs. */
 export type PrivilegedDeps = FactorDeps & {
-  clock: () => Date;
+  guard: Guard;
   config: Pick<Config, 'PRIVILEGED_MAX_AGE_SECONDS'>;
 };
 
@@ -14,27 +14,27 @@ export type PrivilegedDeps = FactorDeps & {
  * A privileged act (adding or removing a factor, changing the e-mail address or the
  * password, a jar's restriction or grants, every admin call): aal2 whenever the account
  * has a second factor, and a recent authentication. A session that still owes its second
- * factor is refused by `checkAuth` itself.
+ * factor is refused by the guard itself.
  */
 export async function checkPrivileged(
   deps: PrivilegedDeps,
-  req: Request,
+  caller: Caller,
   options: { allowIncomplete?: boolean } = {},
 ): Promise<Principal> {
-  const now = deps.clock();
-  const principal = await checkAuth(req, { allowIncomplete: options.allowIncomplete }, now);
+  const { guard } = deps;
+  const { allowIncomplete } = options;
+  const principal = await guard.check(caller, { allowIncomplete });
   if (principal.aal !== 'aal2' && (await secondFactorsOf(deps, principal.identityId)).length > 0)
-    await checkAuth(req, { aal: 'aal2', allowIncomplete: options.allowIncomplete }, now);
-  return checkAuth(
-    req,
-    { allowIncomplete: options.allowIncomplete, maxAgeSeconds: deps.config.PRIVILEGED_MAX_AGE_SECONDS },
-    now,
-  );
+    await guard.check(caller, { aal: 'aal2', allowIncomplete });
+  return guard.check(caller, { allowIncomplete, maxAgeSeconds: deps.config.PRIVILEGED_MAX_AGE_SECONDS });
 }
 
 /** Route guard form of `checkPrivileged`. */
-export function requirePrivileged(deps: PrivilegedDeps, options: { allowIncomplete?: boolean } = {}) {
-  return async (req: Request, _res: Response, next: NextFunction) => {
+export function requirePrivileged(
+  deps: PrivilegedDeps,
+  options: { allowIncomplete?: boolean } = {},
+): RequestHandler {
+  return async (req, _res, next) => {
     try {
       await checkPrivileged(deps, req, options);
       next();

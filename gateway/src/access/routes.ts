@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { z } from 'zod';
-import { checkAuth, principalOf, requireAuth } from './require-auth.js';
+import { principalOf, type Guard } from './require-auth.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { AuditEventType } from '../audit/event-types.js';
 import type { Config } from '../config.js';
@@ -23,7 +23,11 @@ export const verifyQuery = z.object({
 });
 
 /** What the session routes use. */
-export type SessionRouteDeps = PrincipalDeps & { audit: AuditLog; config: Pick<Config, 'https'> };
+export type SessionRouteDeps = PrincipalDeps & {
+  guard: Guard;
+  audit: AuditLog;
+  config: Pick<Config, 'https'>;
+};
 
 /** The request as a use case sees it: no Express, only what it may read and the session. */
 export function contextOf(req: Request): RequestContext {
@@ -47,22 +51,21 @@ function clearCookies(res: Response, deps: { config: Pick<Config, 'https'> }) {
  * session that still owes its second factor is not usable yet: 403 `aal2_required`
  * says which methods complete it.
  */
-async function sessionAnswer(deps: Pick<SessionRouteDeps, 'clock'>, req: Request) {
-  const principal = await checkAuth(req, { allowIncomplete: true }, deps.clock());
-  if (principal.secondFactorRequired)
-    await checkAuth(req, { aal: 'aal2', allowIncomplete: true }, deps.clock());
+async function sessionAnswer(deps: { guard: Guard }, req: Request) {
+  const principal = await deps.guard.check(req, { allowIncomplete: true });
+  if (principal.secondFactorRequired) await deps.guard.check(req, { aal: 'aal2', allowIncomplete: true });
   return sessionBody(principal);
 }
 
 /** Re-reads the principal after the session changed (login, step-up) and answers with it. */
-export async function freshSessionAnswer(deps: PrincipalDeps, req: Request) {
+export async function freshSessionAnswer(deps: PrincipalDeps & { guard: Guard }, req: Request) {
   await loadPrincipal(deps, req);
   return sessionAnswer(deps, req);
 }
 
 /** GET/DELETE /sessions, POST /logout, POST /logout/all. */
 export function registerSessionRoutes(router: Router, deps: SessionRouteDeps) {
-  const guard = (need = {}) => requireAuth(need, deps.clock);
+  const guard = (need = {}) => deps.guard.require(need);
   const audit = (req: Request, type: AuditEventType, identityId: string, details?: Record<string, unknown>) =>
     deps.audit.record({
       type,
@@ -97,7 +100,7 @@ export function registerSessionRoutes(router: Router, deps: SessionRouteDeps) {
   // Signing the owner out everywhere is a privileged act: a session that still owes its second factor may not.
   router.post('/logout/all', guard({ allowIncomplete: true }), async (req, res) => {
     const p = principalOf(req);
-    if (p.secondFactorRequired) await checkAuth(req, { aal: 'aal2', allowIncomplete: true }, deps.clock());
+    if (p.secondFactorRequired) await deps.guard.check(req, { aal: 'aal2', allowIncomplete: true });
     await revokeAllSessions(deps, p.identityId);
     await audit(req, 'session.logout_all', p.identityId);
     clearCookies(res, deps);
@@ -109,7 +112,6 @@ export function registerSessionRoutes(router: Router, deps: SessionRouteDeps) {
 export interface CheckPrelude {
   cors(req: Request, res: Response): void;
   loadSession(req: Request, res: Response): Promise<void>;
-  stepUpMethods(req: Request): Promise<string[]>;
 }
 
 /** The session checks' paths (GET and HEAD), answered ahead of every router. */
@@ -129,7 +131,6 @@ export function sessionChecks(deps: SessionRouteDeps, prelude: CheckPrelude): Re
   const answer = async (req: Request, res: Response, check: 'session' | 'verify') => {
     prelude.cors(req, res);
     await prelude.loadSession(req, res);
-    req.stepUpMethods = () => prelude.stepUpMethods(req);
     await loadPrincipal(deps, req);
     res.locals.route = check === 'session' ? '/api/auth/session' : '/api/auth/verify';
     if (check === 'session') {
@@ -138,11 +139,10 @@ export function sessionChecks(deps: SessionRouteDeps, prelude: CheckPrelude): Re
     }
     const query = verifyQuery.safeParse(req.query);
     if (!query.success) throw new AppError('invalid_request', 400, 'aal must be aal1 or aal2; role a name.');
-    const principal = await checkAuth(
-      req,
-      { aal: query.data.aal, roles: query.data.role ? [query.data.role] : undefined },
-      deps.clock(),
-    );
+    const principal = await deps.guard.check(req, {
+      aal: query.data.aal,
+      roles: query.data.role ? [query.data.role] : undefined,
+    });
     // Forward auth for nginx auth_request: the answer is in the status and the X-User-* headers.
     res.setHeader('X-User-Id', principal.identityId);
     res.setHeader('X-User-Email', principal.email);

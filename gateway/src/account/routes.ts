@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import { checkPrivileged, requirePrivileged } from '../access/privileged.js';
-import { checkAuth, requireAuth } from '../access/require-auth.js';
+import type { Caller, Guard } from '../access/require-auth.js';
 import type { Config } from '../config.js';
 import { parseBody } from '../errors/parse-input.js';
 import { codeBody, totpCode } from '../factors/codes.js';
@@ -34,22 +34,21 @@ const CODE_SENT = {
 
 /** What the account routes use. */
 export type AccountRouteDeps = AccountDeps &
-  PrincipalDeps & { config: Pick<Config, 'PRIVILEGED_MAX_AGE_SECONDS'> };
+  PrincipalDeps & { guard: Guard; config: Pick<Config, 'PRIVILEGED_MAX_AGE_SECONDS'> };
 
 /** Recovery, verification, profile, password, TOTP and backup codes. */
 export function registerAccountRoutes(router: Router, deps: AccountRouteDeps) {
-  const signedIn = requireAuth({}, deps.clock);
+  const signedIn = deps.guard.require();
   // Enrolling a factor: aal2 once the account has one, recent authentication always.
   const privileged = requirePrivileged(deps);
-  const recentAal2 = requireAuth(
-    { aal: 'aal2', maxAgeSeconds: deps.config.PRIVILEGED_MAX_AGE_SECONDS },
-    deps.clock,
-  );
+  const recentAal2 = deps.guard.require({
+    aal: 'aal2',
+    maxAgeSeconds: deps.config.PRIVILEGED_MAX_AGE_SECONDS,
+  });
   // The password may change from sessions that must change it (that is the way out of that
   // state) or that still register their first passkey.
   const passwordGuard = requirePrivileged(deps, { allowIncomplete: true });
-  const caller = (req: Parameters<typeof checkAuth>[0]) =>
-    checkAuth(req, { allowIncomplete: true }, deps.clock());
+  const caller = (req: Caller) => deps.guard.check(req, { allowIncomplete: true });
 
   router.post('/recovery', async (req, res) => {
     await requestRecovery(deps, contextOf(req), parseBody(recoveryBody, req.body).email);

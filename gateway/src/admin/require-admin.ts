@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { checkAuth } from '../access/require-auth.js';
+import type { Guard } from '../access/require-auth.js';
 import { secondFactorsOf, type FactorDeps } from '../factors/second-factors.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Config } from '../config.js';
@@ -8,7 +8,7 @@ import { AppError, forbidden } from '../errors/app-error.js';
 /** What the admin guard uses. */
 export type AdminGuardDeps = FactorDeps & {
   audit: AuditLog;
-  clock: () => Date;
+  guard: Guard;
   config: Pick<Config, 'PRIVILEGED_MAX_AGE_SECONDS'>;
 };
 
@@ -21,13 +21,12 @@ async function aalRefusal(deps: AdminGuardDeps, req: Request, identityId: string
       'Administrators must enrol a second factor (a passkey or an authenticator app) first.',
     );
   }
-  const methods = (await req.stepUpMethods?.()) ?? [];
   return new AppError(
     'aal2_required',
     403,
     'Administration needs a stronger sign-in: complete a second factor.',
     {
-      details: { methods },
+      details: { methods: await deps.guard.stepUpMethods(req) },
     },
   );
 }
@@ -42,11 +41,12 @@ async function aalRefusal(deps: AdminGuardDeps, req: Request, identityId: string
 export function requireAdmin(deps: AdminGuardDeps, permission: string): RequestHandler {
   return async (req, _res, next) => {
     try {
-      const principal = await checkAuth(req, {}, deps.clock());
-      const decision = req.authorize?.(permission) ?? { allowed: false, reason: 'no_role' };
+      const { guard } = deps;
+      const principal = await guard.check(req);
+      const decision = guard.authorize(req, permission);
       if (decision.allowed) {
         // Every admin call is a privileged act: the aal2 sign-in must also be recent.
-        await checkAuth(req, { maxAgeSeconds: deps.config.PRIVILEGED_MAX_AGE_SECONDS }, deps.clock());
+        await guard.check(req, { maxAgeSeconds: deps.config.PRIVILEGED_MAX_AGE_SECONDS });
         return next();
       }
       const refusal =

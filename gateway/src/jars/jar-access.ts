@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/database.js';
-import type { Decision, ResourceAttributes } from '../access/policy.js';
+import type { Caller, Guard } from '../access/require-auth.js';
 import { AppError } from '../errors/app-error.js';
 import type { Principal } from '../session/principal.js';
 import { jarStore, type Jar, type JarRole } from './jar-store.js';
@@ -20,10 +20,10 @@ const RANK: Record<JarRole, number> = { viewer: 1, editor: 2, owner: 3 };
 
 const notFound = () => new AppError('not_found', 404, 'Jar not found.');
 
-/** The request's policy answers, as the access layer attaches them to every API request. */
-export interface Authorizer {
-  authorize?: ((permission: string, resource?: ResourceAttributes) => Decision) | undefined;
-  stepUpMethods?: (() => Promise<string[]>) | undefined;
+/** Who asks, and the guard that answers for the policy file. */
+export interface JarCaller {
+  guard: Pick<Guard, 'authorize' | 'stepUpMethods'>;
+  caller: Caller;
 }
 
 /**
@@ -31,14 +31,16 @@ export interface Authorizer {
  * condition it lists (owner, verified e-mail, aal2, restricted) is checked there, and a
  * refusal becomes the matching 403.
  */
-export async function checkJarPolicy(req: Authorizer, permission: string, jar?: Jar): Promise<void> {
-  const decision = req.authorize?.(
-    permission,
-    jar ? { ownerId: jar.ownerId, restricted: jar.restricted } : undefined,
-  ) ?? { allowed: false, reason: 'no_role' };
+export async function checkJarPolicy(
+  { guard, caller }: JarCaller,
+  permission: string,
+  jar?: Jar,
+): Promise<void> {
+  const resource = jar ? { ownerId: jar.ownerId, restricted: jar.restricted } : undefined;
+  const decision = guard.authorize(caller, permission, resource);
   if (decision.allowed) return;
   if (decision.reason === 'aal2_required') {
-    const methods = (await req.stepUpMethods?.()) ?? [];
+    const methods = await guard.stepUpMethods(caller);
     const message = jar?.restricted
       ? 'This jar is restricted: complete a second factor to open it.'
       : 'This needs a stronger sign-in: complete a second factor.';
@@ -57,7 +59,7 @@ export async function checkJarPolicy(req: Authorizer, permission: string, jar?: 
  */
 export async function authorizeJar(
   db: Queryable,
-  req: Authorizer,
+  asking: JarCaller,
   principal: Principal,
   jarId: string,
   permission: JarPermission,
@@ -71,6 +73,6 @@ export async function authorizeJar(
   if (!role) throw notFound();
   if (RANK[role] < RANK[NEEDED[permission]])
     throw new AppError('forbidden', 403, 'Your role on this jar does not allow this.');
-  await checkJarPolicy(req, permission, jar);
+  await checkJarPolicy(asking, permission, jar);
   return { jar, role };
 }

@@ -3,7 +3,7 @@ import type { Request, Response, Router } from 'express';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
-import { principalOf, requireAuth } from '../access/require-auth.js';
+import { principalOf, type Guard } from '../access/require-auth.js';
 import { checkPrivileged } from '../access/privileged.js';
 import type { FactorDeps } from '../factors/second-factors.js';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -40,7 +40,7 @@ export interface JarDeps {
   bodies: BodyStore;
   audit: AuditLog;
   logger: Logger;
-  clock: () => Date;
+  guard: Guard;
 }
 
 /** Upload bodies are raw bytes streamed to disk: the JSON body parser must leave them alone. */
@@ -75,9 +75,12 @@ function contentDisposition(name: string): string {
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }
 
+/** The caller of a request, with the guard that answers for the policy file. */
+const asking = (deps: Pick<JarDeps, 'guard'>, req: Request) => ({ guard: deps.guard, caller: req });
+
 /** Registers `/jars` routes on a router mounted at `/api`. */
 export function registerJarRoutes(router: Router, deps: JarDeps): void {
-  const signedIn = requireAuth({}, deps.clock);
+  const signedIn = deps.guard.require();
   const me = principalOf;
   const audit = (req: Request, type: AuditEventType, details: Record<string, unknown>) =>
     deps.audit.record({
@@ -91,7 +94,7 @@ export function registerJarRoutes(router: Router, deps: JarDeps): void {
     });
 
   router.post('/jars', signedIn, async (req, res) => {
-    await checkJarPolicy(req, 'jars:create');
+    await checkJarPolicy(asking(deps, req), 'jars:create');
     const body = parse(createJarBody, req.body);
     const jar = await jarStore.insertJar(deps.db, {
       id: randomUUID(),
@@ -104,20 +107,20 @@ export function registerJarRoutes(router: Router, deps: JarDeps): void {
   });
 
   router.get('/jars', signedIn, async (req, res) => {
-    await checkJarPolicy(req, 'jars:read');
+    await checkJarPolicy(asking(deps, req), 'jars:read');
     res.json({ jars: await jarStore.listJarsFor(deps.db, me(req).identityId) });
   });
 
   router.get('/jars/:id', signedIn, async (req, res) => {
     const { id } = parse(jarIdParams, req.params, true);
-    const { jar, role } = await authorizeJar(deps.db, req, me(req), id, 'jars:read');
+    const { jar, role } = await authorizeJar(deps.db, asking(deps, req), me(req), id, 'jars:read');
     res.json({ ...jar, role });
   });
 
   router.patch('/jars/:id', signedIn, async (req, res) => {
     const { id } = parse(jarIdParams, req.params, true);
     const changes = parse(updateJarBody, req.body);
-    await authorizeJar(deps.db, req, me(req), id, 'jars:update');
+    await authorizeJar(deps.db, asking(deps, req), me(req), id, 'jars:update');
     // Lifting (or setting) the restriction decides who may read the files: a privileged act.
     if (changes.restricted !== undefined) await checkPrivileged(deps, req);
     const jar = await jarStore.updateJar(deps.db, id, changes);
@@ -127,7 +130,7 @@ export function registerJarRoutes(router: Router, deps: JarDeps): void {
 
   router.delete('/jars/:id', signedIn, async (req, res) => {
     const { id } = parse(jarIdParams, req.params, true);
-    await authorizeJar(deps.db, req, me(req), id, 'jars:delete');
+    await authorizeJar(deps.db, asking(deps, req), me(req), id, 'jars:delete');
     const fileIds = await deps.db.transaction(async (tx) => {
       const ids = await jarStore.listFileIds(tx, id);
       await jarStore.deleteJar(tx, id);
@@ -144,21 +147,21 @@ export function registerJarRoutes(router: Router, deps: JarDeps): void {
 }
 
 type Audit = (req: Request, type: AuditEventType, details: Record<string, unknown>) => Promise<void>;
-type Guard = ReturnType<typeof requireAuth>;
+type RouteGuard = ReturnType<Guard['require']>;
 
-function registerGrantRoutes(router: Router, deps: JarDeps, signedIn: Guard, audit: Audit): void {
+function registerGrantRoutes(router: Router, deps: JarDeps, signedIn: RouteGuard, audit: Audit): void {
   const me = principalOf;
 
   router.get('/jars/:id/grants', signedIn, async (req, res) => {
     const { id } = parse(jarIdParams, req.params, true);
-    await authorizeJar(deps.db, req, me(req), id, 'jars:share');
+    await authorizeJar(deps.db, asking(deps, req), me(req), id, 'jars:share');
     res.json({ grants: await jarStore.listGrants(deps.db, id) });
   });
 
   router.put('/jars/:id/grants/:identityId', signedIn, async (req, res) => {
     const { id, identityId } = parse(grantParams, req.params, true);
     const { role } = parse(grantBody, req.body);
-    const { jar } = await authorizeJar(deps.db, req, me(req), id, 'jars:share');
+    const { jar } = await authorizeJar(deps.db, asking(deps, req), me(req), id, 'jars:share');
     await checkPrivileged(deps, req);
     if (identityId === jar.ownerId)
       throw new AppError('invalid_request', 400, 'The owner already has every right.');
@@ -176,7 +179,7 @@ function registerGrantRoutes(router: Router, deps: JarDeps, signedIn: Guard, aud
 
   router.delete('/jars/:id/grants/:identityId', signedIn, async (req, res) => {
     const { id, identityId } = parse(grantParams, req.params, true);
-    await authorizeJar(deps.db, req, me(req), id, 'jars:share');
+    await authorizeJar(deps.db, asking(deps, req), me(req), id, 'jars:share');
     await checkPrivileged(deps, req);
     if (!(await jarStore.deleteGrant(deps.db, id, identityId)))
       throw new AppError('not_found', 404, 'Grant not found.');
@@ -185,7 +188,7 @@ function registerGrantRoutes(router: Router, deps: JarDeps, signedIn: Guard, aud
   });
 }
 
-function registerFileRoutes(router: Router, deps: JarDeps, signedIn: Guard, audit: Audit): void {
+function registerFileRoutes(router: Router, deps: JarDeps, signedIn: RouteGuard, audit: Audit): void {
   const me = principalOf;
 
   router.post('/jars/:id/files', signedIn, async (req, res) => {
@@ -203,7 +206,7 @@ function registerFileRoutes(router: Router, deps: JarDeps, signedIn: Guard, audi
         `The file is larger than ${deps.config.MAX_UPLOAD_BYTES} bytes.`,
       );
     }
-    const { jar } = await authorizeJar(deps.db, req, me(req), id, 'jars:files:write');
+    const { jar } = await authorizeJar(deps.db, asking(deps, req), me(req), id, 'jars:files:write');
     const file = await uploadFile(deps, {
       jar,
       uploadedBy: me(req).identityId,
@@ -218,13 +221,13 @@ function registerFileRoutes(router: Router, deps: JarDeps, signedIn: Guard, audi
 
   router.get('/jars/:id/files', signedIn, async (req, res) => {
     const { id } = parse(jarIdParams, req.params, true);
-    await authorizeJar(deps.db, req, me(req), id, 'jars:files:read');
+    await authorizeJar(deps.db, asking(deps, req), me(req), id, 'jars:files:read');
     res.json({ files: (await jarStore.listFiles(deps.db, id)).map(fileBody) });
   });
 
   router.get('/jars/:id/files/:fileId', signedIn, async (req, res) => {
     const { id, fileId } = parse(fileParams, req.params, true);
-    await authorizeJar(deps.db, req, me(req), id, 'jars:files:read');
+    await authorizeJar(deps.db, asking(deps, req), me(req), id, 'jars:files:read');
     const file = await jarStore.findFile(deps.db, id, fileId);
     if (!file) throw new AppError('not_found', 404, 'File not found.');
     const plaintext = await openFileForReading(deps, file);
@@ -233,7 +236,7 @@ function registerFileRoutes(router: Router, deps: JarDeps, signedIn: Guard, audi
 
   router.delete('/jars/:id/files/:fileId', signedIn, async (req, res) => {
     const { id, fileId } = parse(fileParams, req.params, true);
-    await authorizeJar(deps.db, req, me(req), id, 'jars:files:write');
+    await authorizeJar(deps.db, asking(deps, req), me(req), id, 'jars:files:write');
     if (!(await jarStore.deleteFile(deps.db, id, fileId)))
       throw new AppError('not_found', 404, 'File not found.');
     await deps.bodies.remove(fileId);

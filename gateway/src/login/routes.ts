@@ -4,6 +4,7 @@ import { parseBody } from '../errors/parse-input.js';
 import { newPassword } from '../identity/password.js';
 import type { PrincipalDeps } from '../session/resolve-principal.js';
 import { contextOf, freshSessionAnswer } from '../access/routes.js';
+import type { Guard } from '../access/require-auth.js';
 import { loginWithPassword, type LoginDeps } from './password-login.js';
 import {
   confirmRegistration,
@@ -36,7 +37,10 @@ export const confirmBody = z
   .strict();
 
 /** POST /register, /register/confirm, /login/password. */
-export function registerLoginRoutes(router: Router, deps: LoginDeps & RegistrationDeps & PrincipalDeps) {
+export function registerLoginRoutes(
+  router: Router,
+  deps: LoginDeps & RegistrationDeps & PrincipalDeps & { guard: Guard },
+) {
   // Verification-first sign-up: the first step answers the same for a free and a taken
   // address (the mail tells them apart, and only the address's holder reads it).
   router.post('/register', async (req, res) => {

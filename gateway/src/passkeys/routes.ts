@@ -1,7 +1,7 @@
 import type { Request, Router } from 'express';
 import { z } from 'zod';
 import { checkPrivileged } from '../access/privileged.js';
-import { checkAuth, requireAuth } from '../access/require-auth.js';
+import type { Guard } from '../access/require-auth.js';
 import { notFound } from '../errors/app-error.js';
 import { parseBody } from '../errors/parse-input.js';
 import { auditRefusal } from '../factors/ceremony.js';
@@ -29,7 +29,7 @@ const passkeyId = z.string().min(1).max(1366);
 
 /** What the passkey routes use. */
 export type PasskeyRouteDeps = PasskeyDeps &
-  PrincipalDeps & { config: { PRIVILEGED_MAX_AGE_SECONDS: number } };
+  PrincipalDeps & { guard: Guard; config: { PRIVILEGED_MAX_AGE_SECONDS: number } };
 
 /** The `:id` of a passkey route; one that cannot be a credential id is simply not found. */
 function idParam(req: Request): string {
@@ -44,7 +44,7 @@ function idParam(req: Request): string {
  * already, at aal2 (a password alone cannot plant a key; nor can a stolen old session).
  */
 async function registrant(deps: PasskeyRouteDeps, req: Request): Promise<Principal> {
-  const principal = await checkAuth(req, { allowIncomplete: true }, deps.clock());
+  const principal = await deps.guard.check(req, { allowIncomplete: true });
   if (principal.passkeyEnrollmentRequired) return principal;
   return checkPrivileged(deps, req);
 }
@@ -75,7 +75,7 @@ export function registerPasskeyRoutes(router: Router, deps: PasskeyRouteDeps) {
   });
 
   router.get('/passkeys', async (req, res) => {
-    const principal = await checkAuth(req, {}, deps.clock());
+    const principal = await deps.guard.check(req, {});
     res.json({ passkeys: await listPasskeys(deps, principal.identityId) });
   });
 
@@ -96,18 +96,18 @@ export function registerPasskeyRoutes(router: Router, deps: PasskeyRouteDeps) {
   });
 
   router.patch('/passkeys/:id', async (req, res) => {
-    const principal = await checkAuth(req, {}, deps.clock());
+    const principal = await deps.guard.check(req, {});
     const id = idParam(req);
     const body = parseBody(renameBody, req.body);
     res.json(await renamePasskey(deps, contextOf(req), principal, id, body.nickname));
   });
 
-  const recentAal2 = requireAuth(
-    { aal: 'aal2', maxAgeSeconds: deps.config.PRIVILEGED_MAX_AGE_SECONDS },
-    deps.clock,
-  );
+  const recentAal2 = deps.guard.require({
+    aal: 'aal2',
+    maxAgeSeconds: deps.config.PRIVILEGED_MAX_AGE_SECONDS,
+  });
   router.delete('/passkeys/:id', recentAal2, async (req, res) => {
-    const principal = await checkAuth(req, {}, deps.clock());
+    const principal = await deps.guard.check(req, {});
     await removePasskey(deps, contextOf(req), principal, idParam(req));
     res.status(204).end();
   });

@@ -1,6 +1,6 @@
 import type { Request, Router } from 'express';
 import { z } from 'zod';
-import { checkAuth } from '../access/require-auth.js';
+import type { Guard } from '../access/require-auth.js';
 import { parseBody } from '../errors/parse-input.js';
 import { auditRefusal, type CeremonyDeps } from '../factors/ceremony.js';
 import { backupCode, codeBody, totpCode } from '../factors/codes.js';
@@ -14,11 +14,11 @@ export const assertionBody = z.object({ credential: authenticationCredential }).
 export const emptyBody = z.object({}).strict();
 
 /** What the step-up routes use. */
-export type StepUpDeps = CeremonyDeps & KratosFactorDeps & PrincipalDeps;
+export type StepUpDeps = CeremonyDeps & KratosFactorDeps & PrincipalDeps & { guard: Guard };
 
 /** Sessions that still owe a second factor may step up: that is how they pay it. */
-const stepUpCaller = (deps: Pick<StepUpDeps, 'clock'>, req: Request) =>
-  checkAuth(req, { allowIncomplete: true }, deps.clock());
+const stepUpCaller = (deps: Pick<StepUpDeps, 'guard'>, req: Request) =>
+  deps.guard.check(req, { allowIncomplete: true });
 
 /**
  * POST /step-up/options and /step-up (a passkey), /step-up/totp and /step-up/backup-code
