@@ -100,7 +100,7 @@ describe('use case: password sign-in', () => {
     const auth = browser.session.auth!;
     assert.deepEqual(auth.secondFactorsAtSignIn, ['passkey']);
     // A password alone is aal1: until the passkey is used, the session owes it.
-    const principal = world.principal(browser, email);
+    const principal = world.principal({ id, email }, browser);
     assert.equal(principal.aal, 'aal1');
     assert.equal(
       computeAal([...principal.methods, { method: 'passkey', completedAt: '', userVerified: false }]),

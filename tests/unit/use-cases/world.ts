@@ -49,8 +49,11 @@ export interface UseCaseWorld {
   }): Promise<{ id: string; email: string; password: string | undefined }>;
   /** Stores a passkey for the identity (the row a completed registration ceremony writes). */
   passkey(identityId: string, nickname?: string): Promise<string>;
-  /** The principal a signed-in browser's session resolves to. */
-  principal(browser: Browser, email: string): Principal;
+  /**
+   * Who is calling, as the guards hand it to a route: from the browser's gateway session, or
+   * (without one) a session just signed in with a user-verified passkey.
+   */
+  principal(who: { id: string; email: string }, browser?: Browser): Principal;
   /** Audit events of one identity, newest first. */
   audit(identityId: string, type?: string): Promise<StoredAuditEvent[]>;
   close(): Promise<void>;
@@ -136,17 +139,26 @@ export async function startWorld(env: Record<string, string> = {}): Promise<UseC
       if (!added) throw new Error('passkey not stored');
       return id;
     },
-    principal(browser, email) {
-      const auth = browser.session.auth;
-      if (!auth) throw new Error('the browser is not signed in');
-      const now = new Date(auth.createdAt).toISOString();
-      const first = auth.kratosToken ? [{ method: 'password', completedAt: now }] : [];
+    principal(who, browser) {
+      const now = deps.clock().getTime();
+      const auth = browser?.session.auth ?? {
+        identityId: who.id,
+        handle: `g_${randomBytes(18).toString('base64url')}`,
+        kratosToken: undefined,
+        methods: [{ method: 'passkey', completedAt: new Date(now).toISOString(), userVerified: true }],
+        createdAt: now,
+        authenticatedAt: now,
+        expiresAt: now + config.SESSION_ABSOLUTE_LIFETIME_SECONDS * 1000,
+      };
+      const first = auth.kratosToken
+        ? [{ method: 'password', completedAt: new Date(auth.createdAt).toISOString() }]
+        : [];
       const methods = [...first, ...auth.methods];
       return {
         identityId: auth.identityId,
-        email,
+        email: who.email,
         emailVerified: true,
-        traits: { email },
+        traits: { email: who.email },
         roles: ['user'],
         aal: computeAal(methods),
         methods,
