@@ -13,7 +13,8 @@ import { createMetricsServer } from './http/metrics.js';
 export async function startGateway(env: Record<string, string | undefined> = process.env) {
   const config = loadConfig(env);
   const logger = createLogger({ level: config.LOG_LEVEL });
-  const { deps, close } = await buildDeps(config, logger);
+  const built = await buildDeps(config, logger);
+  const { deps } = built;
   const server = createApp(deps).listen(config.PORT, config.HOST);
   await once(server, 'listening');
   const metrics = config.METRICS_PORT
@@ -34,7 +35,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
       await new Promise((resolve) => server.close(resolve));
       server.closeAllConnections();
       if (metrics) await new Promise((resolve) => metrics.close(resolve));
-      await close();
+      await built.close();
       logger.info('gateway stopped', { reason, durationMs: Date.now() - started });
     },
   };

@@ -236,7 +236,9 @@ export function createAuditLog(deps: {
   let flushing: Promise<void> | undefined;
   const checkpoints = deps.chain ? checkpointer(deps.chain, deps.clock) : undefined;
   const chain =
-    deps.chain && checkpoints ? { key: deps.chain.key, beforeKeyed: checkpoints.beforeKeyed } : undefined;
+    deps.chain && checkpoints
+      ? { key: deps.chain.key, beforeKeyed: (head: Head) => checkpoints.beforeKeyed(head) }
+      : undefined;
 
   async function flush() {
     while (queue.length > 0) {

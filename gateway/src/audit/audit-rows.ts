@@ -18,6 +18,15 @@ export interface AuditRow {
 export const AUDIT_COLUMNS =
   'seq, occurred_at, type, outcome, identity_id, actor_id, ip, request_id, details, prev_hash, hash';
 
+/**
+ * The details column as stored (the driver gives JSON text or the parsed value): taken as it
+ * is, whatever its shape, so that verification hashes exactly what the row holds.
+ */
+function storedDetails(details: AuditRow['details']): Record<string, unknown> {
+  const value: unknown = typeof details === 'string' ? JSON.parse(details) : details;
+  return (value ?? {}) as Record<string, unknown>;
+}
+
 /** The stored event of a row; absent values stay `null`, exactly as they were hashed. */
 export function fromRow(row: AuditRow): StoredAuditEvent {
   return {
@@ -29,7 +38,7 @@ export function fromRow(row: AuditRow): StoredAuditEvent {
     actorId: row.actor_id as string,
     ip: row.ip as string,
     requestId: row.request_id as string,
-    details: (typeof row.details === 'string' ? JSON.parse(row.details) : row.details) ?? {},
+    details: storedDetails(row.details),
     prevHash: row.prev_hash,
     hash: row.hash,
   };

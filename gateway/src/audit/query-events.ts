@@ -56,5 +56,6 @@ export async function queryAuditEvents(db: Queryable, query: AuditQuery): Promis
   );
   const events = rows.slice(0, query.limit).map(fromRow);
   const more = rows.length > query.limit;
-  return { events, ...(more ? { nextCursor: events[events.length - 1]!.seq } : {}) };
+  const last = events.at(-1);
+  return { events, ...(more && last ? { nextCursor: last.seq } : {}) };
 }

@@ -94,7 +94,7 @@ program
   .option('--type <type>', 'event type, or area.* for a whole area')
   .option('--identity <id>', 'identity id')
   .option('--limit <n>', 'how many', '20')
-  .action(async (options) => {
+  .action(async (options: Parameters<typeof list>[0]) => {
     process.exitCode = await list(options);
   });
 

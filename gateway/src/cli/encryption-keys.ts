@@ -43,7 +43,7 @@ interface Context {
   db: Database;
   keys: KeyService;
   bodies: BodyStore;
-  audit(event: Omit<AuditEvent, 'outcome'> & { outcome?: AuditEvent['outcome'] }): Promise<void>;
+  audit: (event: Omit<AuditEvent, 'outcome'> & { outcome?: AuditEvent['outcome'] }) => Promise<void>;
 }
 
 async function withContext(run: (ctx: Context) => Promise<number>): Promise<number> {
@@ -295,13 +295,13 @@ program
   .command('status')
   .description('key service health, key versions, last backup and data keys per version')
   .option('--json', 'machine-readable output')
-  .action((options) => run(status(options)));
+  .action((options: Parameters<typeof status>[0]) => run(status(options)));
 
 program
   .command('backup')
   .description('write a backup bundle: the key backup (where allowed), the wrapped-key manifest and a canary')
   .requiredOption('--out <file>', 'file to create; an existing file is never overwritten')
-  .action((options) => run(backup(options)));
+  .action((options: Parameters<typeof backup>[0]) => run(backup(options)));
 
 program
   .command('restore')
@@ -310,7 +310,7 @@ program
   .option('--dry-run', 'restore to a new key name next to the live key, which stays untouched')
   .option('--name <key>', 'key name to restore to')
   .option('--force', 'overwrite an existing key of that name')
-  .action((options) => run(restore(options)));
+  .action((options: Parameters<typeof restore>[0]) => run(restore(options)));
 
 program
   .command('rotate')
@@ -318,7 +318,7 @@ program
   .option('--batch-size <n>', 'data keys per rewrap request', positiveInt, 100)
   .option('--max-batches <n>', 'stop after this many batches; run again to continue', positiveInt)
   .option('--raise-min-decryption-version', 'once everything is rewrapped, refuse older key versions')
-  .action((options) => run(rotate(options)));
+  .action((options: Parameters<typeof rotate>[0]) => run(rotate(options)));
 
 program
   .command('verify')
@@ -326,7 +326,7 @@ program
   .option('--sample <n>', 'number of files to check', positiveInt, 20)
   .option('--all', 'check every file')
   .option('--backup <file>', 'also check that the canary of this backup bundle decrypts')
-  .action((options) => run(verify(options)));
+  .action((options: Parameters<typeof verify>[0]) => run(verify(options)));
 
 await program.parseAsync(process.argv);
 // Keep-alive sockets to Vault would hold the process open for seconds after the work is done.

@@ -50,7 +50,7 @@ function wrapError(err: unknown): unknown {
   return err;
 }
 
-async function openPostgres(url: string): Promise<Database> {
+function openPostgres(url: string): Database {
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,
@@ -59,10 +59,10 @@ async function openPostgres(url: string): Promise<Database> {
   });
   // An idle client that loses its server emits an error; without a listener it would crash the process.
   pool.on('error', () => undefined);
-  const query: Queryable['query'] = async (sql, params) => {
+  const query: Queryable['query'] = async <T>(sql: string, params?: unknown[]) => {
     try {
       const res = await pool.query(sql, params as unknown[]);
-      return { rows: res.rows, rowCount: res.rowCount ?? 0 };
+      return { rows: res.rows as T[], rowCount: res.rowCount ?? 0 };
     } catch (err) {
       throw wrapError(err);
     }
@@ -80,9 +80,9 @@ async function openPostgres(url: string): Promise<Database> {
       try {
         await client.query('BEGIN');
         const result = await fn({
-          query: async (sql, params) => {
+          query: async <T>(sql: string, params?: unknown[]) => {
             const res = await client.query(sql, params as unknown[]);
-            return { rows: res.rows, rowCount: res.rowCount ?? 0 };
+            return { rows: res.rows as T[], rowCount: res.rowCount ?? 0 };
           },
         });
         await client.query('COMMIT');

@@ -90,7 +90,9 @@ export function createPasskeyStore(db: Database) {
         'SELECT user_handle FROM passkey_users WHERE identity_id = $1',
         [identityId],
       );
-      return rows[0]!.user_handle;
+      const [row] = rows;
+      if (!row) throw new Error('passkey_users: no user handle after the insert');
+      return row.user_handle;
     },
 
     async userHandleOf(identityId: string): Promise<string | undefined> {

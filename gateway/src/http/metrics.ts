@@ -47,9 +47,10 @@ function seriesFor(method: string, route: string, status: string): Series {
 function routeLabel(req: Request, locals: Record<string, unknown>): string {
   // A route answered outside the routers (the session checks) names itself.
   if (typeof locals.route === 'string') return locals.route;
-  const pattern: unknown = req.route?.path;
+  // Express types `req.route` as any.
+  const pattern = (req.route as { path?: unknown } | undefined)?.path;
   if (typeof pattern !== 'string') return 'unmatched';
-  const segments = req.originalUrl.split('?')[0]!.split('/').filter(Boolean);
+  const segments = (req.originalUrl.split('?')[0] ?? '').split('/').filter(Boolean);
   const own = pattern.split('/').filter(Boolean).length;
   const mount = segments.slice(0, Math.max(0, segments.length - own)).join('/');
   return `/${mount}${pattern === '/' ? '' : mount ? pattern : pattern.slice(1)}`;
@@ -70,13 +71,16 @@ export function metricsMiddleware(): RequestHandler {
 
 /** `/metrics` on its own port, meant for the internal network only. */
 export async function createMetricsServer(port: number, host: string): Promise<Server> {
-  const server = createServer(async (req, res) => {
+  const server = createServer((req, res) => {
     if (req.url !== '/metrics') {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'Content-Type': register.contentType });
-    res.end(await register.metrics());
+    // A collector that fails answers 500 instead of an unhandled rejection.
+    register.metrics().then(
+      (text) => res.writeHead(200, { 'Content-Type': register.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
   });
   server.listen(port, host);
   await once(server, 'listening');

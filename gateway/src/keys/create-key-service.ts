@@ -66,7 +66,7 @@ async function devMasterKey(dataDir: string): Promise<Buffer> {
   }
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
-  const handle = await open(path, 'wx', 0o600).catch(async (error: NodeJS.ErrnoException) => {
+  const handle = await open(path, 'wx', 0o600).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'EEXIST') return undefined; // another process won the race; use its key
     throw error;
   });

@@ -3,6 +3,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import nodeVault from 'node-vault';
 import { Counter, Gauge } from 'prom-client';
+import { z } from 'zod';
 import { AppError } from '../errors/app-error.js';
 
 /**
@@ -112,6 +113,26 @@ function describeFailure(error: unknown): VaultFailure {
   return { message: code ?? (error instanceof Error ? error.message : 'unknown error') };
 }
 
+/*
+ * node-vault types every answer as `any`: the gateway reads the fields it uses through these
+ * schemas, so an answer of another shape is a 502 keys_error rather than an undefined further on.
+ */
+const loginAnswer = z.object({ auth: z.object({ lease_duration: z.unknown() }) });
+const renewAnswer = z.object({ auth: z.object({ lease_duration: z.unknown() }).optional() });
+const dataAnswer = z.object({ data: z.record(z.string(), z.unknown()) });
+const dataKeyAnswer = z.object({
+  data: z.object({ plaintext: z.string(), ciphertext: z.string(), key_version: z.unknown() }),
+});
+const decryptAnswer = z.object({ data: z.object({ plaintext: z.string() }) });
+const batchAnswer = z.object({ data: z.object({ batch_results: z.array(z.unknown()) }) });
+
+/** `answer` read with `schema`, or 502 keys_error naming what was expected. */
+function parseAnswer<T>(schema: z.ZodType<T>, answer: unknown, what: string): T {
+  const parsed = schema.safeParse(answer);
+  if (!parsed.success) throw toAppError({ status: 502, message: `unexpected ${what} answer` });
+  return parsed.data;
+}
+
 /** 503 keys_unavailable: the gateway cannot reach its keys until an operator (or vault-init) acts. */
 const keysUnavailable = (reason: string) =>
   new AppError('keys_unavailable', 503, 'The key service is unavailable.', { cause: new Error(reason) });
@@ -158,8 +179,8 @@ function tokenSession(client: nodeVault.client, auth: VaultAuth, now: () => numb
   /** One login with `secretId`; Vault's refusal (a 4xx) becomes a remembered 503. */
   async function loginWith(roleId: string, secretId: SecretId): Promise<void> {
     try {
-      const response = await client.approleLogin({ role_id: roleId, secret_id: secretId.value });
-      issuedLease = Number(response.auth.lease_duration);
+      const response: unknown = await client.approleLogin({ role_id: roleId, secret_id: secretId.value });
+      issuedLease = Number(loginAnswer.parse(response).auth.lease_duration);
       schedule(issuedLease);
       loggedIn = true;
       refused = undefined;
@@ -198,8 +219,11 @@ function tokenSession(client: nodeVault.client, auth: VaultAuth, now: () => numb
   }
 
   async function renewOrRelogin(): Promise<void> {
-    const response = await client.tokenRenewSelf({ increment: `${issuedLease}s` }).catch(() => undefined);
-    const lease = Number(response?.auth?.lease_duration ?? 0);
+    const response: unknown = await client
+      .tokenRenewSelf({ increment: `${issuedLease}s` })
+      .catch(() => undefined);
+    const renewed = renewAnswer.safeParse(response);
+    const lease = Number((renewed.success ? renewed.data.auth?.lease_duration : undefined) ?? 0);
     if (lease < issuedLease) return login();
     schedule(lease);
   }
@@ -246,7 +270,7 @@ function keyInfo(data: Record<string, unknown>): TransitKeyInfo {
     latestVersion: Number(data.latest_version),
     minDecryptionVersion: Number(data.min_decryption_version),
     minEncryptionVersion: Number(data.min_encryption_version),
-    versions: Object.keys((data.keys ?? {}) as object)
+    versions: Object.keys(data.keys ?? {})
       .map(Number)
       .sort((a, b) => a - b),
   };
@@ -316,6 +340,9 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
     ...({ rpDefaults: { strictSSL: true } } as object),
   });
   const session = tokenSession(client, options.auth, now);
+  // node-vault's answers, as unknown until parsed.
+  const read = (path: string): Promise<unknown> => client.read(path);
+  const write = (path: string, body: Record<string, unknown>): Promise<unknown> => client.write(path, body);
   const asAppError = (error: unknown) =>
     error instanceof AppError ? error : toAppError(describeFailure(error));
 
@@ -353,19 +380,17 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
       }
     },
     async readKey(mount, name) {
-      return call(() =>
-        client.read(`${mount}/keys/${name}`).then(
-          (response) => keyInfo(response.data),
-          (error: unknown) => {
-            if (describeFailure(error).status === 404) return undefined;
-            throw error;
-          },
-        ),
+      const response = await call(() =>
+        read(`${mount}/keys/${name}`).catch((error: unknown) => {
+          if (describeFailure(error).status === 404) return undefined;
+          throw error;
+        }),
       );
+      return response === undefined ? undefined : keyInfo(parseAnswer(dataAnswer, response, 'key').data);
     },
     async createKey(mount, name, keyOptions) {
       await call(() =>
-        client.write(`${mount}/keys/${name}`, {
+        write(`${mount}/keys/${name}`, {
           type: 'aes256-gcm96',
           derived: keyOptions.derived ?? true,
           exportable: keyOptions.exportable ?? false,
@@ -375,54 +400,56 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
     },
     async generateDataKey(mount, name, context) {
       const response = await call(() =>
-        client.write(`${mount}/datakey/plaintext/${name}`, { context: b64(context), bits: 256 }),
+        write(`${mount}/datakey/plaintext/${name}`, { context: b64(context), bits: 256 }),
       );
+      const { data } = parseAnswer(dataKeyAnswer, response, 'data key');
       return {
-        plaintext: Buffer.from(response.data.plaintext, 'base64'),
-        ciphertext: response.data.ciphertext,
-        keyVersion: Number(response.data.key_version),
+        plaintext: Buffer.from(data.plaintext, 'base64'),
+        ciphertext: data.ciphertext,
+        keyVersion: Number(data.key_version),
       };
     },
     async decrypt(mount, name, ciphertext, context) {
       const response = await call(() =>
-        client.write(`${mount}/decrypt/${name}`, { ciphertext, context: b64(context) }),
+        write(`${mount}/decrypt/${name}`, { ciphertext, context: b64(context) }),
       );
-      return Buffer.from(response.data.plaintext, 'base64');
+      return Buffer.from(parseAnswer(decryptAnswer, response, 'decrypt').data.plaintext, 'base64');
     },
     async rewrap(mount, name, items) {
       const batch_input = items.map((item) => ({ ciphertext: item.ciphertext, context: b64(item.context) }));
       const body = await call(() =>
-        client.write(`${mount}/rewrap/${name}`, { batch_input }).catch((error: unknown) => {
+        write(`${mount}/rewrap/${name}`, { batch_input }).catch((error: unknown) => {
           // Vault answers 400 with per-item results when only some items failed.
           const failure = describeFailure(error);
           if (failure.status === 400 && Array.isArray(failure.body?.data?.batch_results)) return failure.body;
           throw error;
         }),
       );
-      return batchResults(body.data.batch_results);
+      return batchResults(parseAnswer(batchAnswer, body, 'rewrap').data.batch_results);
     },
     async rotate(mount, name) {
-      await call(() => client.write(`${mount}/keys/${name}/rotate`, {}));
+      await call(() => write(`${mount}/keys/${name}/rotate`, {}));
       const info = await this.readKey(mount, name);
       if (!info) throw toAppError({ status: 404, message: 'key disappeared after rotation' });
       return info;
     },
     async configure(mount, name, settings) {
-      await call(() => client.write(`${mount}/keys/${name}/config`, settings));
+      await call(() => write(`${mount}/keys/${name}/config`, settings));
     },
     async backup(mount, name) {
-      const response = await call(() => client.read(`${mount}/backup/${name}`));
-      return String(response.data.backup);
+      const response = await call(() => read(`${mount}/backup/${name}`));
+      return String(parseAnswer(dataAnswer, response, 'backup').data.backup);
     },
     async restore(mount, backup, restoreOptions) {
       const path = restoreOptions.name ? `${mount}/restore/${restoreOptions.name}` : `${mount}/restore`;
-      await call(() => client.write(path, { backup, force: restoreOptions.force ?? false }));
+      await call(() => write(path, { backup, force: restoreOptions.force ?? false }));
     },
     async hmac(mount, name, input, keyVersion) {
       const response = await call(() =>
-        client.write(`${mount}/hmac/${name}`, { input: input.toString('base64'), key_version: keyVersion }),
+        write(`${mount}/hmac/${name}`, { input: input.toString('base64'), key_version: keyVersion }),
       );
-      const match = /^vault:v\d+:([A-Za-z0-9+/=]+)$/.exec(String(response.data.hmac));
+      const hmac = parseAnswer(dataAnswer, response, 'hmac').data.hmac;
+      const match = /^vault:v\d+:([A-Za-z0-9+/=]+)$/.exec(String(hmac));
       if (!match) throw toAppError({ status: 502, message: 'unexpected hmac answer' });
       return Buffer.from(match[1] ?? '', 'base64');
     },

@@ -30,18 +30,20 @@ export function createMailer(options: {
 }): Mailer {
   if (!options.smtpUrl && options.printToConsole) {
     return {
-      async send(message) {
+      send(message) {
         process.stdout.write(
           `\n--- mail (development, SMTP_URL unset) to ${message.to}: ${message.subject}\n${message.text}\n---\n`,
         );
+        return Promise.resolve();
       },
       close: () => undefined,
     };
   }
   if (!options.smtpUrl) {
     return {
-      async send(message) {
+      send(message) {
         options.logger.info('mail not sent: SMTP_URL is not configured', { subject: message.subject });
+        return Promise.resolve();
       },
       close: () => undefined,
     };

@@ -73,16 +73,23 @@ function codeBody(code: string) {
 
 /** The 5xx answers are the same for every route: one shared union each. */
 const serverErrorBodies = new Map(
-  Object.entries(SERVER_ERRORS).map(([status, codes]) => [
-    Number(status),
-    { codes: codes!, schema: z.union(codes!.map(codeBody)).meta({ id: `ServerError${status}` }) },
-  ]),
+  Object.entries(SERVER_ERRORS).flatMap(([status, codes]) =>
+    codes
+      ? [
+          [
+            Number(status),
+            { codes, schema: z.union(codes.map(codeBody)).meta({ id: `ServerError${status}` }) },
+          ] as const,
+        ]
+      : [],
+  ),
 );
 
 function errorSchema(status: number, codes: readonly string[]) {
   const shared = serverErrorBodies.get(status);
   if (shared && codes.length === shared.codes.length) return shared.schema;
-  return codes.length === 1 ? codeBody(codes[0]!) : z.union(codes.map(codeBody));
+  const [only, ...others] = codes;
+  return only !== undefined && others.length === 0 ? codeBody(only) : z.union(codes.map(codeBody));
 }
 
 function security(op: Operation): Record<string, string[]>[] {

@@ -63,7 +63,7 @@ export const SIGNED_IN_ERRORS: ErrorCodes = {
 /** Privileged acts: a recent sign-in, at aal2 once the account has a second factor. */
 export const PRIVILEGED_ERRORS: ErrorCodes = {
   ...SIGNED_IN_ERRORS,
-  403: [...SIGNED_IN_ERRORS[403]!, 'reauthentication_required'],
+  403: [...(SIGNED_IN_ERRORS[403] ?? []), 'reauthentication_required'],
 };
 
 /** Merges code lists status by status, without repeats. */

@@ -66,7 +66,9 @@ export async function renamePasskey(
     identityId: principal.identityId,
     details: { passkeyId: id },
   });
-  return view((await store.find(id))!);
+  const renamed = await store.find(id);
+  if (!renamed) throw notFound('Passkey');
+  return view(renamed);
 }
 
 /**

@@ -4,7 +4,7 @@ import {
   type PublicKeyCredentialCreationOptionsJSON,
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
-import { AppError } from '../errors/app-error.js';
+import { AppError, notFound } from '../errors/app-error.js';
 import {
   auditCeremony,
   challengeInvalid,
@@ -119,7 +119,9 @@ export async function registerPasskey(
     await recordEnrolment(ctx.session, `passkey:${info.credential.id}`);
     await notifyOwner(deps, principal.email, { kind: 'factor_added', factor: 'passkey' });
   }
-  return (await store.find(info.credential.id))!;
+  const stored = await store.find(info.credential.id);
+  if (!stored) throw notFound('Passkey');
+  return stored;
 }
 
 /**
@@ -133,7 +135,7 @@ async function finishEnrollment(
   passkeyId: string,
   userVerified: boolean,
 ) {
-  delete ctx.session.auth!.passkeyEnrollmentRequired;
+  if (ctx.session.auth) delete ctx.session.auth.passkeyEnrollmentRequired;
   await raiseGatewaySession(
     deps,
     ctx.session,

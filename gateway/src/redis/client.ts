@@ -174,7 +174,7 @@ function buildClient(url: string, endpoint: RedisEndpoint, tlsCa?: Buffer): Redi
     }) as unknown as RedisClientType;
   }
   if (tlsCa && !url.startsWith('rediss:')) throw new Error('a TLS CA needs a rediss:// URL');
-  return createClient({ url, ...common }) as RedisClientType;
+  return createClient({ url, ...common });
 }
 
 /**
@@ -195,7 +195,7 @@ function trackingClient(
           password: target.password,
           socket: { ...common.socket, host: target.host, port: target.port },
         };
-  return createClient({ ...common, ...where, RESP: 3, emitInvalidate: true }) as unknown as RedisClientType;
+  return createClient({ ...common, ...where, RESP: 3, emitInvalidate: true });
 }
 
 /** Values read on the tracking connection, kept in process memory until Redis invalidates them. */
@@ -228,8 +228,9 @@ function trackedCache(fallback: (key: string) => Promise<string | null>) {
     /** Reads through `next` from now on; nothing read through another connection is kept. */
     attach(next: RedisClientType | undefined) {
       if (next) {
-        next.on('invalidate', (key: unknown) =>
-          next === reader ? (key === null ? dropAll() : drop(String(key))) : 0,
+        // Redis pushes the key's name as bytes, or null when it flushed everything.
+        next.on('invalidate', (key: Buffer | string | null) =>
+          next === reader ? (key === null ? dropAll() : drop(key.toString())) : 0,
         );
         for (const event of ['error', 'end', 'reconnecting', 'ready']) next.on(event, dropAll);
       }
@@ -251,7 +252,10 @@ function trackedCache(fallback: (key: string) => Promise<string | null>) {
       try {
         const value = await source.get(key);
         if (value !== null && pending.valid && source === reader) {
-          if (values.size >= CACHE_MAX_ENTRIES) values.delete(values.keys().next().value!);
+          if (values.size >= CACHE_MAX_ENTRIES) {
+            const oldest = values.keys().next();
+            if (!oldest.done) values.delete(oldest.value);
+          }
           values.set(key, value);
         }
         return value;
@@ -347,7 +351,7 @@ export function keySlot(key: string): number {
     if (close > open + 1) bytes = bytes.subarray(open + 1, close);
   }
   let crc = 0;
-  for (const byte of bytes) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ byte) & 0xff]!;
+  for (const byte of bytes) crc = ((crc << 8) & 0xffff) ^ (CRC16_TABLE[((crc >> 8) ^ byte) & 0xff] ?? 0);
   return crc % 16384;
 }
 
@@ -487,7 +491,7 @@ export async function connectRedis(
     let cache: ClientCache | undefined;
     if ((options.clientCache ?? true) && topology === 'cluster') {
       const perNode = clusterCache(client as unknown as RedisClusterType, endpoint, onError, options.tlsCa);
-      opened.push({ destroy: perNode.close });
+      opened.push({ destroy: () => perNode.close() });
       await perNode.open();
       cache = perNode;
     } else if (options.clientCache ?? true) {
@@ -567,7 +571,7 @@ function redisKv(
     if (acked < 1) throw new Error(`no replica acknowledged the write within ${ackMs} ms`);
   };
   const writes = (c: RedisClientType, durable: boolean): KvWrites => {
-    const after = durable && ackMs > 0 ? replicated : async () => undefined;
+    const after = durable && ackMs > 0 ? replicated : () => Promise.resolve();
     return {
       set: (key, value, ttl, only) =>
         written([key], async () => {
@@ -580,12 +584,12 @@ function redisKv(
         written(keys, async () => {
           const groups = topology === 'cluster' ? bySlot(keys.map(k)) : [keys.map(k)];
           await Promise.all(
-            groups
-              .filter((group) => group.length > 0)
-              .map(async (group) => {
-                await c.del(group);
-                await after(group[0]!.slice(prefix.length));
-              }),
+            groups.map(async (group) => {
+              const [first] = group;
+              if (first === undefined) return;
+              await c.del(group);
+              await after(first.slice(prefix.length));
+            }),
           );
         }),
       hSet: (key, field, value, ttl) =>
@@ -608,12 +612,17 @@ function redisKv(
     ...plain,
     durable: writer === client && ackMs === 0 ? plain : writes(writer, true),
     getCached: cache ? (key) => guard(() => cache.get(k(key))) : (key) => guard(() => client.get(k(key))),
-    ...(cache && { cacheStats: cache.stats }),
+    ...(cache && { cacheStats: () => cache.stats() }),
     get: (key) => guard(() => client.get(k(key))),
     getDel: (key) => written([key], () => client.getDel(k(key))),
-    hGetAll: (key) => guard(async () => ({ ...(await client.hGetAll(k(key))) }) as Record<string, string>),
+    hGetAll: (key) => guard(async () => ({ ...(await client.hGetAll(k(key))) })),
     ping: () => guard(async () => void (await client.ping())),
-    close: async () => o.close(),
+    // Inside the executor, a throw while closing is a rejection, as callers expect.
+    close: () =>
+      new Promise<void>((resolve) => {
+        o.close();
+        resolve();
+      }),
   };
 }
 
@@ -625,26 +634,32 @@ export function memoryKv(clock: () => number = Date.now): Kv {
     if (entry && entry.expiresAt <= clock()) data.delete(key);
     return data.get(key);
   };
-  const get = async (key: string) => {
+  // Synchronous work answered as settled promises, the shape of the Kv interface.
+  const get = (key: string) => {
     const v = live(key)?.value;
-    return typeof v === 'string' ? v : null;
+    return Promise.resolve(typeof v === 'string' ? v : null);
   };
   const writes: KvWrites = {
-    set: async (key, value, ttl, only) => {
-      if (only && !live(key)) return false;
+    set: (key, value, ttl, only) => {
+      if (only && !live(key)) return Promise.resolve(false);
       data.set(key, { value, expiresAt: clock() + ttl * 1000 });
-      return true;
+      return Promise.resolve(true);
     },
-    del: async (...keys) => keys.forEach((key) => data.delete(key)),
-    hSet: async (key, field, value, ttl) => {
+    del: (...keys) => {
+      keys.forEach((key) => data.delete(key));
+      return Promise.resolve();
+    },
+    hSet: (key, field, value, ttl) => {
       const entry = live(key);
       const map = entry?.value instanceof Map ? entry.value : new Map<string, string>();
       map.set(field, value);
       data.set(key, { value: map, expiresAt: clock() + ttl * 1000 });
+      return Promise.resolve();
     },
-    hDel: async (key, field) => {
+    hDel: (key, field) => {
       const v = live(key)?.value;
       if (v instanceof Map) v.delete(field);
+      return Promise.resolve();
     },
   };
   return {
@@ -653,16 +668,19 @@ export function memoryKv(clock: () => number = Date.now): Kv {
     durable: writes,
     get,
     getCached: get,
-    getDel: async (key) => {
+    getDel: (key) => {
       const v = live(key)?.value;
       data.delete(key);
-      return typeof v === 'string' ? v : null;
+      return Promise.resolve(typeof v === 'string' ? v : null);
     },
-    hGetAll: async (key) => {
+    hGetAll: (key) => {
       const v = live(key)?.value;
-      return v instanceof Map ? Object.fromEntries(v) : {};
+      return Promise.resolve(v instanceof Map ? Object.fromEntries(v) : {});
     },
-    ping: async () => undefined,
-    close: async () => data.clear(),
+    ping: () => Promise.resolve(),
+    close: () => {
+      data.clear();
+      return Promise.resolve();
+    },
   };
 }

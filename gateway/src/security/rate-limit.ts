@@ -82,6 +82,7 @@ export function createRateLimiter(deps: RateLimitDeps, options: RateLimiterOptio
   const { rule, by } = options;
   const kind = by === 'ip' ? 'ip' : 'id';
   const identifierOf = by === 'ip' ? undefined : by;
+  const onRefused = refuse(deps, options, rule);
   const limiter = rateLimit({
     windowMs: rule.windowSeconds * 1000,
     limit: rule.max,
@@ -95,7 +96,8 @@ export function createRateLimiter(deps: RateLimitDeps, options: RateLimiterOptio
       identifierOf
         ? identifierKey(identifierOf(req) ?? '')
         : clientIpKey(req, deps.config.RATE_LIMIT_IPV6_SUBNET),
-    handler: refuse(deps, options, rule),
+    // The refusal settles by calling next (its own failures included): nothing to await.
+    handler: (req: Request, res: Response, next: NextFunction) => void onRefused(req, res, next),
     logger: {
       error: (err, message) => deps.logger.warn(message ?? 'rate limiter error', { error: String(err) }),
       warn: (err, message) => deps.logger.warn(message ?? 'rate limiter warning', { error: String(err) }),

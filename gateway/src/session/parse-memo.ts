@@ -19,7 +19,10 @@ export function createParseMemo(maxEntries: number) {
     const hit = memo.get(key);
     if (hit && hit.raw === raw) return hit.value as T;
     const value = deepFreeze(JSON.parse(raw) as unknown);
-    if (!hit && memo.size >= maxEntries) memo.delete(memo.keys().next().value!);
+    if (!hit && memo.size >= maxEntries) {
+      const oldest = memo.keys().next();
+      if (!oldest.done) memo.delete(oldest.value);
+    }
     memo.set(key, { raw, value });
     return value as T;
   };

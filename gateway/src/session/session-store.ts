@@ -37,7 +37,7 @@ function ownCopy(data: SessionData): SessionData {
   const copy: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(data))
     copy[field] = value && typeof value === 'object' && !Array.isArray(value) ? { ...value } : value;
-  return copy as SessionData;
+  return copy;
 }
 
 /**
@@ -129,8 +129,9 @@ export class Session {
    * bring it back, out of reach of "log out everywhere".
    */
   async save(): Promise<void> {
-    if (!this.#cookieId) return this.#create();
-    await this.#ctx.store.write(this.#key!, this.toJSON(), this.#ttlSeconds(), 'existing');
+    // A session with a cookie id always has its storage key.
+    if (!this.#cookieId || this.#key === undefined) return this.#create();
+    await this.#ctx.store.write(this.#key, this.toJSON(), this.#ttlSeconds(), 'existing');
   }
 
   /**

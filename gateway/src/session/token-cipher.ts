@@ -45,7 +45,10 @@ export function createTokenCipher(key: Buffer) {
       if (known !== undefined) return known;
       const plaintext = openSealed(sealed, context);
       if (plaintext === undefined) return undefined;
-      if (opened.size >= OPENED_MAX) opened.delete(opened.keys().next().value!);
+      if (opened.size >= OPENED_MAX) {
+        const oldest = opened.keys().next();
+        if (!oldest.done) opened.delete(oldest.value);
+      }
       opened.set(memoKey, plaintext);
       return plaintext;
     },

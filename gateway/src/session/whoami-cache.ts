@@ -24,7 +24,10 @@ export function sha256(value: string): string {
   let digest = digests.get(value);
   if (digest === undefined) {
     digest = createHash('sha256').update(value).digest('base64url');
-    if (digests.size >= DIGESTS_MAX) digests.delete(digests.keys().next().value!);
+    if (digests.size >= DIGESTS_MAX) {
+      const oldest = digests.keys().next();
+      if (!oldest.done) digests.delete(oldest.value);
+    }
     digests.set(value, digest);
   }
   return digest;

@@ -14,6 +14,9 @@ export async function setPasswordAsAdmin(
   password: string,
 ): Promise<void> {
   const identity = await callKratos(() => kratos.admin.getIdentity({ id: identityId }));
+  // Kratos types the metadata as any: opaque JSON, given back as it came.
+  const metadataPublic: unknown = identity.metadata_public;
+  const metadataAdmin: unknown = identity.metadata_admin;
   await callKratos(() =>
     kratos.admin.updateIdentity({
       id: identityId,
@@ -21,8 +24,8 @@ export async function setPasswordAsAdmin(
         schema_id: identity.schema_id,
         traits: identity.traits as object,
         state: identity.state ?? 'active',
-        metadata_public: identity.metadata_public ?? undefined,
-        metadata_admin: identity.metadata_admin ?? undefined,
+        metadata_public: metadataPublic ?? undefined,
+        metadata_admin: metadataAdmin ?? undefined,
         credentials: { password: { config: { password } } },
       },
     }),
