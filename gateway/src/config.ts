@@ -266,6 +266,11 @@ const schema = z.object({
   DEFAULT_ROLE: z.string().min(1).max(64).default('user'),
   /** Signed-in users whose e-mail address is not verified get 403 `email_verification_required` on protected routes. */
   REQUIRE_VERIFIED_EMAIL: bool.default(false),
+  /**
+   * Passwordless sign-in by a code e-mailed through Kratos' `code` method (kratos.yml has
+   * `passwordless_enabled: true`); `/identify` then lists `code` among the sign-in methods.
+   */
+  EMAIL_CODE_LOGIN: bool.default(false),
   /** Issuer shown by authenticator apps for TOTP; keep it equal to Kratos' `totp.config.issuer`. */
   TOTP_ISSUER: z.string().min(1).default('Auth Gateway'),
 });

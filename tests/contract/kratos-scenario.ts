@@ -67,6 +67,18 @@ function nodeNames(body: Json): string[] {
   return [...new Set(nodes.map((n) => n.attributes?.name ?? ''))].filter(Boolean).sort();
 }
 
+/** The code of the newest courier message of `template` to `recipient` (read, not recorded). */
+async function newestCode(adminUrl: string, recipient: string, template: string): Promise<string> {
+  const res = await fetch(`${adminUrl}/admin/courier/messages?recipient=${encodeURIComponent(recipient)}`);
+  const messages = (await res.json()) as { template_type: string; body: string; created_at: string }[];
+  const newest = messages
+    .filter((m) => m.template_type === template)
+    .sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at))[0];
+  const code = /\b(\d{6})\b/.exec(newest?.body ?? '')?.[1];
+  if (!code) throw new Error(`no ${template} message to ${recipient}`);
+  return code;
+}
+
 /**
  * Runs the scenario against the Kratos at `publicUrl` and `adminUrl` (its registration web
  * hooks must reach a gateway) and answers every step reduced.
@@ -214,6 +226,36 @@ export async function runKratosScenario(publicUrl: string, adminUrl: string): Pr
       body: { method: 'code', code: '000000' },
     },
   );
+
+  // Sign-in by an e-mailed code (selfservice.methods.code.passwordless_enabled).
+  const unknownCodeLogin = await call(
+    'login by code: create API flow',
+    publicUrl,
+    'GET',
+    '/self-service/login/api',
+  );
+  await call(
+    'login by code: unknown address',
+    publicUrl,
+    'POST',
+    `/self-service/login?flow=${flowId(unknownCodeLogin)}`,
+    { body: { method: 'code', identifier: `nobody-${randomBytes(6).toString('hex')}@example.com` } },
+  );
+  const codeLogin = await call('login by code: second API flow', publicUrl, 'GET', '/self-service/login/api');
+  const codeRoute = `/self-service/login?flow=${flowId(codeLogin)}`;
+  await call('login by code: send code', publicUrl, 'POST', codeRoute, {
+    body: { method: 'code', identifier: email },
+  });
+  await call('login by code: wrong code', publicUrl, 'POST', codeRoute, {
+    body: { method: 'code', identifier: email, code: '000000' },
+  });
+  const loginCode = await newestCode(adminUrl, email, 'login_code_valid');
+  await call('login by code: success', publicUrl, 'POST', codeRoute, {
+    body: { method: 'code', identifier: email, code: loginCode },
+  });
+  await call('login by code: code used again', publicUrl, 'POST', codeRoute, {
+    body: { method: 'code', identifier: email, code: loginCode },
+  });
 
   // Admin API.
   const identityId = String((session.identity as Json | undefined)?.id);

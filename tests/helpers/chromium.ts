@@ -43,7 +43,8 @@ export interface Demo {
   close(): Promise<void>;
 }
 
-export async function startDemo(): Promise<Demo> {
+/** Starts the demo; `env` adds configuration (e.g. EMAIL_CODE_LOGIN). */
+export async function startDemo(env: Record<string, string> = {}): Promise<Demo> {
   await ensureWebAppBuilt();
   const port = await freePort();
   const baseUrl = `http://localhost:${port}`;
@@ -54,6 +55,7 @@ export async function startDemo(): Promise<Demo> {
       PUBLIC_BASE_URL: baseUrl,
       WEBAUTHN_RP_ID: 'localhost',
       WEBAUTHN_ORIGINS: baseUrl,
+      ...env,
     },
   });
   const browser = await launchChromium();

@@ -6,11 +6,11 @@ export interface PendingFlow {
   expiresAt: number;
   /** The identity the flow acts for (settings flows), so another sign-in cannot continue it. */
   identityId?: string | undefined;
-  /** The address a code was sent to (recovery), never shown to the client. */
+  /** The address a code was sent to (recovery, sign-in by code), never shown to the client. */
   address?: string | undefined;
 }
 
-type FlowName = 'recovery' | 'verification' | 'totp';
+type FlowName = 'recovery' | 'verification' | 'totp' | 'login_code';
 
 declare module '../session/session-store.js' {
   interface SessionData {

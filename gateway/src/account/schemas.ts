@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { sessionResponse } from '../session/schemas.js';
 
-/** A passkey removed because someone proved the account's address (recovery, verification). */
+/** A passkey removed because someone proved the account's address (recovery, verification, a code sign-in). */
 const removedPasskey = z
   .object({ id: z.string(), nickname: z.string(), createdAt: z.iso.datetime({ offset: true }) })
   .meta({ id: 'RemovedPasskey' });
@@ -12,7 +12,7 @@ export const codeSent = z
   .object({ status: z.literal('code_sent'), message: z.string() })
   .meta({ id: 'CodeSent', description: 'The same answer for every address.' });
 
-const removedPasskeys = z.array(removedPasskey).meta({
+export const removedPasskeys = z.array(removedPasskey).meta({
   description: 'Passkeys registered before the address was proven, removed now.',
 });
 

@@ -13,16 +13,16 @@ export interface RemovedPasskey {
 }
 
 /**
- * Someone just proved they hold the account's address (recovery or verification): the
+ * Someone just proved they hold the account's address (recovery, verification or a code sign-in): the
  * passkeys registered while it was unverified go (a pre-account takeover plants them),
  * except those the proving session itself signed in with or registered (a genuine user
  * verifying late). Each removal is audited; the list is answered so the holder sees it.
  */
 export async function removePasskeysPlantedBeforeProof(
-  deps: Pick<CeremonyDeps, 'passkeys' | 'audit'>,
+  deps: { passkeys: Pick<CeremonyDeps['passkeys'], 'removeUnverifiedEra'>; audit: CeremonyDeps['audit'] },
   ctx: ProvingContext,
   identityId: string,
-  via: 'recovery' | 'verification',
+  via: 'recovery' | 'verification' | 'code_login',
 ): Promise<RemovedPasskey[]> {
   const auth = ctx.session.auth;
   const keep =

@@ -5,6 +5,7 @@ import {
   MetadataApi,
   ResponseError,
   type Identity,
+  type SuccessfulNativeLogin,
   type Session,
   type UiText,
 } from '@ory/kratos-client-fetch';
@@ -192,12 +193,34 @@ export function createKratosClient(options: KratosClientOptions) {
     }
   }
 
+  /**
+   * The session token and session of a completed login flow. While the session owes its second
+   * factor (whoami.required_aal: highest_available), Kratos leaves the identity out of the answer
+   * (selfservice/flow/login/hook.go): the admin API names it (without its addresses), and the
+   * identity is read whole.
+   */
+  async function signedIn(result: SuccessfulNativeLogin) {
+    if (!result.session_token)
+      throw new AppError('kratos_invalid_response', 502, 'Kratos returned no session token.');
+    let session = result.session;
+    if (!session.identity) {
+      const named = await callKratos(() => admin.getSession({ id: session.id, expand: ['identity'] }));
+      const identityId = named.identity?.id;
+      const identity = identityId
+        ? await callKratos(() => admin.getIdentity({ id: identityId, includeCredential: ['password'] }))
+        : undefined;
+      session = { ...named, identity };
+    }
+    return { sessionToken: result.session_token, session: toSession(session) };
+  }
+
   return {
     /** Raw SDK objects for the kratos/ modules that run settings, recovery and verification flows. */
     frontend,
     admin,
 
     whoami,
+    signedIn,
 
     /** Runs a native (API) password login flow; answers the Kratos session token and session. */
     async loginWithPassword(identifier: string, password: string) {
@@ -208,21 +231,7 @@ export function createKratosClient(options: KratosClientOptions) {
           updateLoginFlowBody: { method: 'password', identifier, password },
         }),
       );
-      if (!result.session_token)
-        throw new AppError('kratos_invalid_response', 502, 'Kratos returned no session token.');
-      // While the session owes its second factor (whoami.required_aal: highest_available),
-      // Kratos leaves the identity out of the answer (selfservice/flow/login/hook.go): the
-      // admin API names it (without its addresses), and the identity is read whole.
-      let session = result.session;
-      if (!session.identity) {
-        const named = await callKratos(() => admin.getSession({ id: session.id, expand: ['identity'] }));
-        const identityId = named.identity?.id;
-        const identity = identityId
-          ? await callKratos(() => admin.getIdentity({ id: identityId, includeCredential: ['password'] }))
-          : undefined;
-        session = { ...named, identity };
-      }
-      return { sessionToken: result.session_token, session: toSession(session) };
+      return signedIn(result);
     },
 
     /** Runs a native registration flow with a password; Kratos' session hook issues a token. */

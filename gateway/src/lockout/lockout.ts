@@ -45,11 +45,15 @@ function lockedError(lockedUntil: string | Date, now: Date): AppError {
   );
 }
 
-/** Refuses (423, audited) a password login for a locked identifier, before the password is checked. */
+/**
+ * Refuses (423, audited) a password login for a locked identifier, before the password is
+ * checked; a sign-in by e-mailed code (`method: 'code'`) is refused alike.
+ */
 export async function assertNotLocked(
   deps: LockoutDeps,
   ctx: EventContext,
   identifier: string,
+  method: 'password' | 'code' = 'password',
 ): Promise<void> {
   const now = deps.clock();
   const { rows } = await deps.db.query<LockRow & { identity_id: string | null }>(
@@ -59,12 +63,12 @@ export async function assertNotLocked(
   const lock = rows[0];
   if (!lock?.locked_until) return;
   await deps.audit.record({
-    type: 'login.password',
+    type: method === 'code' ? 'login.code' : 'login.password',
     outcome: 'denied',
     identityId: lock.identity_id ?? undefined,
     ip: ctx.ip,
     requestId: ctx.requestId,
-    details: { method: 'password', reason: 'account_locked' },
+    details: { method, reason: 'account_locked' },
   });
   throw lockedError(lock.locked_until, now);
 }
@@ -84,9 +88,7 @@ async function countFailure(deps: LockoutDeps, hash: string, now: Date): Promise
      RETURNING failures, locked_until`,
     [hash, now.toISOString(), deps.config.LOCKOUT_WINDOW_SECONDS],
   );
-  const [row] = rows;
-  if (!row) throw new Error('account_lockouts: the upsert returned no row');
-  return row;
+  return rows[0]!;
 }
 
 /** Sets the lock; only the one request that set it gets `true` (so one e-mail goes out). */

@@ -5,6 +5,7 @@ import { newPassword } from '../identity/password.js';
 import type { PrincipalDeps } from '../session/resolve-principal.js';
 import { contextOf, freshSessionAnswer } from '../access/routes.js';
 import type { Guard } from '../access/require-auth.js';
+import { loginWithCode, LOGIN_CODE_SENT, requestLoginCode, type CodeLoginDeps } from './code-login.js';
 import { loginWithPassword, type LoginDeps } from './password-login.js';
 import {
   confirmRegistration,
@@ -18,6 +19,15 @@ const email = z.string().trim().max(320).pipe(z.email());
 const password = newPassword;
 
 export const loginBody = z.object({ identifier, password: z.string().min(1).max(1024) }).strict();
+export const loginCodeRequestBody = z.object({ identifier: email }).strict();
+export const loginCodeBody = z
+  .object({
+    code: z
+      .string()
+      .trim()
+      .regex(/^\d{4,12}$/, 'must be the code from the e-mail'),
+  })
+  .strict();
 export const registerBody = z
   .object({
     email,
@@ -36,10 +46,10 @@ export const confirmBody = z
   })
   .strict();
 
-/** POST /register, /register/confirm, /login/password. */
+/** POST /register, /register/confirm, /login/password, /login/code, /login/code/verify. */
 export function registerLoginRoutes(
   router: Router,
-  deps: LoginDeps & RegistrationDeps & PrincipalDeps & { guard: Guard },
+  deps: LoginDeps & CodeLoginDeps & RegistrationDeps & PrincipalDeps & { guard: Guard },
 ) {
   // Verification-first sign-up: the first step answers the same for a free and a taken
   // address (the mail tells them apart, and only the address's holder reads it).
@@ -59,5 +69,18 @@ export function registerLoginRoutes(
     const body = parseBody(loginBody, req.body);
     await loginWithPassword(deps, contextOf(req), body);
     res.json(await freshSessionAnswer(deps, req));
+  });
+
+  // Sign-in by e-mailed code: the first step answers alike for every address.
+  router.post('/login/code', async (req, res) => {
+    const { identifier } = parseBody(loginCodeRequestBody, req.body);
+    await requestLoginCode(deps, contextOf(req), identifier);
+    res.status(202).json(LOGIN_CODE_SENT);
+  });
+
+  router.post('/login/code/verify', async (req, res) => {
+    const { code } = parseBody(loginCodeBody, req.body);
+    const { removedPasskeys } = await loginWithCode(deps, contextOf(req), code);
+    res.json({ ...(await freshSessionAnswer(deps, req)), removedPasskeys });
   });
 }

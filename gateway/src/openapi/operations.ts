@@ -34,8 +34,14 @@ import {
   updateJarBody,
   uploadQuery,
 } from '../jars/schemas.js';
-import { confirmBody, loginBody, registerBody } from '../login/routes.js';
-import { registrationStarted } from '../login/schemas.js';
+import {
+  confirmBody,
+  loginBody,
+  loginCodeBody,
+  loginCodeRequestBody,
+  registerBody,
+} from '../login/routes.js';
+import { codeSignInCompleted, loginCodeSent, registrationStarted } from '../login/schemas.js';
 import {
   assertionBody,
   emptyBody,
@@ -251,6 +257,49 @@ export const operations: Operation[] = [
       400: ['invalid_request', 'login_rejected'],
       401: ['invalid_credentials'],
       403: ['aal2_required', 'account_inactive', 'password_change_required'],
+      423: ['account_locked'],
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/login/code',
+    operationId: 'requestLoginCode',
+    kratos: true,
+    tag: 'sign-in',
+    summary: 'Mails a sign-in code (the same answer for every address)',
+    description:
+      'Sign-in by e-mailed code, through Kratos’ `code` method; 404 `method_disabled` unless `EMAIL_CODE_LOGIN` is on. ' +
+      'The answer, its timing and the audit event are the same whether or not the address has an account.',
+    access: 'public',
+    body: loginCodeRequestBody,
+    rateLimited: true,
+    success: {
+      status: 202,
+      description: 'A code is on its way if the address has an account.',
+      schema: loginCodeSent,
+    },
+    errors: { 400: ['invalid_request'], 404: ['method_disabled'] },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/login/code/verify',
+    operationId: 'loginWithCode',
+    kratos: true,
+    tag: 'sign-in',
+    summary: 'Signs in with the e-mailed code (aal1)',
+    description:
+      'Counted under the second-factor rate limit. When the account has a second factor, the session is created ' +
+      'but owes it: 403 `aal2_required` lists the methods. A wrong, used or unknown code is 400 `invalid_code`; ' +
+      'an expired flow 410 `flow_expired`; wrong codes count towards the password lock (423).',
+    access: 'public',
+    body: loginCodeBody,
+    rateLimited: true,
+    success: { status: 200, description: 'Signed in.', schema: codeSignInCompleted },
+    errors: {
+      400: ['invalid_request', 'invalid_code', 'code_login_not_started'],
+      403: ['aal2_required', 'password_change_required'],
+      404: ['method_disabled'],
+      410: ['flow_expired'],
       423: ['account_locked'],
     },
   },

@@ -8,19 +8,25 @@ import type { KratosClient } from '../kratos/client.js';
 export interface IdentifyDeps {
   passkeys: Pick<PasskeyStore, 'idsOf' | 'population'>;
   kratos: Pick<KratosClient, 'findIdentityByIdentifier'>;
-  config: Pick<Config, 'SESSION_SECRET'>;
+  config: Pick<Config, 'SESSION_SECRET' | 'EMAIL_CODE_LOGIN'>;
   clock: () => Date;
 }
 
+/** Every sign-in method the gateway has; a deployment enables some of them. */
+type SignInMethod = 'passkey' | 'password' | 'code';
+
 /**
- * The sign-in methods this deployment enables. `/identify` lists exactly these for every
- * identifier, never an account's own: the SPA offers them all and the attempt decides.
+ * The sign-in methods this deployment enables (an e-mailed code when EMAIL_CODE_LOGIN is on).
+ * `/identify` lists exactly these for every identifier, never an account's own: the SPA offers
+ * them all and the attempt decides.
  */
-const SIGN_IN_METHODS = ['passkey', 'password'] as const;
+function signInMethods(config: Pick<Config, 'EMAIL_CODE_LOGIN'>): SignInMethod[] {
+  return ['passkey', 'password', ...(config.EMAIL_CODE_LOGIN ? (['code'] as const) : [])];
+}
 
 /** What the SPA may offer for an identifier. */
 export interface IdentifyAnswer {
-  methods: (typeof SIGN_IN_METHODS)[number][];
+  methods: SignInMethod[];
   /** Credential ids the browser should offer (the account's, or decoys stable per identifier). */
   credentialIds: string[];
 }
@@ -72,13 +78,11 @@ function decoyShape(deps: Pick<IdentifyDeps, 'passkeys' | 'clock'>): Promise<Dec
 function draw(weights: [number, number][], uniform: number): number {
   const total = weights.reduce((sum, [, w]) => sum + w, 0);
   let target = uniform * total;
-  let last = 0;
   for (const [value, weight] of weights) {
     if (target < weight) return value;
     target -= weight;
-    last = value;
   }
-  return last;
+  return weights[weights.length - 1]![0];
 }
 
 /**
@@ -113,7 +117,7 @@ export async function identify(deps: IdentifyDeps, rawIdentifier: string): Promi
     deps.passkeys.idsOf(identity?.id ?? `unknown:${identifier}`),
     decoyShape(deps),
   ]);
-  const methods = [...SIGN_IN_METHODS];
+  const methods = signInMethods(deps.config);
   if (identity?.state === 'active' && ids.length > 0) return { methods, credentialIds: ids };
   return { methods, credentialIds: decoyCredentialIds(deps.config.SESSION_SECRET, identifier, shape) };
 }

@@ -23,6 +23,7 @@ const identityOf: IdentifierOf = (req: Request) => req.principal?.identityId ?? 
  */
 const codeHolder: IdentifierOf = (req) =>
   req.session?.accountFlows?.recovery?.address ??
+  req.session?.accountFlows?.login_code?.address ??
   identityOf(req) ??
   (req.session?.accountFlows ? req.session.key : undefined);
 
@@ -55,7 +56,8 @@ function limitedRoutes(deps: AuthLimitDeps): LimitedRoutes[] {
   return [
     {
       name: 'login',
-      paths: ['/login/password'],
+      // Asking for a sign-in code costs what a password attempt costs.
+      paths: ['/login/password', '/login/code'],
       rule: c.RATE_LIMIT_LOGIN,
       identifier: bodyField('identifier'),
     },
@@ -82,7 +84,7 @@ function limitedRoutes(deps: AuthLimitDeps): LimitedRoutes[] {
     // Entering a one-time code is guessing a short secret, like a second factor.
     {
       name: 'code',
-      paths: ['/recovery/code', '/verification/code'],
+      paths: ['/recovery/code', '/verification/code', '/login/code/verify'],
       rule: c.RATE_LIMIT_SECOND_FACTOR,
       identifier: codeHolder,
     },

@@ -79,7 +79,8 @@ function kratosFirstFactors(auth: GatewayAuth, session: KratosSession | undefine
     : [];
   if (fromKratos.length > 0) return fromKratos;
   const completedAt = new Date(auth.createdAt).toISOString();
-  return [{ method: auth.kind === 'recovery' ? 'code_recovery' : 'password', completedAt, aal: 'aal1' }];
+  const method = auth.kind === 'recovery' ? 'code_recovery' : auth.kind === 'code' ? 'code' : 'password';
+  return [{ method, completedAt, aal: 'aal1' }];
 }
 
 /** Resolves a gateway session; undefined (and the session ended) when it is no longer valid. */

@@ -22,6 +22,8 @@ export interface DoubleConfig {
   privilegedSessionMaxAgeMs: number;
   sessionLifespanMs: number;
   codeLifespanMs: number;
+  /** `selfservice.methods.code.passwordless_enabled`: sign-in by an e-mailed code. */
+  codePasswordless: boolean;
   minPasswordLength: number;
   identifierSimilarityCheck: boolean;
   whoamiRequiredAal: 'aal1' | 'highest_available';
@@ -61,6 +63,7 @@ export function defaultConfig(): DoubleConfig {
     privilegedSessionMaxAgeMs: 15 * MINUTE,
     sessionLifespanMs: 24 * 60 * MINUTE,
     codeLifespanMs: 15 * MINUTE,
+    codePasswordless: false,
     minPasswordLength: 12,
     identifierSimilarityCheck: true,
     whoamiRequiredAal: 'highest_available',
@@ -153,6 +156,9 @@ function applyMethods(config: DoubleConfig, yml: Node): void {
   if (typeof similarity === 'boolean') config.identifierSimilarityCheck = similarity;
   const codeLifespan = durationMs(at(yml, 'selfservice', 'methods', 'code', 'config', 'lifespan'));
   if (codeLifespan !== undefined) config.codeLifespanMs = codeLifespan;
+  const codeEnabled = at(yml, 'selfservice', 'methods', 'code', 'enabled') !== false;
+  config.codePasswordless =
+    codeEnabled && at(yml, 'selfservice', 'methods', 'code', 'passwordless_enabled') === true;
   const issuer = at(yml, 'selfservice', 'methods', 'totp', 'config', 'issuer');
   if (typeof issuer === 'string') config.totpIssuer = issuer;
 }

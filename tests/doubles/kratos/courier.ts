@@ -6,6 +6,12 @@ const SUBJECTS: Record<CourierMessage['templateType'], string> = {
   recovery_code_invalid: 'Account access attempted',
   verification_code_valid: 'Please verify your email address',
   verification_code_invalid: 'Someone tried to verify this email address',
+  login_code_valid: 'Login to your account',
+};
+
+const BODIES: Partial<Record<CourierMessage['templateType'], string>> = {
+  recovery_code_valid: 'please recover access to your account by entering the following code',
+  login_code_valid: 'please login to your account by entering the following code',
 };
 
 /** Queues an email the way Kratos' courier does; tests read it through /admin/courier/messages. */
@@ -15,10 +21,8 @@ export function sendCode(
   recipient: string,
   code: string,
 ): void {
-  const body =
-    templateType === 'recovery_code_valid'
-      ? `Hi,\n\nplease recover access to your account by entering the following code:\n\n${code}\n`
-      : `Hi,\n\nplease verify your account by entering the following code:\n\n${code}\n`;
+  const intro = BODIES[templateType] ?? 'please verify your account by entering the following code';
+  const body = `Hi,\n\n${intro}:\n\n${code}\n`;
   ctx.state.courier.push({
     id: newId(),
     recipient,

@@ -130,4 +130,15 @@ export const errors = {
   conflict: () =>
     kratosError(409, { reason: 'This identity conflicts with another identity that already exists.' }),
   internal: (reason: string) => kratosError(500, { reason }),
+  /** session.ErrIdentityDisabled: a disabled identity completed a login (e.g. by code). */
+  identityDisabled: (identityId: string) =>
+    new KratosError(401, {
+      error: {
+        code: 401,
+        status: STATUS_TEXT[401],
+        reason: 'This account was disabled.',
+        details: { identity_id: identityId },
+        message: 'identity is disabled',
+      },
+    }),
 };

@@ -88,8 +88,9 @@ export function flowJson(ctx: DoubleContext, flow: StoredFlow): Record<string, u
     issued_at: iso(flow.issuedAt),
     request_url: flow.requestUrl,
     ...(flow.returnTo ? { return_to: flow.returnTo } : {}),
-    // Kratos shows the active method on code flows only (registration and login leave it out).
+    // Kratos shows the active method on code flows only (registration and password login leave it out).
     ...(flow.kind === 'recovery' || flow.kind === 'verification' ? { active: flow.active ?? 'code' } : {}),
+    ...(flow.kind === 'login' && flow.active === 'code' ? { active: 'code' } : {}),
     ...(flow.transientPayload ? { transient_payload: flow.transientPayload } : {}),
     ui: renderUi(ctx, flow, identity),
     state: flow.state,

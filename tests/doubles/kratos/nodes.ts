@@ -50,6 +50,7 @@ function loginNodes(
   csrf: UiNode,
 ): UiNode[] {
   if (flow.requestedAal === 'aal2' && identity) return secondFactorNodes(identity, csrf);
+  if (flow.active === 'code' && flow.state !== 'choose_method') return loginCodeNodes(flow, csrf);
   const password = inputNode({
     group: 'password',
     name: 'password',
@@ -80,6 +81,30 @@ function loginNodes(
     password,
     submitNode('password', 'method', 'password', texts.signInWithPassword()),
   ];
+}
+
+/** A login flow waiting for its e-mailed code (Kratos' answer to the sending submission has no CSRF node). */
+function loginCodeNodes(flow: StoredFlow, csrf: UiNode): UiNode[] {
+  const identifier = inputNode({
+    group: 'default',
+    name: 'identifier',
+    type: 'hidden',
+    value: flow.code?.address ?? '',
+    required: true,
+    label: texts.generated('E-mail'),
+  });
+  const code = inputNode({
+    group: 'code',
+    name: 'code',
+    type: 'text',
+    required: true,
+    label: texts.loginCodeLabel(),
+  });
+  const method = inputNode({ group: 'code', name: 'method', type: 'hidden', value: 'code' });
+  const submit = submitNode('code', 'method', 'code', texts.continue());
+  const resend = submitNode('code', 'resend', 'code', texts.resendCode());
+  if (flow.codeJustSent) return [identifier, method, code, submit, resend];
+  return [csrf, identifier, code, resend, method, submit];
 }
 
 function secondFactorNodes(identity: StoredIdentity, csrf: UiNode): UiNode[] {

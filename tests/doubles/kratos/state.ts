@@ -4,7 +4,7 @@ import type { UiText } from './ui.js';
 export type CredentialType = 'password' | 'totp' | 'lookup_secret' | 'code';
 export type Aal = 'aal1' | 'aal2';
 export type FlowKind = 'login' | 'registration' | 'recovery' | 'verification' | 'settings';
-export type AuthMethod = 'password' | 'totp' | 'lookup_secret' | 'code_recovery';
+export type AuthMethod = 'password' | 'totp' | 'lookup_secret' | 'code_recovery' | 'code';
 
 export interface StoredCredential {
   type: CredentialType;
@@ -102,6 +102,8 @@ export interface StoredFlow {
   identityId?: string;
   code?: FlowCode;
   failedAttempts: number;
+  /** A login code was sent by this very submission (Kratos' answer then has no CSRF node). */
+  codeJustSent?: boolean;
   /** TOTP secret offered in a settings flow until confirmed. */
   totpSecret?: string;
   /** PNG data URL of the otpauth URI, shown with the secret. */
@@ -120,7 +122,11 @@ export interface CourierMessage {
   subject: string;
   body: string;
   templateType:
-    'recovery_code_valid' | 'recovery_code_invalid' | 'verification_code_valid' | 'verification_code_invalid';
+    | 'recovery_code_valid'
+    | 'recovery_code_invalid'
+    | 'verification_code_valid'
+    | 'verification_code_invalid'
+    | 'login_code_valid';
   createdAt: number;
 }
 

@@ -114,6 +114,15 @@ export const texts = {
     }),
   noTotpDevice: () => error(4000011, 'You have no TOTP device set up.'),
   noLookup: () => error(4000014, 'You have no backup recovery codes set up.'),
+  loginCodeSent: () =>
+    info(
+      1010014,
+      'An email containing a code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and retry the login.',
+    ),
+  loginCodeLabel: () => info(1070013, 'Login code'),
+  noCodeCredentials: () => error(4000035, 'This account does not exist or has not setup sign in with code.'),
+  loginCodeInvalid: () =>
+    error(4010008, 'The login code is invalid or has already been used. Please try again.'),
   loginNoStrategy: () =>
     error(4010002, 'Could not find a strategy to log you in with. Did you fill out the form correctly?'),
   registrationNoStrategy: () =>

@@ -11,7 +11,8 @@ import { Card, errorText, Field, Notice, Submit, useTask } from '../ui';
 
 /**
  * Unified sign-in: the browser offers saved passkeys in the e-mail field's autofill right away;
- * otherwise the user names the account, then picks a passkey or a password.
+ * otherwise the user names the account, then picks a passkey, a password or (when the
+ * deployment enables it) a code e-mailed to the address.
  */
 export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecover: () => void }) {
   const { signedIn, secondFactorOwed } = useSession();
@@ -19,6 +20,8 @@ export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecove
   const [identifier, setIdentifier] = useState('');
   const [password, setPassword] = useState('');
   const [identified, setIdentified] = useState<Schema<'IdentifyAnswer'>>();
+  const [codeSent, setCodeSent] = useState(false);
+  const [code, setCode] = useState('');
   const { fail } = task;
 
   // Conditional UI: runs in the background until a passkey is picked or the form changes.
@@ -61,6 +64,35 @@ export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecove
       secondFactorOwed(methodsOf(error.details));
     }
   };
+
+  /** The answer of a sign-in that may still owe the account's second factor. */
+  const settle = (result: Awaited<ReturnType<typeof withCodeCall>> | undefined) => {
+    if (!result) return;
+    if (result.ok) return signedIn(result.data);
+    const { error } = result;
+    if (error.kind === 'api' && error.code === 'aal2_required') {
+      task.clear();
+      secondFactorOwed(methodsOf(error.details));
+    }
+  };
+
+  const sendCode = async () => {
+    const result = await task.run(
+      () =>
+        gw.run((api) => api.POST('/api/auth/login/code', { body: { identifier: identifier.trim() } }), {
+          stepUp: false,
+        }),
+      'If this address has an account, a code is on its way. Enter it below.',
+    );
+    if (result?.ok) setCodeSent(true);
+  };
+
+  const withCodeCall = () =>
+    gw.run((api) => api.POST('/api/auth/login/code/verify', { body: { code: code.trim() } }), {
+      stepUp: false,
+    });
+
+  const withCode = async () => settle(await task.run(withCodeCall));
 
   const withPasskey = async () => {
     // Fresh options at the click: the autofill request, cancelled by now, may have been answered
@@ -106,6 +138,8 @@ export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecove
               onClick={() => {
                 setIdentified(undefined);
                 setPassword('');
+                setCodeSent(false);
+                setCode('');
                 task.clear();
               }}
             >
@@ -147,6 +181,33 @@ export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecove
               <Submit busy={task.busy}>Sign in with password</Submit>
             </form>
           )}
+          {identified.methods.includes('code') &&
+            (!codeSent ? (
+              <button type="button" disabled={task.busy} onClick={() => void sendCode()}>
+                E-mail me a code
+              </button>
+            ) : (
+              <form
+                className="stack"
+                aria-label="Sign in with the code from your e-mail"
+                onSubmit={(e) => {
+                  e.preventDefault();
+                  void withCode();
+                }}
+              >
+                <Field
+                  label="Code from the e-mail"
+                  name="code"
+                  value={code}
+                  onChange={setCode}
+                  autoComplete="one-time-code"
+                  inputMode="numeric"
+                  required
+                  autoFocus
+                />
+                <Submit busy={task.busy}>Sign in with the code</Submit>
+              </form>
+            ))}
         </div>
       )}
       <Notice task={task} />

@@ -14,6 +14,8 @@ import {
   returnUrl,
   seeOther,
 } from '../http.js';
+import { consumeCode, issueCode } from '../code-flow.js';
+import { sendCode } from '../courier.js';
 import { findByIdentifier } from '../identities.js';
 import { hasSecondFactor, verifyPassword } from '../identity.js';
 import { findLookupCode, lookupCodes, lookupConfig } from '../lookup.js';
@@ -97,6 +99,8 @@ async function submitLogin(
       return secondFactor(ctx, req, flow, (identity) => useLookupCode(ctx, flow, identity, body));
   } else if (method === 'password') {
     return passwordLogin(ctx, req, flow, body);
+  } else if (method === 'code' && ctx.config.codePasswordless) {
+    return codeLogin(ctx, req, flow, body);
   }
   flow.messages.push(texts.loginNoStrategy());
   return undefined;
@@ -128,6 +132,77 @@ async function passwordLogin(
   const existing = flow.sessionId ? ctx.state.sessions.get(flow.sessionId) : undefined;
   if (existing) completeFactor(ctx, existing, 'password', 'aal1');
   const session = existing ?? issueSession(ctx, identity, 'password', req);
+  await runWebHook(ctx, 'login', flow, identity, session);
+  return { session, identity };
+}
+
+/** Kratos lets a login code be guessed this many times; then the flow wants a new code. */
+const MAX_CODE_ATTEMPTS = 5;
+
+/**
+ * Passwordless sign-in by an e-mailed code (selfservice/strategy/code/strategy_login.go): the
+ * first submission sends a code and answers 400 with the flow in `sent_email`; an identifier
+ * without a code credential gets 4000035 and no mail. The second submission checks the code
+ * (4010008 when wrong, 4000001 once it was guessed too often) and signs in at aal1.
+ */
+async function codeLogin(
+  ctx: DoubleContext,
+  req: Request,
+  flow: StoredFlow,
+  body: Record<string, unknown>,
+): Promise<LoginSuccess | undefined> {
+  flow.codeJustSent = false;
+  // Kratos echoes transient_payload only on the answer that sent the code.
+  flow.transientPayload = undefined;
+  if (flow.state === 'passed_challenge') {
+    flow.messages.push(texts.loginNoStrategy());
+    return undefined;
+  }
+  const identifier = (str(body.identifier) ?? str(body.address) ?? '').trim().toLowerCase();
+  if (flow.state !== 'sent_email' || str(body.resend) === 'code') {
+    if (!identifier) {
+      flow.nodeMessages.identifier = [texts.required('identifier')];
+      return undefined;
+    }
+    const identity = findByIdentifier(ctx, 'code', identifier);
+    if (!identity) {
+      flow.messages.push(texts.noCodeCredentials());
+      return undefined;
+    }
+    // Kratos sends the code whatever the identity's state; a disabled one is refused at sign-in.
+    const code = issueCode(ctx, flow, identifier, identity.id);
+    flow.values.identifier = identifier;
+    flow.codeJustSent = true;
+    flow.transientPayload = {};
+    sendCode(ctx, 'login_code_valid', identifier, code);
+    flow.messages.push(texts.loginCodeSent());
+    return undefined;
+  }
+  flow.values.identifier = identifier;
+  const code = str(body.code) ?? '';
+  if (!code) flow.nodeMessages.code = [texts.required('code')];
+  else if (!identifier) flow.nodeMessages.identifier = [texts.required('identifier')];
+  if (!code || !identifier) return undefined;
+  if (flow.failedAttempts >= MAX_CODE_ATTEMPTS) {
+    flow.messages.push(texts.generic('The request was submitted too often. Please request another code.'));
+    return undefined;
+  }
+  const valid = consumeCode(ctx, flow, code);
+  flow.transientPayload = undefined;
+  if (!valid) {
+    flow.messages.push(texts.loginCodeInvalid());
+    return undefined;
+  }
+  const identity = ctx.state.identities.get(flow.code?.identityId ?? '');
+  if (!identity) throw errors.internal('The identity of this login flow no longer exists.');
+  if (identity.state !== 'active') throw errors.identityDisabled(identity.id);
+  // The code proves the address; Kratos marks it verified without a verification time.
+  for (const record of identity.verifiableAddresses) {
+    if (record.value !== flow.code?.address || record.verified) continue;
+    Object.assign(record, { verified: true, status: 'completed', updatedAt: ctx.now() });
+  }
+  flow.state = 'passed_challenge';
+  const session = issueSession(ctx, identity, 'code', req);
   await runWebHook(ctx, 'login', flow, identity, session);
   return { session, identity };
 }
@@ -202,7 +277,8 @@ function answerSuccess(
   flow: StoredFlow,
   result: LoginSuccess,
 ): void {
-  ctx.state.flows.delete(flow.id);
+  // A flow completed by code stays, passed (a second submission finds no strategy).
+  if (flow.active !== 'code') ctx.state.flows.delete(flow.id);
   if (flow.type === 'api') {
     // Kratos omits the identity while the session does not satisfy whoami's required AAL
     // (selfservice/flow/login/hook.go: "If AAL is not satisfied, we omit the identity").
@@ -213,7 +289,7 @@ function answerSuccess(
     res.status(200).json({
       session: sessionJson(ctx, result.session, { includeIdentity: !owesFactor, includeDevices: true }),
       session_token: result.session.token,
-      continue_with: [],
+      continue_with: flow.active === 'code' ? null : [],
     });
     return;
   }
