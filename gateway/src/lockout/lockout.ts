@@ -88,7 +88,9 @@ async function countFailure(deps: LockoutDeps, hash: string, now: Date): Promise
      RETURNING failures, locked_until`,
     [hash, now.toISOString(), deps.config.LOCKOUT_WINDOW_SECONDS],
   );
-  return rows[0]!;
+  const [row] = rows;
+  if (!row) throw new Error('account_lockouts: the upsert returned no row');
+  return row;
 }
 
 /** Sets the lock; only the one request that set it gets `true` (so one e-mail goes out). */

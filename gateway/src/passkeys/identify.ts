@@ -78,11 +78,13 @@ function decoyShape(deps: Pick<IdentifyDeps, 'passkeys' | 'clock'>): Promise<Dec
 function draw(weights: [number, number][], uniform: number): number {
   const total = weights.reduce((sum, [, w]) => sum + w, 0);
   let target = uniform * total;
+  let last = 0;
   for (const [value, weight] of weights) {
     if (target < weight) return value;
     target -= weight;
+    last = value;
   }
-  return weights[weights.length - 1]![0];
+  return last;
 }
 
 /**
