@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { loadPolicy } from './access/policy.js';
 import { createGuard } from './access/require-auth.js';
 import { stepUpMethods } from './stepup/methods.js';
+import { secondFactorsOf } from './factors/second-factors.js';
 import { createAuditLog } from './audit/audit-log.js';
 import { checkpointDir } from './audit/checkpoints.js';
 import type { Config } from './config.js';
@@ -92,6 +93,7 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
       clock,
       policy,
       stepUpMethods: (principal, auth) => stepUpMethods(deps, principal, auth),
+      hasSecondFactor: async (identityId) => (await secondFactorsOf(deps, identityId)).length > 0,
     }),
     mailer:
       overrides.mailer ??

@@ -49,10 +49,16 @@ export async function enrolTotp(browser: Browser): Promise<string> {
   return secret;
 }
 
-/** A user at aal1 with a password only (no second factor at all). */
+/**
+ * A user at aal1 with a password only (no second factor at all). The policy makes holders
+ * of an admin permission (admin, auditor) enrol one at once: their sign-in answers 403
+ * `mfa_enrollment_required`, and the session may only enrol a factor or sign out.
+ */
 export async function aal1User(gw: TestGateway, roles: string[] = []): Promise<TestUser> {
   const { id, email } = await seedIdentity(gw, { roles });
-  return { id, email, browser: await passwordLogin(gw, email) };
+  const mustEnrol = gw.deps.policy.mfaRequirement(roles)?.graceDays === 0;
+  const browser = await passwordLogin(gw, email, mustEnrol ? 403 : 200);
+  return { id, email, browser };
 }
 
 /** A user with TOTP enrolled whose current session has only the password: it owes the second factor. */

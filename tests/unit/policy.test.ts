@@ -172,6 +172,14 @@ describe('createPolicy (validation at startup)', () => {
     ['an unknown condition', { ...valid, permissions: { 'a:read': { mfa: true } } }, /a:read/],
     ['an aal that does not exist', { ...valid, permissions: { 'a:read': { aal: 'aal3' } } }, /aal/],
     ['signedInRoles naming an unknown role', { ...valid, signedInRoles: ['nobody'] }, /signedInRoles/],
+    [
+      'mandatoryMfa naming an unknown role',
+      { ...valid, mandatoryMfa: { roles: ['nobody'] } },
+      /mandatoryMfa/,
+    ],
+    ['a negative grace period', { ...valid, mandatoryMfa: { graceDays: -1 } }, /graceDays/],
+    ['a grace period that is not a date', { ...valid, mandatoryMfa: { since: 'soon' } }, /since/],
+    ['a way to exempt someone', { ...valid, mandatoryMfa: { exempt: ['a'] } }, /mandatoryMfa/],
   ];
   for (const [name, document, message] of broken) {
     it(`refuses ${name}, naming the problem`, () => {
@@ -188,5 +196,49 @@ describe('createPolicy (validation at startup)', () => {
       () => loadPolicy('does/not/exist.json'),
       (err: unknown) => err instanceof ConfigError && /POLICY_FILE/.test(err.message),
     );
+  });
+});
+
+describe('mandatory second factor (mandatoryMfa)', () => {
+  const roles = {
+    user: { permissions: ['jars:read'] },
+    support: { permissions: ['jars:read'] },
+    auditor: { permissions: ['admin:audit:read'] },
+    admin: { inherits: ['user'], permissions: ['admin:users:write'] },
+  };
+  const permissions = {
+    'jars:read': {},
+    'admin:audit:read': { aal: 'aal2' },
+    'admin:users:write': { aal: 'aal2' },
+  };
+  const withRule = (mandatoryMfa?: unknown) =>
+    createPolicy({ signedInRoles: ['user'], roles, permissions, ...(mandatoryMfa ? { mandatoryMfa } : {}) });
+
+  it('always covers roles that grant an admin permission, even when the policy names none', () => {
+    const policy = withRule();
+    assert.deepEqual(policy.mfaRequirement(['admin']), { graceDays: 0 });
+    assert.deepEqual(policy.mfaRequirement(['auditor']), { graceDays: 0 });
+    assert.equal(policy.mfaRequirement([]), undefined);
+    assert.equal(policy.mfaRequirement(['support']), undefined);
+  });
+
+  it('covers the roles it names, or everyone, with their grace period and start', () => {
+    const byRole = withRule({ roles: ['support'], graceDays: 14, since: '2026-12-01T00:00:00Z' });
+    assert.deepEqual(byRole.mfaRequirement(['support']), {
+      graceDays: 14,
+      since: new Date('2026-12-01T00:00:00Z'),
+    });
+    assert.equal(byRole.mfaRequirement([]), undefined);
+    assert.deepEqual(byRole.mfaRequirement(['admin'])?.graceDays, 14);
+    const everyone = withRule({ allUsers: true, graceDays: 7 });
+    assert.deepEqual(everyone.mfaRequirement([]), { graceDays: 7 });
+    // A role every signed-in person has covers everyone.
+    assert.deepEqual(withRule({ roles: ['user'] }).mfaRequirement([]), { graceDays: 0 });
+  });
+
+  it('the checked-in policy requires it of administrators and auditors only', () => {
+    assert.ok(policy.mfaRequirement(['admin']));
+    assert.ok(policy.mfaRequirement(['auditor']));
+    assert.equal(policy.mfaRequirement([]), undefined);
   });
 });

@@ -4,7 +4,7 @@ import { gw } from './gateway';
 import { Jars } from './screens/Jars';
 import { Profile } from './screens/Profile';
 import { Recovery } from './screens/Recovery';
-import { PasswordForm, Security } from './screens/Security';
+import { AuthenticatorApp, PasswordForm, Security } from './screens/Security';
 import { Sessions } from './screens/Sessions';
 import { SignIn } from './screens/SignIn';
 import { SignUp } from './screens/SignUp';
@@ -44,6 +44,38 @@ function FinishSignUp() {
         Sign out
       </button>
     </Card>
+  );
+}
+
+/** The policy's second factor is overdue: only enrolment (or signing out) goes on from here. */
+function EnrolSecondFactor() {
+  const { signedIn, signOut } = useSession();
+  const task = useTask();
+  return (
+    <>
+      <Card title="Add a second factor to go on" id="enrol-second-factor">
+        <p>
+          This account must have a second factor: a passkey (your fingerprint, face or device PIN) or an
+          authenticator app. Add one now; it is asked for from your next sign-in.
+        </p>
+        <button
+          type="button"
+          className="primary"
+          disabled={task.busy}
+          onClick={async () => {
+            const result = await task.run(() => registerPasskey(gw));
+            if (result?.ok) signedIn(result.data);
+          }}
+        >
+          Add a passkey
+        </button>
+        <Notice task={task} />
+        <button type="button" className="link" onClick={() => void signOut()}>
+          Sign out
+        </button>
+      </Card>
+      <AuthenticatorApp enrolOnly />
+    </>
   );
 }
 
@@ -90,12 +122,20 @@ export function App() {
         </button>
       </Card>
     );
+  else if (state.status === 'enrol') main = <EnrolSecondFactor />;
   else if (session?.passkeyEnrollmentRequired) main = <FinishSignUp />;
   else if (session?.passwordChangeRequired)
     main = <PasswordForm intro="Your password must be changed before you go on." />;
   else
     main = (
       <>
+        {session?.mfaEnrollmentDueAt && (
+          <p className="notice" role="status" id="mfa-due">
+            Add a second factor (a passkey or an authenticator app) by{' '}
+            {new Date(session.mfaEnrollmentDueAt).toLocaleDateString()}: after that this account can only add
+            one or sign out.
+          </p>
+        )}
         <nav className="tabs" aria-label="Sections">
           {TABS.map((t) => (
             <button

@@ -8,6 +8,8 @@ export type SessionState =
   | { status: 'signed-out' }
   /** Signed in with a first factor; the second is owed (`methods` can pay it). */
   | { status: 'second-factor'; methods: string[] }
+  /** The policy requires a second factor of this account, and its grace period is over. */
+  | { status: 'enrol'; dueAt: string }
   | { status: 'signed-in'; session: Session }
   | { status: 'error'; message: string };
 
@@ -42,6 +44,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     if (error.kind === 'api' && error.code === 'unauthenticated') return setState({ status: 'signed-out' });
     if (error.kind === 'api' && error.code === 'aal2_required')
       return setState({ status: 'second-factor', methods: methodsOf(error.details) });
+    if (error.kind === 'api' && error.code === 'mfa_enrollment_required')
+      return setState({ status: 'enrol', dueAt: String(error.details?.dueAt ?? '') });
     setState({ status: 'error', message: errorText(error) });
   }, []);
 

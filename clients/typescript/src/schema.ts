@@ -10,7 +10,7 @@ export interface paths {
     };
     /**
      * The signed-in principal
-     * @description 401 when nobody is signed in; 403 `aal2_required` while the sign-in still owes its second factor.
+     * @description 401 when nobody is signed in; 403 `aal2_required` while the sign-in still owes its second factor; 403 `mfa_enrollment_required` once the policy’s grace period for a second factor is over and the account has none.
      */
     get: operations['getSession'];
     put?: never;
@@ -861,6 +861,11 @@ export interface components {
        * @constant
        */
       emailVerificationRequired?: true;
+      /**
+       * Format: date-time
+       * @description The policy requires a second factor of this account and it has none yet: by this time it must enrol one (a passkey or an authenticator app); afterwards only enrolment and sign-out answer (403 `mfa_enrollment_required`).
+       */
+      mfaEnrollmentDueAt?: string;
     };
     /**
      * @description Authenticator assurance level.
@@ -894,6 +899,15 @@ export interface components {
       error: {
         /** @enum {string} */
         code: 'aal2_required';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    MfaEnrollmentRequiredError: {
+      error: {
+        /** @enum {string} */
+        code: 'mfa_enrollment_required';
         /** @description A sentence safe to show to the user. */
         message: string;
         details?: components['schemas']['ErrorDetails'];
@@ -1321,6 +1335,11 @@ export interface components {
        * @constant
        */
       emailVerificationRequired?: true;
+      /**
+       * Format: date-time
+       * @description The policy requires a second factor of this account and it has none yet: by this time it must enrol one (a passkey or an authenticator app); afterwards only enrolment and sign-out answer (403 `mfa_enrollment_required`).
+       */
+      mfaEnrollmentDueAt?: string;
       /** @description Passkeys registered before the address was proven, removed now. */
       removedPasskeys: components['schemas']['RemovedPasskey'][];
     };
@@ -1567,6 +1586,11 @@ export interface components {
        * @constant
        */
       emailVerificationRequired?: true;
+      /**
+       * Format: date-time
+       * @description The policy requires a second factor of this account and it has none yet: by this time it must enrol one (a passkey or an authenticator app); afterwards only enrolment and sign-out answer (403 `mfa_enrollment_required`).
+       */
+      mfaEnrollmentDueAt?: string;
       /** @description Passkeys registered before the address was proven, removed now. */
       removedPasskeys: components['schemas']['RemovedPasskey'][];
     };
@@ -1769,15 +1793,6 @@ export interface components {
       /** Format: date-time */
       createdAt: string;
     };
-    MfaEnrollmentRequiredError: {
-      error: {
-        /** @enum {string} */
-        code: 'mfa_enrollment_required';
-        /** @description A sentence safe to show to the user. */
-        message: string;
-        details?: components['schemas']['ErrorDetails'];
-      };
-    };
     UserDetails: {
       id: string;
       email: string;
@@ -1906,13 +1921,14 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `mfa_enrollment_required`. */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Aal2RequiredError'];
+          'application/json':
+            components['schemas']['Aal2RequiredError'] | components['schemas']['MfaEnrollmentRequiredError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -1982,7 +1998,7 @@ export interface operations {
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `identity_service_refused`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -1993,6 +2009,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
@@ -2104,7 +2121,7 @@ export interface operations {
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `csrf_failed`, `identity_service_refused`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -2115,6 +2132,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['IdentityServiceRefusedError'];
         };
@@ -2518,7 +2536,7 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `forbidden`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -2529,6 +2547,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['ForbiddenError'];
         };
       };
@@ -2873,14 +2892,17 @@ export interface operations {
           'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `identity_service_refused`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `mfa_enrollment_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
           'application/json':
-            components['schemas']['CsrfFailedError'] | components['schemas']['IdentityServiceRefusedError'];
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description Not found. Codes: `identity_service_refused`. */
@@ -3028,16 +3050,17 @@ export interface operations {
             | components['schemas']['InvalidCredentialsError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `identity_service_refused`, `aal2_required`, `account_inactive`, `password_change_required`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `mfa_enrollment_required`, `csrf_failed`, `identity_service_refused`, `account_inactive`, `password_change_required`. */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
           'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['IdentityServiceRefusedError']
-            | components['schemas']['Aal2RequiredError']
             | components['schemas']['AccountInactiveError']
             | components['schemas']['PasswordChangeRequiredError'];
         };
@@ -3638,18 +3661,19 @@ export interface operations {
             | components['schemas']['PasskeyNotRecognizedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `identity_service_refused`, `account_inactive`, `passkey_cloned`, `aal2_required`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `mfa_enrollment_required`, `csrf_failed`, `identity_service_refused`, `account_inactive`, `passkey_cloned`. */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
           'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['AccountInactiveError']
-            | components['schemas']['PasskeyClonedError']
-            | components['schemas']['Aal2RequiredError'];
+            | components['schemas']['PasskeyClonedError'];
         };
       };
       /** @description Not found. Codes: `identity_service_refused`. */
@@ -3937,7 +3961,7 @@ export interface operations {
             | components['schemas']['PasskeyNotRecognizedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `csrf_failed`, `passkey_not_yours`, `passkey_cloned`, `factor_enrolled_in_this_session`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `mfa_enrollment_required`, `csrf_failed`, `passkey_not_yours`, `passkey_cloned`, `factor_enrolled_in_this_session`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -3945,6 +3969,7 @@ export interface operations {
         content: {
           'application/json':
             | components['schemas']['Aal2RequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['PasskeyNotYoursError']
             | components['schemas']['PasskeyClonedError']
@@ -4059,7 +4084,7 @@ export interface operations {
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `csrf_failed`, `identity_service_refused`, `factor_enrolled_in_this_session`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `mfa_enrollment_required`, `csrf_failed`, `identity_service_refused`, `factor_enrolled_in_this_session`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4067,6 +4092,7 @@ export interface operations {
         content: {
           'application/json':
             | components['schemas']['Aal2RequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['FactorEnrolledInThisSessionError'];
@@ -4220,7 +4246,7 @@ export interface operations {
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `csrf_failed`, `identity_service_refused`, `factor_enrolled_in_this_session`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `mfa_enrollment_required`, `csrf_failed`, `identity_service_refused`, `factor_enrolled_in_this_session`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4228,6 +4254,7 @@ export interface operations {
         content: {
           'application/json':
             | components['schemas']['Aal2RequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['FactorEnrolledInThisSessionError'];
@@ -4357,7 +4384,7 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4367,7 +4394,8 @@ export interface operations {
             | components['schemas']['Aal2RequiredError']
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
-            | components['schemas']['EmailVerificationRequiredError'];
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
@@ -4470,7 +4498,7 @@ export interface operations {
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4481,6 +4509,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['IdentityServiceRefusedError'];
@@ -4615,7 +4644,7 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4626,6 +4655,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['CsrfFailedError'];
         };
@@ -4730,7 +4760,7 @@ export interface operations {
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4741,6 +4771,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['IdentityServiceRefusedError'];
@@ -4880,7 +4911,7 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `csrf_failed`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `csrf_failed`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4891,6 +4922,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['CsrfFailedError'];
         };
       };
@@ -5150,16 +5182,17 @@ export interface operations {
           'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `identity_service_refused`, `aal2_required`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `mfa_enrollment_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
         };
         content: {
           'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['CsrfFailedError']
-            | components['schemas']['IdentityServiceRefusedError']
-            | components['schemas']['Aal2RequiredError'];
+            | components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description Not found. Codes: `identity_service_refused`. */
@@ -5614,7 +5647,7 @@ export interface operations {
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `csrf_failed`, `identity_service_refused`, `reauthentication_required`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `csrf_failed`, `identity_service_refused`, `reauthentication_required`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5625,6 +5658,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['ReauthenticationRequiredError'];
@@ -5764,7 +5798,7 @@ export interface operations {
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5775,6 +5809,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['IdentityServiceRefusedError'];
@@ -5907,7 +5942,7 @@ export interface operations {
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5918,6 +5953,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['IdentityServiceRefusedError'];
@@ -6051,7 +6087,7 @@ export interface operations {
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6062,6 +6098,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['IdentityServiceRefusedError'];
@@ -6204,7 +6241,7 @@ export interface operations {
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6215,6 +6252,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['IdentityServiceRefusedError'];
@@ -6349,7 +6387,7 @@ export interface operations {
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6360,6 +6398,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['IdentityServiceRefusedError'];
@@ -6478,7 +6517,7 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `forbidden`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6489,6 +6528,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['ForbiddenError'];
         };
       };
@@ -6568,7 +6608,7 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `csrf_failed`, `forbidden`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `csrf_failed`, `forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6579,6 +6619,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['ForbiddenError'];
         };
@@ -6659,7 +6700,7 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `forbidden`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6670,6 +6711,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['ForbiddenError'];
         };
       };
@@ -6750,7 +6792,7 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `csrf_failed`, `forbidden`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `csrf_failed`, `forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6761,6 +6803,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['ForbiddenError'];
         };
@@ -6870,7 +6913,7 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `csrf_failed`, `forbidden`, `reauthentication_required`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `csrf_failed`, `forbidden`, `reauthentication_required`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6881,6 +6924,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['ForbiddenError']
             | components['schemas']['ReauthenticationRequiredError'];
@@ -6971,7 +7015,7 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `forbidden`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6982,6 +7026,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['ForbiddenError'];
         };
       };
@@ -7076,7 +7121,7 @@ export interface operations {
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `csrf_failed`, `identity_service_refused`, `forbidden`, `reauthentication_required`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `csrf_failed`, `identity_service_refused`, `forbidden`, `reauthentication_required`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7087,6 +7132,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['IdentityServiceRefusedError']
             | components['schemas']['ForbiddenError']
@@ -7219,7 +7265,7 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `csrf_failed`, `forbidden`, `reauthentication_required`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `csrf_failed`, `forbidden`, `reauthentication_required`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7230,6 +7276,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['ForbiddenError']
             | components['schemas']['ReauthenticationRequiredError'];
@@ -7320,7 +7367,7 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `forbidden`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7331,6 +7378,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['ForbiddenError'];
         };
       };
@@ -7422,7 +7470,7 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `csrf_failed`, `forbidden`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `csrf_failed`, `forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7433,6 +7481,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['ForbiddenError'];
         };
@@ -7532,7 +7581,7 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `forbidden`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7543,6 +7592,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['ForbiddenError'];
         };
       };
@@ -7629,7 +7679,7 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `csrf_failed`, `forbidden`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `csrf_failed`, `forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7640,6 +7690,7 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['ForbiddenError'];
         };
@@ -7744,7 +7795,7 @@ export interface operations {
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`, `identity_service_refused`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `forbidden`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7755,8 +7806,8 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
-            | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['ForbiddenError']
             | components['schemas']['IdentityServiceRefusedError'];
         };
@@ -7868,7 +7919,7 @@ export interface operations {
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`, `identity_service_refused`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `forbidden`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7879,8 +7930,8 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
-            | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['ForbiddenError']
             | components['schemas']['IdentityServiceRefusedError'];
         };
@@ -8003,7 +8054,7 @@ export interface operations {
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`, `csrf_failed`, `identity_service_refused`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `forbidden`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8014,8 +8065,8 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
-            | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['ForbiddenError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['IdentityServiceRefusedError'];
@@ -8150,7 +8201,7 @@ export interface operations {
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`, `csrf_failed`, `identity_service_refused`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `forbidden`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8161,8 +8212,8 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
-            | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['ForbiddenError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['IdentityServiceRefusedError'];
@@ -8295,7 +8346,7 @@ export interface operations {
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`, `csrf_failed`, `identity_service_refused`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `forbidden`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8306,8 +8357,8 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
-            | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['ForbiddenError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['IdentityServiceRefusedError'];
@@ -8442,7 +8493,7 @@ export interface operations {
             | components['schemas']['IdentityServiceRefusedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`, `csrf_failed`, `identity_service_refused`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `forbidden`, `csrf_failed`, `identity_service_refused`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8453,8 +8504,8 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
-            | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['ForbiddenError']
             | components['schemas']['CsrfFailedError']
             | components['schemas']['IdentityServiceRefusedError'];
@@ -8573,7 +8624,7 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8584,8 +8635,8 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
-            | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['ForbiddenError'];
         };
       };
@@ -8663,7 +8714,7 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8674,8 +8725,8 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
-            | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['ForbiddenError'];
         };
       };
@@ -8735,7 +8786,7 @@ export interface operations {
           'application/json': components['schemas']['UnauthenticatedError'];
         };
       };
-      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `reauthentication_required`, `mfa_enrollment_required`, `forbidden`. */
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8746,8 +8797,8 @@ export interface operations {
             | components['schemas']['PasskeyEnrollmentRequiredError']
             | components['schemas']['PasswordChangeRequiredError']
             | components['schemas']['EmailVerificationRequiredError']
-            | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
             | components['schemas']['ForbiddenError'];
         };
       };

@@ -44,10 +44,33 @@ const policySchema = z
         .strict(),
     ),
     permissions: z.record(permissionName, conditionsSchema),
+    /**
+     * Who must enrol a second factor, and by when: every signed-in person (`allUsers`) or
+     * the holders of `roles`, `graceDays` after their account was created (or after
+     * `since`, when that is later). Roles that grant any `admin:` permission are always
+     * included: administrators can never be exempt.
+     */
+    mandatoryMfa: z
+      .object({
+        $comment: z.string().optional(),
+        allUsers: z.boolean().default(false),
+        roles: z.array(roleName).default([]),
+        graceDays: z.number().int().min(0).max(365).default(0),
+        since: z.iso.datetime({ offset: true }).optional(),
+      })
+      .strict()
+      .default({ allUsers: false, roles: [], graceDays: 0 }),
   })
   .strict();
 
-export type Conditions = z.infer<typeof conditionsSchema>;
+/** A second factor someone must enrol: when the grace period began and how long it lasts. */
+interface MfaRequirement {
+  graceDays: number;
+  /** The grace period starts at the later of this and the account's creation. */
+  since?: Date;
+}
+
+type Conditions = z.infer<typeof conditionsSchema>;
 
 /** Who asks: the parts of a principal the policy reads. */
 export interface Subject {
@@ -63,7 +86,7 @@ export interface ResourceAttributes {
   restricted?: boolean;
 }
 
-export type Refusal = 'unknown_permission' | 'no_role' | 'aal2_required' | 'email_not_verified' | 'not_owner';
+type Refusal = 'unknown_permission' | 'no_role' | 'aal2_required' | 'email_not_verified' | 'not_owner';
 export type Decision = { allowed: true } | { allowed: false; reason: Refusal };
 
 /** A validated policy, ready to answer questions. */
@@ -78,6 +101,8 @@ export interface Policy {
    * is "allowed on some resource", which is what a route guard can know.
    */
   authorize(subject: Subject, permission: string, resource?: ResourceAttributes): Decision;
+  /** Whether holders of `roles` must enrol a second factor, and their grace period; undefined: they need not. */
+  mfaRequirement(roles: string[]): MfaRequirement | undefined;
 }
 
 function crossCheck(doc: z.infer<typeof policySchema>): string[] {
@@ -91,6 +116,8 @@ function crossCheck(doc: z.infer<typeof policySchema>): string[] {
   }
   for (const role of doc.signedInRoles)
     if (!doc.roles[role]) problems.push(`signedInRoles names unknown role ${role}`);
+  for (const role of doc.mandatoryMfa.roles)
+    if (!doc.roles[role]) problems.push(`mandatoryMfa names unknown role ${role}`);
   return problems;
 }
 
@@ -137,9 +164,30 @@ export function createPolicy(document: unknown, source = 'policy'): Policy {
       for (const p of granted.get(role) ?? []) out.add(p);
     return out;
   };
+  const mfa = doc.mandatoryMfa;
+  const mandated = new Set(mfa.roles);
+  const requirement: MfaRequirement = {
+    graceDays: mfa.graceDays,
+    ...(mfa.since !== undefined && { since: new Date(mfa.since) }),
+  };
+  // Asked on every session check: answered once per set of roles.
+  const mustEnrolByRoles = new Map<string, boolean>();
+  const mustEnrol = (roles: string[]) => {
+    const key = roles.join(',');
+    let must = mustEnrolByRoles.get(key);
+    if (must === undefined) {
+      must =
+        mfa.allUsers ||
+        [...doc.signedInRoles, ...roles].some((r) => mandated.has(r)) ||
+        [...permissionsOf(roles)].some((p) => p.startsWith('admin:'));
+      if (mustEnrolByRoles.size < 1000) mustEnrolByRoles.set(key, must);
+    }
+    return must;
+  };
   return {
     roles: Object.keys(doc.roles),
     permissionsOf,
+    mfaRequirement: (roles) => (mustEnrol(roles) ? requirement : undefined),
     authorize(subject, permission, resource) {
       const conditions = doc.permissions[permission];
       if (!conditions) return { allowed: false, reason: 'unknown_permission' };

@@ -2,13 +2,16 @@ import type { RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import { secondFactorsOf, type FactorDeps } from '../factors/second-factors.js';
 import type { Principal } from '../session/principal.js';
-import type { Caller, Guard } from './require-auth.js';
+import type { AuthRequirement, Caller, Guard } from './require-auth.js';
 
 /** What a privileged check needs. */
-export type PrivilegedDeps = FactorDeps & {
+type PrivilegedDeps = FactorDeps & {
   guard: Guard;
   config: Pick<Config, 'PRIVILEGED_MAX_AGE_SECONDS'>;
 };
+
+/** Sessions a privileged act is also open to (see `AuthRequirement`). */
+type PrivilegedOptions = Pick<AuthRequirement, 'allowIncomplete' | 'enrolment'>;
 
 /**
  * A privileged act (adding or removing a factor, changing the e-mail address or the
@@ -19,21 +22,22 @@ export type PrivilegedDeps = FactorDeps & {
 export async function checkPrivileged(
   deps: PrivilegedDeps,
   caller: Caller,
-  options: { allowIncomplete?: boolean } = {},
+  options: PrivilegedOptions = {},
 ): Promise<Principal> {
   const { guard } = deps;
-  const { allowIncomplete } = options;
-  const principal = await guard.check(caller, { allowIncomplete });
+  const { allowIncomplete, enrolment } = options;
+  const principal = await guard.check(caller, { allowIncomplete, enrolment });
   if (principal.aal !== 'aal2' && (await secondFactorsOf(deps, principal.identityId)).length > 0)
-    await guard.check(caller, { aal: 'aal2', allowIncomplete });
-  return guard.check(caller, { allowIncomplete, maxAgeSeconds: deps.config.PRIVILEGED_MAX_AGE_SECONDS });
+    await guard.check(caller, { aal: 'aal2', allowIncomplete, enrolment });
+  return guard.check(caller, {
+    allowIncomplete,
+    enrolment,
+    maxAgeSeconds: deps.config.PRIVILEGED_MAX_AGE_SECONDS,
+  });
 }
 
 /** Route guard form of `checkPrivileged`. */
-export function requirePrivileged(
-  deps: PrivilegedDeps,
-  options: { allowIncomplete?: boolean } = {},
-): RequestHandler {
+export function requirePrivileged(deps: PrivilegedDeps, options: PrivilegedOptions = {}): RequestHandler {
   return async (req, _res, next) => {
     try {
       await checkPrivileged(deps, req, options);

@@ -16,6 +16,8 @@ export interface AuthRequirement {
   permission?: string;
   /** Allows sessions that still owe a second factor, a first passkey or a password change (step-up, logout). */
   allowIncomplete?: boolean;
+  /** Enrols a second factor: open to a session whose mandatory enrolment is overdue. */
+  enrolment?: boolean;
 }
 
 /**
@@ -29,11 +31,24 @@ export interface Caller {
 }
 
 /** What the guard is built from, once, at assembly. */
-export interface GuardDeps {
+interface GuardDeps {
   clock: () => Date;
-  policy: Pick<Policy, 'authorize'>;
+  policy: Pick<Policy, 'authorize' | 'mfaRequirement'>;
   /** The factors a session could step up with (stepup/), looked up only when a guard refuses. */
   stepUpMethods(principal: Principal | undefined, auth: GatewayAuth | undefined): Promise<string[]>;
+  /** Whether the account has a second factor now (factors/second-factors.ts). */
+  hasSecondFactor(identityId: string): Promise<boolean>;
+}
+
+/** The second factors a session whose mandatory enrolment is due may enrol. */
+const ENROLLABLE_FACTORS = ['passkey', 'totp'] as const;
+
+/** Where a caller stands with the policy's mandatory second factor. */
+interface MfaEnrollment {
+  /** When the grace period ends (ISO 8601). */
+  dueAt: string;
+  /** Past `dueAt`: the session may only enrol a factor or sign out. */
+  overdue: boolean;
 }
 
 /**
@@ -42,17 +57,33 @@ export interface GuardDeps {
  */
 export interface Guard {
   /**
-   * Throws the AppError that `need` says `subject` fails (401 `unauthenticated`, 403
+   * Throws the AppError that `need` says `caller` fails (401 `unauthenticated`, 403
    * `aal2_required` with the methods that can step up, `reauthentication_required`,
-   * `forbidden`, or the sign-up or password change still owed), or returns the principal.
+   * `forbidden`, `mfa_enrollment_required`, or the sign-up or password change still owed), or
+   * returns the principal.
    */
-  check(subject: Caller, need?: AuthRequirement): Promise<Principal>;
+  check(caller: Caller, need?: AuthRequirement): Promise<Principal>;
   /** Route guard form of `check`. */
   require(need?: AuthRequirement): RequestHandler;
-  /** The policy's decision for the subject's principal; without one, nothing is allowed. */
-  authorize(subject: Caller, permission: string, resource?: ResourceAttributes): Decision;
-  /** The factors the subject could step up with. */
-  stepUpMethods(subject: Caller): Promise<string[]>;
+  /** The policy's decision for the caller's principal; without one, nothing is allowed. */
+  authorize(caller: Caller, permission: string, resource?: ResourceAttributes): Decision;
+  /** The factors the caller could step up with. */
+  stepUpMethods(caller: Caller): Promise<string[]>;
+  /**
+   * The policy's mandatory second factor for the caller: undefined when it does not apply,
+   * or the caller has a second factor (or owes one it has, or signed in with one).
+   */
+  mfaEnrollment(caller: Caller): Promise<MfaEnrollment | undefined>;
+}
+
+/** 403 `mfa_enrollment_required`: the policy's grace period for a second factor is over. */
+export function mfaEnrollmentRequired(due: MfaEnrollment): AppError {
+  return new AppError(
+    'mfa_enrollment_required',
+    403,
+    'A second factor is required: add a passkey or an authenticator app to continue.',
+    { details: { methods: [...ENROLLABLE_FACTORS], dueAt: due.dueAt } },
+  );
 }
 
 export function createGuard(deps: GuardDeps): Guard {
@@ -61,6 +92,25 @@ export function createGuard(deps: GuardDeps): Guard {
     s.principal
       ? deps.policy.authorize(s.principal, permission, resource)
       : { allowed: false, reason: 'no_role' };
+
+  const DAY_MS = 86_400_000;
+  const mfaEnrollment = async (s: Caller): Promise<MfaEnrollment | undefined> => {
+    const p = s.principal;
+    if (!p || p.aal === 'aal2' || p.secondFactorRequired) return undefined;
+    const rule = deps.policy.mfaRequirement(p.roles);
+    if (!rule) return undefined;
+    // Looked up only for an aal1 session that owes nothing, of someone the rule covers.
+    if (await deps.hasSecondFactor(p.identityId)) return undefined;
+    const now = deps.clock().getTime();
+    // An account is never younger than now: a clock behind the identity service's shortens no grace.
+    const created = Math.min(Date.parse(p.accountCreatedAt ?? '') || 0, now);
+    const dueAt = Math.max(created, rule.since?.getTime() ?? 0) + rule.graceDays * DAY_MS;
+    return { dueAt: new Date(dueAt).toISOString(), overdue: now >= dueAt };
+  };
+  const refuseOverdue = async (s: Caller) => {
+    const due = await mfaEnrollment(s);
+    if (due?.overdue) throw mfaEnrollmentRequired(due);
+  };
 
   const check = async (s: Caller, need: AuthRequirement = {}): Promise<Principal> => {
     const p = s.principal;
@@ -87,6 +137,7 @@ export function createGuard(deps: GuardDeps): Guard {
     if (p.emailVerificationRequired && !need.allowIncomplete) {
       throw new AppError('email_verification_required', 403, 'Verify your e-mail address to continue.');
     }
+    if (!need.allowIncomplete && !need.enrolment) await refuseOverdue(s);
     if (need.maxAgeSeconds !== undefined) {
       const age = (deps.clock().getTime() - Date.parse(p.authenticatedAt)) / 1000;
       if (age > need.maxAgeSeconds) {
@@ -108,6 +159,7 @@ export function createGuard(deps: GuardDeps): Guard {
     check,
     authorize,
     stepUpMethods,
+    mfaEnrollment,
     require:
       (need = {}) =>
       async (req: Request, _res: Response, next: NextFunction) => {

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { z } from 'zod';
-import { principalOf, type Guard } from './require-auth.js';
+import { mfaEnrollmentRequired, principalOf, type Guard } from './require-auth.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { AuditEventType } from '../audit/event-types.js';
 import type { Config } from '../config.js';
@@ -23,7 +23,7 @@ export const verifyQuery = z.object({
 });
 
 /** What the session routes use. */
-export type SessionRouteDeps = PrincipalDeps & {
+type SessionRouteDeps = PrincipalDeps & {
   guard: Guard;
   audit: AuditLog;
   config: Pick<Config, 'https'>;
@@ -54,7 +54,10 @@ function clearCookies(res: Response, deps: { config: Pick<Config, 'https'> }) {
 async function sessionAnswer(deps: { guard: Guard }, req: Request) {
   const principal = await deps.guard.check(req, { allowIncomplete: true });
   if (principal.secondFactorRequired) await deps.guard.check(req, { aal: 'aal2', allowIncomplete: true });
-  return sessionBody(principal);
+  // A second factor the policy makes mandatory: announced during its grace period, then owed.
+  const due = await deps.guard.mfaEnrollment(req);
+  if (due?.overdue) throw mfaEnrollmentRequired(due);
+  return { ...sessionBody(principal), ...(due && { mfaEnrollmentDueAt: due.dueAt }) };
 }
 
 /** Re-reads the principal after the session changed (login, step-up) and answers with it. */
@@ -109,7 +112,7 @@ export function registerSessionRoutes(router: Router, deps: SessionRouteDeps) {
 }
 
 /** What the session checks run before they answer: CORS, the session, the principal. */
-export interface CheckPrelude {
+interface CheckPrelude {
   cors(req: Request, res: Response): void;
   loadSession(req: Request, res: Response): Promise<void>;
 }

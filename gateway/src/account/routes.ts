@@ -33,14 +33,15 @@ const CODE_SENT = {
 };
 
 /** What the account routes use. */
-export type AccountRouteDeps = AccountDeps &
+type AccountRouteDeps = AccountDeps &
   PrincipalDeps & { guard: Guard; config: Pick<Config, 'PRIVILEGED_MAX_AGE_SECONDS'> };
 
 /** Recovery, verification, profile, password, TOTP and backup codes. */
 export function registerAccountRoutes(router: Router, deps: AccountRouteDeps) {
   const signedIn = deps.guard.require();
-  // Enrolling a factor: aal2 once the account has one, recent authentication always.
-  const privileged = requirePrivileged(deps);
+  // Enrolling a factor: aal2 once the account has one, recent authentication always; open
+  // to a session whose mandatory second factor is overdue (that is the way out of it).
+  const enrolment = requirePrivileged(deps, { enrolment: true });
   const recentAal2 = deps.guard.require({
     aal: 'aal2',
     maxAgeSeconds: deps.config.PRIVILEGED_MAX_AGE_SECONDS,
@@ -87,13 +88,13 @@ export function registerAccountRoutes(router: Router, deps: AccountRouteDeps) {
     res.json(await freshSessionAnswer(deps, req));
   });
 
-  router.post('/mfa/totp', privileged, async (req, res) => {
+  router.post('/mfa/totp', enrolment, async (req, res) => {
     const enrollment = await startTotpEnrollment(deps, contextOf(req), await caller(req));
     res.setHeader('Cache-Control', 'no-store');
     res.json(enrollment);
   });
 
-  router.post('/mfa/totp/confirm', privileged, async (req, res) => {
+  router.post('/mfa/totp/confirm', enrolment, async (req, res) => {
     const principal = await caller(req);
     const { code } = parseBody(codeBody(totpCode), req.body);
     await confirmTotpEnrollment(deps, contextOf(req), principal, code);
@@ -105,7 +106,7 @@ export function registerAccountRoutes(router: Router, deps: AccountRouteDeps) {
     res.status(204).end();
   });
 
-  router.post('/mfa/backup-codes', privileged, async (req, res) => {
+  router.post('/mfa/backup-codes', enrolment, async (req, res) => {
     const codes = await regenerateBackupCodes(deps, contextOf(req), await caller(req));
     res.setHeader('Cache-Control', 'no-store');
     res.status(201).json({ codes });

@@ -40,9 +40,24 @@ async function aalRefusal(deps: AdminGuardDeps, req: Request, identityId: string
  */
 export function requireAdmin(deps: AdminGuardDeps, permission: string): RequestHandler {
   return async (req, _res, next) => {
+    const denied = (identityId: string, reason: string) =>
+      deps.audit.record({
+        type: 'admin.denied',
+        outcome: 'denied',
+        identityId,
+        actorId: identityId,
+        ip: req.ip,
+        requestId: req.requestId,
+        details: { permission, reason, path: req.originalUrl.split('?')[0] },
+      });
     try {
       const { guard } = deps;
-      const principal = await guard.check(req);
+      const principal = await guard.check(req).catch(async (err: unknown) => {
+        // The policy's mandatory second factor, overdue: a signed-in caller's refusal is audited too.
+        if (err instanceof AppError && err.code === 'mfa_enrollment_required' && req.principal)
+          await denied(req.principal.identityId, err.code);
+        throw err;
+      });
       const decision = guard.authorize(req, permission);
       if (decision.allowed) {
         // Every admin call is a privileged act: the aal2 sign-in must also be recent.
@@ -51,15 +66,7 @@ export function requireAdmin(deps: AdminGuardDeps, permission: string): RequestH
       }
       const refusal =
         decision.reason === 'aal2_required' ? await aalRefusal(deps, req, principal.identityId) : forbidden();
-      await deps.audit.record({
-        type: 'admin.denied',
-        outcome: 'denied',
-        identityId: principal.identityId,
-        actorId: principal.identityId,
-        ip: req.ip,
-        requestId: req.requestId,
-        details: { permission, reason: refusal.code, path: req.originalUrl.split('?')[0] },
-      });
+      await denied(principal.identityId, refusal.code);
       next(refusal);
     } catch (err) {
       next(err);

@@ -16,13 +16,15 @@ import {
   type ErrorCodes,
 } from './errors.js';
 import { operations, type Access, type Operation } from './operations.js';
+import { recoveryCompleted } from '../account/schemas.js';
+import { sessionResponse } from '../session/schemas.js';
 
 const ACCESS_ERRORS: Record<Access, ErrorCodes> = {
   public: {},
   incomplete: { 401: ['unauthenticated'], 403: ['aal2_required'] },
   session: SIGNED_IN_ERRORS,
   privileged: PRIVILEGED_ERRORS,
-  admin: mergeErrors(PRIVILEGED_ERRORS, { 403: ['mfa_enrollment_required', 'forbidden'] }),
+  admin: mergeErrors(PRIVILEGED_ERRORS, { 403: ['forbidden'] }),
 };
 
 const STATUS_TEXT: Record<number, string> = {
@@ -49,10 +51,15 @@ const KRATOS_REFUSALS: ErrorCodes = Object.fromEntries(
   [400, 401, 403, 404, 409, 410, 422].map((status) => [status, ['identity_service_refused']]),
 );
 
+/** Operations that answer with the session: it may still owe a second factor, or its enrolment. */
+const answersSession = (op: Operation) =>
+  op.success.schema === sessionResponse || op.success.schema === recoveryCompleted;
+
 /** Every code an operation can answer, status by status. */
 function errorCodesOf(op: Operation): ErrorCodes {
   return mergeErrors(
     ACCESS_ERRORS[op.access],
+    answersSession(op) ? { 403: ['aal2_required', 'mfa_enrollment_required'] } : {},
     writes(op) ? WRITE_ERRORS : {},
     op.rateLimited ? { 429: ['rate_limited'] } : {},
     op.kratos ? KRATOS_REFUSALS : {},

@@ -57,6 +57,7 @@ export const SIGNED_IN_ERRORS: ErrorCodes = {
     'passkey_enrollment_required',
     'password_change_required',
     'email_verification_required',
+    'mfa_enrollment_required',
   ],
 };
 

@@ -120,7 +120,7 @@ export const operations: Operation[] = [
     tag: 'session',
     summary: 'The signed-in principal',
     description:
-      '401 when nobody is signed in; 403 `aal2_required` while the sign-in still owes its second factor.',
+      '401 when nobody is signed in; 403 `aal2_required` while the sign-in still owes its second factor; 403 `mfa_enrollment_required` once the policy’s grace period for a second factor is over and the account has none.',
     access: 'public',
     success: { status: 200, description: 'The session.', schema: sessionResponse },
     errors: { 401: ['unauthenticated'], 403: ['aal2_required'] },

@@ -28,7 +28,7 @@ export const emptyBody = z.object({}).strict();
 const passkeyId = z.string().min(1).max(1366);
 
 /** What the passkey routes use. */
-export type PasskeyRouteDeps = PasskeyDeps &
+type PasskeyRouteDeps = PasskeyDeps &
   PrincipalDeps & { guard: Guard; config: { PRIVILEGED_MAX_AGE_SECONDS: number } };
 
 /** The `:id` of a passkey route; one that cannot be a credential id is simply not found. */
@@ -46,7 +46,7 @@ function idParam(req: Request): string {
 async function registrant(deps: PasskeyRouteDeps, req: Request): Promise<Principal> {
   const principal = await deps.guard.check(req, { allowIncomplete: true });
   if (principal.passkeyEnrollmentRequired) return principal;
-  return checkPrivileged(deps, req);
+  return checkPrivileged(deps, req, { enrolment: true });
 }
 
 /**

@@ -27,6 +27,8 @@ export interface Principal {
   passkeyEnrollmentRequired?: boolean;
   /** Set when REQUIRE_VERIFIED_EMAIL is on and the e-mail address is not verified yet. */
   emailVerificationRequired?: boolean;
+  /** When the account was created (ISO 8601): a mandatory second factor's grace period starts there. */
+  accountCreatedAt?: string;
 }
 
 /** The body of GET /api/auth/session and of every successful login or step-up. */

@@ -59,6 +59,7 @@ function buildPrincipal(
     roles: rolesOf(identity.metadataPublic),
     aal: computeAal(methods, kratosAal),
     methods,
+    accountCreatedAt: identity.createdAt,
     ...base,
     ...(identity.metadataAdmin.password_change_required === true ? { passwordChangeRequired: true } : {}),
   };

@@ -7,11 +7,9 @@ import { z } from 'zod';
 
 const isoDate = z.iso.datetime({ offset: true });
 
-export const aal = z
-  .enum(['aal1', 'aal2'])
-  .meta({ id: 'Aal', description: 'Authenticator assurance level.' });
+const aal = z.enum(['aal1', 'aal2']).meta({ id: 'Aal', description: 'Authenticator assurance level.' });
 
-export const completedMethod = z
+const completedMethod = z
   .object({
     method: z.string().meta({ description: 'password, passkey, totp, lookup_secret, code, …' }),
     completedAt: isoDate,
@@ -51,10 +49,14 @@ export const sessionResponse = z
       .literal(true)
       .optional()
       .meta({ description: 'The address must be verified before protected routes answer.' }),
+    mfaEnrollmentDueAt: isoDate.optional().meta({
+      description:
+        'The policy requires a second factor of this account and it has none yet: by this time it must enrol one (a passkey or an authenticator app); afterwards only enrolment and sign-out answer (403 `mfa_enrollment_required`).',
+    }),
   })
   .meta({ id: 'Session' });
 
-export const sessionSummary = z
+const sessionSummary = z
   .object({
     id: z.string(),
     source: z.enum(['gateway', 'kratos']),

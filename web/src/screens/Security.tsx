@@ -46,7 +46,8 @@ export function PasswordForm({ intro }: { intro?: string }) {
 }
 
 /** TOTP: set-up with the QR code and a confirming code, and removal. */
-function AuthenticatorApp() {
+/** The authenticator app: set up (and, unless `enrolOnly`, removed). */
+export function AuthenticatorApp({ enrolOnly = false }: { enrolOnly?: boolean }) {
   const { signedIn } = useSession();
   const task = useTask();
   const [enrollment, setEnrollment] = useState<Schema<'TotpEnrollment'>>();
@@ -124,6 +125,7 @@ function AuthenticatorApp() {
         <button
           type="button"
           className="danger"
+          hidden={enrolOnly}
           disabled={task.busy}
           onClick={async () => {
             if (!window.confirm('Remove your authenticator app?')) return;

@@ -15,7 +15,7 @@ import { Card, errorText, Field, Notice, Submit, useTask } from '../ui';
  * deployment enables it) a code e-mailed to the address.
  */
 export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecover: () => void }) {
-  const { signedIn, secondFactorOwed } = useSession();
+  const { signedIn, secondFactorOwed, refresh } = useSession();
   const task = useTask();
   const [identifier, setIdentifier] = useState('');
   const [password, setPassword] = useState('');
@@ -63,6 +63,11 @@ export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecove
       task.clear();
       secondFactorOwed(methodsOf(error.details));
     }
+    // Signed in, but the policy's second factor is overdue: the app asks for it.
+    if (error.kind === 'api' && error.code === 'mfa_enrollment_required') {
+      task.clear();
+      void refresh();
+    }
   };
 
   /** The answer of a sign-in that may still owe the account's second factor. */
@@ -73,6 +78,11 @@ export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecove
     if (error.kind === 'api' && error.code === 'aal2_required') {
       task.clear();
       secondFactorOwed(methodsOf(error.details));
+    }
+    // Signed in, but the policy's second factor is overdue: the app asks for it.
+    if (error.kind === 'api' && error.code === 'mfa_enrollment_required') {
+      task.clear();
+      void refresh();
     }
   };
 
