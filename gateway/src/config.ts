@@ -271,6 +271,11 @@ const schema = z.object({
    * `passwordless_enabled: true`); `/identify` then lists `code` among the sign-in methods.
    */
   EMAIL_CODE_LOGIN: bool.default(false),
+  /**
+   * E-mailed codes as an opt-in second factor, kept by the gateway (not Kratos'
+   * `code.mfa_enabled`): it counts only for accounts whose owner turned it on.
+   */
+  EMAIL_CODE_MFA: bool.default(false),
   /** Issuer shown by authenticator apps for TOTP; keep it equal to Kratos' `totp.config.issuer`. */
   TOTP_ISSUER: z.string().min(1).default('Auth Gateway'),
 });

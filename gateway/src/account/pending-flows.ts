@@ -1,7 +1,7 @@
 import type { Session } from '../session/session-store.js';
 
 /** A Kratos flow the gateway runs for this browser; its id never leaves the server. */
-export interface PendingFlow {
+interface PendingFlow {
   id: string;
   expiresAt: number;
   /** The identity the flow acts for (settings flows), so another sign-in cannot continue it. */

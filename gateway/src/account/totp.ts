@@ -14,7 +14,7 @@ import { kratosRefusal } from './kratos-refusal.js';
 import { forgetFlow, pendingFlow, rememberFlow } from './pending-flows.js';
 
 /** What the user needs to add the account to an authenticator app. */
-export interface TotpEnrollment {
+interface TotpEnrollment {
   secret: string;
   otpauthUri: string;
   /** The otpauth URI as a PNG data URL, for an `<img>`. */
@@ -35,7 +35,7 @@ function requireKratosToken(deps: AccountDeps, ctx: RequestContext): string {
 }
 
 /** The otpauth URI authenticator apps read (SHA1, 6 digits, 30 s: what Kratos verifies). */
-export function otpauthUri(issuer: string, accountName: string, secret: string): string {
+function otpauthUri(issuer: string, accountName: string, secret: string): string {
   return new TOTP({
     issuer,
     label: accountName,

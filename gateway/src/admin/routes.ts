@@ -15,7 +15,7 @@ import { requireAdmin, type AdminGuardDeps } from './require-admin.js';
 import { deactivateUser, findUser, setRoles, userDetails, userSummary, type AdminDeps } from './users.js';
 
 /** What the admin routes use. */
-export type AdminRouteDeps = AdminDeps & AdminGuardDeps & { db: Database; keys: KeyService; audit: AuditLog };
+type AdminRouteDeps = AdminDeps & AdminGuardDeps & { db: Database; keys: KeyService; audit: AuditLog };
 
 export const userId = z.string().regex(/^[0-9a-fA-F-]{8,64}$/, 'must be an identity id');
 export const searchQuery = z

@@ -44,7 +44,7 @@ export const keyStatus = z
   })
   .meta({ id: 'KeyStatus' });
 
-export const auditEvent = z
+const auditEvent = z
   .object({
     seq: z.number().int(),
     occurredAt: isoDate,

@@ -43,7 +43,7 @@ export interface AuditLog {
 }
 
 /** Keys the chain and anchors its head in signed checkpoints outside the database. */
-export interface AuditChainOptions {
+interface AuditChainOptions {
   /** The chain key (never stored in the database). */
   key: Buffer;
   /** Directory of the append-only checkpoint file (DATA_DIR/audit-checkpoints). */
@@ -56,7 +56,7 @@ export interface AuditChainOptions {
   logger?: Pick<Logger, 'info' | 'error'>;
 }
 
-export { GENESIS_HASH, canonicalJson, hashEvent, keyedHash, isKeyedHash } from './chain-hash.js';
+export { canonicalJson, hashEvent } from './chain-hash.js';
 
 // Serialises writers across every replica, so the chain never forks.
 const CHAIN_LOCK = 727275;

@@ -19,7 +19,7 @@ export interface Checkpoint {
   mac: string;
 }
 
-export type CheckpointBody = Omit<Checkpoint, 'mac' | 'v'>;
+type CheckpointBody = Omit<Checkpoint, 'mac' | 'v'>;
 
 /** A line of the checkpoint file: a checkpoint, or what could not be read as one. */
 export type CheckpointLine = { line: number; checkpoint: Checkpoint } | { line: number; unreadable: true };

@@ -21,9 +21,9 @@ export const auditQuerySchema = z
   })
   .strict();
 
-export type AuditQuery = z.infer<typeof auditQuerySchema>;
+type AuditQuery = z.infer<typeof auditQuerySchema>;
 
-export interface AuditPage {
+interface AuditPage {
   events: StoredAuditEvent[];
   /** Pass as `cursor` for the next (older) page; absent on the last page. */
   nextCursor?: number;

@@ -24,7 +24,7 @@ export type ChainReport =
       reason: string;
     };
 
-export interface VerifyOptions {
+interface VerifyOptions {
   batchSize?: number;
   /** The chain key: without it, keyed rows and checkpoints cannot be checked and count as broken. */
   key?: Buffer | undefined;

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { AppError } from '../errors/app-error.js';
 
 /** Rows and count of one statement, the same for pg and PGlite. */
-export interface QueryResult<T> {
+interface QueryResult<T> {
   rows: T[];
   rowCount: number;
 }

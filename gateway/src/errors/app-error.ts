@@ -30,7 +30,3 @@ export const notFound = (what = 'Resource') => new AppError('not_found', 404, `$
 
 export const badRequest = (code: string, message: string, details?: Record<string, unknown>) =>
   new AppError(code, 400, message, { details });
-
-/** A dependency (Kratos, Redis, Postgres, Vault) is down or answered something we cannot use. */
-export const unavailable = (code: string, message: string, cause?: unknown) =>
-  new AppError(code, 503, message, { cause });

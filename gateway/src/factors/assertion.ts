@@ -13,7 +13,7 @@ import {
 import type { StoredPasskey } from './passkey-store.js';
 
 /** A verified assertion: which passkey, and whether the authenticator verified the user. */
-export interface VerifiedAssertion {
+interface VerifiedAssertion {
   passkey: StoredPasskey;
   userVerified: boolean;
 }

@@ -20,7 +20,7 @@ export interface StoredPasskey {
   lastUsedAt: string | null;
 }
 
-export type NewPasskey = Omit<StoredPasskey, 'clonedSuspected' | 'createdAt' | 'lastUsedAt'>;
+type NewPasskey = Omit<StoredPasskey, 'clonedSuspected' | 'createdAt' | 'lastUsedAt'>;
 
 interface PasskeyRow {
   id: string;

@@ -1,7 +1,7 @@
 import type { CeremonyContext, CeremonyDeps } from './ceremony.js';
 
 /** The request that proved the address: its session says which passkeys it used or added. */
-export type ProvingContext = Pick<CeremonyContext, 'ip' | 'requestId'> & {
+type ProvingContext = Pick<CeremonyContext, 'ip' | 'requestId'> & {
   session: { auth?: { identityId: string; passkeysUsed?: string[]; enrolledHere?: string[] } | undefined };
 };
 

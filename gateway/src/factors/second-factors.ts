@@ -12,7 +12,7 @@ export interface FactorDeps {
 }
 
 /** What an account has enrolled as second factors, in detail. */
-export interface AccountFactors {
+interface AccountFactors {
   /** Usable passkeys (not suspected of being cloned). */
   passkeyIds: string[];
   /** Factors Kratos keeps: `totp`, `lookup_secret`. */

@@ -8,7 +8,7 @@ import { AppError } from '../errors/app-error.js';
 import { ByteLimit } from './byte-limit.js';
 
 /** An encrypted body written to a temp file, fsynced, waiting to be committed or discarded. */
-export interface PendingBody {
+interface PendingBody {
   plainSize: number;
   storedSize: number;
   /** Moves the body to its final name (rename + directory fsync). */

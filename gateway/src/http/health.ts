@@ -4,7 +4,7 @@ import type { KeyService } from '../keys/key-service.js';
 import type { KratosClient } from '../kratos/client.js';
 
 /** What readiness asks: each outside system the gateway needs. */
-export interface HealthDeps {
+interface HealthDeps {
   kv: { ping(): Promise<unknown> };
   db: Pick<Database, 'query'>;
   kratos: Pick<KratosClient, 'ready'>;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** The shortest password the gateway accepts (Kratos' own policy checks the rest). */
-export const MIN_PASSWORD_LENGTH = 12;
+const MIN_PASSWORD_LENGTH = 12;
 
 /** A new password, wherever one is chosen: sign-up, confirmation, password change. */
 export const newPassword = z

@@ -14,14 +14,14 @@ const NEEDED = {
   'jars:share': 'owner',
 } as const satisfies Record<string, JarRole>;
 
-export type JarPermission = keyof typeof NEEDED;
+type JarPermission = keyof typeof NEEDED;
 
 const RANK: Record<JarRole, number> = { viewer: 1, editor: 2, owner: 3 };
 
 const notFound = () => new AppError('not_found', 404, 'Jar not found.');
 
 /** Who asks, and the guard that answers for the policy file. */
-export interface JarCaller {
+interface JarCaller {
   guard: Pick<Guard, 'authorize' | 'stepUpMethods'>;
   caller: Caller;
 }

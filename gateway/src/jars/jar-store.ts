@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/database.js';
 
 export type JarRole = 'owner' | 'editor' | 'viewer';
-export type GrantRole = Exclude<JarRole, 'owner'>;
+type GrantRole = Exclude<JarRole, 'owner'>;
 
 export interface Jar {
   id: string;
@@ -27,7 +27,7 @@ export interface JarFile {
   createdAt: string;
 }
 
-export interface Grant {
+interface Grant {
   identityId: string;
   role: GrantRole;
   grantedBy: string;

@@ -31,7 +31,7 @@ import {
 } from './schemas.js';
 import { uploadFile } from './upload-file.js';
 
-export interface JarDeps {
+interface JarDeps {
   config: Pick<Config, 'MAX_UPLOAD_BYTES' | 'PRIVILEGED_MAX_AGE_SECONDS'>;
   db: Database;
   kratos: Pick<KratosClient, 'getIdentity'>;

@@ -9,7 +9,7 @@ import { jarStore, type Jar, type JarFile } from './jar-store.js';
 
 const FOREIGN_KEY_VIOLATION = '23503';
 
-export interface UploadFileInput {
+interface UploadFileInput {
   jar: Jar;
   uploadedBy: string;
   name: string;

@@ -5,7 +5,7 @@ import { jarStore, type JarFile } from './jar-store.js';
 import { openFileForReading } from './download-file.js';
 import type { KeyService } from '../keys/key-service.js';
 
-export interface VerifyReport {
+interface VerifyReport {
   checked: number;
   failures: { fileId: string; reason: string }[];
 }

@@ -11,10 +11,10 @@ import {
 } from './create-key-service.js';
 
 /** The configuration keys the audit chain key is derived from. */
-export type AuditChainKeyConfig = KeysConfig & Pick<Config, 'AUDIT_CHAIN_KEY' | 'AUDIT_CHAIN_VAULT_KEY'>;
+type AuditChainKeyConfig = KeysConfig & Pick<Config, 'AUDIT_CHAIN_KEY' | 'AUDIT_CHAIN_VAULT_KEY'>;
 
 /** The key of the audit chain and where it came from (never the key itself in logs). */
-export interface AuditChainKey {
+interface AuditChainKey {
   key: Buffer;
   source: 'AUDIT_CHAIN_KEY' | 'local keyring' | 'vault transit hmac';
 }

@@ -1,8 +1,8 @@
 /** Where the wrapping keys live. */
-export type KeysBackend = 'vault' | 'local';
+type KeysBackend = 'vault' | 'local';
 
 /** A fresh data key: use `plaintext` once, store `wrapped` and `keyVersion` with the file. */
-export interface DataKey {
+interface DataKey {
   plaintext: Buffer;
   wrapped: string;
   keyVersion: number;

@@ -3,7 +3,7 @@ import { AppError } from '../errors/app-error.js';
 import type { KeyService, KeyStatus, RewrapResult } from './key-service.js';
 import type { KeyringState, KeyringStore } from './keyring-store.js';
 
-export interface LocalKeyringOptions {
+interface LocalKeyringOptions {
   /** 32 bytes; wraps every version key of the keyring. */
   masterKey: Buffer;
   store: KeyringStore;

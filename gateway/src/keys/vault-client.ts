@@ -14,7 +14,7 @@ import { AppError } from '../errors/app-error.js';
 export type VaultAuth =
   { token: string } | { roleId: string; secretId: string } | { roleId: string; secretIdFile: string };
 
-export interface VaultClientOptions {
+interface VaultClientOptions {
   addr: string;
   auth: VaultAuth;
   /** Per-request timeout; a slower Vault counts as unavailable. */
@@ -42,14 +42,14 @@ const secretIdWritten = new Gauge({
 const REFUSED_RETRY_MS = 5_000;
 
 /** `GET /sys/health`, as plain data. */
-export interface VaultHealth {
+interface VaultHealth {
   ok: boolean;
   status: 'active' | 'standby' | 'sealed' | 'uninitialized' | 'unreachable';
   version?: string;
 }
 
 /** The fields of a transit key the gateway cares about. */
-export interface TransitKeyInfo {
+interface TransitKeyInfo {
   name: string;
   derived: boolean;
   exportable: boolean;
@@ -60,9 +60,9 @@ export interface TransitKeyInfo {
   versions: number[];
 }
 
-export type BatchResult = { ok: true; ciphertext: string; keyVersion: number } | { ok: false; error: string };
+type BatchResult = { ok: true; ciphertext: string; keyVersion: number } | { ok: false; error: string };
 
-export interface TransitKeyOptions {
+interface TransitKeyOptions {
   derived?: boolean;
   exportable?: boolean;
   allowPlaintextBackup?: boolean;

@@ -2,7 +2,7 @@ import { AppError } from '../errors/app-error.js';
 import type { KeyService, KeyStatus } from './key-service.js';
 import type { VaultClient } from './vault-client.js';
 
-export interface VaultKeyServiceOptions {
+interface VaultKeyServiceOptions {
   client: VaultClient;
   mount: string;
   keyName: string;

@@ -2,7 +2,7 @@ import { callKratos, toIdentity, type KratosClient } from './client.js';
 import type { KratosIdentity } from './types.js';
 
 /** One page of identities and the token of the next one. */
-export interface IdentityPage {
+interface IdentityPage {
   identities: KratosIdentity[];
   nextPageToken?: string;
 }

@@ -17,7 +17,7 @@ import type { Aal, KratosIdentity, KratosSession, WhoamiResult } from './types.j
  * `./types.ts` and maps Kratos' "soft" errors (400 validation, 401, 403 aal2, 404/410
  * flow gone) in one place, so callers never see the SDK.
  */
-export interface KratosClientOptions {
+interface KratosClientOptions {
   publicUrl: string;
   adminUrl: string;
   timeoutMs: number;
@@ -132,7 +132,7 @@ function credentialIsSet(type: string, credential: NonNullable<Identity['credent
   );
 }
 
-export function toSession(session: Session): KratosSession {
+function toSession(session: Session): KratosSession {
   if (!session.identity)
     throw new AppError('kratos_invalid_response', 502, 'Kratos returned a session without identity.');
   return {
@@ -153,7 +153,7 @@ export function toSession(session: Session): KratosSession {
 }
 
 /** Kratos' 403 `session_aal2_required` (whoami with `required_aal: highest_available`). */
-export function isAal2Required(err: unknown): boolean {
+function isAal2Required(err: unknown): boolean {
   return (
     err instanceof KratosHttpError && err.status === 403 && err.body.error?.id === 'session_aal2_required'
   );

@@ -15,7 +15,7 @@ export interface KratosIdentity {
   createdAt: string;
 }
 
-export interface KratosAuthMethod {
+interface KratosAuthMethod {
   method: string;
   aal: Aal;
   completedAt: string;

@@ -75,7 +75,7 @@ const redactFormat = winston.format((info) => {
 });
 
 /** The one line every answered request gets. */
-export interface RequestLine {
+interface RequestLine {
   requestId: string;
   method: string;
   path: string;

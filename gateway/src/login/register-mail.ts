@@ -3,7 +3,7 @@ import { AppError } from '../errors/app-error.js';
 import type { Mailer, MailMessage } from '../mail/mailer.js';
 
 /** What the first step of a sign-up mails to the address it was given. */
-export type RegistrationMail =
+type RegistrationMail =
   { kind: 'code'; code: string; minutes: number } | { kind: 'account_exists'; minutes: number };
 
 /** The two mails of a sign-up. Only the holder of the address ever reads which one it got. */

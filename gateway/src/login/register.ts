@@ -28,13 +28,13 @@ const PASSWORD_POLICY = [4000005, 4000031, 4000032, 4000033, 4000034];
 const REGISTRATION_CODE_TTL_SECONDS = 10 * 60;
 const REGISTRATION_CODE_MAX_ATTEMPTS = 5;
 
-export interface RegistrationInput {
+interface RegistrationInput {
   email: string;
   password?: string | undefined;
   traits?: Record<string, unknown> | undefined;
 }
 
-export interface RegistrationConfirmation {
+interface RegistrationConfirmation {
   email: string;
   code: string;
   password?: string | undefined;

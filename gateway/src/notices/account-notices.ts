@@ -2,7 +2,7 @@ import type { Logger } from '../logging/logger.js';
 import type { Mailer } from '../mail/mailer.js';
 
 /** What the owner of an account is told about. */
-export type AccountNotice =
+type AccountNotice =
   | { kind: 'factor_added'; factor: 'passkey' | 'totp' | 'lookup_secret' }
   | { kind: 'recovered'; removedPasskeys: string[] }
   | { kind: 'passkeys_removed'; removedPasskeys: string[] };

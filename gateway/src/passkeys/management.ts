@@ -7,12 +7,12 @@ import type { RequestContext } from '../session/request-context.js';
 import { authenticatorName } from './aaguid-names.js';
 
 /** What managing passkeys uses: the store, the audit log, Kratos (does the account have a password?). */
-export type ManagementDeps = Pick<CeremonyDeps, 'passkeys' | 'audit'> & {
+type ManagementDeps = Pick<CeremonyDeps, 'passkeys' | 'audit'> & {
   kratos: Pick<KratosClient, 'getIdentity'>;
 };
 
 /** One entry of GET /passkeys. */
-export interface PasskeyView {
+interface PasskeyView {
   id: string;
   nickname: string;
   /** The authenticator's name from its AAGUID, when it is a well-known one. */

@@ -9,10 +9,10 @@ import {
 import { AppError } from '../errors/app-error.js';
 
 /** How the Redis behind a Kv is laid out, from the scheme of `REDIS_URL`. */
-export type RedisTopology = 'single' | 'sentinel' | 'cluster';
+type RedisTopology = 'single' | 'sentinel' | 'cluster';
 
 /** The writes of a Kv. */
-export interface KvWrites {
+interface KvWrites {
   /**
    * Writes a value with a TTL. With `only: 'existing'` (SET XX) it writes only over a value
    * that is still there, and answers whether it did: an update never brings back a deleted
@@ -71,7 +71,7 @@ export interface Kv extends KvWrites {
  * The one answer for "Redis could not be reached or failed": a 503, never a sign-out. Redis
  * comes back (or fails over) within seconds, so the client is told to try again soon.
  */
-export const sessionStoreUnavailable = (cause: unknown) =>
+const sessionStoreUnavailable = (cause: unknown) =>
   new AppError('session_store_unavailable', 503, 'The session store is unavailable.', {
     cause,
     headers: { 'Retry-After': '1' },
@@ -443,7 +443,7 @@ function clusterCache(
 }
 
 /** How long a durable write waits for a replica's acknowledgement, unless told otherwise. */
-export const DEFAULT_REPLICA_ACK_MS = 1000;
+const DEFAULT_REPLICA_ACK_MS = 1000;
 
 /**
  * Connects to Redis; `onError` receives connection errors (they are retried, never thrown).

@@ -38,7 +38,7 @@ interface LimitedRoutes {
 }
 
 /** What the authentication API's limits read. */
-export type AuthLimitDeps = RateLimitDeps & {
+type AuthLimitDeps = RateLimitDeps & {
   config: Pick<
     Config,
     | 'RATE_LIMIT_LOGIN'

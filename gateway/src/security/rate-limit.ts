@@ -32,7 +32,7 @@ export interface LimitRule {
 /** Reads the identifier a request is about (an e-mail address, an identity id), if it names one. */
 export type IdentifierOf = (req: Request) => string | undefined;
 
-export interface RateLimiterOptions {
+interface RateLimiterOptions {
   /** Name of the counter; it shows in the RateLimit headers and in the audit log. */
   name: string;
   rule: LimitRule;

@@ -8,7 +8,7 @@ import type { GatewayAuth } from './session-data.js';
 export const SESSION_COOKIE = 'gw_session';
 
 /** An anonymous pre-session only binds WebAuthn challenges and pending flows: it lives briefly. */
-export const PRE_SESSION_TTL_SECONDS = 900;
+const PRE_SESSION_TTL_SECONDS = 900;
 
 /** 256 random bits, base64url: the cookie is the whole secret, so it needs no signature. */
 const ID_BYTES = 32;

@@ -147,7 +147,7 @@ const storeGet = async (deps: SessionDeps, key: string) => (await deps.sessionSt
 const storeDestroy = (deps: SessionDeps, key: string) => deps.sessionStore.remove(key);
 
 /** One entry of GET /sessions. */
-export interface SessionSummary {
+interface SessionSummary {
   id: string;
   source: 'gateway' | 'kratos';
   current: boolean;

@@ -6,7 +6,7 @@ import type { Kv } from '../redis/client.js';
 import { createParseMemo } from './parse-memo.js';
 
 /** What the short whoami and identity cache reads through. */
-export interface CacheDeps {
+interface CacheDeps {
   config: Pick<Config, 'WHOAMI_CACHE_SECONDS'>;
   kv: Kv;
   kratos: KratosClient;

@@ -10,11 +10,11 @@ import type { PrincipalDeps } from '../session/resolve-principal.js';
 import { stepUpWithKratosFactor, type KratosFactorDeps } from './kratos-factor.js';
 import { stepUpOptions, stepUpWithPasskey } from './passkey.js';
 
-export const assertionBody = z.object({ credential: authenticationCredential }).strict();
-export const emptyBody = z.object({}).strict();
+const assertionBody = z.object({ credential: authenticationCredential }).strict();
+const emptyBody = z.object({}).strict();
 
 /** What the step-up routes use. */
-export type StepUpDeps = CeremonyDeps & KratosFactorDeps & PrincipalDeps & { guard: Guard };
+type StepUpDeps = CeremonyDeps & KratosFactorDeps & PrincipalDeps & { guard: Guard };
 
 /** Sessions that still owe a second factor may step up: that is how they pay it. */
 const stepUpCaller = (deps: Pick<StepUpDeps, 'guard'>, req: Request) =>

@@ -27,7 +27,7 @@ const bundleSchema = z.object({
   ),
 });
 
-export type BackupBundle = z.infer<typeof bundleSchema>;
+type BackupBundle = z.infer<typeof bundleSchema>;
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 

@@ -2,7 +2,7 @@ import type { Queryable } from '../../db/database.js';
 import type { KeyService, KeyStatus } from '../key-service.js';
 
 /** What `encryption-keys status` reports. */
-export interface KeyReport {
+interface KeyReport {
   key: KeyStatus;
   /** Stored data keys per wrapping key version. */
   dataKeysByVersion: Record<string, number>;

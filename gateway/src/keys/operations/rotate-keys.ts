@@ -8,14 +8,14 @@ export interface RotationProgress {
   remaining: number;
 }
 
-export interface RotateOptions {
+interface RotateOptions {
   batchSize: number;
   /** Stop after this many batches (to spread the load over several runs); the next run resumes. */
   maxBatches?: number;
   onProgress?: (progress: RotationProgress) => void;
 }
 
-export interface RotationResult extends RotationProgress {
+interface RotationResult extends RotationProgress {
   resumed: boolean;
   completed: boolean;
 }

@@ -3,7 +3,7 @@ import { callKratos, KratosHttpError } from '../client.js';
 import { AppError } from '../../errors/app-error.js';
 
 /** What became of a submitted recovery code. */
-export type RecoveryOutcome =
+type RecoveryOutcome =
   { status: 'recovered'; sessionToken: string } | { status: 'invalid_code' } | { status: 'expired' };
 
 /**

@@ -6,7 +6,7 @@ import { unauthenticated } from '../../errors/app-error.js';
 /** A Kratos second factor: a TOTP code or a backup (lookup secret) code. */
 export type SecondFactor = { method: 'totp'; code: string } | { method: 'lookup_secret'; code: string };
 
-export type SecondFactorOutcome = 'completed' | 'already_aal2' | 'invalid_code';
+type SecondFactorOutcome = 'completed' | 'already_aal2' | 'invalid_code';
 
 function loginBody(factor: SecondFactor): UpdateLoginFlowBody {
   return factor.method === 'totp'

@@ -5,7 +5,7 @@ import { AppError, unauthenticated } from '../../errors/app-error.js';
 import { lookupCodesOf, totpSecretOf } from './ui-nodes.js';
 
 /** The parts of a settings flow the gateway acts on. */
-export interface SettingsFlowView {
+interface SettingsFlowView {
   id: string;
   expiresAt: number;
   /** The TOTP secret offered for enrollment (only while the identity has no TOTP). */
@@ -52,7 +52,7 @@ export async function updateSettingsFlow(
 }
 
 /** One problem Kratos reported about a submission, with the field it belongs to. */
-export interface SettingsProblem {
+interface SettingsProblem {
   id: number;
   text: string;
   field?: string | undefined;

@@ -2,7 +2,7 @@ import type { KratosClient } from '../client.js';
 import { callKratos, KratosHttpError } from '../client.js';
 
 /** What became of a submitted verification code. */
-export type VerificationOutcome = 'verified' | 'invalid_code' | 'expired';
+type VerificationOutcome = 'verified' | 'invalid_code' | 'expired';
 
 /** Starts a native verification flow with the `code` method and asks Kratos to send the code. */
 export async function startVerificationFlow(
