@@ -7,7 +7,7 @@ import { notifyOwner } from '../notices/account-notices.js';
 import { recordRequestEvent } from '../audit/request-event.js';
 import type { RequestContext } from '../session/request-context.js';
 import type { AccountDeps } from './account-context.js';
-import { flowExpired, forgetFlow, pendingFlow, rememberFlow } from './pending-flows.js';
+import { flowExpired, forgetFlow, pendingFlow, rememberFlow } from '../session/pending-flows.js';
 
 /**
  * Asks Kratos to send a recovery code. The answer never depends on whether the address

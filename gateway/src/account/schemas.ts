@@ -1,20 +1,11 @@
 import { z } from 'zod';
-import { sessionResponse } from '../session/schemas.js';
-
-/** A passkey removed because someone proved the account's address (recovery, verification, a code sign-in). */
-const removedPasskey = z
-  .object({ id: z.string(), nickname: z.string(), createdAt: z.iso.datetime({ offset: true }) })
-  .meta({ id: 'RemovedPasskey' });
+import { removedPasskeys, sessionResponse } from '../session/schemas.js';
 
 /** The answers of the account routes, as the OpenAPI document describes them. */
 
 export const codeSent = z
   .object({ status: z.literal('code_sent'), message: z.string() })
   .meta({ id: 'CodeSent', description: 'The same answer for every address.' });
-
-export const removedPasskeys = z.array(removedPasskey).meta({
-  description: 'Passkeys registered before the address was proven, removed now.',
-});
 
 export const recoveryCompleted = sessionResponse
   .extend({ removedPasskeys })

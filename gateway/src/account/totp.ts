@@ -11,7 +11,7 @@ import { heldKratosToken } from '../session/sessions.js';
 import { afterIdentityChange, type AccountDeps } from './account-context.js';
 import { notifyOwner } from '../notices/account-notices.js';
 import { kratosRefusal } from './kratos-refusal.js';
-import { forgetFlow, pendingFlow, rememberFlow } from './pending-flows.js';
+import { forgetFlow, pendingFlow, rememberFlow } from '../session/pending-flows.js';
 
 /** What the user needs to add the account to an authenticator app. */
 interface TotpEnrollment {

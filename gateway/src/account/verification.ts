@@ -6,7 +6,7 @@ import { notifyOwner } from '../notices/account-notices.js';
 import { recordRequestEvent } from '../audit/request-event.js';
 import type { RequestContext } from '../session/request-context.js';
 import { afterIdentityChange, type AccountDeps } from './account-context.js';
-import { flowExpired, forgetFlow, pendingFlow, rememberFlow } from './pending-flows.js';
+import { flowExpired, forgetFlow, pendingFlow, rememberFlow } from '../session/pending-flows.js';
 
 /**
  * Asks Kratos to send a verification code to `email`, or to the signed-in user's address

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { flowExpired, forgetFlow, pendingFlow, rememberFlow } from '../account/pending-flows.js';
+import { flowExpired, forgetFlow, pendingFlow, rememberFlow } from '../session/pending-flows.js';
 import { recordRequestEvent } from '../audit/request-event.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors/app-error.js';

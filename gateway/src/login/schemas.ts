@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { removedPasskeys } from '../account/schemas.js';
+import { removedPasskeys } from '../session/schemas.js';
 import { sessionResponse } from '../session/schemas.js';
 
 /** The answers of the sign-in and sign-up routes, as the OpenAPI document describes them. */

@@ -71,3 +71,12 @@ const sessionSummary = z
   .meta({ id: 'SessionSummary' });
 
 export const sessionsResponse = z.object({ sessions: z.array(sessionSummary) }).meta({ id: 'SessionList' });
+
+/** A passkey removed because someone proved the account's address (recovery, verification, a code sign-in). */
+const removedPasskey = z
+  .object({ id: z.string(), nickname: z.string(), createdAt: z.iso.datetime({ offset: true }) })
+  .meta({ id: 'RemovedPasskey' });
+
+export const removedPasskeys = z.array(removedPasskey).meta({
+  description: 'Passkeys registered before the address was proven, removed now.',
+});

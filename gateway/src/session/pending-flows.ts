@@ -1,4 +1,4 @@
-import type { Session } from '../session/session-store.js';
+import type { Session } from './session-store.js';
 
 /** A Kratos flow the gateway runs for this browser; its id never leaves the server. */
 interface PendingFlow {
@@ -12,7 +12,7 @@ interface PendingFlow {
 
 type FlowName = 'recovery' | 'verification' | 'totp' | 'login_code';
 
-declare module '../session/session-store.js' {
+declare module './session-store.js' {
   interface SessionData {
     /** Kratos flows in progress for this browser, by purpose. */
     accountFlows?: Partial<Record<FlowName, PendingFlow>>;
