@@ -11,6 +11,7 @@ import type { Config } from './config.js';
 import { openDatabase, runMigrations } from './db/database.js';
 import type { AppDeps } from './deps.js';
 import { createChallengeStore } from './factors/challenge-store.js';
+import { createEmailFactorStore } from './factors/email-factor.js';
 import { createPasskeyStore } from './factors/passkey-store.js';
 import { relyingParty } from './factors/relying-party.js';
 import { createBodyStore } from './files/body-store.js';
@@ -76,6 +77,7 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
     sessionIndex: createSessionIndex(kv, config.SESSION_ABSOLUTE_LIFETIME_SECONDS),
     tokenCipher: createTokenCipher(config.SESSION_ENCRYPTION_KEY),
     passkeys: overrides.passkeys ?? createPasskeyStore(db),
+    emailFactors: overrides.emailFactors ?? createEmailFactorStore(db, { enabled: config.EMAIL_CODE_MFA }),
     challenges: overrides.challenges ?? createChallengeStore(kv, config.WEBAUTHN_CHALLENGE_TTL_SECONDS),
     rp: overrides.rp ?? relyingParty(config),
     kratos:
@@ -94,6 +96,8 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
       policy,
       stepUpMethods: (principal, auth) => stepUpMethods(deps, principal, auth),
       hasSecondFactor: async (identityId) => (await secondFactorsOf(deps, identityId)).length > 0,
+      // E-mailed codes are offered for enrolment only where the operator turned them on.
+      enrollableFactors: config.EMAIL_CODE_MFA ? ['passkey', 'totp', 'email'] : ['passkey', 'totp'],
     }),
     mailer:
       overrides.mailer ??

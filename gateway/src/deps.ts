@@ -4,6 +4,7 @@ import type { AuditLog } from './audit/audit-log.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import type { ChallengeStore } from './factors/challenge-store.js';
+import type { EmailFactorStore } from './factors/email-factor.js';
 import type { PasskeyStore } from './factors/passkey-store.js';
 import type { RelyingParty } from './factors/relying-party.js';
 import type { BodyStore } from './files/body-store.js';
@@ -30,6 +31,8 @@ export interface AppDeps {
   tokenCipher: TokenCipher;
   /** Passkey credentials and WebAuthn user handles (the one owner of their tables). */
   passkeys: PasskeyStore;
+  /** Who turned e-mailed codes on as a second factor (EMAIL_CODE_MFA), for which address. */
+  emailFactors: EmailFactorStore;
   /** Pending WebAuthn challenges, single use. */
   challenges: ChallengeStore;
   /** The WebAuthn relying party (RP ID, origins, user verification) from the configuration. */

@@ -33,6 +33,16 @@ describe('computeAal (the AAL table)', () => {
     ['nothing', [], undefined, 'aal1'],
     ['TOTP alone', [m('totp')], undefined, 'aal1'],
     ['password twice', [m('password'), m('password')], undefined, 'aal1'],
+    ['password + e-mailed code', [m('password'), m('email_code')], undefined, 'aal2'],
+    [
+      'passkey without UV + e-mailed code',
+      [m('passkey', { userVerified: false }), m('email_code')],
+      undefined,
+      'aal2',
+    ],
+    ['sign-in code + e-mailed code (one inbox)', [m('code'), m('email_code')], undefined, 'aal1'],
+    ['recovery code + e-mailed code (one inbox)', [m('code_recovery'), m('email_code')], undefined, 'aal1'],
+    ['e-mailed code alone', [m('email_code')], undefined, 'aal1'],
   ];
 
   for (const [name, methods, kratosAal, expected] of table) {

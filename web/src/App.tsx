@@ -4,7 +4,7 @@ import { gw } from './gateway';
 import { Jars } from './screens/Jars';
 import { Profile } from './screens/Profile';
 import { Recovery } from './screens/Recovery';
-import { AuthenticatorApp, PasswordForm, Security } from './screens/Security';
+import { AuthenticatorApp, EmailCodes, PasswordForm, Security } from './screens/Security';
 import { Sessions } from './screens/Sessions';
 import { SignIn } from './screens/SignIn';
 import { SignUp } from './screens/SignUp';
@@ -75,6 +75,7 @@ function EnrolSecondFactor() {
         </button>
       </Card>
       <AuthenticatorApp enrolOnly />
+      <EmailCodes enrolOnly />
     </>
   );
 }

@@ -7,9 +7,10 @@ const METHOD_NAMES: Record<string, string> = {
   passkey: 'a passkey',
   totp: 'your authenticator app',
   lookup_secret: 'a backup code',
+  email: 'a code we e-mail you',
 };
 
-/** Completes a second factor with whichever of `methods` the user picks: passkey, app code or backup code. */
+/** Completes a second factor with whichever of `methods` the user picks: passkey, app code, backup code or e-mailed code. */
 export function SecondFactorForm({
   methods,
   onDone,
@@ -20,6 +21,8 @@ export function SecondFactorForm({
   const task = useTask();
   const [code, setCode] = useState('');
   const [backup, setBackup] = useState('');
+  const [emailed, setEmailed] = useState('');
+  const [emailSent, setEmailSent] = useState(false);
   const usable = methods.filter((m) => m in METHOD_NAMES);
 
   const finish = (result: Awaited<ReturnType<typeof stepUpWithPasskey>> | undefined) => {
@@ -74,6 +77,51 @@ export function SecondFactorForm({
           <Submit busy={task.busy}>Verify code</Submit>
         </form>
       )}
+      {usable.includes('email') &&
+        (emailSent ? (
+          <form
+            className="stack"
+            aria-label="Code from the e-mail"
+            onSubmit={async (e) => {
+              e.preventDefault();
+              finish(
+                await task.run(() =>
+                  gw.run((api) => api.POST('/api/auth/step-up/email', { body: { code: emailed.trim() } }), {
+                    stepUp: false,
+                  }),
+                ),
+              );
+            }}
+          >
+            <Field
+              label="Six-digit code from the e-mail"
+              name="email-code"
+              value={emailed}
+              onChange={setEmailed}
+              inputMode="numeric"
+              autoComplete="one-time-code"
+              required
+            />
+            <Submit busy={task.busy}>Verify code</Submit>
+          </form>
+        ) : (
+          <button
+            type="button"
+            disabled={task.busy}
+            onClick={async () => {
+              const result = await task.run(
+                () =>
+                  gw.run((api) => api.POST('/api/auth/step-up/email/options', { body: {} }), {
+                    stepUp: false,
+                  }),
+                'A code is on its way to your address.',
+              );
+              if (result?.ok) setEmailSent(true);
+            }}
+          >
+            E-mail me a code
+          </button>
+        ))}
       {usable.includes('lookup_secret') && (
         <details>
           <summary>Use a backup code instead</summary>

@@ -328,6 +328,46 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/auth/step-up/email/options': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Mails a code to step up with (e-mailed codes as a second factor)
+     * @description 404 `method_disabled` unless `EMAIL_CODE_MFA` is on. Only for accounts whose owner turned e-mailed codes on, from a gateway session that did not sign in by an e-mailed code (409 `email_factor_unusable`: the same inbox twice is one factor) nor turned them on itself. The code is bound to this session and valid for 5 minutes.
+     */
+    post: operations['stepUpEmailOptions'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/auth/step-up/email': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Raises this session to aal2 with the e-mailed code
+     * @description A wrong, used, expired or burnt code (three wrong tries burn it) is 400 `invalid_code`, as for recovery codes.
+     */
+    post: operations['stepUpWithEmailCode'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/auth/passkeys': {
     parameters: {
       query?: never;
@@ -521,6 +561,45 @@ export interface paths {
     put?: never;
     /** Confirms the authenticator app with a code (it counts from the next sign-in) */
     post: operations['confirmTotpEnrollment'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/auth/mfa/email': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Whether e-mailed codes are on as a second factor (404 where the server does not offer them) */
+    get: operations['emailFactorStatus'];
+    put?: never;
+    /**
+     * Starts turning on e-mailed codes as a second factor: mails a code to the verified address
+     * @description 404 `method_disabled` unless `EMAIL_CODE_MFA` is on; 409 `email_not_verified` for an unverified address.
+     */
+    post: operations['startEmailFactor'];
+    /** Turns e-mailed codes off as a second factor (needs aal2 and a recent sign-in) */
+    delete: operations['removeEmailFactor'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/auth/mfa/email/confirm': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Turns e-mailed codes on with the mailed code (they count from the next sign-in) */
+    post: operations['confirmEmailFactor'];
     delete?: never;
     options?: never;
     head?: never;
@@ -1457,6 +1536,30 @@ export interface components {
         details?: components['schemas']['ErrorDetails'];
       };
     };
+    /** @description A 6-digit code was mailed to the account’s address. */
+    EmailCodeSent: {
+      /** @constant */
+      status: 'code_sent';
+      message: string;
+    };
+    NoEmailFactorError: {
+      error: {
+        /** @enum {string} */
+        code: 'no_email_factor';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    EmailFactorUnusableError: {
+      error: {
+        /** @enum {string} */
+        code: 'email_factor_unusable';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
     PasskeyList: {
       passkeys: components['schemas']['Passkey'][];
     };
@@ -1656,6 +1759,59 @@ export interface components {
       error: {
         /** @enum {string} */
         code: 'totp_enrollment_not_started';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    EmailFactorStatus: {
+      /** @description On, for the account’s current, verified address. */
+      enabled: boolean;
+      /** @description Where the codes go. */
+      address: string;
+      /** @description Only a verified address may turn the factor on. */
+      addressVerified: boolean;
+    };
+    EmailNotVerifiedError: {
+      error: {
+        /** @enum {string} */
+        code: 'email_not_verified';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    EmailFactorAlreadyEnabledError: {
+      error: {
+        /** @enum {string} */
+        code: 'email_factor_already_enabled';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    GatewaySessionRequiredError: {
+      error: {
+        /** @enum {string} */
+        code: 'gateway_session_required';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    EmailFactorNotEnabledError: {
+      error: {
+        /** @enum {string} */
+        code: 'email_factor_not_enabled';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    EmailChangedError: {
+      error: {
+        /** @enum {string} */
+        code: 'email_changed';
         /** @description A sentence safe to show to the user. */
         message: string;
         details?: components['schemas']['ErrorDetails'];
@@ -4357,6 +4513,278 @@ export interface operations {
       };
     };
   };
+  stepUpEmailOptions: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': Record<string, never>;
+      };
+    };
+    responses: {
+      /** @description The code is on its way. */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EmailCodeSent'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `step_up_unavailable`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['InvalidRequestError']
+            | components['schemas']['StepUpUnavailableError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnauthenticatedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `csrf_failed`, `factor_enrolled_in_this_session`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['FactorEnrolledInThisSessionError'];
+        };
+      };
+      /** @description Not found. Codes: `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `no_email_factor`, `email_factor_unusable`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            components['schemas']['NoEmailFactorError'] | components['schemas']['EmailFactorUnusableError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  stepUpWithEmailCode: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          code: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The raised session. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Session'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `invalid_code`, `step_up_unavailable`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['InvalidRequestError']
+            | components['schemas']['InvalidCodeError']
+            | components['schemas']['StepUpUnavailableError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnauthenticatedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `mfa_enrollment_required`, `csrf_failed`, `factor_enrolled_in_this_session`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['FactorEnrolledInThisSessionError'];
+        };
+      };
+      /** @description Not found. Codes: `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `no_email_factor`, `email_factor_unusable`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            components['schemas']['NoEmailFactorError'] | components['schemas']['EmailFactorUnusableError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
   listPasskeys: {
     parameters: {
       query?: never;
@@ -6313,6 +6741,476 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  emailFactorStatus: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The state of the factor. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EmailFactorStatus'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnauthenticatedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasskeyEnrollmentRequiredError']
+            | components['schemas']['PasswordChangeRequiredError']
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError'];
+        };
+      };
+      /** @description Not found. Codes: `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  startEmailFactor: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': Record<string, never>;
+      };
+    };
+    responses: {
+      /** @description The code is on its way. */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EmailCodeSent'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['InvalidRequestError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnauthenticatedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasskeyEnrollmentRequiredError']
+            | components['schemas']['PasswordChangeRequiredError']
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
+            | components['schemas']['CsrfFailedError'];
+        };
+      };
+      /** @description Not found. Codes: `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `email_not_verified`, `email_factor_already_enabled`, `gateway_session_required`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['EmailNotVerifiedError']
+            | components['schemas']['EmailFactorAlreadyEnabledError']
+            | components['schemas']['GatewaySessionRequiredError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  removeEmailFactor: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Turned off. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `email_factor_not_enabled`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['EmailFactorNotEnabledError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnauthenticatedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasskeyEnrollmentRequiredError']
+            | components['schemas']['PasswordChangeRequiredError']
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
+            | components['schemas']['CsrfFailedError'];
+        };
+      };
+      /** @description Not found. Codes: `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  confirmEmailFactor: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          code: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The session after the change. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Session'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `invalid_code`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['InvalidRequestError']
+            | components['schemas']['InvalidCodeError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnauthenticatedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasskeyEnrollmentRequiredError']
+            | components['schemas']['PasswordChangeRequiredError']
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
+            | components['schemas']['CsrfFailedError'];
+        };
+      };
+      /** @description Not found. Codes: `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `email_not_verified`, `email_changed`, `gateway_session_required`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['EmailNotVerifiedError']
+            | components['schemas']['EmailChangedError']
+            | components['schemas']['GatewaySessionRequiredError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */

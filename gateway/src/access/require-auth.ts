@@ -38,9 +38,14 @@ interface GuardDeps {
   stepUpMethods(principal: Principal | undefined, auth: GatewayAuth | undefined): Promise<string[]>;
   /** Whether the account has a second factor now (factors/second-factors.ts). */
   hasSecondFactor(identityId: string): Promise<boolean>;
+  /** The second factors a session whose mandatory enrolment is due may enrol (default: ENROLLABLE_FACTORS). */
+  enrollableFactors?: readonly string[];
 }
 
-/** The second factors a session whose mandatory enrolment is due may enrol. */
+/**
+ * The second factors a session whose mandatory enrolment is due may enrol; `email` joins
+ * them where EMAIL_CODE_MFA is on (build-deps.ts).
+ */
 const ENROLLABLE_FACTORS = ['passkey', 'totp'] as const;
 
 /** Where a caller stands with the policy's mandatory second factor. */
@@ -49,6 +54,8 @@ interface MfaEnrollment {
   dueAt: string;
   /** Past `dueAt`: the session may only enrol a factor or sign out. */
   overdue: boolean;
+  /** The factors it may enrol. */
+  methods: readonly string[];
 }
 
 /**
@@ -82,7 +89,7 @@ export function mfaEnrollmentRequired(due: MfaEnrollment): AppError {
     'mfa_enrollment_required',
     403,
     'A second factor is required: add a passkey or an authenticator app to continue.',
-    { details: { methods: [...ENROLLABLE_FACTORS], dueAt: due.dueAt } },
+    { details: { methods: [...due.methods], dueAt: due.dueAt } },
   );
 }
 
@@ -105,7 +112,8 @@ export function createGuard(deps: GuardDeps): Guard {
     // An account is never younger than now: a clock behind the identity service's shortens no grace.
     const created = Math.min(Date.parse(p.accountCreatedAt ?? '') || 0, now);
     const dueAt = Math.max(created, rule.since?.getTime() ?? 0) + rule.graceDays * DAY_MS;
-    return { dueAt: new Date(dueAt).toISOString(), overdue: now >= dueAt };
+    const methods = deps.enrollableFactors ?? ENROLLABLE_FACTORS;
+    return { dueAt: new Date(dueAt).toISOString(), overdue: now >= dueAt, methods };
   };
   const refuseOverdue = async (s: Caller) => {
     const due = await mfaEnrollment(s);

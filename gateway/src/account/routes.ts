@@ -1,14 +1,22 @@
-import type { Router } from 'express';
+import type { RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import { checkPrivileged, requirePrivileged } from '../access/privileged.js';
 import type { Caller, Guard } from '../access/require-auth.js';
 import type { Config } from '../config.js';
 import { parseBody } from '../errors/parse-input.js';
-import { codeBody, totpCode } from '../factors/codes.js';
+import { codeBody, emailFactorCode, totpCode } from '../factors/codes.js';
+import { assertEmailFactorOffered, EMAIL_CODE_SENT } from '../factors/email-factor.js';
 import { newPassword } from '../identity/password.js';
 import type { PrincipalDeps } from '../session/resolve-principal.js';
 import { contextOf, freshSessionAnswer } from '../access/routes.js';
 import type { AccountDeps } from './account-context.js';
+import {
+  confirmEmailFactor,
+  emailFactorStatus,
+  removeEmailFactor,
+  startEmailFactor,
+  type EmailFactorDeps,
+} from './email-factor.js';
 import { changePassword } from './password.js';
 import { mergedTraits, updateProfile } from './profile.js';
 import { completeRecovery, requestRecovery } from './recovery.js';
@@ -34,9 +42,12 @@ const CODE_SENT = {
 
 /** What the account routes use. */
 type AccountRouteDeps = AccountDeps &
+  EmailFactorDeps &
   PrincipalDeps & { guard: Guard; config: Pick<Config, 'PRIVILEGED_MAX_AGE_SECONDS'> };
 
-/** Recovery, verification, profile, password, TOTP and backup codes. */
+const emptyBody = z.object({}).strict();
+
+/** Recovery, verification, profile, password, TOTP, backup codes and e-mailed codes as a second factor. */
 export function registerAccountRoutes(router: Router, deps: AccountRouteDeps) {
   const signedIn = deps.guard.require();
   // Enrolling a factor: aal2 once the account has one, recent authentication always; open
@@ -110,5 +121,42 @@ export function registerAccountRoutes(router: Router, deps: AccountRouteDeps) {
     const codes = await regenerateBackupCodes(deps, contextOf(req), await caller(req));
     res.setHeader('Cache-Control', 'no-store');
     res.status(201).json({ codes });
+  });
+
+  // E-mailed codes as a second factor: where EMAIL_CODE_MFA is off the routes do not exist,
+  // whoever asks (the configuration answers before any guard).
+  const emailOffered: RequestHandler = (_req, _res, next) => {
+    try {
+      assertEmailFactorOffered(deps);
+      next();
+    } catch (err) {
+      next(err);
+    }
+  };
+  // Reading the state is open to a session whose mandatory enrolment is overdue: it may enrol this.
+  const enrolmentOpen = deps.guard.require({ enrolment: true });
+
+  router.get('/mfa/email', emailOffered, enrolmentOpen, async (req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(await emailFactorStatus(deps, await caller(req)));
+  });
+
+  router.post('/mfa/email', emailOffered, enrolment, async (req, res) => {
+    const principal = await caller(req);
+    parseBody(emptyBody, req.body ?? {});
+    await startEmailFactor(deps, contextOf(req), principal);
+    res.status(202).json(EMAIL_CODE_SENT);
+  });
+
+  router.post('/mfa/email/confirm', emailOffered, enrolment, async (req, res) => {
+    const principal = await caller(req);
+    const { code } = parseBody(codeBody(emailFactorCode), req.body);
+    await confirmEmailFactor(deps, contextOf(req), principal, code);
+    res.json(await freshSessionAnswer(deps, req));
+  });
+
+  router.delete('/mfa/email', emailOffered, recentAal2, async (req, res) => {
+    await removeEmailFactor(deps, contextOf(req), await caller(req));
+    res.status(204).end();
   });
 }

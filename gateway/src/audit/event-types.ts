@@ -15,6 +15,7 @@ export const AUDIT_EVENT_TYPES = {
   'step_up.passkey': 'A session raised to aal2 with a passkey.',
   'step_up.totp': 'A session raised to aal2 with a TOTP code.',
   'step_up.backup_code': 'A session raised to aal2 with a backup (lookup secret) code.',
+  'step_up.email_code': 'A session raised to aal2 with a code e-mailed by the gateway (EMAIL_CODE_MFA).',
   // Sessions.
   'session.logout': 'A user signed out of one session.',
   'session.logout_all': 'A user signed out of every session.',
@@ -30,6 +31,9 @@ export const AUDIT_EVENT_TYPES = {
   'mfa.totp_enabled': 'A TOTP app was enrolled.',
   'mfa.totp_removed': 'The TOTP app was removed.',
   'mfa.backup_codes_generated': 'New backup codes were generated.',
+  'mfa.email_code_sent': 'A second-factor code was e-mailed (to turn e-mailed codes on, or to step up).',
+  'mfa.email_enabled': 'E-mailed codes were turned on as a second factor.',
+  'mfa.email_removed': 'E-mailed codes were turned off as a second factor.',
   // Recovery and verification.
   'recovery.requested': 'A recovery code was asked for.',
   'recovery.completed': 'An account was recovered with a code.',

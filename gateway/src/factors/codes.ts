@@ -12,5 +12,11 @@ export const backupCode = z
   .trim()
   .regex(/^[A-Za-z0-9-]{4,64}$/, 'must be one of your backup codes');
 
+/** A code the gateway e-mailed as a second factor (EMAIL_CODE_MFA). */
+export const emailFactorCode = z
+  .string()
+  .trim()
+  .regex(/^\d{6}$/, 'must be the 6 digits from the e-mail');
+
 /** A body carrying one code. */
 export const codeBody = (code: z.ZodType<string>) => z.object({ code }).strict();

@@ -1,13 +1,15 @@
 import type { SecondFactor } from '../identity/factors.js';
 import type { KratosClient } from '../kratos/client.js';
 import type { KratosIdentity } from '../kratos/types.js';
+import { sameAddress, type EmailFactorStore } from './email-factor.js';
 import type { PasskeyStore } from './passkey-store.js';
 
 const KRATOS_FACTORS = ['totp', 'lookup_secret'] as const;
 
-/** What the second-factor questions read: the passkey store and Kratos' admin view. */
+/** What the second-factor questions read: the passkey store, the e-mail factor and Kratos' admin view. */
 export interface FactorDeps {
   passkeys: Pick<PasskeyStore, 'usableIds'>;
+  emailFactors: Pick<EmailFactorStore, 'addressOf'>;
   kratos: Pick<KratosClient, 'getIdentity'>;
 }
 
@@ -17,12 +19,17 @@ interface AccountFactors {
   passkeyIds: string[];
   /** Factors Kratos keeps: `totp`, `lookup_secret`. */
   kratos: SecondFactor[];
+  /**
+   * Where e-mailed codes go, when the owner turned them on (EMAIL_CODE_MFA) and the address
+   * they proved then is still the account's verified address.
+   */
+  emailAddress: string | undefined;
 }
 
 /**
  * The one answer to "which second factors does this identity have": its usable passkeys
- * (any passkey not suspected of being cloned: password + passkey is aal2) and the TOTP app
- * and backup codes it enrolled at Kratos. Sign-in (what a session owes), step-up, passkey
+ * (any passkey not suspected of being cloned: password + passkey is aal2), the TOTP app
+ * and backup codes it enrolled at Kratos, and e-mailed codes if its owner turned them on. Sign-in (what a session owes), step-up, passkey
  * and account settings, jars and the admin API all ask here. `identity` saves the Kratos
  * call when the caller holds a fresh admin view.
  */
@@ -31,13 +38,16 @@ export async function accountFactors(
   identityId: string,
   identity?: KratosIdentity,
 ): Promise<AccountFactors> {
-  const [passkeyIds, kratosView] = await Promise.all([
+  const [passkeyIds, kratosView, emailAddress] = await Promise.all([
     deps.passkeys.usableIds(identityId),
     identity ? Promise.resolve(identity) : deps.kratos.getIdentity(identityId),
+    deps.emailFactors.addressOf(identityId),
   ]);
+  const emailStillProven = kratosView?.emailVerified === true && sameAddress(kratosView.email, emailAddress);
   return {
     passkeyIds,
     kratos: KRATOS_FACTORS.filter((type) => kratosView?.credentialTypes.includes(type)),
+    emailAddress: emailStillProven ? kratosView?.email : undefined,
   };
 }
 
@@ -48,5 +58,9 @@ export async function secondFactorsOf(
   identity?: KratosIdentity,
 ): Promise<SecondFactor[]> {
   const factors = await accountFactors(deps, identityId, identity);
-  return [...(factors.passkeyIds.length > 0 ? (['passkey'] as const) : []), ...factors.kratos];
+  return [
+    ...(factors.passkeyIds.length > 0 ? (['passkey'] as const) : []),
+    ...factors.kratos,
+    ...(factors.emailAddress ? (['email'] as const) : []),
+  ];
 }

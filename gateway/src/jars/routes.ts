@@ -36,6 +36,7 @@ interface JarDeps {
   db: Database;
   kratos: Pick<KratosClient, 'getIdentity'>;
   passkeys: FactorDeps['passkeys'];
+  emailFactors: FactorDeps['emailFactors'];
   keys: KeyService;
   bodies: BodyStore;
   audit: AuditLog;

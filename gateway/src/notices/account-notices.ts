@@ -3,11 +3,17 @@ import type { Mailer } from '../mail/mailer.js';
 
 /** What the owner of an account is told about. */
 type AccountNotice =
-  | { kind: 'factor_added'; factor: 'passkey' | 'totp' | 'lookup_secret' }
+  | { kind: 'factor_added'; factor: 'passkey' | 'totp' | 'lookup_secret' | 'email' }
+  | { kind: 'factor_removed'; factor: 'email' }
   | { kind: 'recovered'; removedPasskeys: string[] }
   | { kind: 'passkeys_removed'; removedPasskeys: string[] };
 
-const FACTOR_NAMES = { passkey: 'A passkey', totp: 'An authenticator app', lookup_secret: 'Backup codes' };
+const FACTOR_NAMES = {
+  passkey: 'A passkey',
+  totp: 'An authenticator app',
+  lookup_secret: 'Backup codes',
+  email: 'Confirmation by e-mailed code',
+};
 
 function render(notice: AccountNotice): { subject: string; lines: string[] } {
   const removed = (names: string[]) =>
@@ -25,6 +31,15 @@ function render(notice: AccountNotice): { subject: string; lines: string[] } {
         lines: [
           `${FACTOR_NAMES[notice.factor]} was added to your account as a second factor.`,
           'It counts from your next sign-in.',
+          '',
+          'If this was not you, recover your account now: every session will be signed out.',
+        ],
+      };
+    case 'factor_removed':
+      return {
+        subject: 'A sign-in method was removed from your account',
+        lines: [
+          `${FACTOR_NAMES[notice.factor]} no longer counts as a second factor of your account.`,
           '',
           'If this was not you, recover your account now: every session will be signed out.',
         ],

@@ -18,7 +18,8 @@ import {
   userSummary,
 } from '../admin/schemas.js';
 import { auditQuerySchema } from '../audit/query-events.js';
-import { backupCode, codeBody, totpCode } from '../factors/codes.js';
+import { backupCode, codeBody, emailFactorCode, totpCode } from '../factors/codes.js';
+import { emailCodeSent, emailFactorState } from '../factors/email-factor.js';
 import {
   createJarBody,
   fileListResponse,
@@ -400,6 +401,46 @@ export const operations: Operation[] = [
       410: ['flow_expired'],
     },
   },
+  {
+    method: 'post',
+    path: '/api/auth/step-up/email/options',
+    operationId: 'stepUpEmailOptions',
+    tag: 'sign-in',
+    summary: 'Mails a code to step up with (e-mailed codes as a second factor)',
+    description:
+      '404 `method_disabled` unless `EMAIL_CODE_MFA` is on. Only for accounts whose owner turned e-mailed codes ' +
+      'on, from a gateway session that did not sign in by an e-mailed code (409 `email_factor_unusable`: the same ' +
+      'inbox twice is one factor) nor turned them on itself. The code is bound to this session and valid for 5 minutes.',
+    access: 'incomplete',
+    body: emptyBody,
+    rateLimited: true,
+    success: { status: 202, description: 'The code is on its way.', schema: emailCodeSent },
+    errors: {
+      400: ['invalid_request', 'step_up_unavailable'],
+      403: ['factor_enrolled_in_this_session'],
+      404: ['method_disabled'],
+      409: ['no_email_factor', 'email_factor_unusable'],
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/step-up/email',
+    operationId: 'stepUpWithEmailCode',
+    tag: 'sign-in',
+    summary: 'Raises this session to aal2 with the e-mailed code',
+    description:
+      'A wrong, used, expired or burnt code (three wrong tries burn it) is 400 `invalid_code`, as for recovery codes.',
+    access: 'incomplete',
+    body: codeBody(emailFactorCode),
+    rateLimited: true,
+    success: { status: 200, description: 'The raised session.', schema: sessionResponse },
+    errors: {
+      400: ['invalid_request', 'invalid_code', 'step_up_unavailable'],
+      403: ['factor_enrolled_in_this_session'],
+      404: ['method_disabled'],
+      409: ['no_email_factor', 'email_factor_unusable'],
+    },
+  },
   // Passkeys
   {
     method: 'get',
@@ -598,6 +639,60 @@ export const operations: Operation[] = [
     access: 'privileged',
     success: { status: 204, description: 'Removed.' },
     errors: { 400: ['totp_not_enabled'], 409: ['kratos_session_required'], 410: ['flow_expired'] },
+  },
+  {
+    method: 'get',
+    path: '/api/auth/mfa/email',
+    operationId: 'emailFactorStatus',
+    tag: 'account',
+    summary: 'Whether e-mailed codes are on as a second factor (404 where the server does not offer them)',
+    access: 'session',
+    success: { status: 200, description: 'The state of the factor.', schema: emailFactorState },
+    errors: { 404: ['method_disabled'] },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/mfa/email',
+    operationId: 'startEmailFactor',
+    tag: 'account',
+    summary: 'Starts turning on e-mailed codes as a second factor: mails a code to the verified address',
+    description:
+      '404 `method_disabled` unless `EMAIL_CODE_MFA` is on; 409 `email_not_verified` for an unverified address.',
+    access: 'privileged',
+    body: emptyBody,
+    rateLimited: true,
+    success: { status: 202, description: 'The code is on its way.', schema: emailCodeSent },
+    errors: {
+      400: ['invalid_request'],
+      404: ['method_disabled'],
+      409: ['email_not_verified', 'email_factor_already_enabled', 'gateway_session_required'],
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/mfa/email/confirm',
+    operationId: 'confirmEmailFactor',
+    tag: 'account',
+    summary: 'Turns e-mailed codes on with the mailed code (they count from the next sign-in)',
+    access: 'privileged',
+    body: codeBody(emailFactorCode),
+    rateLimited: true,
+    success: { status: 200, description: 'The session after the change.', schema: sessionResponse },
+    errors: {
+      400: ['invalid_request', 'invalid_code'],
+      404: ['method_disabled'],
+      409: ['email_not_verified', 'email_changed', 'gateway_session_required'],
+    },
+  },
+  {
+    method: 'delete',
+    path: '/api/auth/mfa/email',
+    operationId: 'removeEmailFactor',
+    tag: 'account',
+    summary: 'Turns e-mailed codes off as a second factor (needs aal2 and a recent sign-in)',
+    access: 'privileged',
+    success: { status: 204, description: 'Turned off.' },
+    errors: { 400: ['email_factor_not_enabled'], 404: ['method_disabled'] },
   },
   {
     method: 'post',

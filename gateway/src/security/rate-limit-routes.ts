@@ -90,7 +90,15 @@ function limitedRoutes(deps: AuthLimitDeps): LimitedRoutes[] {
     },
     {
       name: 'second-factor',
-      paths: ['/step-up/totp', '/step-up/backup-code'],
+      // Asking for an e-mailed second-factor code counts like entering one: each mails someone.
+      paths: [
+        '/step-up/totp',
+        '/step-up/backup-code',
+        '/step-up/email/options',
+        '/step-up/email',
+        '/mfa/email',
+        '/mfa/email/confirm',
+      ],
       rule: c.RATE_LIMIT_SECOND_FACTOR,
       identifier: identityOf,
     },

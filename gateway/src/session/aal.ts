@@ -11,7 +11,9 @@ export interface CompletedMethod {
   aal?: Aal;
 }
 
-const SECOND_FACTORS = new Set(['totp', 'lookup_secret', 'passkey', 'webauthn']);
+const SECOND_FACTORS = new Set(['totp', 'lookup_secret', 'passkey', 'webauthn', 'email_code']);
+/** First factors that proved the e-mail inbox: an e-mailed second code proves nothing more. */
+const INBOX_FIRST_FACTORS = new Set(['code', 'code_recovery', 'link_recovery']);
 const FIRST_FACTORS = new Set([
   'password',
   'code',
@@ -30,6 +32,8 @@ const FIRST_FACTORS = new Set([
  * | passkey, user not verified                               | aal1 |
  * | passkey with user verification                           | aal2 |
  * | password + TOTP, password + backup code, password + passkey | aal2 |
+ * | password + e-mailed code (EMAIL_CODE_MFA), passkey + e-mailed code | aal2 |
+ * | e-mailed sign-in or recovery code + e-mailed code          | aal1 |
  * | a Kratos session that Kratos itself says is aal2         | aal2 |
  *
  * A user-verified passkey is two factors in one gesture (possession of the key, plus
@@ -42,7 +46,12 @@ export function computeAal(methods: CompletedMethod[], kratosAal?: Aal): Aal {
   if (methods.some((m) => m.method === 'passkey' && m.userVerified)) return 'aal2';
   const firsts = methods.filter((m) => FIRST_FACTORS.has(m.method));
   const seconds = methods.filter((m) => SECOND_FACTORS.has(m.method));
-  // Two different factors: a first factor plus a second factor that is not the same completion.
-  const distinct = firsts.some((f) => seconds.some((s) => s.method !== f.method));
+  // Two different factors: a first factor plus a second factor that is not the same completion
+  // (nor the same inbox twice).
+  const distinct = firsts.some((f) =>
+    seconds.some(
+      (s) => s.method !== f.method && !(s.method === 'email_code' && INBOX_FIRST_FACTORS.has(f.method)),
+    ),
+  );
   return distinct ? 'aal2' : 'aal1';
 }

@@ -41,6 +41,9 @@ export function heldKratosToken(
   return deps.tokenCipher.open(auth.kratosToken, auth.handle);
 }
 
+/** Whether a session of this kind signed in by proving the e-mail inbox (an e-mailed code). */
+export const signedInByInbox = (kind: GatewayAuth['kind']) => kind === 'code' || kind === 'recovery';
+
 /** Starts a gateway session: a fresh session id (no fixation), the identity index updated. */
 export async function establishGatewaySession(
   deps: SessionDeps,
@@ -59,7 +62,12 @@ export async function establishGatewaySession(
   },
 ): Promise<GatewayAuth> {
   // What the account has at this moment decides whether this session owes a second factor.
-  const secondFactorsAtSignIn = input.secondFactors ?? (await secondFactorsOf(deps, input.identityId));
+  const factorsNow = input.secondFactors ?? (await secondFactorsOf(deps, input.identityId));
+  // A sign-in by an e-mailed code (or a recovery) proved the inbox already: e-mailed codes are
+  // no second factor after it (the same inbox twice), so it neither owes nor pays one with them.
+  const secondFactorsAtSignIn = signedInByInbox(input.kind)
+    ? factorsNow.filter((f) => f !== 'email')
+    : factorsNow;
   const session = ctx.session;
   const previous = session.auth;
   const now = deps.clock().getTime();

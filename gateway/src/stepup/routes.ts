@@ -3,10 +3,12 @@ import { z } from 'zod';
 import type { Guard } from '../access/require-auth.js';
 import { parseBody } from '../errors/parse-input.js';
 import { auditRefusal, type CeremonyDeps } from '../factors/ceremony.js';
-import { backupCode, codeBody, totpCode } from '../factors/codes.js';
+import { backupCode, codeBody, emailFactorCode, totpCode } from '../factors/codes.js';
+import { assertEmailFactorOffered, EMAIL_CODE_SENT } from '../factors/email-factor.js';
 import { authenticationCredential } from '../factors/credential-json.js';
 import { contextOf, freshSessionAnswer } from '../access/routes.js';
 import type { PrincipalDeps } from '../session/resolve-principal.js';
+import { emailStepUpOptions, stepUpWithEmailCode, type EmailStepUpDeps } from './email-code.js';
 import { stepUpWithKratosFactor, type KratosFactorDeps } from './kratos-factor.js';
 import { stepUpOptions, stepUpWithPasskey } from './passkey.js';
 
@@ -14,7 +16,7 @@ const assertionBody = z.object({ credential: authenticationCredential }).strict(
 const emptyBody = z.object({}).strict();
 
 /** What the step-up routes use. */
-type StepUpDeps = CeremonyDeps & KratosFactorDeps & PrincipalDeps & { guard: Guard };
+type StepUpDeps = CeremonyDeps & KratosFactorDeps & EmailStepUpDeps & PrincipalDeps & { guard: Guard };
 
 /** Sessions that still owe a second factor may step up: that is how they pay it. */
 const stepUpCaller = (deps: Pick<StepUpDeps, 'guard'>, req: Request) =>
@@ -22,7 +24,8 @@ const stepUpCaller = (deps: Pick<StepUpDeps, 'guard'>, req: Request) =>
 
 /**
  * POST /step-up/options and /step-up (a passkey), /step-up/totp and /step-up/backup-code
- * (a Kratos factor): each raises the session in place and answers the session.
+ * (a Kratos factor), /step-up/email/options and /step-up/email (an e-mailed code, where
+ * EMAIL_CODE_MFA is on): each raises the session in place and answers the session.
  */
 export function registerStepUpRoutes(router: Router, deps: StepUpDeps) {
   router.post('/step-up/options', async (req, res) => {
@@ -52,6 +55,22 @@ export function registerStepUpRoutes(router: Router, deps: StepUpDeps) {
     const principal = await stepUpCaller(deps, req);
     const { code } = parseBody(codeBody(backupCode), req.body);
     await stepUpWithKratosFactor(deps, contextOf(req), principal, { method: 'lookup_secret', code });
+    res.json(await freshSessionAnswer(deps, req));
+  });
+
+  router.post('/step-up/email/options', async (req, res) => {
+    assertEmailFactorOffered(deps);
+    const principal = await stepUpCaller(deps, req);
+    parseBody(emptyBody, req.body ?? {});
+    await emailStepUpOptions(deps, contextOf(req), principal);
+    res.status(202).json(EMAIL_CODE_SENT);
+  });
+
+  router.post('/step-up/email', async (req, res) => {
+    assertEmailFactorOffered(deps);
+    const principal = await stepUpCaller(deps, req);
+    const { code } = parseBody(codeBody(emailFactorCode), req.body);
+    await stepUpWithEmailCode(deps, contextOf(req), principal, code);
     res.json(await freshSessionAnswer(deps, req));
   });
 }

@@ -1,5 +1,5 @@
 import type { Schema } from '@auth-gateway/client';
-import { useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { gw } from '../gateway';
 import { useSession } from '../session';
 import { Card, Field, Notice, Submit, useTask } from '../ui';
@@ -143,6 +143,107 @@ export function AuthenticatorApp({ enrolOnly = false }: { enrolOnly?: boolean })
   );
 }
 
+/**
+ * E-mailed codes as a second factor: shown only where the server offers them (EMAIL_CODE_MFA;
+ * elsewhere GET /mfa/email answers 404). Turning them on proves the address with a mailed code.
+ */
+export function EmailCodes({ enrolOnly = false }: { enrolOnly?: boolean }) {
+  const { signedIn } = useSession();
+  const task = useTask();
+  const [state, setState] = useState<Schema<'EmailFactorStatus'>>();
+  const [confirming, setConfirming] = useState(false);
+  const [code, setCode] = useState('');
+
+  const load = useCallback(async () => {
+    const result = await gw.run((api) => api.GET('/api/auth/mfa/email'), { stepUp: false });
+    setState(result.ok ? result.data : undefined);
+  }, []);
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  if (!state) return null;
+  return (
+    <Card title="E-mail codes as a second factor" id="email-codes">
+      <p className="aside">
+        A code mailed to {state.address} confirms it’s you after your password. Weaker than a passkey or an
+        app: anyone who can read your mail can use it.
+      </p>
+      {state.enabled && <p>E-mailed codes are on.</p>}
+      {!state.addressVerified && <p>Verify your e-mail address first.</p>}
+      {confirming ? (
+        <form
+          className="stack"
+          aria-label="Code from the e-mail"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            const result = await task.run(
+              () => gw.run((api) => api.POST('/api/auth/mfa/email/confirm', { body: { code: code.trim() } })),
+              'E-mailed codes are on. They will be asked for from your next sign-in.',
+            );
+            if (result?.ok) {
+              setConfirming(false);
+              setCode('');
+              signedIn(result.data);
+              void load();
+            }
+          }}
+        >
+          <Field
+            label="Six-digit code from the e-mail"
+            name="email-factor-code"
+            value={code}
+            onChange={setCode}
+            inputMode="numeric"
+            autoComplete="one-time-code"
+            required
+          />
+          <Submit busy={task.busy}>Turn on</Submit>
+          <button type="button" className="link" onClick={() => setConfirming(false)}>
+            Cancel
+          </button>
+        </form>
+      ) : (
+        <div className="actions">
+          {!state.enabled && (
+            <button
+              type="button"
+              className="primary"
+              disabled={task.busy || !state.addressVerified}
+              onClick={async () => {
+                const result = await task.run(() =>
+                  gw.run((api) => api.POST('/api/auth/mfa/email', { body: {} })),
+                );
+                if (result?.ok) setConfirming(true);
+              }}
+            >
+              Turn on e-mailed codes
+            </button>
+          )}
+          {state.enabled && !enrolOnly && (
+            <button
+              type="button"
+              className="danger"
+              disabled={task.busy}
+              onClick={async () => {
+                if (!window.confirm('Turn off e-mailed codes as a second factor?')) return;
+                const result = await task.run(
+                  () => gw.run((api) => api.DELETE('/api/auth/mfa/email')),
+                  'E-mailed codes are off.',
+                );
+                if (result?.ok) void load();
+              }}
+            >
+              Turn off
+            </button>
+          )}
+        </div>
+      )}
+      <Notice task={task} />
+    </Card>
+  );
+}
+
 /** Twelve new backup codes, shown once. */
 function BackupCodes() {
   const task = useTask();
@@ -189,6 +290,7 @@ export function Security({ recovered }: { recovered: boolean }) {
       )}
       <Passkeys />
       <AuthenticatorApp />
+      <EmailCodes />
       <BackupCodes />
       <PasswordForm />
     </div>
