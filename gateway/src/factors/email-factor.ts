@@ -81,12 +81,12 @@ export const emailFactorState = z
   .meta({ id: 'EmailFactorStatus' });
 
 /** What a code is for: turning the factor on, or stepping up with it. */
-export type EmailCodePurpose = 'enrol' | 'step-up';
+type EmailCodePurpose = 'enrol' | 'step-up';
 
 /** A code lives this long. */
-export const EMAIL_CODE_TTL_SECONDS = 300;
+const EMAIL_CODE_TTL_SECONDS = 300;
 /** This many wrong tries burn a code. */
-export const EMAIL_CODE_MAX_WRONG = 3;
+const EMAIL_CODE_MAX_WRONG = 3;
 
 /** What the e-mailed codes use. */
 export interface EmailCodeDeps {
