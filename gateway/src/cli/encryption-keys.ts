@@ -29,11 +29,13 @@ import type { KeyService } from '../keys/key-service.js';
 import {
   canaryDecrypts,
   createBackupBundle,
+  recordBackup,
   parseBackupBundle,
   restoreBackupBundle,
 } from '../keys/operations/backup-bundle.js';
 import { keyReport } from '../keys/operations/key-status.js';
 import { keysBelowVersion, rotateKeys, type RotationProgress } from '../keys/operations/rotate-keys.js';
+import { jarDataKeys } from '../jars/jar-store.js';
 import { verifyFiles } from '../jars/verify-files.js';
 
 const EXIT = { ok: 0, failed: 1, usage: 2, unavailable: 3 } as const;
@@ -91,7 +93,7 @@ const positiveInt = (value: string) => {
 
 async function status(options: { json?: boolean }): Promise<number> {
   return withContext(async ({ db, keys }) => {
-    const report = await keyReport({ db, keys });
+    const report = await keyReport({ db, keys, dataKeys: jarDataKeys });
     if (options.json) {
       console.log(JSON.stringify(report, null, 2));
       return report.key.healthy ? EXIT.ok : EXIT.unavailable;
@@ -136,16 +138,11 @@ async function writeNewFile(path: string, content: string): Promise<void> {
 
 async function backup(options: { out: string }): Promise<number> {
   return withContext(async ({ db, keys, audit }) => {
-    const bundle = await createBackupBundle({ db, keys }, new Date());
+    const bundle = await createBackupBundle({ db, keys, dataKeys: jarDataKeys }, new Date());
     const text = JSON.stringify(bundle, null, 2);
     await writeNewFile(options.out, text);
     const sha256 = createHash('sha256').update(text).digest('hex');
-    await db.query('INSERT INTO key_backups (key_name, backend, file_name, sha256) VALUES ($1, $2, $3, $4)', [
-      keys.keyName,
-      keys.backend,
-      basename(options.out),
-      sha256,
-    ]);
+    await recordBackup(db, keys, { fileName: basename(options.out), sha256 });
     await audit({
       type: 'keys.backup',
       details: { keyName: keys.keyName, withKey: bundle.keyBackup !== null },
@@ -206,7 +203,7 @@ async function rotate(options: {
 }): Promise<number> {
   return withContext(async ({ db, keys, audit }) => {
     const result = await rotateKeys(
-      { db, keys },
+      { db, keys, dataKeys: jarDataKeys },
       {
         batchSize: options.batchSize,
         maxBatches: options.maxBatches,
@@ -235,7 +232,7 @@ async function rotate(options: {
 }
 
 async function raiseMinimum(ctx: Pick<Context, 'db' | 'keys' | 'audit'>, version: number): Promise<number> {
-  const below = await keysBelowVersion(ctx.db, version);
+  const below = await keysBelowVersion({ db: ctx.db, dataKeys: jarDataKeys }, version);
   if (below > 0) {
     console.error(
       `${below} data keys are still below v${version}; not raising the minimum decryption version`,

@@ -64,6 +64,14 @@ const toFile = (row: Row): JarFile => ({
   createdAt: iso(row.created_at),
 });
 
+/** A stored file's data key, as the key operations read it (their `DataKeyRow`). */
+const toDataKey = (row: Row) => ({
+  fileId: String(row.id),
+  keyOwnerId: String(row.key_owner_id),
+  wrappedKey: String(row.wrapped_key),
+  keyVersion: Number(row.key_version),
+});
+
 /** SQL for jars, grants and file metadata; every function takes the database or a transaction. */
 export const jarStore = {
   async insertJar(db: Queryable, jar: { id: string; ownerId: string; name: string; restricted: boolean }) {
@@ -198,5 +206,59 @@ export const jarStore = {
   async deleteFile(db: Queryable, jarId: string, fileId: string): Promise<boolean> {
     const result = await db.query('DELETE FROM jar_files WHERE jar_id = $1 AND id = $2', [jarId, fileId]);
     return result.rowCount > 0;
+  },
+};
+
+/**
+ * The data keys of the stored files, for the key operations (status, backup, rotation): the
+ * command line hands this to them, so the jar store stays the one owner of `jar_files`.
+ */
+export const jarDataKeys = {
+  countByVersion: async (db: Queryable): Promise<{ keyVersion: number; count: number }[]> => {
+    const result = await db.query<{ key_version: number; n: number }>(
+      'SELECT key_version, count(*)::int AS n FROM jar_files GROUP BY key_version ORDER BY key_version',
+    );
+    return result.rows.map((row) => ({ keyVersion: Number(row.key_version), count: Number(row.n) }));
+  },
+
+  all: async (db: Queryable): Promise<ReturnType<typeof toDataKey>[]> => {
+    const result = await db.query(
+      'SELECT id, key_owner_id, wrapped_key, key_version FROM jar_files ORDER BY id',
+    );
+    return result.rows.map(toDataKey);
+  },
+
+  belowVersion: async (
+    db: Queryable,
+    version: number,
+    after: string | null,
+    limit: number,
+  ): Promise<ReturnType<typeof toDataKey>[]> => {
+    const result = await db.query(
+      `SELECT id, key_owner_id, wrapped_key, key_version FROM jar_files
+        WHERE key_version < $1 AND ($2::uuid IS NULL OR id > $2::uuid) ORDER BY id LIMIT $3`,
+      [version, after, limit],
+    );
+    return result.rows.map(toDataKey);
+  },
+
+  countBelowVersion: async (db: Queryable, version: number, after: string | null = null): Promise<number> => {
+    const result = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM jar_files WHERE key_version < $1 AND ($2::uuid IS NULL OR id > $2::uuid)',
+      [version, after],
+    );
+    return Number(result.rows[0]?.n ?? 0);
+  },
+
+  rewrap: async (
+    db: Queryable,
+    row: { fileId: string; wrappedKey: string },
+    wrappedKey: string,
+    keyVersion: number,
+  ): Promise<void> => {
+    await db.query(
+      'UPDATE jar_files SET wrapped_key = $2, key_version = $3 WHERE id = $1 AND wrapped_key = $4',
+      [row.fileId, wrappedKey, keyVersion, row.wrappedKey],
+    );
   },
 };

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Queryable } from '../../db/database.js';
 import { AppError } from '../../errors/app-error.js';
+import type { DataKeys } from './data-keys.js';
 import type { KeyService } from '../key-service.js';
 
 /** The context of the canary data key: no user id can take this shape (it has a colon). */
@@ -37,7 +38,7 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
  * plaintext — that proves a restored key really unwraps what this one wrapped.
  */
 export async function createBackupBundle(
-  deps: { db: Queryable; keys: KeyService },
+  deps: { db: Queryable; keys: KeyService; dataKeys: Pick<DataKeys, 'all'> },
   now: Date,
 ): Promise<BackupBundle> {
   const status = await deps.keys.status();
@@ -45,12 +46,7 @@ export async function createBackupBundle(
     throw new AppError('keys_unavailable', 503, `The key service is not ready: ${status.detail}.`);
   const canary = await deps.keys.createDataKey(CANARY_OWNER);
   const keyBackup = status.backupAllowed ? await deps.keys.backup() : null;
-  const rows = await deps.db.query<{
-    id: string;
-    key_owner_id: string;
-    wrapped_key: string;
-    key_version: number;
-  }>('SELECT id, key_owner_id, wrapped_key, key_version FROM jar_files ORDER BY id');
+  const rows = await deps.dataKeys.all(deps.db);
   return {
     format: FORMAT,
     createdAt: now.toISOString(),
@@ -59,11 +55,11 @@ export async function createBackupBundle(
     keyBackup,
     latestVersion: status.latestVersion,
     canary: { wrapped: canary.wrapped, sha256: sha256(canary.plaintext) },
-    manifest: rows.rows.map((row) => ({
-      fileId: String(row.id),
-      keyOwnerId: row.key_owner_id,
-      wrappedKey: row.wrapped_key,
-      keyVersion: Number(row.key_version),
+    manifest: rows.map(({ fileId, keyOwnerId, wrappedKey, keyVersion }) => ({
+      fileId,
+      keyOwnerId,
+      wrappedKey,
+      keyVersion,
     })),
   };
 }
@@ -90,6 +86,20 @@ export async function canaryDecrypts(keys: KeyService, bundle: BackupBundle): Pr
     if ((error as AppError).code === 'keys_unavailable') throw error;
     return false;
   }
+}
+
+/** Records a backup written to `fileName` (what `encryption-keys status` reports as the last one). */
+export async function recordBackup(
+  db: Queryable,
+  keys: Pick<KeyService, 'keyName' | 'backend'>,
+  file: { fileName: string; sha256: string },
+): Promise<void> {
+  await db.query('INSERT INTO key_backups (key_name, backend, file_name, sha256) VALUES ($1, $2, $3, $4)', [
+    keys.keyName,
+    keys.backend,
+    file.fileName,
+    file.sha256,
+  ]);
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/database.js';
 import type { KeyService, KeyStatus } from '../key-service.js';
+import type { DataKeys } from './data-keys.js';
 
 /** What `encryption-keys status` reports. */
 interface KeyReport {
@@ -12,12 +13,14 @@ interface KeyReport {
 }
 
 /** Gathers the key service status and what the database knows about the stored keys. */
-export async function keyReport(deps: { db: Queryable; keys: KeyService }): Promise<KeyReport> {
+export async function keyReport(deps: {
+  db: Queryable;
+  keys: KeyService;
+  dataKeys: Pick<DataKeys, 'countByVersion'>;
+}): Promise<KeyReport> {
   const [key, counts, backup, rotation] = await Promise.all([
     deps.keys.status(),
-    deps.db.query<{ key_version: number; n: number }>(
-      'SELECT key_version, count(*)::int AS n FROM jar_files GROUP BY key_version ORDER BY key_version',
-    ),
+    deps.dataKeys.countByVersion(deps.db),
     deps.db.query<{ file_name: string; created_at: Date }>(
       'SELECT file_name, created_at FROM key_backups WHERE key_name = $1 ORDER BY id DESC LIMIT 1',
       [deps.keys.keyName],
@@ -31,7 +34,7 @@ export async function keyReport(deps: { db: Queryable; keys: KeyService }): Prom
   const last = backup.rows[0];
   return {
     key,
-    dataKeysByVersion: Object.fromEntries(counts.rows.map((row) => [String(row.key_version), Number(row.n)])),
+    dataKeysByVersion: Object.fromEntries(counts.map((row) => [String(row.keyVersion), row.count])),
     lastBackup: last
       ? { fileName: last.file_name, createdAt: new Date(last.created_at).toISOString() }
       : undefined,

@@ -1,5 +1,6 @@
 import type { Database } from '../../db/database.js';
 import type { KeyService } from '../key-service.js';
+import type { DataKeyRow, DataKeys } from './data-keys.js';
 
 export interface RotationProgress {
   targetVersion: number;
@@ -20,10 +21,11 @@ interface RotationResult extends RotationProgress {
   completed: boolean;
 }
 
-interface FileKeyRow {
-  id: string;
-  key_owner_id: string;
-  wrapped_key: string;
+/** What a rotation uses. */
+interface RotationDeps {
+  db: Database;
+  keys: KeyService;
+  dataKeys: DataKeys;
 }
 
 /** Starts a rotation, or picks up the one an interrupted run left unfinished. */
@@ -47,39 +49,28 @@ async function startOrResume(
   return { targetVersion: latestVersion, resumed: false };
 }
 
-async function countRemaining(db: Database, targetVersion: number, after: string | null): Promise<number> {
-  const result = await db.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM jar_files WHERE key_version < $1 AND ($2::uuid IS NULL OR id > $2::uuid)',
-    [targetVersion, after],
-  );
-  return Number(result.rows[0]?.n ?? 0);
-}
-
 /**
  * Rewraps one batch and records it: the new wrapped keys and the progress marker are
  * written in one transaction, so an interruption never loses or repeats a rewrap.
  */
-async function rewrapBatch(db: Database, keys: KeyService, rows: FileKeyRow[]): Promise<number> {
+async function rewrapBatch({ db, keys, dataKeys }: RotationDeps, rows: DataKeyRow[]): Promise<number> {
   const results = await keys.rewrap(
-    rows.map((row) => ({ ownerId: row.key_owner_id, wrapped: row.wrapped_key })),
+    rows.map((row) => ({ ownerId: row.keyOwnerId, wrapped: row.wrappedKey })),
   );
   let failed = 0;
   await db.transaction(async (tx) => {
     for (const [i, result] of results.entries()) {
-      const row = rows[i] as FileKeyRow;
-      if (!result.ok) {
+      const row = rows[i];
+      if (!row || !result.ok) {
         failed += 1;
         continue;
       }
-      await tx.query(
-        'UPDATE jar_files SET wrapped_key = $2, key_version = $3 WHERE id = $1 AND wrapped_key = $4',
-        [row.id, result.wrapped, result.keyVersion, row.wrapped_key],
-      );
+      await dataKeys.rewrap(tx, row, result.wrapped, result.keyVersion);
     }
     await tx.query(
       `UPDATE key_rotations SET last_file_id = $2, rewrapped = rewrapped + $3, failed = failed + $4, updated_at = now()
         WHERE key_name = $1`,
-      [keys.keyName, rows[rows.length - 1]?.id, rows.length - failed, failed],
+      [keys.keyName, rows[rows.length - 1]?.fileId, rows.length - failed, failed],
     );
   });
   return failed;
@@ -89,11 +80,8 @@ async function rewrapBatch(db: Database, keys: KeyService, rows: FileKeyRow[]): 
  * Rotates the wrapping key and rewraps every stored data key under the new version in
  * batches, without touching file bodies. Resumable: progress lives in `key_rotations`.
  */
-export async function rotateKeys(
-  deps: { db: Database; keys: KeyService },
-  options: RotateOptions,
-): Promise<RotationResult> {
-  const { db, keys } = deps;
+export async function rotateKeys(deps: RotationDeps, options: RotateOptions): Promise<RotationResult> {
+  const { db, keys, dataKeys } = deps;
   const { targetVersion, resumed } = await startOrResume(db, keys);
   for (let batches = 0; options.maxBatches === undefined || batches < options.maxBatches; batches += 1) {
     const marker = await db.query<{ last_file_id: string | null }>(
@@ -101,16 +89,12 @@ export async function rotateKeys(
       [keys.keyName],
     );
     const after = marker.rows[0]?.last_file_id ?? null;
-    const rows = await db.query<FileKeyRow>(
-      `SELECT id, key_owner_id, wrapped_key FROM jar_files
-        WHERE key_version < $1 AND ($2::uuid IS NULL OR id > $2::uuid) ORDER BY id LIMIT $3`,
-      [targetVersion, after, options.batchSize],
-    );
-    if (rows.rows.length === 0) break;
-    await rewrapBatch(db, keys, rows.rows);
-    options.onProgress?.(await progress(db, keys.keyName, targetVersion));
+    const rows = await dataKeys.belowVersion(db, targetVersion, after, options.batchSize);
+    if (rows.length === 0) break;
+    await rewrapBatch(deps, rows);
+    options.onProgress?.(await progress(deps, targetVersion));
   }
-  const state = await progress(db, keys.keyName, targetVersion);
+  const state = await progress(deps, targetVersion);
   const completed = state.remaining === 0;
   if (completed) {
     await db.query('UPDATE key_rotations SET completed_at = now() WHERE key_name = $1', [keys.keyName]);
@@ -118,25 +102,27 @@ export async function rotateKeys(
   return { ...state, resumed, completed };
 }
 
-async function progress(db: Database, keyName: string, targetVersion: number): Promise<RotationProgress> {
+async function progress(
+  { db, keys, dataKeys }: RotationDeps,
+  targetVersion: number,
+): Promise<RotationProgress> {
   const row = await db.query<{ rewrapped: number; failed: number; last_file_id: string | null }>(
     'SELECT rewrapped, failed, last_file_id FROM key_rotations WHERE key_name = $1',
-    [keyName],
+    [keys.keyName],
   );
   const state = row.rows[0];
   return {
     targetVersion,
     rewrapped: Number(state?.rewrapped ?? 0),
     failed: Number(state?.failed ?? 0),
-    remaining: await countRemaining(db, targetVersion, state?.last_file_id ?? null),
+    remaining: await dataKeys.countBelowVersion(db, targetVersion, state?.last_file_id ?? null),
   };
 }
 
 /** Data keys still wrapped below `version`: raising the minimum would make them unreadable. */
-export async function keysBelowVersion(db: Database, version: number): Promise<number> {
-  const result = await db.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM jar_files WHERE key_version < $1',
-    [version],
-  );
-  return Number(result.rows[0]?.n ?? 0);
+export function keysBelowVersion(
+  deps: { db: Database; dataKeys: DataKeys },
+  version: number,
+): Promise<number> {
+  return deps.dataKeys.countBelowVersion(deps.db, version);
 }
