@@ -44,9 +44,11 @@ function fillTemplate(template: string, mount: string, key: string): string {
 function capabilityOf(body: string, path: string, mount: string, key: string): Capability {
   if (UNAUTHENTICATED.has(path)) return 'none';
   // Writing the key's own path creates it: Vault asks for `create` on a path that does not exist.
-  if (body.includes('client.write(') && path === `${mount}/keys/${key}`) return 'create';
-  if (body.includes('client.write(')) return 'update';
-  if (body.includes('client.read(')) return 'read';
+  // node-vault's client.write/client.read, directly or through the client's write/read helpers.
+  const writes = /\bwrite\(/.test(body);
+  if (writes && path === `${mount}/keys/${key}`) return 'create';
+  if (writes) return 'update';
+  if (/\bread\(/.test(body)) return 'read';
   throw new Error(`cannot tell how ${path} is called`);
 }
 
@@ -62,7 +64,7 @@ export function scanVaultCalls(source: string, mount: string, key: string): Vaul
       const path = match[1] ?? '';
       calls.push({ operation, path, capability: capabilityOf(body, path, mount, key) });
     }
-    for (const match of body.matchAll(/client\.(\w+)\(/g)) {
+    for (const match of body.matchAll(/client\s*\.(\w+)\(/g)) {
       const command = NODE_VAULT_COMMANDS[match[1] ?? ''];
       if (command) calls.push({ operation, ...command });
     }
