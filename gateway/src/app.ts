@@ -1,3 +1,4 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import express, { type Router } from 'express';
 import { fileURLToPath } from 'node:url';
 import { registerAccountRoutes } from './account/routes.js';
@@ -13,7 +14,6 @@ import {
   jsonBody,
   requestContext,
   securityHeaders,
-  simpleCors,
 } from './http/middleware.js';
 import { metricsMiddleware } from './http/metrics.js';
 import { isJarUpload, registerJarRoutes } from './jars/routes.js';
@@ -23,7 +23,8 @@ import { registerPasskeyRoutes } from './passkeys/routes.js';
 import { oncePerWindow } from './audit/throttle.js';
 import { registerAuthRateLimits } from './security/rate-limit-routes.js';
 import { resolvePrincipal } from './session/resolve-principal.js';
-import { registerSessionRoutes, sessionChecks } from './access/routes.js';
+import { registerSessionRoutes } from './access/routes.js';
+import { sessionCheckHandler } from './http/session-checks.js';
 import { sessionLayer, sessionLoader } from './session/session-store.js';
 import { caseSensitiveRouter } from './http/router.js';
 import { registerStepUpRoutes } from './stepup/routes.js';
@@ -47,23 +48,29 @@ export function createApp(deps: AppDeps) {
   app.set('trust proxy', deps.config.TRUST_PROXY_HOPS);
   app.set('etag', false);
 
-  app.use(requestContext(deps.logger));
-  app.use(metricsMiddleware());
-  app.use(securityHeaders(deps.config));
-
   const sessionContext = {
     store: deps.sessionStore,
     config: deps.config,
     clock: deps.clock,
     random: deps.random,
   };
-  // The session checks first: every page load and every auth_request pays for them.
-  app.use(
-    sessionChecks(deps, {
-      cors: simpleCors(deps.config),
-      loadSession: sessionLoader(sessionContext),
-    }),
-  );
+  // The session checks before Express routes anything: every page load and every auth_request
+  // pays for them. The server calls the app, and the app hands each request to them first.
+  const sessionChecks = sessionCheckHandler(deps, sessionLoader(sessionContext), app);
+  const routed = app as unknown as {
+    handle: (req: IncomingMessage, res: ServerResponse, done?: unknown) => void;
+  };
+  const route = routed.handle.bind(app);
+  routed.handle = (req, res, done) => {
+    if (!sessionChecks.answer(req, res)) route(req, res, done);
+  };
+  // Express' own listen, with request and response objects born with its methods.
+  app.listen = ((...args: Parameters<Server['listen']>) =>
+    createServer(sessionChecks.serverOptions, app).listen(...args)) as typeof app.listen;
+
+  app.use(requestContext(deps.logger));
+  app.use(metricsMiddleware());
+  app.use(securityHeaders(deps.config));
   const session = sessionLayer(sessionContext);
   const principal = resolvePrincipal(deps);
 

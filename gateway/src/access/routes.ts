@@ -1,4 +1,6 @@
-import type { Request, RequestHandler, Response, Router } from 'express';
+import { parse as parseQuery } from 'node:querystring';
+import { parse as parseUrl } from 'node:url';
+import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
 import { mfaEnrollmentRequired, principalOf, type Guard } from './require-auth.js';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -51,7 +53,7 @@ function clearCookies(res: Response, deps: { config: Pick<Config, 'https'> }) {
  * session that still owes its second factor is not usable yet: 403 `aal2_required`
  * says which methods complete it.
  */
-async function sessionAnswer(deps: { guard: Guard }, req: Request) {
+export async function sessionAnswer(deps: { guard: Guard }, req: Request) {
   const principal = await deps.guard.check(req, { allowIncomplete: true });
   if (principal.secondFactorRequired) await deps.guard.check(req, { aal: 'aal2', allowIncomplete: true });
   // A second factor the policy makes mandatory: announced during its grace period, then owed.
@@ -111,55 +113,34 @@ export function registerSessionRoutes(router: Router, deps: SessionRouteDeps) {
   });
 }
 
-/** What the session checks run before they answer: CORS, the session, the principal. */
-interface CheckPrelude {
-  cors(req: Request, res: Response): void;
-  loadSession(req: Request, res: Response): Promise<void>;
-}
-
-/** The session checks' paths (GET and HEAD), answered ahead of every router. */
+/** The session checks' paths (GET and HEAD), answered before Express routes anything. */
 export const SESSION_CHECKS: Readonly<Record<string, 'session' | 'verify'>> = {
   '/api/auth/session': 'session',
   '/api/auth/verify': 'verify',
 };
 
+/** The characters for which Express reads a URL's query with url.parse, not by a split at `?`. */
+const URL_PARSE_CHARS = /[\t\n\f\r #\u00a0\ufeff]/;
+
+/** The query string of a request URL, as Express reads it for `req.query`. */
+function queryString(url: string): string | null {
+  if (URL_PARSE_CHARS.test(url)) return parseUrl(url).query;
+  const query = url.indexOf('?');
+  return query === -1 ? null : url.slice(query + 1);
+}
+
 /**
- * The session checks, GET /api/auth/session and GET /api/auth/verify (forward auth): the
- * requests every page load and every nginx `auth_request` makes. One middleware, ahead of
- * every router, that runs only what a GET check needs (CORS, the session, the principal;
- * no body parser, CSRF check, policy or rate limiter) as plain calls; any other request
- * passes on untouched.
+ * GET /api/auth/verify (forward auth for nginx `auth_request`): the principal the session
+ * check lets through, with the level (`aal`) and role (`role`) the query asks for. A URL
+ * without a query (the usual check) needs no parsing.
  */
-export function sessionChecks(deps: SessionRouteDeps, prelude: CheckPrelude): RequestHandler {
-  const answer = async (req: Request, res: Response, check: 'session' | 'verify') => {
-    prelude.cors(req, res);
-    await prelude.loadSession(req, res);
-    await loadPrincipal(deps, req);
-    res.locals.route = check === 'session' ? '/api/auth/session' : '/api/auth/verify';
-    if (check === 'session') {
-      res.json(await sessionAnswer(deps, req));
-      return;
-    }
-    const query = verifyQuery.safeParse(req.query);
-    if (!query.success) throw new AppError('invalid_request', 400, 'aal must be aal1 or aal2; role a name.');
-    const principal = await deps.guard.check(req, {
-      aal: query.data.aal,
-      roles: query.data.role ? [query.data.role] : undefined,
-    });
-    // Forward auth for nginx auth_request: the answer is in the status and the X-User-* headers.
-    res.setHeader('X-User-Id', principal.identityId);
-    res.setHeader('X-User-Email', principal.email);
-    res.setHeader('X-User-Roles', principal.roles.join(','));
-    res.setHeader('X-Auth-AAL', principal.aal);
-    res.setHeader('Cache-Control', 'no-store');
-    res.status(200).end();
-  };
-  return (req, res, next) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
-    const url = req.url;
-    const query = url.indexOf('?');
-    const check = SESSION_CHECKS[query === -1 ? url : url.slice(0, query)];
-    if (!check) return next();
-    answer(req, res, check).catch(next);
-  };
+export async function verifyCheck(deps: { guard: Guard }, req: Request, url: string) {
+  const raw = queryString(url);
+  if (!raw) return deps.guard.check(req, {});
+  const query = verifyQuery.safeParse(parseQuery(raw));
+  if (!query.success) throw new AppError('invalid_request', 400, 'aal must be aal1 or aal2; role a name.');
+  return deps.guard.check(req, {
+    aal: query.data.aal,
+    roles: query.data.role ? [query.data.role] : undefined,
+  });
 }

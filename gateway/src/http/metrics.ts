@@ -44,9 +44,7 @@ function seriesFor(method: string, route: string, status: string): Series {
  * the answer is finished the mount path is taken from the original URL instead: the route
  * pattern matched its last segments.
  */
-function routeLabel(req: Request, locals: Record<string, unknown>): string {
-  // A route answered outside the routers (the session checks) names itself.
-  if (typeof locals.route === 'string') return locals.route;
+function routeLabel(req: Request): string {
   // Express types `req.route` as any.
   const pattern = (req.route as { path?: unknown } | undefined)?.path;
   if (typeof pattern !== 'string') return 'unmatched';
@@ -56,15 +54,18 @@ function routeLabel(req: Request, locals: Record<string, unknown>): string {
   return `/${mount}${pattern === '/' ? '' : mount ? pattern : pattern.slice(1)}`;
 }
 
+/** Counts one finished request and its duration since `started` (process.hrtime.bigint()). */
+export function countRequest(method: string, route: string, status: number, started: bigint): void {
+  const series = seriesFor(method, route, String(status));
+  series.count.inc();
+  series.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+}
+
 /** Counts requests by their route pattern (never the raw path: ids would explode the labels). */
 export function metricsMiddleware(): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
-    res.once('finish', () => {
-      const series = seriesFor(req.method, routeLabel(req, res.locals), String(res.statusCode));
-      series.count.inc();
-      series.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    });
+    res.once('finish', () => countRequest(req.method, routeLabel(req), res.statusCode, started));
     next();
   };
 }

@@ -20,6 +20,11 @@ declare module 'express-serve-static-core' {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
+/** The request's id: a well-formed incoming X-Request-Id, else a fresh one. */
+export function requestIdOf(incoming: string | undefined): string {
+  return incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
 /**
  * Gives every request an id (a well-formed incoming X-Request-Id is kept) and, once its
  * response is done, logs one `request` line at info: method, path, status and duration.
@@ -28,37 +33,45 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
  */
 export function requestContext(logger: Logger): RequestHandler {
   return (req, res, next) => {
-    const incoming = req.get('x-request-id');
-    req.requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    req.requestId = requestIdOf(req.get('x-request-id'));
     res.setHeader('X-Request-Id', req.requestId);
     // Nothing is measured or built per request while the request log is off.
     if (logger.silent || !logger.isLevelEnabled('info')) return next();
     const started = process.hrtime.bigint();
-    res.once('close', () => {
-      const url = req.originalUrl;
-      const query = url.indexOf('?');
-      logger.request({
-        requestId: req.requestId,
-        method: req.method,
-        path: query === -1 ? url : url.slice(0, query),
-        status: res.statusCode,
-        durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100,
-        ...(res.writableFinished ? {} : { aborted: true }),
-      });
-    });
+    res.once('close', () => logRequest(logger, req.requestId, req.method, req.originalUrl, res, started));
     next();
   };
 }
 
+/** The request line of an answered (or aborted) request; `url` may carry a query, which is never logged. */
+export function logRequest(
+  logger: Logger,
+  requestId: string,
+  method: string,
+  url: string,
+  res: { statusCode: number; writableFinished: boolean },
+  started: bigint,
+): void {
+  const query = url.indexOf('?');
+  logger.request({
+    requestId,
+    method,
+    path: query === -1 ? url : url.slice(0, query),
+    status: res.statusCode,
+    durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100,
+    ...(res.writableFinished ? {} : { aborted: true }),
+  });
+}
+
 /**
  * helmet with a CSP that allows no inline script, HSTS only where the public URL is https.
- * The headers depend on the configuration alone, so helmet runs once, at startup, and every
- * answer gets the same precomputed list.
+ * The headers depend on the configuration alone, so helmet runs once, at startup: the
+ * answer is a flat list of names and values, in helmet's order.
  */
-export function securityHeaders(config: Config): RequestHandler {
-  const headers: [string, string][] = [];
+export function securityHeaderList(config: Config): readonly string[] {
+  const headers: string[] = [];
   const capture = {
-    setHeader: (name: string, value: string) => void headers.push([name, value]),
+    setHeader: (name: string, value: string) => void headers.push(name, value),
     removeHeader: () => undefined,
   };
   helmet({
@@ -80,8 +93,14 @@ export function securityHeaders(config: Config): RequestHandler {
     crossOriginEmbedderPolicy: false,
     referrerPolicy: { policy: 'no-referrer' },
   })({} as Request, capture as unknown as Response, () => undefined);
+  return Object.freeze(headers);
+}
+
+/** Every answer gets the same precomputed security headers. */
+export function securityHeaders(config: Config): RequestHandler {
+  const headers = securityHeaderList(config);
   return (_req, res, next) => {
-    for (const [name, value] of headers) res.setHeader(name, value);
+    for (let i = 0; i < headers.length; i += 2) res.setHeader(headers[i] as string, headers[i + 1] as string);
     next();
   };
 }
@@ -109,20 +128,26 @@ export function corsPolicy(config: Config): RequestHandler {
 }
 
 /**
- * CORS for simple GET and HEAD requests (the session checks): exactly what `corsPolicy`
- * answers to them, without its per-request option handling. Preflights never reach it.
+ * CORS for simple GET and HEAD requests (the session checks): exactly the headers
+ * `corsPolicy` answers to them (names and values, flat), without its per-request option
+ * handling. Preflights never reach it.
  */
-export function simpleCors(config: Config): (req: Request, res: Response) => void {
+export function simpleCors(config: Config): (origin: string | undefined) => readonly string[] {
   const allowed = new Set(config.CORS_ORIGINS);
-  return (req, res) => {
-    const origin = req.headers.origin;
-    if (origin !== undefined && allowed.has(origin)) {
-      res.setHeader('Access-Control-Allow-Origin', origin);
-      res.setHeader('Access-Control-Allow-Credentials', 'true');
-      res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS);
-    }
-    res.setHeader('Vary', 'Origin');
-  };
+  const vary = Object.freeze(['Vary', 'Origin']);
+  return (origin) =>
+    origin !== undefined && allowed.has(origin)
+      ? [
+          'Access-Control-Allow-Origin',
+          origin,
+          'Access-Control-Allow-Credentials',
+          'true',
+          'Access-Control-Expose-Headers',
+          EXPOSED_HEADERS,
+          'Vary',
+          'Origin',
+        ]
+      : vary;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
