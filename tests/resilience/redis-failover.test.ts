@@ -35,10 +35,15 @@ interface Outcome {
   at: number;
   status: number;
   retryAfter: string | null;
+  /** The error code of a refusal. */
+  code?: string;
 }
 
 /** `workers` loops of `request` until stopped, each answer time-stamped. */
-function timedLoad(workers: number, request: () => Promise<{ status: number; headers: Headers }>) {
+function timedLoad(
+  workers: number,
+  request: () => Promise<{ status: number; headers: Headers; body?: { error?: { code?: string } } }>,
+) {
   const outcomes: Outcome[] = [];
   const errors: unknown[] = [];
   let running = true;
@@ -50,6 +55,7 @@ function timedLoad(workers: number, request: () => Promise<{ status: number; hea
           at: performance.now(),
           status: res.status,
           retryAfter: res.headers.get('retry-after'),
+          code: res.body?.error?.code,
         });
       } catch (err) {
         errors.push(err);
@@ -134,6 +140,12 @@ for (const [name, start] of topologies) {
       await topology.waitUntilHealthy(60_000);
       const healthyMs = Math.round(performance.now() - killedAt);
       // The gateway finds its way back by itself: nothing is restarted or told.
+      const recentAnswers = () => {
+        const since = performance.now() - 2000;
+        const pick = (o: Outcome[]) =>
+          o.filter((x) => x.at > since).map((x) => (x.code ? `${x.status} ${x.code}` : x.status));
+        return `checks ${JSON.stringify(pick(checks.outcomes))}, sign-ins ${JSON.stringify(pick(signIns.outcomes))}, errors ${String(checks.errors.at(-1) ?? signIns.errors.at(-1) ?? 'none')}`;
+      };
       await until(
         'session checks and sign-ins answered again',
         async () => {
@@ -149,7 +161,16 @@ for (const [name, start] of topologies) {
           );
         },
         30_000,
-      );
+      ).catch(async (err: unknown) => {
+        // A durable write to the shard that failed over (the watched session's slot), and to another.
+        const probeOn = (key: string) =>
+          gw.deps.kv.durable
+            .set(key, 'x', 10)
+            .then(() => `${key}: a durable write works`)
+            .catch((e: unknown) => `${key}: fails: ${String((e as { cause?: unknown }).cause ?? e)}`);
+        const probe = `${await probeOn(`probe:{${sessionKey}}`)}; ${await probeOn(`probe:{${watched.identityId}}`)}`;
+        throw new Error(`${String(err)}; in the last 2 s: ${recentAnswers()}; ${probe}`);
+      });
       await checks.stop();
       await signIns.stop();
 

@@ -546,6 +546,10 @@ export function sendRouted(client: RedisClientType, args: string[], key?: string
   return client.sendCommand(args);
 }
 
+/** HSET with the hash's lifetime, atomically. */
+const HSET_EXPIRE =
+  "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]); return redis.call('EXPIRE', KEYS[1], ARGV[3])";
+
 /** The Kv over connected clients: `client` for everything, `writer` for durable writes. */
 function redisKv(
   client: RedisClientType,
@@ -594,7 +598,9 @@ function redisKv(
         }),
       hSet: (key, field, value, ttl) =>
         written([key], async () => {
-          await c.multi().hSet(k(key), field, value).expire(k(key), ttl).exec();
+          // One script, not MULTI/EXEC: a cluster routes it by its key and follows a MOVED
+          // (refreshing its slot map), where a transaction queued on a stale node only fails.
+          await c.eval(HSET_EXPIRE, { keys: [k(key)], arguments: [field, value, String(ttl)] });
           await after(key);
         }),
       hDel: (key, field) =>
