@@ -531,6 +531,19 @@ function bySlot(keys: string[]): string[][] {
   return [...groups.values()];
 }
 
+/**
+ * Sends WAIT on a cluster to the connection of the master that holds `key`'s slot, the one
+ * that just took the write. Not through the cluster client's command routing: WAIT's policy
+ * sends it to every node it lists as a master, and after a failover that list can still hold
+ * the old master, now a replica that refuses WAIT; nothing then makes the client refresh it.
+ */
+async function waitOnSlotMaster(writer: RedisClientType, key: string, wait: string[]): Promise<unknown> {
+  const cluster = writer as unknown as RedisClusterType;
+  const master = cluster.slots[keySlot(key)]?.master;
+  if (!master) throw new Error(`no master holds the slot of ${key}`);
+  return (await cluster.nodeClient(master)).sendCommand(wait);
+}
+
 /** The topology of every client `connectRedis` made, for `sendRouted`. */
 const topologyOf = new WeakMap<object, RedisTopology>();
 
@@ -571,7 +584,12 @@ function redisKv(
   };
   /** Resolves once one replica holds every write made so far on `writer` to `key`'s master. */
   const replicated = async (key: string) => {
-    const acked = Number(await sendRouted(writer, ['WAIT', '1', String(ackMs)], k(key)));
+    const wait = ['WAIT', '1', String(ackMs)];
+    const acked = Number(
+      topology === 'cluster'
+        ? await waitOnSlotMaster(writer, k(key), wait)
+        : await sendRouted(writer, wait, k(key)),
+    );
     if (acked < 1) throw new Error(`no replica acknowledged the write within ${ackMs} ms`);
   };
   const writes = (c: RedisClientType, durable: boolean): KvWrites => {
