@@ -153,6 +153,9 @@ describe('Vault from vault/config/vault.hcl, set up by vault/init.sh', () => {
           throw new Error(`${String(error)}\n${watchLog}`);
         },
       );
+      // Vault may say so before the watcher has written its line about it.
+      for (const deadline = Date.now() + 10_000; !/unsealed/.test(watchLog) && Date.now() < deadline;)
+        await new Promise((resolve) => setTimeout(resolve, 50));
     } finally {
       watcher.kill('SIGTERM');
       await once(watcher, 'exit');
