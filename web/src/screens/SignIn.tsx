@@ -2,7 +2,9 @@ import {
   cancelPasskeyAutofill,
   signInWithPasskey,
   signInWithPasskeyAutofill,
+  type Result,
   type Schema,
+  type Session,
 } from '@auth-gateway/client';
 import { useEffect, useState } from 'react';
 import { gw } from '../gateway';
@@ -56,22 +58,11 @@ export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecove
         { stepUp: false },
       ),
     );
-    if (!result) return;
-    if (result.ok) return signedIn(result.data);
-    const { error } = result;
-    if (error.kind === 'api' && error.code === 'aal2_required') {
-      task.clear();
-      secondFactorOwed(methodsOf(error.details));
-    }
-    // Signed in, but the policy's second factor is overdue: the app asks for it.
-    if (error.kind === 'api' && error.code === 'mfa_enrollment_required') {
-      task.clear();
-      void refresh();
-    }
+    settle(result);
   };
 
   /** The answer of a sign-in that may still owe the account's second factor. */
-  const settle = (result: Awaited<ReturnType<typeof withCodeCall>> | undefined) => {
+  const settle = (result: Result<Session> | undefined) => {
     if (!result) return;
     if (result.ok) return signedIn(result.data);
     const { error } = result;
