@@ -22,12 +22,13 @@ const TABS: { id: Tab; label: string }[] = [
 ];
 
 /** A passwordless sign-up registers its first passkey before anything else. */
-function FinishSignUp() {
+/** A card that registers a passkey for this session, or signs out. */
+function AddPasskey({ title, id, intro }: { title: string; id: string; intro: string }) {
   const { signedIn, signOut } = useSession();
   const task = useTask();
   return (
-    <Card title="One more step: add your passkey" id="finish-sign-up">
-      <p>Your account signs in with a passkey: your fingerprint, face or device PIN. Add it now to finish.</p>
+    <Card title={title} id={id}>
+      <p>{intro}</p>
       <button
         type="button"
         className="primary"
@@ -47,33 +48,25 @@ function FinishSignUp() {
   );
 }
 
+function FinishSignUp() {
+  return (
+    <AddPasskey
+      title="One more step: add your passkey"
+      id="finish-sign-up"
+      intro="Your account signs in with a passkey: your fingerprint, face or device PIN. Add it now to finish."
+    />
+  );
+}
+
 /** The policy's second factor is overdue: only enrolment (or signing out) goes on from here. */
 function EnrolSecondFactor() {
-  const { signedIn, signOut } = useSession();
-  const task = useTask();
   return (
     <>
-      <Card title="Add a second factor to go on" id="enrol-second-factor">
-        <p>
-          This account must have a second factor: a passkey (your fingerprint, face or device PIN) or an
-          authenticator app. Add one now; it is asked for from your next sign-in.
-        </p>
-        <button
-          type="button"
-          className="primary"
-          disabled={task.busy}
-          onClick={async () => {
-            const result = await task.run(() => registerPasskey(gw));
-            if (result?.ok) signedIn(result.data);
-          }}
-        >
-          Add a passkey
-        </button>
-        <Notice task={task} />
-        <button type="button" className="link" onClick={() => void signOut()}>
-          Sign out
-        </button>
-      </Card>
+      <AddPasskey
+        title="Add a second factor to go on"
+        id="enrol-second-factor"
+        intro="This account must have a second factor: a passkey (your fingerprint, face or device PIN) or an authenticator app. Add one now; it is asked for from your next sign-in."
+      />
       <AuthenticatorApp enrolOnly />
       <EmailCodes enrolOnly />
     </>
