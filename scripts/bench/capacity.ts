@@ -47,12 +47,12 @@ import {
   postgresBaseUrl,
   root,
   startKratosProcess,
-  type KratosProcess,
   type PrivateRedis,
   type Running,
 } from './processes.js';
 import {
   cookieHeader,
+  createIdentity,
   ORIGIN,
   PASSWORD,
   rememberCookies,
@@ -90,23 +90,6 @@ async function postJson(url: string, jar: Map<string, string>, body: unknown) {
   });
   rememberCookies(jar, res.headers.getSetCookie());
   return { status: res.status, body: (await res.json().catch(() => undefined)) as unknown };
-}
-
-/** An identity with a password at Kratos (its admin API); answers its address. */
-async function createIdentity(kratos: KratosProcess): Promise<string> {
-  const email = `capacity.${Math.random().toString(36).slice(2)}@example.com`;
-  const res = await fetch(`${kratos.adminUrl}/admin/identities`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({
-      schema_id: 'default',
-      traits: { email },
-      credentials: { password: { config: { password: PASSWORD } } },
-      verifiable_addresses: [{ value: email, verified: true, via: 'email', status: 'completed' }],
-    }),
-  });
-  if (res.status !== 201) throw new Error(`identity not created: ${res.status} ${await res.text()}`);
-  return email;
 }
 
 /** A password sign-in through the gateway in a fresh jar, then one session check. */
@@ -226,7 +209,8 @@ async function redisMemory(stack: Omit<Stack, 'redis'>) {
   );
   try {
     const emails: string[] = [];
-    for (let i = 0; i < settings.memorySignIns; i++) emails.push(await createIdentity(stack.kratos));
+    for (let i = 0; i < settings.memorySignIns; i++)
+      emails.push(await createIdentity(stack.kratos, 'capacity'));
     const usedBefore = Number(infoFields(await node.command('INFO', 'memory')).used_memory);
     log(`${settings.memorySignIns} password sign-ins for the memory count`);
     for (const email of emails) await passwordSignIn(gateway, email);
@@ -359,7 +343,8 @@ async function postgresWrites(stack: Omit<Stack, 'redis'>, databaseUrl: string) 
   );
   try {
     const emails: string[] = [];
-    for (let i = 0; i < settings.postgresSignIns; i++) emails.push(await createIdentity(stack.kratos));
+    for (let i = 0; i < settings.postgresSignIns; i++)
+      emails.push(await createIdentity(stack.kratos, 'capacity'));
     log(`${settings.postgresSignIns} password sign-ins, counting Postgres writes`);
     let before = await writeCounters(databaseUrl);
     for (const email of emails) await passwordSignIn(gateway, email);

@@ -77,12 +77,9 @@ export interface SignedIn {
   verifyHeaders: Record<string, string>;
 }
 
-/**
- * A password user, created at Kratos (its admin API) and signed in through the gateway's
- * password login: its warm session.
- */
-export async function signUp(gateway: Running, kratos: KratosProcess): Promise<SignedIn> {
-  const email = `bench.${randomBytes(6).toString('hex')}@example.com`;
+/** An identity with a password and a verified address at Kratos (its admin API); answers its address. */
+export async function createIdentity(kratos: KratosProcess, label: string): Promise<string> {
+  const email = `${label}.${randomBytes(6).toString('hex')}@example.com`;
   const created = await fetch(`${kratos.adminUrl}/admin/identities`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
@@ -95,6 +92,15 @@ export async function signUp(gateway: Running, kratos: KratosProcess): Promise<S
   });
   if (created.status !== 201)
     throw new Error(`identity not created: ${created.status} ${await created.text()}`);
+  return email;
+}
+
+/**
+ * A password user, created at Kratos (its admin API) and signed in through the gateway's
+ * password login: its warm session.
+ */
+export async function signUp(gateway: Running, kratos: KratosProcess): Promise<SignedIn> {
+  const email = await createIdentity(kratos, 'bench');
   const res = await fetch(`${gateway.url}/api/auth/login/password`, {
     method: 'POST',
     headers: { Origin: ORIGIN, 'X-CSRF': '1', 'Content-Type': 'application/json' },
