@@ -42,7 +42,19 @@ async function openWithAuthenticator(userVerification = true): Promise<[Page, Vi
 /** Signs out without letting the sign-in page's passkey autofill sign straight back in. */
 async function signOutQuietly(page: Page, authenticator: VirtualAuthenticator) {
   await setPresence(authenticator, false);
+  // Where the browser offers autofill, the sign-in page asks for options at once, and that
+  // answer sets the browser's pre-session cookie. Waiting for it keeps the next step (a reload,
+  // another ceremony) from racing it to a second cookie.
+  const autofills = await page.evaluate(
+    async () => (await PublicKeyCredential.isConditionalMediationAvailable?.()) ?? false,
+  );
+  const autofill =
+    autofills &&
+    page.waitForResponse(
+      (res) => res.url().endsWith('/api/auth/login/passkey/options') && res.request().method() === 'POST',
+    );
   await signOut(page);
+  if (autofill) await autofill;
 }
 
 /**
@@ -104,8 +116,11 @@ describe('passkeys in Chromium', { skip: !available && 'Chromium is not installe
     const email = uniqueEmail('e2e-autofill');
     await signUpWithPasskey(page, demo!.gw, email);
     await signOutQuietly(page, authenticator);
+    // A returning visitor: the page that was signed out is left first, so its own pending
+    // autofill request cannot answer once the authenticator does.
+    await page.goto('about:blank');
     await setPresence(authenticator, true);
-    await page.reload();
+    await page.goto(demo!.baseUrl);
     await expectState(page, 'signed-in', 'aal2');
     assert.equal((await session(page)).body.email, email);
     await page.context().close();
