@@ -1,0 +1,176 @@
+/**
+ * Social sign-in through the real Kratos v1.3.1 `oidc` method, against a real OpenID provider
+ * (`oidc-provider`) on loopback, with the claim mapper the repository ships
+ * (kratos/oidc/claims.jsonnet): what a gateway building on API flows and Kratos' session-token
+ * exchange can rely on.
+ *
+ * Part of the real-stack tier (`npm run test:real`), which builds on `npm run real:build`.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { repoPath } from '../config/paths.js';
+import { startOidcProvider, type OidcProvider, type ProviderAccount } from '../helpers/oidc-provider.js';
+import { startRealKratos, type RealKratos } from '../helpers/real-kratos.js';
+
+const RETURN_TO = 'http://localhost:3000/api/auth/oidc/callback';
+
+let provider: OidcProvider;
+let kratos: RealKratos;
+
+before(async () => {
+  provider = await startOidcProvider();
+  kratos = await startRealKratos({
+    env: {
+      SELFSERVICE_METHODS_OIDC_ENABLED: 'true',
+      SELFSERVICE_METHODS_OIDC_CONFIG_PROVIDERS: JSON.stringify([
+        {
+          id: 'local',
+          provider: 'generic',
+          label: 'Local',
+          client_id: provider.clientId,
+          client_secret: provider.clientSecret,
+          issuer_url: provider.issuer,
+          mapper_url: `file://${repoPath('kratos', 'oidc', 'claims.jsonnet')}`,
+          scope: ['openid', 'email'],
+        },
+      ]),
+      SELFSERVICE_FLOWS_REGISTRATION_AFTER_OIDC_HOOKS_0_HOOK: 'session',
+    },
+  });
+  provider.allowRedirects([`${kratos.publicUrl}/self-service/methods/oidc/callback/local`]);
+});
+after(async () => {
+  await kratos?.close();
+  await provider?.close();
+});
+
+/**
+ * A native login flow that asks for a session-token exchange code, submitted with the oidc
+ * method, then the browser's way through the provider back to Kratos' callback and on to
+ * `RETURN_TO` (redirects followed by hand, cookies kept per host as a browser keeps them).
+ */
+async function socialSignIn(account: ProviderAccount): Promise<{ initCode: string; landed: URL }> {
+  provider.signInAs(account);
+  const started = await fetch(
+    `${kratos.publicUrl}/self-service/login/api?return_session_token_exchange_code=true&return_to=${encodeURIComponent(RETURN_TO)}`,
+  );
+  const flow = (await started.json()) as { id: string; session_token_exchange_code: string };
+  const submitted = await fetch(`${kratos.publicUrl}/self-service/login?flow=${flow.id}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify({ method: 'oidc', provider: 'local' }),
+  });
+  assert.equal(submitted.status, 422);
+  const answer = (await submitted.json()) as { error: { id: string }; redirect_browser_to: string };
+  assert.equal(answer.error.id, 'browser_location_change_required');
+  const jar = new Map<string, Map<string, string>>();
+  let url = new URL(answer.redirect_browser_to);
+  for (let hop = 0; hop < 20; hop++) {
+    if (url.href.startsWith(RETURN_TO)) return { initCode: flow.session_token_exchange_code, landed: url };
+    const cookies = jar.get(url.host) ?? new Map<string, string>();
+    const res = await fetch(url, {
+      redirect: 'manual',
+      headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') },
+    });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair = ''] = line.split(';');
+      const eq = pair.indexOf('=');
+      cookies.set(pair.slice(0, eq), pair.slice(eq + 1));
+    }
+    jar.set(url.host, cookies);
+    const location = res.headers.get('location');
+    assert.ok(location, `${url.pathname} answered ${res.status} without a redirect: ${await res.text()}`);
+    url = new URL(location, url);
+  }
+  throw new Error('too many redirects');
+}
+
+const exchange = (initCode: string, returnToCode: string) =>
+  fetch(
+    `${kratos.publicUrl}/sessions/token-exchange?init_code=${encodeURIComponent(initCode)}&return_to_code=${encodeURIComponent(returnToCode)}`,
+  );
+
+async function identitiesWith(email: string) {
+  const res = await fetch(
+    `${kratos.adminUrl}/admin/identities?credentials_identifier=${encodeURIComponent(email)}&include_credential=oidc`,
+  );
+  return (await res.json()) as {
+    id: string;
+    credentials?: Record<string, { identifiers?: string[] }>;
+    verifiable_addresses?: { value: string; verified: boolean }[];
+  }[];
+}
+
+describe('social sign-in through the real Kratos oidc method', () => {
+  it('signs up a new account with a verified e-mail, whose session only the flow’s own init code can take', async () => {
+    const email = `social-${randomUUID()}@example.com`;
+    const { initCode, landed } = await socialSignIn({ sub: randomUUID(), email, email_verified: true });
+    const code = landed.searchParams.get('code');
+    assert.ok(code, `no exchange code in ${landed.href}`);
+
+    // Someone holding only the code that reached the browser gets nothing.
+    const stolen = await exchange('x'.repeat(64), code);
+    assert.equal(stolen.status, 404);
+
+    const res = await exchange(initCode, code);
+    assert.equal(res.status, 200);
+    const { session_token, session } = (await res.json()) as {
+      session_token: string;
+      session: {
+        id: string;
+        authenticator_assurance_level: string;
+        authentication_methods: { method: string; provider?: string }[];
+        identity: { traits: { email: string }; verifiable_addresses: { verified: boolean }[] };
+      };
+    };
+    assert.match(session_token, /^ory_st_/);
+    assert.equal(session.authenticator_assurance_level, 'aal1');
+    assert.deepEqual(
+      session.authentication_methods.map((m) => [m.method, m.provider]),
+      [['oidc', 'local']],
+    );
+    assert.equal(session.identity.traits.email, email);
+    assert.equal(session.identity.verifiable_addresses[0]?.verified, true);
+
+    // Kratos answers the same exchange again (the same session): whoever runs it must forget
+    // the init code once it has the session.
+    const again = await exchange(initCode, code);
+    assert.equal(again.status, 200);
+    assert.equal(((await again.json()) as { session: { id: string } }).session.id, session.id);
+  });
+
+  it('refuses a provider that asserts the e-mail of an existing account: no session, nothing linked', async () => {
+    const email = `owner-${randomUUID()}@example.com`;
+    const created = await fetch(`${kratos.adminUrl}/admin/identities`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        schema_id: 'default',
+        traits: { email },
+        credentials: { password: { config: { password: 'owner-passphrase-not-known-1' } } },
+      }),
+    });
+    assert.equal(created.status, 201);
+
+    const { initCode, landed } = await socialSignIn({
+      sub: `attacker-${randomUUID()}`,
+      email,
+      email_verified: true,
+    });
+    assert.equal(landed.searchParams.get('code'), null);
+    assert.match(landed.searchParams.get('flow') ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal((await exchange(initCode, 'anything')).status, 404);
+
+    const [owner, ...others] = await identitiesWith(email);
+    assert.equal(others.length, 0);
+    assert.equal(owner?.credentials?.oidc, undefined);
+  });
+
+  it('never takes an unverified e-mail claim: no account is made with that address', async () => {
+    const email = `unverified-${randomUUID()}@example.com`;
+    const { landed } = await socialSignIn({ sub: randomUUID(), email, email_verified: false });
+    assert.equal(landed.searchParams.get('code'), null);
+    assert.deepEqual(await identitiesWith(email), []);
+  });
+});
