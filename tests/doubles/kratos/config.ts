@@ -38,6 +38,8 @@ export interface DoubleConfig {
   /** Flows whose after hooks include `revoke_active_sessions`. */
   revokeSessionsAfter: Set<'settings' | 'recovery'>;
   defaultReturnUrl?: string;
+  /** `selfservice.allowed_return_urls`, placeholders (`${PUBLIC_BASE_URL}`) left in. */
+  allowedReturnUrls: string[];
   uiUrls: Partial<
     Record<'login' | 'registration' | 'settings' | 'recovery' | 'verification' | 'error', string>
   >;
@@ -86,6 +88,7 @@ export function defaultConfig(): DoubleConfig {
     ),
     continueWithTransitions: false,
     revokeSessionsAfter: new Set(),
+    allowedReturnUrls: [],
     uiUrls: {},
   };
 }
@@ -126,6 +129,8 @@ function applyFlows(config: DoubleConfig, yml: Node): void {
     const uiUrl = at(yml, 'selfservice', 'flows', flow, 'ui_url');
     if (typeof uiUrl === 'string') config.uiUrls[flow] = uiUrl;
   }
+  const errorUi = at(yml, 'selfservice', 'flows', 'error', 'ui_url');
+  if (typeof errorUi === 'string') config.uiUrls.error = errorUi;
   const privileged = durationMs(at(yml, 'selfservice', 'flows', 'settings', 'privileged_session_max_age'));
   if (privileged !== undefined) config.privilegedSessionMaxAgeMs = privileged;
   const settingsAal = at(yml, 'selfservice', 'flows', 'settings', 'required_aal');
@@ -136,6 +141,9 @@ function applyFlows(config: DoubleConfig, yml: Node): void {
   if (typeof verification === 'boolean') config.verificationEnabled = verification;
   const returnUrl = at(yml, 'selfservice', 'default_browser_return_url');
   if (typeof returnUrl === 'string') config.defaultReturnUrl = returnUrl;
+  const allowed = at(yml, 'selfservice', 'allowed_return_urls');
+  if (Array.isArray(allowed))
+    config.allowedReturnUrls = allowed.filter((u): u is string => typeof u === 'string');
   for (const flow of ['settings', 'recovery'] as const) {
     if (hooksOf(yml, flow).some((h) => h.hook === 'revoke_active_sessions'))
       config.revokeSessionsAfter.add(flow);

@@ -18,6 +18,7 @@ const STATUS_TEXT: Record<number, string> = {
   404: 'Not Found',
   409: 'Conflict',
   410: 'Gone',
+  422: 'Unprocessable Entity',
   500: 'Internal Server Error',
 };
 
@@ -52,6 +53,9 @@ export function kratosError(status: number, fields: ErrorFields = {}): KratosErr
 
 export const errors = {
   notFound: (reason?: string) => kratosError(404, { reason }),
+  /** herodot.ErrNotFound (a database miss is sqlcon's "Unable to locate the resource" instead). */
+  resourceNotFound: (reason: string) =>
+    kratosError(404, { reason, message: 'The requested resource could not be found' }),
   badRequest: (reason: string) => kratosError(400, { reason }),
   forbidden: (reason: string) => kratosError(403, { reason }),
   noSession: () =>

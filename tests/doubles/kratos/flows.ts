@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import type { DoubleContext } from './context.js';
 import { errors } from './errors.js';
+import { checkReturnTo } from './http.js';
 import { identityJson } from './identity.js';
 import { nodesFor } from './nodes.js';
 import { isSessionActive } from './sessions.js';
@@ -29,6 +30,8 @@ export function createFlow(
   origin: FlowOrigin,
   extra: Partial<StoredFlow> = {},
 ): StoredFlow {
+  // Kratos checks the return_to of every new flow against its allow list.
+  if (origin.returnTo !== undefined) checkReturnTo(ctx, origin.returnTo);
   const now = ctx.now();
   const flow: StoredFlow = {
     id: newId(),
@@ -90,7 +93,9 @@ export function flowJson(ctx: DoubleContext, flow: StoredFlow): Record<string, u
     ...(flow.returnTo ? { return_to: flow.returnTo } : {}),
     // Kratos shows the active method on code flows only (registration and password login leave it out).
     ...(flow.kind === 'recovery' || flow.kind === 'verification' ? { active: flow.active ?? 'code' } : {}),
-    ...(flow.kind === 'login' && flow.active === 'code' ? { active: 'code' } : {}),
+    ...(flow.kind === 'login' && (flow.active === 'code' || flow.active === 'oidc')
+      ? { active: flow.active }
+      : {}),
     ...(flow.transientPayload ? { transient_payload: flow.transientPayload } : {}),
     ui: renderUi(ctx, flow, identity),
     state: flow.state,

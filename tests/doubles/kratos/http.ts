@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { DoubleContext } from './context.js';
-import { errors, KratosError } from './errors.js';
+import { errors, kratosError, KratosError } from './errors.js';
 import { flowJson } from './flows.js';
 import { readCookie, SESSION_COOKIE } from './sessions.js';
 import type { StoredFlow, StoredSession } from './state.js';
@@ -60,6 +60,50 @@ export function setSessionCookie(res: Response, session: StoredSession): void {
 export function uiUrl(ctx: DoubleContext, kind: keyof DoubleContext['config']['uiUrls']): string {
   const configured = ctx.config.uiUrls[kind];
   return configured && !configured.includes('${') ? configured : `${ctx.publicUrl}/ui/${kind}`;
+}
+
+/**
+ * A kratos.yml URL with `${PUBLIC_BASE_URL}` filled in (the double's `publicBaseUrl`);
+ * undefined when unset or holding another placeholder.
+ */
+export function configuredUrl(ctx: DoubleContext, value: string | undefined): string | undefined {
+  const filled = value?.replaceAll('${PUBLIC_BASE_URL}', ctx.publicBaseUrl);
+  return filled && !filled.includes('${') ? filled : undefined;
+}
+
+/**
+ * Kratos' return_to check (x.SecureRedirectTo): the URL, resolved against the default return
+ * URL, must start with one of `selfservice.allowed_return_urls` or the public URL's
+ * `/self-service`; otherwise 400 `self_service_flow_return_to_forbidden`.
+ */
+export function checkReturnTo(ctx: DoubleContext, raw: string): URL {
+  const fallback = configuredUrl(ctx, ctx.config.defaultReturnUrl) ?? `${ctx.publicBaseUrl}/`;
+  let url: URL;
+  try {
+    url = new URL(raw, fallback);
+  } catch {
+    throw errors.badRequest(
+      `Unable to parse the return_to query parameter as an URL: parse "${raw}": invalid URL`,
+    );
+  }
+  const allowed = [
+    ...ctx.config.allowedReturnUrls.map((u) => configuredUrl(ctx, u)),
+    `${ctx.publicUrl}/self-service`,
+  ];
+  for (const entry of allowed) {
+    const match = entry ? /^([a-z][a-z0-9+.-]*:)\/\/([^/?#]*)([^?#]*)/i.exec(entry) : null;
+    if (!match) continue;
+    const [, scheme = '', host = '', path = ''] = match;
+    const hostAllowed = host.startsWith('*')
+      ? url.host.toLowerCase().endsWith(host.slice(1).toLowerCase())
+      : url.host.toLowerCase() === host.toLowerCase();
+    if (scheme.toLowerCase() === url.protocol && hostAllowed && url.pathname.startsWith(path || '/'))
+      return url;
+  }
+  throw kratosError(400, {
+    id: 'self_service_flow_return_to_forbidden',
+    reason: `Requested return_to URL ${JSON.stringify(url.href)} is not allowed.`,
+  });
 }
 
 export function returnUrl(ctx: DoubleContext, flow?: StoredFlow): string {

@@ -339,13 +339,19 @@ function credentialsJson(identity: StoredIdentity, include: string[]): Record<st
     out[type] = {
       type,
       identifiers: credential.identifiers,
-      ...(include.includes(type) ? { config: credential.config } : {}),
+      ...(include.includes(type) && hasConfig(type, credential.config) ? { config: credential.config } : {}),
       version: credential.version,
       created_at: iso(credential.createdAt),
       updated_at: iso(credential.updatedAt),
     };
   }
   return out;
+}
+
+/** An oidc credential whose last provider was removed has no config left to show (as in Kratos). */
+function hasConfig(type: string, config: Record<string, unknown>): boolean {
+  if (type !== 'oidc') return true;
+  return Array.isArray(config.providers) && config.providers.length > 0;
 }
 
 /**

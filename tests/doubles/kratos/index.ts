@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -14,7 +15,9 @@ import type { DoubleContext } from './context.js';
 import { errors } from './errors.js';
 import { errorHandler, notFoundHandler } from './http.js';
 import { IdentitySchema } from './identity.js';
+import type { OidcProviderConfig } from './oidc.js';
 import { registerLoginRoutes } from './public/login.js';
+import { registerOidcRoutes } from './public/oidc.js';
 import { registerRecoveryRoutes } from './public/recovery.js';
 import { registerRegistrationRoutes } from './public/registration.js';
 import { registerSessionRoutes } from './public/sessions.js';
@@ -50,6 +53,13 @@ export interface KratosDoubleOptions {
    * in memory only.
    */
   statePath?: string;
+  /** Kratos' oidc method with these generic OpenID providers (like kratos/social-sign-in.yml); default off. */
+  oidcProviders?: OidcProviderConfig[];
+  /**
+   * What kratos.yml's `${PUBLIC_BASE_URL}` stands for: the allowed return URLs and the error
+   * page. Default http://localhost:3000, as the test rigs set it for the gateway and real Kratos.
+   */
+  publicBaseUrl?: string;
 }
 
 export interface KratosDouble {
@@ -136,6 +146,10 @@ function createContext(options: KratosDoubleOptions): DoubleContext {
     publicUrl: '',
     webhookUrl: options.webhookUrl,
     webhookApiKey: options.webhookApiKey,
+    publicBaseUrl: (options.publicBaseUrl ?? 'http://localhost:3000').replace(/\/$/, ''),
+    oidcProviders: options.oidcProviders ?? [],
+    stateKey: randomBytes(32),
+    selfServiceErrors: new Map(),
   };
 }
 
@@ -185,6 +199,7 @@ function registerPublicRoutes(router: Router, ctx: DoubleContext): void {
   registerRecoveryRoutes(router, ctx);
   registerVerificationRoutes(router, ctx);
   registerSettingsRoutes(router, ctx);
+  registerOidcRoutes(router, ctx);
   registerSchemaRoutes(router, ctx);
 }
 

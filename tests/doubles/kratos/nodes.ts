@@ -51,6 +51,58 @@ function loginNodes(
 ): UiNode[] {
   if (flow.requestedAal === 'aal2' && identity) return secondFactorNodes(identity, csrf);
   if (flow.active === 'code' && flow.state !== 'choose_method') return loginCodeNodes(flow, csrf);
+  const nodes = firstFactorNodes(ctx, flow, identity, csrf);
+  // Kratos sorts the oidc group in front of every other (selfservice/flow/login/sort.go).
+  const all = [...providerNodes(ctx, flow, identity), ...nodes];
+  return flow.linking ? accountLinkingNodes(all, flow) : all;
+}
+
+/** One submit node per configured provider, ordered by id (a refresh offers only the identity's own). */
+function providerNodes(ctx: DoubleContext, flow: StoredFlow, identity: StoredIdentity | undefined): UiNode[] {
+  let providers = ctx.oidcProviders;
+  if (flow.refresh && identity) {
+    const linked = (identity.credentials.oidc?.config.providers ?? []) as { provider?: string }[];
+    providers = providers.filter((p) => linked.some((l) => l.provider === p.id));
+  }
+  return [...providers]
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((p) => submitNode('oidc', 'provider', p.id, texts.signInWith(p.label || p.id, p.id)));
+}
+
+/**
+ * The login flow Kratos makes for linking a social account to the account that owns its
+ * e-mail (oidc strategy's populateAccountLinkingUI): the provider just used is left out, the
+ * other sign-in buttons say "and link", and the identifier is the duplicate one, hidden.
+ */
+function accountLinkingNodes(nodes: UiNode[], flow: StoredFlow): UiNode[] {
+  const linking = flow.linking;
+  if (!linking) return nodes;
+  return nodes
+    .filter((node) => !(node.group === 'oidc' && node.attributes.value === linking.provider))
+    .map((node) => {
+      if (node.attributes.name === 'identifier' && node.group === 'default') {
+        return {
+          ...node,
+          attributes: { ...node.attributes, type: 'hidden', value: linking.duplicateIdentifier },
+        };
+      }
+      const label = node.meta.label;
+      if (node.group === 'default' || !label) return node;
+      if (label.id === 1010001) return { ...node, meta: { label: texts.signInAndLink() } };
+      if (label.id === 1010002) {
+        const provider = String(label.context?.provider ?? '');
+        return { ...node, meta: { label: texts.confirmWithAndLink(provider) } };
+      }
+      return node;
+    });
+}
+
+function firstFactorNodes(
+  ctx: DoubleContext,
+  flow: StoredFlow,
+  identity: StoredIdentity | undefined,
+  csrf: UiNode,
+): UiNode[] {
   const password = inputNode({
     group: 'password',
     name: 'password',

@@ -20,6 +20,7 @@ export function issueSession(
   identity: StoredIdentity,
   method: AuthMethod,
   req: Request,
+  provider?: string,
 ): StoredSession {
   const now = ctx.now();
   const session: StoredSession = {
@@ -31,7 +32,7 @@ export function issueSession(
     issuedAt: now,
     authenticatedAt: now,
     expiresAt: now + ctx.config.sessionLifespanMs,
-    methods: [{ method, aal: 'aal1', completedAt: now }],
+    methods: [{ method, aal: 'aal1', completedAt: now, ...(provider ? { provider } : {}) }],
     devices: [{ id: newId(), ipAddress: req.ip ?? '', userAgent: req.get('user-agent') ?? '' }],
   };
   ctx.state.sessions.set(session.id, session);
@@ -129,6 +130,7 @@ export function sessionJson(
       method: m.method,
       aal: m.aal,
       completed_at: iso(m.completedAt),
+      ...(m.provider ? { provider: m.provider } : {}),
     })),
     issued_at: iso(session.issuedAt),
     ...(view.includeIdentity && identity

@@ -1,15 +1,15 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { UiText } from './ui.js';
 
-export type CredentialType = 'password' | 'totp' | 'lookup_secret' | 'code';
+export type CredentialType = 'password' | 'totp' | 'lookup_secret' | 'code' | 'oidc';
 export type Aal = 'aal1' | 'aal2';
 export type FlowKind = 'login' | 'registration' | 'recovery' | 'verification' | 'settings';
-export type AuthMethod = 'password' | 'totp' | 'lookup_secret' | 'code_recovery' | 'code';
+export type AuthMethod = 'password' | 'totp' | 'lookup_secret' | 'code_recovery' | 'code' | 'oidc';
 
 export interface StoredCredential {
   type: CredentialType;
   identifiers: string[];
-  /** password: { hashed_password }; totp: { totp_url }; lookup_secret: { recovery_codes } */
+  /** password: { hashed_password }; totp: { totp_url }; lookup_secret: { recovery_codes }; oidc: { providers } */
   config: Record<string, unknown>;
   version: number;
   createdAt: number;
@@ -52,6 +52,8 @@ export interface CompletedMethod {
   method: AuthMethod;
   aal: Aal;
   completedAt: number;
+  /** The OpenID provider of an `oidc` sign-in (absent when an oidc credential was linked). */
+  provider?: string;
 }
 
 export interface StoredSession {
@@ -114,6 +116,28 @@ export interface StoredFlow {
   continueWith?: Record<string, unknown>[];
   /** Kratos echoes `transient_payload` once a recovery or code submission was made. */
   transientPayload?: Record<string, unknown>;
+  /**
+   * The session-token exchange of an API login flow started with
+   * `return_session_token_exchange_code=true` (moved to the flow that carries on, as Kratos'
+   * MoveToNewFlow does); `sessionId` once a social sign-in completed.
+   */
+  exchange?: { initCode: string; returnToCode: string; sessionId?: string };
+  /** Set when the oidc method was submitted: the state sent to the provider and the continuity cookie. */
+  oidc?: { provider: string; state: string; continuity: string };
+  /**
+   * A login flow Kratos made because a social sign-up asserted an existing account's
+   * identifier: the credential a sign-in on this flow links to that account.
+   */
+  linking?: LinkingCredential;
+}
+
+/** The oidc credential remembered on an account-linking login flow (Kratos' DuplicateCredentials). */
+export interface LinkingCredential {
+  provider: string;
+  providerLabel: string;
+  subject: string;
+  duplicateIdentifier: string;
+  config: Record<string, unknown>;
 }
 
 export interface CourierMessage {

@@ -7,7 +7,7 @@ export interface UiText {
   context?: Record<string, unknown>;
 }
 
-export type NodeGroup = 'default' | 'password' | 'profile' | 'code' | 'totp' | 'lookup_secret';
+export type NodeGroup = 'default' | 'password' | 'profile' | 'code' | 'totp' | 'lookup_secret' | 'oidc';
 
 export interface UiNode {
   type: 'input' | 'text' | 'img';
@@ -39,6 +39,26 @@ export const texts = {
   loginReauth: () => info(1010003, 'Please confirm this action by verifying that it is you.'),
   signIn: () => info(1010001, 'Sign in'),
   signInWithPassword: () => info(1010022, 'Sign in with password'),
+  signInWith: (label: string, providerId: string) =>
+    info(1010002, `Sign in with ${label}`, { provider: label, provider_id: providerId }),
+  signInAndLink: () => info(1010017, 'Sign in and link'),
+  confirmWithAndLink: (label: string) => info(1010018, `Confirm with ${label}`, { provider: label }),
+  /** text.NewInfoLoginLinkMessage; login hints are off, so no credential types or providers are named. */
+  loginLink: (identifier: string, providerLabel: string, newLoginUrl: string) =>
+    info(
+      1010016,
+      `You tried to sign in with ${goQuote(identifier)}, but that email is already used by another account. Sign in to your account with one of the options below to add your account ${goQuote(identifier)} at ${goQuote(providerLabel)} as another way to sign in.`,
+      {
+        available_credential_types: [],
+        available_providers: [],
+        duplicateIdentifier: identifier,
+        duplicate_identifier: identifier,
+        newLoginUrl: newLoginUrl,
+        new_login_url: newLoginUrl,
+        provider: providerLabel,
+      },
+    ),
+  linkedCredentialsMismatch: () => error(4010009, 'Linked credentials do not match.'),
   totpLabel: () => info(1010006, 'Authentication code'),
   lookupLabel: () => info(1010007, 'Backup recovery code'),
   useAuthenticator: () => info(1010009, 'Use Authenticator'),
@@ -144,6 +164,9 @@ export const texts = {
   verificationCodeInvalid: () =>
     error(4070006, 'The verification code is invalid or has already been used. Please try again.'),
 };
+
+/** Go's %q of a plain string (JSON's quoting is the same for printable text). */
+const goQuote = (value: string): string => JSON.stringify(value);
 
 /** Go's time.Time String() layout, which Kratos uses in message 1050014. */
 function goTime(ms: number): string {

@@ -5,6 +5,7 @@ import { buildIdentity, findByIdentifier, identifiersTaken, setPassword } from '
 import { hashPassword, identityJson, syncAddresses } from '../identity.js';
 import { isSessionActive, revokeSessions, sessionJson } from '../sessions.js';
 import type { CredentialType, StoredIdentity } from '../state.js';
+import { oidcIdentifier } from '../oidc.js';
 import { applyJsonPatch } from './json-patch.js';
 import { paginate } from './pagination.js';
 
@@ -118,11 +119,12 @@ export function registerIdentityRoutes(router: Router, ctx: DoubleContext, admin
   router.delete('/admin/identities/:id/credentials/:type', (req, res) => {
     const identity = findIdentity(ctx, req.params.id);
     const type = req.params.type as CredentialType;
+    if (!identity.credentials[type])
+      throw errors.notFound(`You tried to remove a ${type} but this user have no ${type} set up.`);
     if (type === 'password' || type === 'code')
       throw errors.badRequest('You cannot remove first factor credentials.');
-    if (!identity.credentials[type])
-      throw errors.notFound(`You tried to remove a ${type} but this user has no ${type} configured.`);
-    delete identity.credentials[type];
+    if (type === 'oidc') removeOidcIdentifier(identity, req.query.identifier);
+    else delete identity.credentials[type];
     identity.updatedAt = ctx.now();
     res.status(204).end();
   });
@@ -148,6 +150,27 @@ export function registerIdentityRoutes(router: Router, ctx: DoubleContext, admin
     revokeSessions(ctx, identity.id);
     res.status(204).end();
   });
+}
+
+/**
+ * Removes one provider account from the oidc credential (identity.deleteCredentialOIDCFromIdentity):
+ * the credential stays, with what is left (no identifier at all after the last one).
+ */
+function removeOidcIdentifier(identity: StoredIdentity, identifier: unknown): void {
+  if (typeof identifier !== 'string' || identifier === '')
+    throw errors.badRequest('You must provide an identifier to delete this credential.');
+  const credential = identity.credentials.oidc;
+  if (!credential) {
+    throw errors.notFound(
+      'You tried to remove an OIDC credential but this user has no such credential set up.',
+    );
+  }
+  const providers = (credential.config.providers ?? []) as { provider?: string; subject?: string }[];
+  const kept = providers.filter((p) => oidcIdentifier(String(p.provider), String(p.subject)) !== identifier);
+  if (kept.length === providers.length)
+    throw errors.notFound(`The identifier \`${identifier}\` was not found among OIDC credentials.`);
+  credential.identifiers = kept.map((p) => oidcIdentifier(String(p.provider), String(p.subject)));
+  credential.config = { providers: kept };
 }
 
 function findIdentity(ctx: DoubleContext, id: string): StoredIdentity {
@@ -219,7 +242,10 @@ function listIdentities(ctx: DoubleContext, req: Request): StoredIdentity[] {
   const identifier =
     typeof req.query.credentials_identifier === 'string' ? req.query.credentials_identifier : undefined;
   if (identifier) {
-    const match = findByIdentifier(ctx, 'password', identifier) ?? findByIdentifier(ctx, 'code', identifier);
+    const match =
+      findByIdentifier(ctx, 'password', identifier) ??
+      findByIdentifier(ctx, 'code', identifier) ??
+      findByIdentifier(ctx, 'oidc', identifier);
     return match ? [match] : [];
   }
   const ids = ([] as unknown[]).concat(req.query.ids ?? []).map(String);

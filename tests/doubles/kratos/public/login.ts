@@ -1,7 +1,7 @@
 import type { Request, Response, Router } from 'express';
 import type { DoubleContext } from '../context.js';
 import { errors } from '../errors.js';
-import { createFlow, loadFlow, resetFeedback, originOf } from '../flows.js';
+import { createFlow, flowJson, loadFlow, resetFeedback, originOf } from '../flows.js';
 import {
   checkCsrf,
   input,
@@ -24,11 +24,19 @@ import { randomString, type StoredFlow, type StoredIdentity, type StoredSession 
 import { secretFromUrl, verifyTotp } from '../totp.js';
 import { texts } from '../ui.js';
 import { runWebHook } from '../webhooks.js';
+import { isOidcSubmission, linkRememberedCredential, recordLinkedMethod, submitOidcLogin } from './oidc.js';
 
 /** Login flows: API (`/self-service/login/api`) and browser, password first factor, TOTP and backup codes as second. */
 export function registerLoginRoutes(router: Router, ctx: DoubleContext): void {
   router.get('/self-service/login/api', (req, res) => {
-    sendFlow(res, ctx, startLogin(ctx, req, 'api'));
+    const flow = startLogin(ctx, req, 'api');
+    // Kratos hands out a session-token exchange code only to a flow started without a session.
+    if (req.query.return_session_token_exchange_code === 'true' && !flow.sessionId) {
+      flow.exchange = { initCode: randomString(64), returnToCode: randomString(64) };
+      res.status(200).json({ ...flowJson(ctx, flow), session_token_exchange_code: flow.exchange.initCode });
+      return;
+    }
+    sendFlow(res, ctx, flow);
   });
 
   router.get('/self-service/login/browser', (req, res) => {
@@ -46,6 +54,9 @@ export function registerLoginRoutes(router: Router, ctx: DoubleContext): void {
     const flow = loadFlow(ctx, 'login', req.query.flow);
     checkCsrf(ctx, req, flow);
     resetFeedback(flow);
+    const body = input(req);
+    if (flow.requestedAal !== 'aal2' && isOidcSubmission(ctx, body))
+      return submitOidcLogin(ctx, req, res, flow, body);
     const result = await submitLogin(ctx, req, flow);
     if (!result) return answerFailure(ctx, req, res, flow);
     answerSuccess(ctx, req, res, flow, result);
@@ -129,9 +140,11 @@ async function passwordLogin(
     flow.messages.push(texts.generic('This account was disabled.'));
     return undefined;
   }
+  if (!linkRememberedCredential(ctx, flow, identity)) return undefined;
   const existing = flow.sessionId ? ctx.state.sessions.get(flow.sessionId) : undefined;
   if (existing) completeFactor(ctx, existing, 'password', 'aal1');
   const session = existing ?? issueSession(ctx, identity, 'password', req);
+  recordLinkedMethod(ctx, flow, session);
   await runWebHook(ctx, 'login', flow, identity, session);
   return { session, identity };
 }
@@ -202,7 +215,9 @@ async function codeLogin(
     Object.assign(record, { verified: true, status: 'completed', updatedAt: ctx.now() });
   }
   flow.state = 'passed_challenge';
+  if (!linkRememberedCredential(ctx, flow, identity)) return undefined;
   const session = issueSession(ctx, identity, 'code', req);
+  recordLinkedMethod(ctx, flow, session);
   await runWebHook(ctx, 'login', flow, identity, session);
   return { session, identity };
 }
