@@ -12,6 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startKratosDouble, type KratosDouble } from '../doubles/kratos/index.js';
 import { startOidcProvider, type OidcProvider, type ProviderAccount } from '../helpers/oidc-provider.js';
+import { kratosSpecPath } from './kratos-contract-helpers.js';
+import { createOpenApiValidator } from './openapi-validator.js';
 
 const RETURN_TO = 'http://localhost:3000/api/auth/oidc/callback';
 const LABEL = 'Company SSO';
@@ -20,6 +22,8 @@ const PASSWORD = 'owner-passphrase-not-known-1';
 let provider: OidcProvider;
 let kratos: KratosDouble;
 let hooks: Server;
+/** Every JSON answer of an operation the Kratos API document declares is checked against it. */
+const validator = createOpenApiValidator(kratosSpecPath);
 const hookCalls: { hook: string; body: { flow_type?: string; identity?: { traits?: unknown } } }[] = [];
 
 before(async () => {
@@ -65,7 +69,7 @@ interface Flow {
   };
 }
 
-async function call(url: string, init: { method?: string; json?: unknown } = {}) {
+async function call(url: string, init: { method?: string; json?: unknown; unchecked?: boolean } = {}) {
   const res = await fetch(url, {
     method: init.method ?? 'GET',
     redirect: 'manual',
@@ -76,7 +80,14 @@ async function call(url: string, init: { method?: string; json?: unknown } = {})
     body: init.json === undefined ? undefined : JSON.stringify(init.json),
   });
   const text = await res.text();
-  return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : undefined) as any };
+  const body: unknown = text ? JSON.parse(text) : undefined;
+  const { pathname, search } = new URL(url);
+  const method = init.method ?? 'GET';
+  // The document declares the 422 body's `error` as errorGeneric, which wraps `error` once more;
+  // Kratos (and the double) send the generic error itself there, as every other error does.
+  if (!init.unchecked && res.status !== 422 && validator.findOperation(method, `${pathname}${search}`))
+    validator.assertResponse(method, `${pathname}${search}`, res.status, body);
+  return { status: res.status, headers: res.headers, body: body as any };
 }
 
 const startFlow = async (returnTo = RETURN_TO) =>
@@ -486,7 +497,12 @@ describe('Kratos double: the oidc method as real Kratos v1.3.1 answers it', () =
     const mail = kratos.state.courier.filter((m) => m.recipient === email).at(-1);
     const code = /\d{6}/.exec(mail?.body ?? '')?.[0];
     assert.ok(code, 'no login code was sent');
-    const done = await call(url, { method: 'POST', json: { method: 'code', identifier: email, code } });
+    // Kratos answers `continue_with: null` after a code sign-in, which its document does not allow.
+    const done = await call(url, {
+      method: 'POST',
+      json: { method: 'code', identifier: email, code },
+      unchecked: true,
+    });
     assert.equal(done.status, 200, JSON.stringify(done.body));
     assert.deepEqual(
       done.body.session.authentication_methods.map((m: { method: string }) => m.method),
