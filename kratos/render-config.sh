@@ -12,7 +12,9 @@
 #
 # Usage: render-config.sh <kratos arguments...>   e.g. render-config.sh serve --watch-courier
 # KRATOS_CONFIG_TEMPLATE and KRATOS_CONFIG_RENDERED override the two paths (default: the template
-# in KRATOS_CONFIG_DIR).
+# in KRATOS_CONFIG_DIR). KRATOS_CONFIG_OVERLAYS names further templates in KRATOS_CONFIG_DIR,
+# separated by spaces (e.g. social-sign-in.yml); each is rendered the same way next to the
+# rendered copy and given to Kratos as a further --config, which overrides the ones before it.
 set -eu
 
 case "${1:-}" in
@@ -36,7 +38,8 @@ mkdir -p "$(dirname "$rendered")"
 
 # Values are copied verbatim (awk string concatenation, no regex replacement), so any
 # character in a secret is safe. Every problem is reported (by name) before it exits.
-if ! awk '
+render() {
+awk '
 function fail(message) {
   print "render-config: " message > "/dev/stderr"
   failed = 1
@@ -74,10 +77,26 @@ function value(name,    path, text, line, status, lines) {
   print out rest
 }
 END { exit failed }
-' "$template" >"$rendered"; then
+' "$1" >"$2"
+}
+if ! render "$template" "$rendered"; then
   rm -f "$rendered"
   exit 1
 fi
-
+set -- "$@" --config "$rendered"
+for overlay in ${KRATOS_CONFIG_OVERLAYS:-}; do
+  case "$overlay" in
+    */* | .*)
+      echo "render-config: KRATOS_CONFIG_OVERLAYS names files in KRATOS_CONFIG_DIR: $overlay" >&2
+      exit 1
+      ;;
+  esac
+  out="$(dirname "$rendered")/overlay-$overlay"
+  if ! render "$KRATOS_CONFIG_DIR/$overlay" "$out"; then
+    rm -f "$rendered" "$out"
+    exit 1
+  fi
+  set -- "$@" --config "$out"
+done
 # KRATOS_BIN names the binary when it is not on PATH (the real-stack tests).
-exec "${KRATOS_BIN:-kratos}" "$@" --config "$rendered"
+exec "${KRATOS_BIN:-kratos}" "$@"

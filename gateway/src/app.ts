@@ -17,7 +17,8 @@ import {
 } from './http/middleware.js';
 import { metricsMiddleware } from './http/metrics.js';
 import { isJarUpload, registerJarRoutes } from './jars/routes.js';
-import { registerLoginRoutes } from './login/routes.js';
+import { registerLoginRoutes, registerSocialRoutes } from './login/routes.js';
+
 import { openApiRoute } from './openapi/document.js';
 import { registerPasskeyRoutes } from './passkeys/routes.js';
 import { oncePerWindow } from './audit/throttle.js';
@@ -103,6 +104,7 @@ export function createApp(deps: AppDeps) {
   const auth = caseSensitiveRouter();
   registerSessionRoutes(auth, deps);
   registerLoginRoutes(auth, deps);
+  registerSocialRoutes(auth, deps);
   registerAccountRoutes(auth, deps);
   registerPasskeyRoutes(auth, deps);
   registerStepUpRoutes(auth, deps);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Secret, TOTP } from 'otpauth';
-import type { KratosDouble, KratosDoubleOptions } from '../doubles/kratos/index.js';
+import type { KratosDouble } from '../doubles/kratos/index.js';
+import type { KratosOptions } from './kratos-target.js';
 import { startTestGateway, type TestGateway, type TestGatewayOptions } from './gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail, type ApiResponse } from './http.js';
 
@@ -30,7 +31,7 @@ export function sharedClock(start = Date.now()) {
 export function startAccountGateway(
   options: {
     env?: Record<string, string>;
-    kratosOptions?: KratosDoubleOptions;
+    kratosOptions?: KratosOptions;
     overrides?: TestGatewayOptions['overrides'];
   } = {},
 ): Promise<TestGateway> {

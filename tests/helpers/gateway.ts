@@ -7,7 +7,8 @@ import { buildDeps } from '../../gateway/src/build-deps.js';
 import { loadConfig } from '../../gateway/src/config.js';
 import type { AppDeps } from '../../gateway/src/deps.js';
 import { createLogger } from '../../gateway/src/logging/logger.js';
-import type { KratosDouble, KratosDoubleOptions } from '../doubles/kratos/index.js';
+import type { KratosDouble } from '../doubles/kratos/index.js';
+import type { KratosOptions } from './kratos-target.js';
 import { startVaultDouble, type DownMode } from '../doubles/vault/index.js';
 import { startKratos } from './kratos-target.js';
 import { startRealVault } from './real-vault.js';
@@ -52,7 +53,7 @@ export interface TestGateway {
 export interface TestGatewayOptions {
   env?: Record<string, string>;
   kratos?: KratosDouble;
-  kratosOptions?: KratosDoubleOptions;
+  kratosOptions?: KratosOptions;
   overrides?: Partial<AppDeps>;
   /** Reuse another gateway's Redis prefix and database (two replicas). */
   share?: TestGateway;

@@ -1,4 +1,5 @@
 import { startKratosDouble, type KratosDouble, type KratosDoubleOptions } from '../doubles/kratos/index.js';
+import { SSO_LABEL, socialSignInEnv, type OidcProvider } from './oidc-provider.js';
 import { startRealKratos } from './real-kratos.js';
 
 /**
@@ -19,8 +20,28 @@ function doubleOnly(what: string): never {
  * (lifespans as environment overrides); a clock cannot be moved in a real server, so `now`
  * is refused there, and the double's white-box state and latency knob throw.
  */
-export async function startKratos(options: KratosDoubleOptions = {}): Promise<KratosDouble> {
-  if (kratosTarget === 'double') return startKratosDouble(options);
+export type KratosOptions = KratosDoubleOptions & {
+  /** Social sign-in with this provider as `sso` (kratos/social-sign-in.yml). */
+  socialProvider?: OidcProvider;
+};
+
+export async function startKratos(options: KratosOptions = {}): Promise<KratosDouble> {
+  const { socialProvider, ...doubleOptions } = options;
+  if (kratosTarget === 'double')
+    return startKratosDouble({
+      ...doubleOptions,
+      ...(socialProvider && {
+        oidcProviders: [
+          {
+            id: 'sso',
+            label: SSO_LABEL,
+            issuerUrl: socialProvider.issuer,
+            clientId: socialProvider.clientId,
+            clientSecret: socialProvider.clientSecret,
+          },
+        ],
+      }),
+    });
   if (options.now) doubleOnly('a movable Kratos clock');
   const env: Record<string, string> = {};
   if (options.sessionLifespanSeconds !== undefined)
@@ -30,7 +51,7 @@ export async function startKratos(options: KratosDoubleOptions = {}): Promise<Kr
   const real = await startRealKratos({
     webhookUrl: options.webhookUrl,
     webhookApiKey: options.webhookApiKey,
-    env,
+    env: { ...env, ...(socialProvider && socialSignInEnv(socialProvider)) },
   });
   return {
     publicUrl: real.publicUrl,

@@ -131,3 +131,49 @@ export async function startOidcProvider(): Promise<OidcProvider> {
       }),
   };
 }
+
+/** The label tests give the provider `sso` of kratos/social-sign-in.yml. */
+export const SSO_LABEL = 'Company SSO';
+
+/**
+ * Real Kratos' environment for the overlay kratos/social-sign-in.yml with `provider` as its
+ * `sso` provider (render-config.sh fills the overlay's placeholders from it).
+ */
+export function socialSignInEnv(provider: OidcProvider): Record<string, string> {
+  return {
+    KRATOS_CONFIG_OVERLAYS: 'social-sign-in.yml',
+    OIDC_SSO_LABEL: SSO_LABEL,
+    OIDC_SSO_ISSUER_URL: provider.issuer,
+    OIDC_SSO_CLIENT_ID: provider.clientId,
+    OIDC_SSO_CLIENT_SECRET: provider.clientSecret,
+  };
+}
+
+/**
+ * Follows a browser's redirects from `start` (the provider's authorization URL) through the
+ * provider and Kratos' callback, keeping each host's cookies as a browser does, until a URL
+ * under `stopAt` (the app's origin); answers that URL.
+ */
+export async function followBrowserRedirects(start: string, stopAt: string): Promise<URL> {
+  const jar = new Map<string, Map<string, string>>();
+  let url = new URL(start);
+  for (let hop = 0; hop < 20; hop++) {
+    if (url.href.startsWith(stopAt)) return url;
+    const cookies = jar.get(url.host) ?? new Map<string, string>();
+    const res = await fetch(url, {
+      redirect: 'manual',
+      headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') },
+    });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair = ''] = line.split(';');
+      const eq = pair.indexOf('=');
+      cookies.set(pair.slice(0, eq), pair.slice(eq + 1));
+    }
+    jar.set(url.host, cookies);
+    const location = res.headers.get('location');
+    if (!location)
+      throw new Error(`${url.pathname} answered ${res.status} without a redirect: ${await res.text()}`);
+    url = new URL(location, url);
+  }
+  throw new Error('too many redirects');
+}

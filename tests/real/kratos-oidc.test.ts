@@ -1,48 +1,47 @@
 /**
  * Social sign-in through the real Kratos v1.3.1 `oidc` method, against a real OpenID provider
- * (`oidc-provider`) on loopback, with the claim mapper the repository ships
- * (kratos/oidc/claims.jsonnet): what a gateway building on API flows and Kratos' session-token
+ * (`oidc-provider`) on loopback, with the overlay (kratos/social-sign-in.yml) and claim mapper
+ * (kratos/oidc/claims.jsonnet) the repository ships: what a gateway building on API flows and Kratos' session-token
  * exchange can rely on.
  *
  * Part of the real-stack tier (`npm run test:real`), which builds on `npm run real:build`.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { repoPath } from '../config/paths.js';
-import { startOidcProvider, type OidcProvider, type ProviderAccount } from '../helpers/oidc-provider.js';
+import {
+  followBrowserRedirects,
+  socialSignInEnv,
+  startOidcProvider,
+  type OidcProvider,
+  type ProviderAccount,
+} from '../helpers/oidc-provider.js';
 import { startRealKratos, type RealKratos } from '../helpers/real-kratos.js';
 
 const RETURN_TO = 'http://localhost:3000/api/auth/oidc/callback';
 
 let provider: OidcProvider;
 let kratos: RealKratos;
+let hooks: Server;
 
 before(async () => {
   provider = await startOidcProvider();
+  // The registration web hooks answer as a gateway that changes nothing would.
+  hooks = createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}'));
+  await new Promise<void>((resolve) => hooks.listen(0, '127.0.0.1', resolve));
+  const hooksUrl = `http://127.0.0.1:${(hooks.address() as AddressInfo).port}`;
   kratos = await startRealKratos({
-    env: {
-      SELFSERVICE_METHODS_OIDC_ENABLED: 'true',
-      SELFSERVICE_METHODS_OIDC_CONFIG_PROVIDERS: JSON.stringify([
-        {
-          id: 'local',
-          provider: 'generic',
-          label: 'Local',
-          client_id: provider.clientId,
-          client_secret: provider.clientSecret,
-          issuer_url: provider.issuer,
-          mapper_url: `file://${repoPath('kratos', 'oidc', 'claims.jsonnet')}`,
-          scope: ['openid', 'email'],
-        },
-      ]),
-      SELFSERVICE_FLOWS_REGISTRATION_AFTER_OIDC_HOOKS_0_HOOK: 'session',
-    },
+    webhookUrl: (hook) => `${hooksUrl}/${hook}`,
+    env: socialSignInEnv(provider),
   });
-  provider.allowRedirects([`${kratos.publicUrl}/self-service/methods/oidc/callback/local`]);
+  provider.allowRedirects([`${kratos.publicUrl}/self-service/methods/oidc/callback/sso`]);
 });
 after(async () => {
   await kratos?.close();
   await provider?.close();
+  hooks?.close();
 });
 
 /**
@@ -59,31 +58,13 @@ async function socialSignIn(account: ProviderAccount): Promise<{ initCode: strin
   const submitted = await fetch(`${kratos.publicUrl}/self-service/login?flow=${flow.id}`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: JSON.stringify({ method: 'oidc', provider: 'local' }),
+    body: JSON.stringify({ method: 'oidc', provider: 'sso' }),
   });
   assert.equal(submitted.status, 422);
   const answer = (await submitted.json()) as { error: { id: string }; redirect_browser_to: string };
   assert.equal(answer.error.id, 'browser_location_change_required');
-  const jar = new Map<string, Map<string, string>>();
-  let url = new URL(answer.redirect_browser_to);
-  for (let hop = 0; hop < 20; hop++) {
-    if (url.href.startsWith(RETURN_TO)) return { initCode: flow.session_token_exchange_code, landed: url };
-    const cookies = jar.get(url.host) ?? new Map<string, string>();
-    const res = await fetch(url, {
-      redirect: 'manual',
-      headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') },
-    });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';');
-      const eq = pair.indexOf('=');
-      cookies.set(pair.slice(0, eq), pair.slice(eq + 1));
-    }
-    jar.set(url.host, cookies);
-    const location = res.headers.get('location');
-    assert.ok(location, `${url.pathname} answered ${res.status} without a redirect: ${await res.text()}`);
-    url = new URL(location, url);
-  }
-  throw new Error('too many redirects');
+  const landed = await followBrowserRedirects(answer.redirect_browser_to, RETURN_TO);
+  return { initCode: flow.session_token_exchange_code, landed };
 }
 
 const exchange = (initCode: string, returnToCode: string) =>
@@ -128,7 +109,7 @@ describe('social sign-in through the real Kratos oidc method', () => {
     assert.equal(session.authenticator_assurance_level, 'aal1');
     assert.deepEqual(
       session.authentication_methods.map((m) => [m.method, m.provider]),
-      [['oidc', 'local']],
+      [['oidc', 'sso']],
     );
     assert.equal(session.identity.traits.email, email);
     assert.equal(session.identity.verifiable_addresses[0]?.verified, true);

@@ -226,6 +226,107 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/auth/social-providers': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The social sign-in providers offered here
+     * @description Those Kratos lists (kratos/social-sign-in.yml); empty where social sign-in is off.
+     */
+    get: operations['listSocialProviders'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/auth/oidc/callback': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Where the browser returns from the provider (through Kratos)
+     * @description Counts only in the browser that started the sign-in, with the binding of its flow (else 400 `social_not_started`, and nothing changes). Kratos’ code is exchanged, with the init code only the gateway holds, for a session (kind `social`, aal1; an account with a second factor owes it). Redirects to `/` when signed in, to `/?social=account_exists&provider=…` when the provider asserted the address of an existing account (nobody is signed in; POST /social-links links it once the owner proves the account), and to `/?social=failed&reason=…` otherwise.
+     */
+    get: operations['finishSocialSignIn'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/auth/oidc/{provider}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Starts a social sign-in: redirects to the provider
+     * @description A Kratos login flow with the provider (the `oidc` method) whose session comes back by a session-token exchange; its init code stays in this browser’s pre-session. A provider that cannot be reached is 502 `social_provider_unavailable`, naming it.
+     */
+    get: operations['startSocialSignIn'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/auth/social-links': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The providers linked to the account */
+    get: operations['listSocialLinks'];
+    put?: never;
+    /**
+     * Links the provider of a refused social sign-in, with the account’s password
+     * @description After `/?social=account_exists`: the password of the account whose address the provider asserted, on the flow Kratos kept, links the provider account. Counted as a password attempt (lock, rate limit). An account with a second factor is linked only from a session of that account at aal2 (403 `aal2_required` otherwise), which stays; any other link signs the owner in.
+     */
+    post: operations['linkSocialProvider'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/auth/social-links/{provider}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /**
+     * Unlinks a provider, never the last way in
+     * @description Refused (409 `last_credential`) when the account has no password, passkey or other provider.
+     */
+    delete: operations['unlinkSocialProvider'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/auth/login/passkey/options': {
     parameters: {
       query?: never;
@@ -1446,6 +1547,82 @@ export interface components {
         details?: components['schemas']['ErrorDetails'];
       };
     };
+    /** @description The social sign-in providers this deployment offers. */
+    SocialProviders: {
+      providers: {
+        /** @description The provider’s id in kratos/social-sign-in.yml (`sso`, …). */
+        id: string;
+        /** @description Its name for people (“Company SSO”). */
+        label: string;
+      }[];
+    };
+    SocialNotStartedError: {
+      error: {
+        /** @enum {string} */
+        code: 'social_not_started';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    UnknownProviderError: {
+      error: {
+        /** @enum {string} */
+        code: 'unknown_provider';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    SocialProviderUnavailableError: {
+      error: {
+        /** @enum {string} */
+        code: 'social_provider_unavailable';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    SocialLinkNotStartedError: {
+      error: {
+        /** @enum {string} */
+        code: 'social_link_not_started';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    SocialLinks: {
+      /** @description Ids of the providers linked to the account. */
+      providers: string[];
+    };
+    ReauthenticationRequiredError: {
+      error: {
+        /** @enum {string} */
+        code: 'reauthentication_required';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    NotLinkedError: {
+      error: {
+        /** @enum {string} */
+        code: 'not_linked';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    LastCredentialError: {
+      error: {
+        /** @enum {string} */
+        code: 'last_credential';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
     PasskeyChallengeInvalidError: {
       error: {
         /** @enum {string} */
@@ -1581,15 +1758,6 @@ export interface components {
       createdAt: string;
       lastUsedAt: string | null;
     };
-    ReauthenticationRequiredError: {
-      error: {
-        /** @enum {string} */
-        code: 'reauthentication_required';
-        /** @description A sentence safe to show to the user. */
-        message: string;
-        details?: components['schemas']['ErrorDetails'];
-      };
-    };
     PasskeyExistsError: {
       error: {
         /** @enum {string} */
@@ -1638,15 +1806,6 @@ export interface components {
       };
     } & {
       [key: string]: unknown;
-    };
-    LastCredentialError: {
-      error: {
-        /** @enum {string} */
-        code: 'last_credential';
-        /** @description A sentence safe to show to the user. */
-        message: string;
-        details?: components['schemas']['ErrorDetails'];
-      };
     };
     /** @description The same answer for every address. */
     CodeSent: {
@@ -3614,6 +3773,797 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  listSocialProviders: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The providers. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SocialProviders'];
+        };
+      };
+      /** @description The request is not valid. Codes: `identity_service_refused`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `identity_service_refused`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  finishSocialSignIn: {
+    parameters: {
+      query: {
+        binding: string;
+        code?: string;
+        flow?: string;
+        no_org_ui?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description To the app. */
+      303: {
+        headers: {
+          /** @description Where the app shows the outcome. */
+          Location?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The request is not valid. Codes: `identity_service_refused`, `invalid_request`, `social_not_started`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['InvalidRequestError']
+            | components['schemas']['SocialNotStartedError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `identity_service_refused`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  startSocialSignIn: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        provider: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description To the provider. */
+      303: {
+        headers: {
+          /** @description The provider’s authorization URL. */
+          Location?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The request is not valid. Codes: `identity_service_refused`, `invalid_request`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['InvalidRequestError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `identity_service_refused`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`, `unknown_provider`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['UnknownProviderError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `social_provider_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['SocialProviderUnavailableError']
+            | components['schemas']['KratosUnavailableError']
+            | components['schemas']['KratosInvalidResponseError']
+            | components['schemas']['KeysErrorError']
+            | components['schemas']['KeysForbiddenError'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  listSocialLinks: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The linked providers. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SocialLinks'];
+        };
+      };
+      /** @description The request is not valid. Codes: `identity_service_refused`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `identity_service_refused`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasskeyEnrollmentRequiredError']
+            | components['schemas']['PasswordChangeRequiredError']
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  linkSocialProvider: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          password: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Linked; the session. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Session'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`, `social_link_not_started`, `login_rejected`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['InvalidRequestError']
+            | components['schemas']['SocialLinkNotStartedError']
+            | components['schemas']['LoginRejectedError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `identity_service_refused`, `invalid_credentials`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['InvalidCredentialsError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `mfa_enrollment_required`, `csrf_failed`, `identity_service_refused`, `account_inactive`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['AccountInactiveError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The account is locked for a while. Codes: `account_locked`. */
+      423: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AccountLockedError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  unlinkSocialProvider: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        provider: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Unlinked. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasskeyEnrollmentRequiredError']
+            | components['schemas']['PasswordChangeRequiredError']
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`, `not_linked`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['NotLinkedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`, `last_credential`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['LastCredentialError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
         };
       };
       /** @description The gateway failed. Codes: `internal_error`, `config_error`. */

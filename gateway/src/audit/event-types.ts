@@ -10,6 +10,10 @@ export const AUDIT_EVENT_TYPES = {
   'login.code_requested': 'A sign-in code was asked for by e-mail (recorded alike for every address).',
   'login.code':
     'A sign-in with an e-mailed code: success, failure (wrong, used or expired code) or denied (locked).',
+  'login.social':
+    'A social sign-in (Kratos oidc): success, or failure (an address that is already an account’s, a refused or stale answer).',
+  'social.linked': 'A social sign-in provider account was linked to an account its owner proved.',
+  'social.unlinked': 'A linked social sign-in provider account was removed.',
   'registration.requested': 'The first step of a sign-up: a code (or an "account exists" mail) was sent.',
   registration: 'A sign-up, with a password or passwordless.',
   'step_up.passkey': 'A session raised to aal2 with a passkey.',

@@ -27,6 +27,8 @@ export type KratosClient = ReturnType<typeof createKratosClient>;
 
 interface KratosErrorBody {
   error?: { id?: string; code?: number; reason?: string; message?: string };
+  /** With error id browser_location_change_required: where the browser goes next. */
+  redirect_browser_to?: string;
   ui?: { messages?: UiText[]; nodes?: { messages?: UiText[]; attributes?: { name?: string } }[] };
 }
 
@@ -222,12 +224,15 @@ export function createKratosClient(options: KratosClientOptions) {
     whoami,
     signedIn,
 
-    /** Runs a native (API) password login flow; answers the Kratos session token and session. */
-    async loginWithPassword(identifier: string, password: string) {
-      const flow = await callKratos(() => frontend.createNativeLoginFlow());
+    /**
+     * Runs a native (API) password login flow, a new one or the one named (a social sign-in's
+     * flow that Kratos holds a credential to link in); answers the session token and session.
+     */
+    async loginWithPassword(identifier: string, password: string, flowId?: string) {
+      const id = flowId ?? (await callKratos(() => frontend.createNativeLoginFlow())).id;
       const result = await callKratos(() =>
         frontend.updateLoginFlow({
-          flow: flow.id,
+          flow: id,
           updateLoginFlowBody: { method: 'password', identifier, password },
         }),
       );

@@ -25,19 +25,48 @@ export async function loginWithPassword(
   ctx: RequestContext,
   input: { identifier: string; password: string },
 ): Promise<void> {
+  const result = await checkPasswordAtKratos(deps, ctx, input);
+  await establishGatewaySession(deps, ctx, {
+    identityId: result.session.identity.id,
+    kind: 'password',
+    kratosToken: result.sessionToken,
+    kratosSessionId: result.session.id,
+    methods: [],
+  });
+  await deps.audit.record({
+    type: 'login.password',
+    outcome: 'success',
+    identityId: result.session.identity.id,
+    ip: ctx.ip,
+    requestId: ctx.requestId,
+    details: { method: 'password' },
+  });
+}
+
+/**
+ * The password half of a sign-in: a locked identifier is refused, a wrong password is audited
+ * and counts towards the lock, a right one clears the count. Completes `flowId` (a social
+ * sign-in's flow, which Kratos links the provider in) or a new flow; answers Kratos' session.
+ */
+export async function checkPasswordAtKratos(
+  deps: LoginDeps,
+  ctx: RequestContext,
+  input: { identifier: string; password: string },
+  flowId?: string,
+) {
   const identifier = normalizeIdentifier(input.identifier);
-  const event = { ip: ctx.ip, requestId: ctx.requestId, details: { method: 'password' } };
   await assertNotLocked(deps, ctx, identifier);
   let result;
   try {
-    result = await deps.kratos.loginWithPassword(identifier, input.password);
+    result = await deps.kratos.loginWithPassword(identifier, input.password, flowId);
   } catch (err) {
     if (err instanceof KratosHttpError && err.status === 400) {
       const invalid = err.messageIds().includes(INVALID_CREDENTIALS);
       await deps.audit.record({
         type: 'login.password',
         outcome: 'failure',
-        ...event,
+        ip: ctx.ip,
+        requestId: ctx.requestId,
         details: { method: 'password', reason: invalid ? 'invalid_credentials' : 'rejected' },
       });
       if (invalid) {
@@ -53,17 +82,5 @@ export async function loginWithPassword(
     throw err;
   }
   await clearPasswordFailures(deps, identifier);
-  await establishGatewaySession(deps, ctx, {
-    identityId: result.session.identity.id,
-    kind: 'password',
-    kratosToken: result.sessionToken,
-    kratosSessionId: result.session.id,
-    methods: [],
-  });
-  await deps.audit.record({
-    type: 'login.password',
-    outcome: 'success',
-    identityId: result.session.identity.id,
-    ...event,
-  });
+  return result;
 }

@@ -1,12 +1,23 @@
-import type { Router } from 'express';
+import type { Response, Router } from 'express';
 import { z } from 'zod';
 import { parseBody } from '../errors/parse-input.js';
 import { newPassword } from '../identity/password.js';
 import type { PrincipalDeps } from '../session/resolve-principal.js';
 import { contextOf, freshSessionAnswer } from '../access/routes.js';
 import type { Guard } from '../access/require-auth.js';
+import type { Config } from '../config.js';
 import { loginWithCode, LOGIN_CODE_SENT, requestLoginCode, type CodeLoginDeps } from './code-login.js';
 import { loginWithPassword, type LoginDeps } from './password-login.js';
+import {
+  finishSocialSignIn,
+  linkedProviders,
+  linkSocialWithPassword,
+  listSocialProviders,
+  startSocialSignIn,
+  unlinkProvider,
+  type SocialLoginDeps,
+  type SocialOutcome,
+} from './social-login.js';
 import {
   confirmRegistration,
   REGISTRATION_STARTED,
@@ -83,4 +94,85 @@ export function registerLoginRoutes(
     const { removedPasskeys } = await loginWithCode(deps, contextOf(req), code);
     res.json({ ...(await freshSessionAnswer(deps, req)), removedPasskeys });
   });
+}
+
+const providerId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be a provider id (lower-case letters, digits, - and _)');
+const opaque = z
+  .string()
+  .min(1)
+  .max(512)
+  .regex(/^[\w.~-]+$/, 'must be the value the sign-in sent');
+
+export const socialProviderParams = z.object({ provider: providerId }).strict();
+export const socialCallbackQuery = z
+  .object({
+    binding: opaque,
+    code: opaque.optional(),
+    flow: z.uuid().optional(),
+    no_org_ui: z.string().max(8).optional(),
+  })
+  .strict();
+export const socialLinkBody = z.object({ password: z.string().min(1).max(1024) }).strict();
+
+/** A 303 with no body: the browser follows it; nothing else reads it. */
+const seeOther = (res: Response, url: string) => res.status(303).location(url).end();
+
+/** Where the app shows how a social sign-in ended (the app's own URL, read by the React app). */
+function landing(outcome: SocialOutcome): string {
+  if (outcome.status === 'signed_in') return '/';
+  const query = new URLSearchParams({ social: outcome.status });
+  if (outcome.status === 'account_exists') query.set('provider', outcome.provider);
+  else query.set('reason', outcome.reason);
+  return `/?${query.toString()}`;
+}
+
+/**
+ * Social sign-in (Kratos' oidc method, providers from kratos/social-sign-in.yml):
+ * GET /social-providers, GET /oidc/:provider (to the provider), GET /oidc/callback (back),
+ * POST /social-links (link a refused sign-in's provider), GET /social-links, DELETE /social-links/:provider.
+ */
+export function registerSocialRoutes(
+  router: Router,
+  deps: SocialLoginDeps &
+    PrincipalDeps & { guard: Guard; config: Pick<Config, 'PRIVILEGED_MAX_AGE_SECONDS'> },
+) {
+  router.get('/social-providers', async (_req, res) => {
+    res.json({ providers: await listSocialProviders(deps) });
+  });
+
+  // Before /oidc/:provider: `callback` is no provider id.
+  router.get('/oidc/callback', async (req, res) => {
+    const query = parseBody(socialCallbackQuery, req.query);
+    const outcome = await finishSocialSignIn(deps, contextOf(req), query);
+    seeOther(res, landing(outcome));
+  });
+
+  router.get('/oidc/:provider', async (req, res) => {
+    const { provider } = parseBody(socialProviderParams, req.params);
+    seeOther(res, await startSocialSignIn(deps, contextOf(req), provider));
+  });
+
+  router.post('/social-links', async (req, res) => {
+    const { password } = parseBody(socialLinkBody, req.body);
+    await linkSocialWithPassword(deps, contextOf(req), req.principal, password);
+    res.json(await freshSessionAnswer(deps, req));
+  });
+
+  router.get('/social-links', deps.guard.require(), async (req, res) => {
+    const principal = await deps.guard.check(req, {});
+    res.json({ providers: await linkedProviders(deps, principal.identityId) });
+  });
+
+  router.delete(
+    '/social-links/:provider',
+    deps.guard.require({ maxAgeSeconds: deps.config.PRIVILEGED_MAX_AGE_SECONDS }),
+    async (req, res) => {
+      const principal = await deps.guard.check(req, {});
+      const { provider } = parseBody(socialProviderParams, req.params);
+      await unlinkProvider(deps, contextOf(req), principal, provider);
+      res.status(204).end();
+    },
+  );
 }

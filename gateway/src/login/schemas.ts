@@ -15,3 +15,20 @@ export const loginCodeSent = z
 export const codeSignInCompleted = sessionResponse
   .extend({ removedPasskeys })
   .meta({ id: 'CodeSignInCompleted' });
+
+export const socialProviders = z
+  .object({
+    providers: z.array(
+      z.object({
+        id: z.string().meta({ description: 'The provider’s id in kratos/social-sign-in.yml (`sso`, …).' }),
+        label: z.string().meta({ description: 'Its name for people (“Company SSO”).' }),
+      }),
+    ),
+  })
+  .meta({ id: 'SocialProviders', description: 'The social sign-in providers this deployment offers.' });
+
+export const socialLinks = z
+  .object({
+    providers: z.array(z.string()).meta({ description: 'Ids of the providers linked to the account.' }),
+  })
+  .meta({ id: 'SocialLinks' });

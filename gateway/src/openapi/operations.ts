@@ -41,8 +41,17 @@ import {
   loginCodeBody,
   loginCodeRequestBody,
   registerBody,
+  socialCallbackQuery,
+  socialLinkBody,
+  socialProviderParams,
 } from '../login/routes.js';
-import { codeSignInCompleted, loginCodeSent, registrationStarted } from '../login/schemas.js';
+import {
+  codeSignInCompleted,
+  loginCodeSent,
+  registrationStarted,
+  socialLinks,
+  socialProviders,
+} from '../login/schemas.js';
 import {
   assertionBody,
   emptyBody,
@@ -303,6 +312,108 @@ export const operations: Operation[] = [
       410: ['flow_expired'],
       423: ['account_locked'],
     },
+  },
+  {
+    method: 'get',
+    path: '/api/auth/social-providers',
+    operationId: 'listSocialProviders',
+    kratos: true,
+    tag: 'sign-in',
+    summary: 'The social sign-in providers offered here',
+    description: 'Those Kratos lists (kratos/social-sign-in.yml); empty where social sign-in is off.',
+    access: 'public',
+    success: { status: 200, description: 'The providers.', schema: socialProviders },
+  },
+  {
+    method: 'get',
+    path: '/api/auth/oidc/callback',
+    operationId: 'finishSocialSignIn',
+    kratos: true,
+    tag: 'sign-in',
+    summary: 'Where the browser returns from the provider (through Kratos)',
+    description:
+      'Counts only in the browser that started the sign-in, with the binding of its flow (else 400 ' +
+      '`social_not_started`, and nothing changes). Kratos’ code is exchanged, with the init code only the gateway ' +
+      'holds, for a session (kind `social`, aal1; an account with a second factor owes it). Redirects to `/` when ' +
+      'signed in, to `/?social=account_exists&provider=…` when the provider asserted the address of an existing ' +
+      'account (nobody is signed in; POST /social-links links it once the owner proves the account), and to ' +
+      '`/?social=failed&reason=…` otherwise.',
+    access: 'public',
+    query: socialCallbackQuery,
+    success: {
+      status: 303,
+      description: 'To the app.',
+      headers: { Location: 'Where the app shows the outcome.' },
+    },
+    errors: { 400: ['invalid_request', 'social_not_started'] },
+  },
+  {
+    method: 'get',
+    path: '/api/auth/oidc/{provider}',
+    operationId: 'startSocialSignIn',
+    kratos: true,
+    tag: 'sign-in',
+    summary: 'Starts a social sign-in: redirects to the provider',
+    description:
+      'A Kratos login flow with the provider (the `oidc` method) whose session comes back by a session-token ' +
+      'exchange; its init code stays in this browser’s pre-session. A provider that cannot be reached is 502 ' +
+      '`social_provider_unavailable`, naming it.',
+    access: 'public',
+    params: socialProviderParams,
+    rateLimited: true,
+    success: {
+      status: 303,
+      description: 'To the provider.',
+      headers: { Location: 'The provider’s authorization URL.' },
+    },
+    errors: { 400: ['invalid_request'], 404: ['unknown_provider'], 502: ['social_provider_unavailable'] },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/social-links',
+    operationId: 'linkSocialProvider',
+    kratos: true,
+    tag: 'sign-in',
+    summary: 'Links the provider of a refused social sign-in, with the account’s password',
+    description:
+      'After `/?social=account_exists`: the password of the account whose address the provider asserted, on the ' +
+      'flow Kratos kept, links the provider account. Counted as a password attempt (lock, rate limit). An account ' +
+      'with a second factor is linked only from a session of that account at aal2 (403 `aal2_required` otherwise), ' +
+      'which stays; any other link signs the owner in.',
+    access: 'public',
+    body: socialLinkBody,
+    rateLimited: true,
+    success: { status: 200, description: 'Linked; the session.', schema: sessionResponse },
+    errors: {
+      400: ['invalid_request', 'social_link_not_started', 'login_rejected'],
+      401: ['invalid_credentials'],
+      403: ['aal2_required', 'account_inactive'],
+      423: ['account_locked'],
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/auth/social-links',
+    operationId: 'listSocialLinks',
+    kratos: true,
+    tag: 'account',
+    summary: 'The providers linked to the account',
+    access: 'session',
+    success: { status: 200, description: 'The linked providers.', schema: socialLinks },
+  },
+  {
+    method: 'delete',
+    path: '/api/auth/social-links/{provider}',
+    operationId: 'unlinkSocialProvider',
+    kratos: true,
+    tag: 'account',
+    summary: 'Unlinks a provider, never the last way in',
+    description:
+      'Refused (409 `last_credential`) when the account has no password, passkey or other provider.',
+    access: 'privileged',
+    params: socialProviderParams,
+    success: { status: 204, description: 'Unlinked.' },
+    errors: { 404: ['not_linked'], 409: ['last_credential'] },
   },
   {
     method: 'post',

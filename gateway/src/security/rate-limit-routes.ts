@@ -27,11 +27,16 @@ const codeHolder: IdentifierOf = (req) =>
   identityOf(req) ??
   (req.session?.accountFlows ? req.session.key : undefined);
 
+/** The address a refused social sign-in asserted, whose password links the provider. */
+const socialLinkAddress: IdentifierOf = (req) => req.session?.accountFlows?.social_link?.address;
+
 /** A body identifier when one is sent (passkey login options), else the session's identity. */
 const bodyOrIdentity: IdentifierOf = (req) => bodyField('identifier', 'email')(req) ?? identityOf(req);
 
 interface LimitedRoutes {
   name: string;
+  /** Default POST. */
+  method?: 'get' | 'post';
   paths: string[];
   rule: LimitRule;
   identifier: IdentifierOf;
@@ -60,6 +65,16 @@ function limitedRoutes(deps: AuthLimitDeps): LimitedRoutes[] {
       paths: ['/login/password', '/login/code'],
       rule: c.RATE_LIMIT_LOGIN,
       identifier: bodyField('identifier'),
+    },
+    // Linking a social sign-in's provider is a password attempt on the account it asserted.
+    { name: 'login', paths: ['/social-links'], rule: c.RATE_LIMIT_LOGIN, identifier: socialLinkAddress },
+    // Each social sign-in starts a Kratos flow and sends the browser to the provider and back.
+    {
+      name: 'social',
+      method: 'get',
+      paths: ['/oidc/:provider'],
+      rule: c.RATE_LIMIT_LOGIN,
+      identifier: identityOf,
     },
     {
       name: 'register',
@@ -131,6 +146,6 @@ export function registerAuthRateLimits(router: Router, deps: AuthLimitDeps): voi
       rule: group.rule,
       by: group.identifier,
     });
-    router.post(group.paths, perIp, perIdentifier);
+    router[group.method ?? 'post'](group.paths, perIp, perIdentifier);
   }
 }

@@ -8,9 +8,15 @@ interface PendingFlow {
   identityId?: string | undefined;
   /** The address a code was sent to (recovery, sign-in by code), never shown to the client. */
   address?: string | undefined;
+  /** Social sign-in: the session-token exchange's init code, which never leaves the server. */
+  initCode?: string | undefined;
+  /** Social sign-in: the random value in the flow's return URL that ties the answer to this browser. */
+  binding?: string | undefined;
+  /** Social sign-in: the provider's id. */
+  provider?: string | undefined;
 }
 
-type FlowName = 'recovery' | 'verification' | 'totp' | 'login_code';
+type FlowName = 'recovery' | 'verification' | 'totp' | 'login_code' | 'social' | 'social_link';
 
 declare module './session-store.js' {
   interface SessionData {
