@@ -527,6 +527,45 @@ describe('Kratos double: the oidc method as real Kratos v1.3.1 answers it', () =
     }
   });
 
+  it('signs up and signs in through a registration flow as well', async () => {
+    const email = `register-${randomUUID()}@example.com`;
+    const sub = randomUUID();
+    const viaRegistration = async () => {
+      provider.signInAs({ sub, email, email_verified: true });
+      const started = await call(
+        `${kratos.publicUrl}/self-service/registration/api?return_session_token_exchange_code=true&return_to=${encodeURIComponent(RETURN_TO)}`,
+      );
+      assert.equal(started.status, 200);
+      const flow = started.body as Flow;
+      assert.match(flow.session_token_exchange_code ?? '', /^[A-Za-z0-9]{64}$/);
+      const button = flow.ui.nodes.find((n) => n.group === 'oidc');
+      assert.deepEqual(button?.meta.label, {
+        id: 1040002,
+        text: `Sign up with ${LABEL}`,
+        type: 'info',
+        context: { provider: LABEL, provider_id: 'sso' },
+      });
+      const submitted = await call(`${kratos.publicUrl}/self-service/registration?flow=${flow.id}`, {
+        method: 'POST',
+        json: { method: 'oidc', provider: 'sso' },
+      });
+      assert.equal(submitted.status, 422);
+      const landed = await followBrowser(submitted.body.redirect_browser_to as string);
+      const res = await exchange(
+        flow.session_token_exchange_code ?? '',
+        landed.searchParams.get('code') ?? '',
+      );
+      assert.equal(res.status, 200);
+      return res.body.session as { id: string; identity: { id: string; traits: { email: string } } };
+    };
+    const first = await viaRegistration();
+    assert.equal(first.identity.traits.email, email);
+    // The provider account is known now: a registration flow signs it in to the same identity.
+    const second = await viaRegistration();
+    assert.equal(second.identity.id, first.identity.id);
+    assert.notEqual(second.id, first.id);
+  });
+
   it('binds a flow without an exchange code to the continuity cookie of its submitter', async () => {
     provider.signInAs({ sub: randomUUID(), email: `x-${randomUUID()}@example.com`, email_verified: true });
     const flow = (await call(`${kratos.publicUrl}/self-service/login/api`)).body as Flow;

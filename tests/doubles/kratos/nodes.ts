@@ -27,6 +27,7 @@ export function nodesFor(
       // Kratos v1.3 registers in two steps: the profile first, the password once it is chosen
       // (a submission that failed on the password shows it again with its message).
       return [
+        ...providerNodes(ctx, flow, undefined),
         csrf,
         ...traitNodes(ctx, undefined, true),
         ...(flow.nodeMessages.password ? registrationPasswordNodes() : [profileSubmitNode()]),
@@ -52,12 +53,14 @@ function loginNodes(
   if (flow.requestedAal === 'aal2' && identity) return secondFactorNodes(identity, csrf);
   if (flow.active === 'code' && flow.state !== 'choose_method') return loginCodeNodes(flow, csrf);
   const nodes = firstFactorNodes(ctx, flow, identity, csrf);
-  // Kratos sorts the oidc group in front of every other (selfservice/flow/login/sort.go).
   const all = [...providerNodes(ctx, flow, identity), ...nodes];
   return flow.linking ? accountLinkingNodes(all, flow) : all;
 }
 
-/** One submit node per configured provider, ordered by id (a refresh offers only the identity's own). */
+/**
+ * One submit node per configured provider, ordered by id, in front of the others (Kratos sorts
+ * the oidc group first); a refresh offers only the identity's own providers.
+ */
 function providerNodes(ctx: DoubleContext, flow: StoredFlow, identity: StoredIdentity | undefined): UiNode[] {
   let providers = ctx.oidcProviders;
   if (flow.refresh && identity) {
@@ -66,7 +69,16 @@ function providerNodes(ctx: DoubleContext, flow: StoredFlow, identity: StoredIde
   }
   return [...providers]
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-    .map((p) => submitNode('oidc', 'provider', p.id, texts.signInWith(p.label || p.id, p.id)));
+    .map((p) =>
+      submitNode(
+        'oidc',
+        'provider',
+        p.id,
+        flow.kind === 'registration'
+          ? texts.signUpWith(p.label || p.id, p.id)
+          : texts.signInWith(p.label || p.id, p.id),
+      ),
+    );
 }
 
 /**

@@ -64,6 +64,8 @@ export const texts = {
   useAuthenticator: () => info(1010009, 'Use Authenticator'),
   useLookup: () => info(1010010, 'Use backup recovery code'),
   signUp: () => info(1040001, 'Sign up'),
+  signUpWith: (label: string, providerId: string) =>
+    info(1040002, `Sign up with ${label}`, { provider: label, provider_id: providerId }),
   settingsSaved: (): UiText => ({ id: 1050001, text: 'Your changes have been saved!', type: 'success' }),
   unlinkTotp: () => info(1050004, 'Unlink TOTP Authenticator App'),
   totpQr: () => info(1050005, 'Authenticator app QR code'),

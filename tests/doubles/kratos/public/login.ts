@@ -24,7 +24,7 @@ import { randomString, type StoredFlow, type StoredIdentity, type StoredSession 
 import { secretFromUrl, verifyTotp } from '../totp.js';
 import { texts } from '../ui.js';
 import { runWebHook } from '../webhooks.js';
-import { isOidcSubmission, linkRememberedCredential, recordLinkedMethod, submitOidcLogin } from './oidc.js';
+import { isOidcSubmission, linkRememberedCredential, recordLinkedMethod, submitOidc } from './oidc.js';
 
 /** Login flows: API (`/self-service/login/api`) and browser, password first factor, TOTP and backup codes as second. */
 export function registerLoginRoutes(router: Router, ctx: DoubleContext): void {
@@ -56,7 +56,7 @@ export function registerLoginRoutes(router: Router, ctx: DoubleContext): void {
     resetFeedback(flow);
     const body = input(req);
     if (flow.requestedAal !== 'aal2' && isOidcSubmission(ctx, body))
-      return submitOidcLogin(ctx, req, res, flow, body);
+      return submitOidc(ctx, req, res, flow, body);
     const result = await submitLogin(ctx, req, flow);
     if (!result) return answerFailure(ctx, req, res, flow);
     answerSuccess(ctx, req, res, flow, result);

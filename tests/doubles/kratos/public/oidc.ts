@@ -47,12 +47,12 @@ export function isOidcSubmission(ctx: DoubleContext, body: Record<string, unknow
 }
 
 /**
- * The oidc method on a login flow (selfservice/strategy/oidc/strategy_login.go Login): seals
+ * The oidc method on a login or registration flow (the oidc strategy's Login and Register): seals
  * the flow id, provider, PKCE verifier and the init code's hash into `state`, and sends the
  * browser to the provider: 422 `browser_location_change_required` for JSON clients, 303
  * otherwise.
  */
-export async function submitOidcLogin(
+export async function submitOidc(
   ctx: DoubleContext,
   req: Request,
   res: Response,
@@ -195,7 +195,7 @@ async function handleCallback(ctx: DoubleContext, req: Request, res: Response): 
     );
   }
   const flow = ctx.state.flows.get(state.flowId);
-  if (!flow || flow.kind !== 'login') {
+  if (!flow || (flow.kind !== 'login' && flow.kind !== 'registration')) {
     return forwardToErrorPage(ctx, req, res, errors.notFound('Unable to locate the resource'));
   }
   try {
@@ -276,13 +276,43 @@ async function signInOrUp(
 ): Promise<void> {
   const existing = findByOidcIdentifier(ctx, oidcIdentifier(provider.id, claims.sub));
   if (existing) {
+    // A registration flow carries on as a login flow (registrationToLogin), its exchange with it.
+    const login =
+      flow.kind === 'login'
+        ? flow
+        : carryOn(ctx, req, flow, 'login', { requestedAal: 'aal1', active: 'oidc' });
     if (existing.state !== 'active') throw errors.identityDisabled(existing.id);
     const session = issueSession(ctx, existing, 'oidc', req, provider.id);
-    await runWebHook(ctx, 'login', flow, existing, session);
-    finish(ctx, req, res, flow, session);
+    await runWebHook(ctx, 'login', login, existing, session);
+    finish(ctx, req, res, login, session);
     return;
   }
-  await signUp(ctx, req, res, flow, provider, claims, tokens);
+  // A login flow carries on as a registration flow (processLogin), its exchange with it.
+  const registration = flow.kind === 'registration' ? flow : carryOn(ctx, req, flow, 'registration', {});
+  await signUp(ctx, req, res, registration, provider, claims, tokens);
+}
+
+/**
+ * The flow Kratos makes to carry on a social sign-in of the other kind: same type and
+ * return_to, the callback URL with the return_to taken over as its request URL, and the
+ * session-token exchange moved to it (MoveToNewFlow).
+ */
+function carryOn(
+  ctx: DoubleContext,
+  req: Request,
+  from: StoredFlow,
+  kind: 'login' | 'registration',
+  extra: Partial<StoredFlow>,
+): StoredFlow {
+  const next = createFlow(
+    ctx,
+    kind,
+    from.type,
+    { path: '', returnTo: from.returnTo },
+    { requestUrl: takeOverReturnTo(ctx, req, from), active: 'oidc', exchange: from.exchange, ...extra },
+  );
+  from.exchange = undefined;
+  return next;
 }
 
 /** Where the sign-in or sign-up ends: the code for the exchange, the session itself, or a cookie. */
@@ -327,20 +357,11 @@ async function signUp(
   ctx: DoubleContext,
   req: Request,
   res: Response,
-  login: StoredFlow,
+  registration: StoredFlow,
   provider: OidcProviderConfig,
   claims: Claims,
   tokens: ProviderTokens,
 ): Promise<void> {
-  const requestUrl = takeOverReturnTo(ctx, req, login);
-  const registration = createFlow(
-    ctx,
-    'registration',
-    login.type,
-    { path: '', returnTo: login.returnTo },
-    { requestUrl, active: 'oidc', exchange: login.exchange },
-  );
-  login.exchange = undefined;
   const mapped = mapClaims(claims);
   const problems = ctx.schema.check(mapped.traits);
   if (problems.length > 0) {
@@ -440,21 +461,11 @@ function askToLink(
   linking: LinkingCredential,
 ): void {
   const loginUi = loginUiUrl(ctx);
-  const flow = createFlow(
-    ctx,
-    'login',
-    registration.type,
-    { path: '', returnTo: registration.returnTo },
-    {
-      requestUrl: registration.requestUrl,
-      requestedAal: 'aal1',
-      active: 'oidc',
-      exchange: registration.exchange,
-      linking,
-      messages: [texts.loginLink(linking.duplicateIdentifier, linking.providerLabel, loginUi)],
-    },
-  );
-  registration.exchange = undefined;
+  const flow = carryOn(ctx, req, registration, 'login', {
+    requestedAal: 'aal1',
+    linking,
+    messages: [texts.loginLink(linking.duplicateIdentifier, linking.providerLabel, loginUi)],
+  });
   const base = flow.type === 'api' ? returnToOf(ctx, registration) : loginUi;
   const location = withQuery(base, { flow: flow.id, no_org_ui: 'true' });
   if (wantsJson(req)) {

@@ -1,7 +1,7 @@
 import type { Request, Response, Router } from 'express';
 import type { DoubleContext } from '../context.js';
 import { errors } from '../errors.js';
-import { createFlow, loadFlow, resetFeedback, originOf } from '../flows.js';
+import { createFlow, flowJson, loadFlow, resetFeedback, originOf } from '../flows.js';
 import {
   checkCsrf,
   input,
@@ -22,12 +22,19 @@ import { randomString, type StoredFlow, type StoredIdentity, type StoredSession 
 import { texts } from '../ui.js';
 import { startVerificationAfterRegistration } from './verification.js';
 import { FlowInterrupted, runWebHook } from '../webhooks.js';
+import { isOidcSubmission, submitOidc } from './oidc.js';
 
 /** Password registration through API and browser flows, with Kratos' `session` hook after it. */
 export function registerRegistrationRoutes(router: Router, ctx: DoubleContext): void {
   router.get('/self-service/registration/api', (req, res) => {
     if (sessionFromRequest(ctx, req)) throw errors.alreadyLoggedIn();
-    sendFlow(res, ctx, createFlow(ctx, 'registration', 'api', originOf(req)));
+    const flow = createFlow(ctx, 'registration', 'api', originOf(req));
+    if (req.query.return_session_token_exchange_code === 'true') {
+      flow.exchange = { initCode: randomString(64), returnToCode: randomString(64) };
+      res.status(200).json({ ...flowJson(ctx, flow), session_token_exchange_code: flow.exchange.initCode });
+      return;
+    }
+    sendFlow(res, ctx, flow);
   });
 
   router.get('/self-service/registration/browser', (req, res) => {
@@ -46,6 +53,7 @@ export function registerRegistrationRoutes(router: Router, ctx: DoubleContext): 
     const flow = loadFlow(ctx, 'registration', req.query.flow);
     checkCsrf(ctx, req, flow);
     resetFeedback(flow);
+    if (isOidcSubmission(ctx, input(req))) return submitOidc(ctx, req, res, flow, input(req));
     const identity = await register(ctx, flow, input(req));
     if (!identity) return answerFailure(ctx, req, res, flow);
     const session = issueSession(ctx, identity, 'password', req);
