@@ -125,9 +125,12 @@ async function followBrowser(start: string, stopAt = RETURN_TO): Promise<URL> {
   throw new Error('too many redirects');
 }
 
-async function socialSignIn(account: ProviderAccount): Promise<{ initCode: string; landed: URL }> {
+async function socialSignIn(
+  account: ProviderAccount,
+  returnTo = RETURN_TO,
+): Promise<{ initCode: string; landed: URL }> {
   provider.signInAs(account);
-  const flow = (await startFlow()).body as Flow;
+  const flow = (await startFlow(returnTo)).body as Flow;
   const submitted = await submitOidc(flow.id);
   assert.equal(submitted.status, 422, JSON.stringify(submitted.body));
   return {
@@ -357,6 +360,17 @@ describe('Kratos double: the oidc method as real Kratos v1.3.1 answers it', () =
     assert.equal(second.body.session.identity.id, session.identity.id);
     assert.notEqual(second.body.session.id, session.id);
     assert.equal(second.body.session.authentication_methods[0].provider, 'sso');
+  });
+
+  it('appends the code to a return_to with its own query, re-encoded with sorted keys as Kratos does', async () => {
+    const returnTo = `${RETURN_TO}?z=1&a=b+c`;
+    const { landed } = await socialSignIn(
+      { sub: randomUUID(), email: `query-${randomUUID()}@example.com`, email_verified: true },
+      returnTo,
+    );
+    const code = landed.searchParams.get('code') ?? '';
+    assert.match(code, /^[A-Za-z0-9]{64}$/);
+    assert.equal(landed.href, `${RETURN_TO}?a=b+c&code=${code}&z=1`);
   });
 
   it('never takes an unverified e-mail claim: back to return_to with neither code nor flow, no account', async () => {

@@ -25,6 +25,7 @@ import {
   type OidcState,
   type ProviderTokens,
 } from '../oidc.js';
+import { secretEquals } from '../lookup.js';
 import { issueSession, readCookie, sessionFromRequest, sessionJson } from '../sessions.js';
 import {
   randomString,
@@ -117,7 +118,10 @@ export function registerOidcRoutes(router: Router, ctx: DoubleContext): void {
     // Kratos answers the same pair again for as long as the exchange exists.
     const exchange = [...ctx.state.flows.values()]
       .map((f) => f.exchange)
-      .find((e) => e?.sessionId && e.initCode === initCode && e.returnToCode === returnToCode);
+      .find(
+        (e) =>
+          e?.sessionId && secretEquals(e.initCode, initCode) && secretEquals(e.returnToCode, returnToCode),
+      );
     const session = exchange?.sessionId ? ctx.state.sessions.get(exchange.sessionId) : undefined;
     if (!session) throw errors.resourceNotFound('no session yet for this "code"');
     res.status(200).json({
@@ -129,7 +133,7 @@ export function registerOidcRoutes(router: Router, ctx: DoubleContext): void {
   router.get('/self-service/errors', (req, res) => {
     const id = str(req.query.id) ?? '';
     const stored = ctx.selfServiceErrors.get(id);
-    if (!stored) throw errors.notFound('Unable to locate the resource');
+    if (!stored) throw errors.notFound();
     res.status(200).json({
       id,
       error: stored.error,
@@ -153,7 +157,9 @@ function forwardToErrorPage(ctx: DoubleContext, req: Request, res: Response, err
 
 /** An error on a known flow: API flows answer it as JSON, browser flows show the error page. */
 function flowError(ctx: DoubleContext, req: Request, res: Response, flow: StoredFlow, error: unknown): void {
-  const kratos = error instanceof KratosError ? error : errors.internal(String((error as Error).message));
+  // Anything else is a fault of the double itself, for the error handler to log and answer.
+  if (!(error instanceof KratosError)) throw error;
+  const kratos = error;
   if (flow.type === 'api') {
     res.status(kratos.status).json(kratos.body);
     return;
@@ -196,7 +202,7 @@ async function handleCallback(ctx: DoubleContext, req: Request, res: Response): 
   }
   const flow = ctx.state.flows.get(state.flowId);
   if (!flow || (flow.kind !== 'login' && flow.kind !== 'registration')) {
-    return forwardToErrorPage(ctx, req, res, errors.notFound('Unable to locate the resource'));
+    return forwardToErrorPage(ctx, req, res, errors.notFound());
   }
   try {
     if (flow.expiresAt <= ctx.now()) throw errors.flowExpired(flow.expiresAt, ctx.now());
@@ -244,12 +250,12 @@ function checkBinding(
     return;
   }
   const cookie = readCookie(req.get('cookie'), CONTINUITY_COOKIE);
-  if (!cookie || !flow.oidc || cookie !== flow.oidc.continuity) {
+  if (!cookie || !flow.oidc || !secretEquals(cookie, flow.oidc.continuity)) {
     throw badRequest(
       "The browser does not contain the necessary cookie to resume the session. This is a security violation and was blocked. Please clear your browser's cookies and cache and try again.",
     );
   }
-  if (stateParam !== flow.oidc.state) {
+  if (!secretEquals(stateParam, flow.oidc.state)) {
     throw badRequest(
       'Unable to complete OpenID Connect flow because the query state parameter does not match the state parameter from the session cookie.',
     );
