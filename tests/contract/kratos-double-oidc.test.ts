@@ -352,6 +352,14 @@ describe('Kratos double: the oidc method as real Kratos v1.3.1 answers it', () =
     }[];
     assert.equal(linked?.subject, sub);
     assert.equal(linked?.provider, 'sso');
+    assert.deepEqual(
+      (await identitiesWith(`sso:${sub}`)).map((i) => i.id),
+      [session.identity.id],
+    );
+    assert.deepEqual(
+      (await identitiesWith(email)).map((i) => i.id),
+      [session.identity.id],
+    );
 
     // The same provider account signs in to the same identity next time.
     const next = await socialSignIn({ sub, email, email_verified: true });

@@ -245,7 +245,8 @@ function listIdentities(ctx: DoubleContext, req: Request): StoredIdentity[] {
     const match =
       findByIdentifier(ctx, 'password', identifier) ??
       findByIdentifier(ctx, 'code', identifier) ??
-      findByIdentifier(ctx, 'oidc', identifier);
+      // oidc identifiers (`<provider>:<subject>`) match exactly, not case-folded like e-mails.
+      [...ctx.state.identities.values()].find((i) => i.credentials.oidc?.identifiers.includes(identifier));
     return match ? [match] : [];
   }
   const ids = ([] as unknown[]).concat(req.query.ids ?? []).map(String);
