@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { startTestGateway, type TestGateway } from './gateway.js';
+import type { OidcProvider } from './oidc-provider.js';
 import { freePort } from './net.js';
 import { ensureWebAppBuilt } from './web-app.js';
 
@@ -43,12 +44,19 @@ export interface Demo {
   close(): Promise<void>;
 }
 
-/** Starts the demo; `env` adds configuration (e.g. EMAIL_CODE_LOGIN). */
-export async function startDemo(env: Record<string, string> = {}): Promise<Demo> {
+/**
+ * Starts the demo; `env` adds configuration (e.g. EMAIL_CODE_LOGIN), `socialProvider` offers
+ * social sign-in with that OpenID provider (as `sso`).
+ */
+export async function startDemo(
+  env: Record<string, string> = {},
+  options: { socialProvider?: OidcProvider } = {},
+): Promise<Demo> {
   await ensureWebAppBuilt();
   const port = await freePort();
   const baseUrl = `http://localhost:${port}`;
   const gw = await startTestGateway({
+    kratosOptions: { publicBaseUrl: baseUrl, socialProvider: options.socialProvider },
     env: {
       PORT: String(port),
       SERVE_DEMO: 'true',

@@ -48,6 +48,7 @@ export async function startKratos(options: KratosOptions = {}): Promise<KratosDo
     env.SESSION_LIFESPAN = `${options.sessionLifespanSeconds}s`;
   if (options.privilegedSessionMaxAgeSeconds !== undefined)
     env.SELFSERVICE_FLOWS_SETTINGS_PRIVILEGED_SESSION_MAX_AGE = `${options.privilegedSessionMaxAgeSeconds}s`;
+  if (options.publicBaseUrl !== undefined) env.PUBLIC_BASE_URL = options.publicBaseUrl;
   const real = await startRealKratos({
     webhookUrl: options.webhookUrl,
     webhookApiKey: options.webhookApiKey,

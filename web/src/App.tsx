@@ -1,10 +1,11 @@
-import { registerPasskey } from '@auth-gateway/client';
-import { useState } from 'react';
+import { registerPasskey, socialOutcome } from '@auth-gateway/client';
+import { useEffect, useState } from 'react';
 import { gw } from './gateway';
 import { Jars } from './screens/Jars';
 import { Profile } from './screens/Profile';
 import { Recovery } from './screens/Recovery';
 import { AuthenticatorApp, EmailCodes, PasswordForm, Security } from './screens/Security';
+import { SocialOutcomeNotice } from './screens/Social';
 import { Sessions } from './screens/Sessions';
 import { SignIn } from './screens/SignIn';
 import { SignUp } from './screens/SignUp';
@@ -86,6 +87,12 @@ export function App() {
   const [tab, setTab] = useState<Tab>('jars');
   const [recovered, setRecovered] = useState(false);
   const session = state.status === 'signed-in' ? state.session : undefined;
+  // How a social sign-in that signed nobody in ended: read once, then taken off the address bar.
+  const [social, setSocial] = useState(() => socialOutcome(window.location.search));
+  useEffect(() => {
+    if (window.location.search.includes('social='))
+      window.history.replaceState(null, '', window.location.pathname);
+  }, []);
 
   let main;
   if (state.status === 'loading') main = <p className="loading">Loading…</p>;
@@ -170,7 +177,12 @@ export function App() {
           </span>
         )}
       </header>
-      <main>{main}</main>
+      <main>
+        {social && (state.status === 'signed-out' || state.status === 'signed-in') && (
+          <SocialOutcomeNotice outcome={social} onClose={() => setSocial(undefined)} />
+        )}
+        {main}
+      </main>
       <StepUpDialog />
     </div>
   );

@@ -16,6 +16,7 @@ export {
   type Result,
 } from './errors.js';
 export { downloadUrl, uploadFile, type JarFile } from './files.js';
+export { socialOutcome, socialSignInUrl, type SocialOutcome } from './social.js';
 export {
   cancelPasskeyAutofill,
   registerPasskey,

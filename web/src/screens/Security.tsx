@@ -4,6 +4,7 @@ import { gw } from '../gateway';
 import { useSession } from '../session';
 import { Card, Field, Notice, Submit, useTask } from '../ui';
 import { Passkeys } from './Passkeys';
+import { SocialLinks } from './Social';
 
 /** Sets a new password (also the way out of "password change required" and after a recovery). */
 export function PasswordForm({ intro }: { intro?: string }) {
@@ -293,6 +294,7 @@ export function Security({ recovered }: { recovered: boolean }) {
       <EmailCodes />
       <BackupCodes />
       <PasswordForm />
+      <SocialLinks />
     </div>
   );
 }

@@ -10,6 +10,7 @@ import { useEffect, useState } from 'react';
 import { gw } from '../gateway';
 import { methodsOf, useSession } from '../session';
 import { Card, errorText, Field, Notice, Submit, useTask } from '../ui';
+import { SocialButtons, useSocialProviders } from './Social';
 
 /**
  * Unified sign-in: the browser offers saved passkeys in the e-mail field's autofill right away;
@@ -25,6 +26,7 @@ export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecove
   const [codeSent, setCodeSent] = useState(false);
   const [code, setCode] = useState('');
   const { fail } = task;
+  const providers = useSocialProviders();
 
   // Conditional UI: runs in the background until a passkey is picked or the form changes.
   useEffect(() => {
@@ -128,6 +130,7 @@ export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecove
           <button type="button" disabled={task.busy} onClick={() => void withPasskey()}>
             Sign in with a saved passkey
           </button>
+          <SocialButtons providers={providers} />
         </form>
       ) : (
         <div className="stack">
