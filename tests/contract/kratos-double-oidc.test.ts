@@ -255,6 +255,7 @@ describe('Kratos double: the oidc method as real Kratos v1.3.1 answers it', () =
       `${kratos.publicUrl}/self-service/methods/oidc/callback/sso`,
     );
     assert.equal(url.searchParams.get('response_type'), 'code');
+    assert.equal(url.searchParams.get('prompt'), null);
     assert.equal(url.searchParams.get('scope'), 'openid email');
     assert.equal(url.searchParams.get('code_challenge_method'), 'S256');
     assert.match(url.searchParams.get('code_challenge') ?? '', /^[A-Za-z0-9_-]{43}$/);

@@ -135,6 +135,7 @@ export function authorizationUrl(
   discovery: Discovery,
   state: string,
   verifier: string,
+  refresh = false,
 ): string {
   const params = new Map<string, string[]>([
     ['response_type', ['code']],
@@ -143,6 +144,8 @@ export function authorizationUrl(
     ['scope', [SCOPES.join(' ')]],
     ['state', [state]],
   ]);
+  // A refresh asks the provider to sign the user in again (the generic provider's AuthCodeURLOptions).
+  if (refresh) params.set('prompt', ['login']);
   if (verifier) {
     params.set('code_challenge_method', ['S256']);
     params.set('code_challenge', [createHash('sha256').update(verifier).digest('base64url')]);

@@ -74,7 +74,7 @@ export async function submitOidc(
   flow.oidc = { provider: provider.id, state, continuity };
   flow.active = 'oidc';
   res.cookie(CONTINUITY_COOKIE, continuity, { httpOnly: true, path: '/', sameSite: 'lax' });
-  const location = authorizationUrl(ctx, provider, discovery, state, verifier);
+  const location = authorizationUrl(ctx, provider, discovery, state, verifier, flow.refresh === true);
   if (isJsonRequest(req)) throw errors.browserLocationChangeRequired(location);
   seeOther(res, location);
 }
