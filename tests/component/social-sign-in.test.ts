@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { adminIdentity, seedIdentity, startAccountGateway, totpCode, withTotp } from '../helpers/account.js';
+import {
+  adminIdentity,
+  latestCode,
+  mailCount,
+  seedIdentity,
+  startAccountGateway,
+  totpCode,
+  withTotp,
+} from '../helpers/account.js';
 import type { TestGateway } from '../helpers/gateway.js';
 import { Browser, STRONG_PASSWORD, uniqueEmail } from '../helpers/http.js';
 import {
@@ -227,6 +235,44 @@ describe('linking and unlinking a provider', () => {
     const again = await browser.post('/social-links', { password: owner.password });
     assert.equal(again.status, 400);
     assert.equal(again.body.error.code, 'social_link_not_started');
+  });
+
+  it('links an account without a password by a code mailed to its address', async () => {
+    const email = uniqueEmail('codeonly');
+    const created = await fetch(`${gw.kratos.adminUrl}/admin/identities`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        schema_id: 'default',
+        traits: { email },
+        verifiable_addresses: [{ value: email, verified: true, via: 'email', status: 'completed' }],
+      }),
+    });
+    assert.equal(created.status, 201);
+    const { id } = (await created.json()) as { id: string };
+    const who = account(email);
+    const browser = new Browser(gw.auth);
+    assert.equal(await socialSignIn(browser, who), '/?social=account_exists&provider=sso');
+    const before = await mailCount(gw.kratos, email);
+    const sent = await browser.post('/social-links/code', {});
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    assert.equal(await mailCount(gw.kratos, email), before + 1);
+    const code = await latestCode(gw.kratos, email);
+    assert.ok(code);
+
+    const wrong = await browser.post('/social-links/code/verify', {
+      code: code === '000000' ? '111111' : '000000',
+    });
+    assert.equal(wrong.status, 400);
+    assert.equal(wrong.body.error.code, 'invalid_code');
+    assert.deepEqual(await oidcIdentifiers(id), []);
+
+    const linked = await browser.post('/social-links/code/verify', { code });
+    assert.equal(linked.status, 200, JSON.stringify(linked.body));
+    assert.equal(linked.body.identityId, id);
+    assert.deepEqual(await oidcIdentifiers(id), [`sso:${who.sub}`]);
+    const audit = (await auditRows('social.linked')).filter((r) => r.identity_id === id);
+    assert.equal(audit[0]?.details.proof, 'code');
   });
 
   it('does not let a password alone link a provider to an account with a second factor', async () => {

@@ -307,6 +307,46 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/auth/social-links/code': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Mails a code that proves the account, to link a refused social sign-in’s provider
+     * @description After `/?social=account_exists`, for an account without a password: Kratos mails a code to the address the provider asserted, on the flow it kept. The same second-factor rule as POST /social-links.
+     */
+    post: operations['requestSocialLinkCode'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/auth/social-links/code/verify': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Links the provider with the mailed code
+     * @description Counted under the second-factor rate limit; wrong codes count towards the lock. Then as POST /social-links.
+     */
+    post: operations['linkSocialProviderWithCode'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/auth/social-links/{provider}': {
     parameters: {
       query?: never;
@@ -4372,6 +4412,334 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The account is locked for a while. Codes: `account_locked`. */
+      423: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AccountLockedError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  requestSocialLinkCode: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': Record<string, never>;
+      };
+    };
+    responses: {
+      /** @description A code is on its way. */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['LoginCodeSent'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`, `social_link_not_started`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['InvalidRequestError']
+            | components['schemas']['SocialLinkNotStartedError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `identity_service_refused`, `aal2_required`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['Aal2RequiredError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The account is locked for a while. Codes: `account_locked`. */
+      423: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AccountLockedError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  linkSocialProviderWithCode: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          code: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Linked; the session. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Session'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`, `social_link_not_started`, `invalid_code`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['InvalidRequestError']
+            | components['schemas']['SocialLinkNotStartedError']
+            | components['schemas']['InvalidCodeError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `mfa_enrollment_required`, `csrf_failed`, `identity_service_refused`, `account_inactive`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['AccountInactiveError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`, `flow_expired`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['FlowExpiredError'];
         };
       };
       /** @description The body is too large. Codes: `payload_too_large`. */

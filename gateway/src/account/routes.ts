@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { checkPrivileged, requirePrivileged } from '../access/privileged.js';
 import type { Caller, Guard } from '../access/require-auth.js';
 import type { Config } from '../config.js';
-import { parseBody } from '../errors/parse-input.js';
+import { emptyBody, parseBody } from '../errors/parse-input.js';
 import { codeBody, emailFactorCode, totpCode } from '../factors/codes.js';
 import { assertEmailFactorOffered, EMAIL_CODE_SENT } from '../factors/email-factor.js';
 import { newPassword } from '../identity/password.js';
@@ -44,8 +44,6 @@ const CODE_SENT = {
 type AccountRouteDeps = AccountDeps &
   EmailFactorDeps &
   PrincipalDeps & { guard: Guard; config: Pick<Config, 'PRIVILEGED_MAX_AGE_SECONDS'> };
-
-const emptyBody = z.object({}).strict();
 
 /** Recovery, verification, profile, password, TOTP, backup codes and e-mailed codes as a second factor. */
 export function registerAccountRoutes(router: Router, deps: AccountRouteDeps) {

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { AppError } from './app-error.js';
 
 /**
@@ -22,3 +22,6 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
     },
   );
 }
+
+/** The body of a POST that takes no input: nothing, or `{}`. */
+export const emptyBody = z.object({}).strict();

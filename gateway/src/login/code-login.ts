@@ -37,8 +37,8 @@ function assertEnabled(deps: Pick<CodeLoginDeps, 'config'>) {
     throw new AppError('method_disabled', 404, 'Sign-in by e-mailed code is not enabled here.');
 }
 
-const invalidCode = () => new AppError('invalid_code', 400, 'The code is wrong or was used already.');
-const expired = () => new AppError('flow_expired', 410, 'This code has expired; ask for a new one.');
+export const invalidCode = () => new AppError('invalid_code', 400, 'The code is wrong or was used already.');
+export const expired = () => new AppError('flow_expired', 410, 'This code has expired; ask for a new one.');
 
 /**
  * Asks Kratos to e-mail a sign-in code (its `code` method, passwordless). The answer never

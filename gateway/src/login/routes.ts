@@ -1,6 +1,6 @@
 import type { Response, Router } from 'express';
 import { z } from 'zod';
-import { parseBody } from '../errors/parse-input.js';
+import { emptyBody, parseBody } from '../errors/parse-input.js';
 import { newPassword } from '../identity/password.js';
 import type { PrincipalDeps } from '../session/resolve-principal.js';
 import { contextOf, freshSessionAnswer } from '../access/routes.js';
@@ -11,8 +11,10 @@ import { loginWithPassword, type LoginDeps } from './password-login.js';
 import {
   finishSocialSignIn,
   linkedProviders,
+  linkSocialWithCode,
   linkSocialWithPassword,
   listSocialProviders,
+  requestSocialLinkCode,
   startSocialSignIn,
   unlinkProvider,
   type SocialLoginDeps,
@@ -157,6 +159,18 @@ export function registerSocialRoutes(
   router.post('/social-links', async (req, res) => {
     const { password } = parseBody(socialLinkBody, req.body);
     await linkSocialWithPassword(deps, contextOf(req), req.principal, password);
+    res.json(await freshSessionAnswer(deps, req));
+  });
+
+  router.post('/social-links/code', async (req, res) => {
+    parseBody(emptyBody, req.body);
+    await requestSocialLinkCode(deps, contextOf(req), req.principal);
+    res.status(202).json(LOGIN_CODE_SENT);
+  });
+
+  router.post('/social-links/code/verify', async (req, res) => {
+    const { code } = parseBody(loginCodeBody, req.body);
+    await linkSocialWithCode(deps, contextOf(req), req.principal, code);
     res.json(await freshSessionAnswer(deps, req));
   });
 

@@ -18,6 +18,9 @@ import type { Principal } from '../session/principal.js';
 import { flowExpired, forgetFlow, pendingFlow, rememberFlow } from '../session/pending-flows.js';
 import type { RequestContext } from '../session/request-context.js';
 import { establishGatewaySession } from '../session/sessions.js';
+import { startCodeLogin, submitLoginCode } from '../kratos/flows/code-login-flow.js';
+import { assertNotLocked, recordPasswordFailure } from '../lockout/lockout.js';
+import { expired, invalidCode } from './code-login.js';
 import { checkPasswordAtKratos, type LoginDeps } from './password-login.js';
 
 /** What social sign-in uses. */
@@ -140,20 +143,8 @@ export async function finishSocialSignIn(
   return { status: 'failed', reason: 'refused' };
 }
 
-/**
- * Links the provider of a refused social sign-in to the account whose address it asserted:
- * the owner proves the account with its password on the flow Kratos kept, and Kratos links
- * the provider account as that login completes (lock and wrong-password count as for any
- * password sign-in). An account with a second factor is linked only from a session of that
- * account that has passed it, which stays as it is: a password alone never adds a way in.
- * Otherwise the link signs the owner in, as a password sign-in.
- */
-export async function linkSocialWithPassword(
-  deps: SocialLoginDeps,
-  ctx: RequestContext,
-  principal: Principal | undefined,
-  password: string,
-): Promise<void> {
+/** The refused social sign-in this browser may link, and whether its account has a second factor. */
+async function linkTarget(deps: SocialLoginDeps, ctx: RequestContext, principal: Principal | undefined) {
   const flow = pendingFlow(ctx.session, 'social_link', deps.clock().getTime());
   if (!flow?.address)
     throw new AppError(
@@ -172,22 +163,95 @@ export async function linkSocialWithPassword(
       403,
       'This account has a second factor: sign in to it with both, then link the provider again.',
     );
-  const result = await checkPasswordAtKratos(deps, ctx, { identifier, password }, flow.id);
+  return { flow, identifier, provenHere };
+}
+
+/** Kratos completed the login on the kept flow and linked the provider: the session, and the audit. */
+async function linked(
+  deps: SocialLoginDeps,
+  ctx: RequestContext,
+  target: Awaited<ReturnType<typeof linkTarget>>,
+  result: { sessionToken: string; session: { id: string; identity: { id: string } } },
+  kind: 'password' | 'code',
+): Promise<void> {
   await forgetFlow(ctx.session, 'social_link');
   const identityId = result.session.identity.id;
-  if (provenHere) {
+  if (target.provenHere) {
     // The session that passed the second factor stays; Kratos' new one is not needed.
     await deps.kratos.logoutToken(result.sessionToken);
   } else {
     await establishGatewaySession(deps, ctx, {
       identityId,
-      kind: 'password',
+      kind,
       kratosToken: result.sessionToken,
       kratosSessionId: result.session.id,
       methods: [],
     });
   }
-  await recordRequestEvent(deps, ctx, 'social.linked', 'success', identityId, { provider: flow.provider });
+  await recordRequestEvent(deps, ctx, 'social.linked', 'success', identityId, {
+    provider: target.flow.provider,
+    proof: kind,
+  });
+}
+
+/**
+ * Links the provider of a refused social sign-in to the account whose address it asserted:
+ * the owner proves the account on the flow Kratos kept, and Kratos links the provider account
+ * as that login completes. The proof is the password (lock and wrong-password count as for any
+ * password sign-in) or a code mailed to the address (for accounts without a password). An
+ * account with a second factor is linked only from a session of that account that has passed
+ * it, which stays as it is: one factor never adds a way in. Otherwise the link signs the owner in.
+ */
+export async function linkSocialWithPassword(
+  deps: SocialLoginDeps,
+  ctx: RequestContext,
+  principal: Principal | undefined,
+  password: string,
+): Promise<void> {
+  const target = await linkTarget(deps, ctx, principal);
+  const result = await checkPasswordAtKratos(
+    deps,
+    ctx,
+    { identifier: target.identifier, password },
+    target.flow.id,
+  );
+  await linked(deps, ctx, target, result, 'password');
+}
+
+/** Mails a code for the link (Kratos' code method on the kept flow). */
+export async function requestSocialLinkCode(
+  deps: SocialLoginDeps,
+  ctx: RequestContext,
+  principal: Principal | undefined,
+): Promise<void> {
+  const target = await linkTarget(deps, ctx, principal);
+  await assertNotLocked(deps, ctx, target.identifier, 'code');
+  await startCodeLogin(deps.kratos, target.identifier, target.flow.id);
+  await recordRequestEvent(deps, ctx, 'login.code_requested', 'success', undefined, {
+    purpose: 'social_link',
+  });
+}
+
+/** Links with the mailed code; wrong codes count towards the lock, as for a sign-in by code. */
+export async function linkSocialWithCode(
+  deps: SocialLoginDeps,
+  ctx: RequestContext,
+  principal: Principal | undefined,
+  code: string,
+): Promise<void> {
+  const target = await linkTarget(deps, ctx, principal);
+  await assertNotLocked(deps, ctx, target.identifier, 'code');
+  const outcome = await submitLoginCode(deps.kratos, target.flow.id, target.identifier, code);
+  if (outcome.status === 'expired') {
+    await forgetFlow(ctx.session, 'social_link');
+    throw expired();
+  }
+  if (outcome.status === 'invalid_code') {
+    await recordRequestEvent(deps, ctx, 'login.code', 'failure', undefined, { reason: 'invalid_code' });
+    await recordPasswordFailure(deps, ctx, target.identifier);
+    throw invalidCode();
+  }
+  await linked(deps, ctx, target, await deps.kratos.signedIn(outcome.result), 'code');
 }
 
 /** The providers linked to the account, by provider id (each once). */

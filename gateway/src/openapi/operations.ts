@@ -52,9 +52,9 @@ import {
   socialLinks,
   socialProviders,
 } from '../login/schemas.js';
+import { emptyBody } from '../errors/parse-input.js';
 import {
   assertionBody,
-  emptyBody,
   identifyBody,
   loginOptionsBody,
   registrationBody,
@@ -388,6 +388,46 @@ export const operations: Operation[] = [
       400: ['invalid_request', 'social_link_not_started', 'login_rejected'],
       401: ['invalid_credentials'],
       403: ['aal2_required', 'account_inactive'],
+      423: ['account_locked'],
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/social-links/code',
+    operationId: 'requestSocialLinkCode',
+    kratos: true,
+    tag: 'sign-in',
+    summary: 'Mails a code that proves the account, to link a refused social sign-in’s provider',
+    description:
+      'After `/?social=account_exists`, for an account without a password: Kratos mails a code to the address the ' +
+      'provider asserted, on the flow it kept. The same second-factor rule as POST /social-links.',
+    access: 'public',
+    body: emptyBody,
+    rateLimited: true,
+    success: { status: 202, description: 'A code is on its way.', schema: loginCodeSent },
+    errors: {
+      400: ['invalid_request', 'social_link_not_started'],
+      403: ['aal2_required'],
+      423: ['account_locked'],
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/social-links/code/verify',
+    operationId: 'linkSocialProviderWithCode',
+    kratos: true,
+    tag: 'sign-in',
+    summary: 'Links the provider with the mailed code',
+    description:
+      'Counted under the second-factor rate limit; wrong codes count towards the lock. Then as POST /social-links.',
+    access: 'public',
+    body: loginCodeBody,
+    rateLimited: true,
+    success: { status: 200, description: 'Linked; the session.', schema: sessionResponse },
+    errors: {
+      400: ['invalid_request', 'social_link_not_started', 'invalid_code'],
+      403: ['aal2_required', 'account_inactive'],
+      410: ['flow_expired'],
       423: ['account_locked'],
     },
   },

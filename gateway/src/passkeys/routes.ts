@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { checkPrivileged } from '../access/privileged.js';
 import type { Guard } from '../access/require-auth.js';
 import { notFound } from '../errors/app-error.js';
-import { parseBody } from '../errors/parse-input.js';
+import { emptyBody, parseBody } from '../errors/parse-input.js';
 import { auditRefusal } from '../factors/ceremony.js';
 import { authenticationCredential, nickname, registrationCredential } from '../factors/credential-json.js';
 import type { Principal } from '../session/principal.js';
@@ -24,7 +24,6 @@ export const registrationBody = z
   .object({ credential: registrationCredential, nickname: nickname.optional() })
   .strict();
 export const renameBody = z.object({ nickname }).strict();
-export const emptyBody = z.object({}).strict();
 const passkeyId = z.string().min(1).max(1366);
 
 /** What the passkey routes use. */

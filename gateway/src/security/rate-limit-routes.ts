@@ -24,6 +24,7 @@ const identityOf: IdentifierOf = (req: Request) => req.principal?.identityId ?? 
 const codeHolder: IdentifierOf = (req) =>
   req.session?.accountFlows?.recovery?.address ??
   req.session?.accountFlows?.login_code?.address ??
+  req.session?.accountFlows?.social_link?.address ??
   identityOf(req) ??
   (req.session?.accountFlows ? req.session.key : undefined);
 
@@ -67,7 +68,12 @@ function limitedRoutes(deps: AuthLimitDeps): LimitedRoutes[] {
       identifier: bodyField('identifier'),
     },
     // Linking a social sign-in's provider is a password attempt on the account it asserted.
-    { name: 'login', paths: ['/social-links'], rule: c.RATE_LIMIT_LOGIN, identifier: socialLinkAddress },
+    {
+      name: 'login',
+      paths: ['/social-links', '/social-links/code'],
+      rule: c.RATE_LIMIT_LOGIN,
+      identifier: socialLinkAddress,
+    },
     // Each social sign-in starts a Kratos flow and sends the browser to the provider and back.
     {
       name: 'social',
@@ -99,7 +105,7 @@ function limitedRoutes(deps: AuthLimitDeps): LimitedRoutes[] {
     // Entering a one-time code is guessing a short secret, like a second factor.
     {
       name: 'code',
-      paths: ['/recovery/code', '/verification/code', '/login/code/verify'],
+      paths: ['/recovery/code', '/verification/code', '/login/code/verify', '/social-links/code/verify'],
       rule: c.RATE_LIMIT_SECOND_FACTOR,
       identifier: codeHolder,
     },

@@ -1,7 +1,7 @@
 import type { Request, Router } from 'express';
 import { z } from 'zod';
 import type { Guard } from '../access/require-auth.js';
-import { parseBody } from '../errors/parse-input.js';
+import { emptyBody, parseBody } from '../errors/parse-input.js';
 import { auditRefusal, type CeremonyDeps } from '../factors/ceremony.js';
 import { backupCode, codeBody, emailFactorCode, totpCode } from '../factors/codes.js';
 import { assertEmailFactorOffered, EMAIL_CODE_SENT } from '../factors/email-factor.js';
@@ -13,7 +13,6 @@ import { stepUpWithKratosFactor, type KratosFactorDeps } from './kratos-factor.j
 import { stepUpOptions, stepUpWithPasskey } from './passkey.js';
 
 const assertionBody = z.object({ credential: authenticationCredential }).strict();
-const emptyBody = z.object({}).strict();
 
 /** What the step-up routes use. */
 type StepUpDeps = CeremonyDeps & KratosFactorDeps & EmailStepUpDeps & PrincipalDeps & { guard: Guard };

@@ -101,6 +101,8 @@ export function SocialOutcomeNotice({ outcome, onClose }: { outcome: SocialOutco
   const { signedIn } = useSession();
   const task = useTask();
   const [password, setPassword] = useState('');
+  const [codeSent, setCodeSent] = useState(false);
+  const [code, setCode] = useState('');
   if (outcome.status === 'failed')
     return (
       <p className="notice notice-error" role="alert">
@@ -113,20 +115,24 @@ export function SocialOutcomeNotice({ outcome, onClose }: { outcome: SocialOutco
       </p>
     );
   const label = providers.find((p) => p.id === outcome.provider)?.label ?? outcome.provider;
+  // A refusal (a wrong password or code; an account with a second factor, which links only
+  // from a session that passed it) stays on this card with its message.
+  const settle = (result: Awaited<ReturnType<typeof task.run<Schema<'Session'>>>>) => {
+    if (!result?.ok) return;
+    onClose();
+    signedIn(result.data);
+  };
   return (
     <Card title={`Link ${label}`} id="social-link">
       <form
         className="stack"
         onSubmit={async (e) => {
           e.preventDefault();
-          const result = await task.run(() =>
-            gw.run((api) => api.POST('/api/auth/social-links', { body: { password } }), { stepUp: false }),
+          settle(
+            await task.run(() =>
+              gw.run((api) => api.POST('/api/auth/social-links', { body: { password } }), { stepUp: false }),
+            ),
           );
-          // A refusal (a wrong password; an account with a second factor, which links only
-          // from a session that passed it) stays on this form with its message.
-          if (!result?.ok) return;
-          onClose();
-          signedIn(result.data);
         }}
       >
         <p>
@@ -143,10 +149,53 @@ export function SocialOutcomeNotice({ outcome, onClose }: { outcome: SocialOutco
           required
         />
         <Submit busy={task.busy}>Link {label}</Submit>
-        <button type="button" className="link" onClick={onClose}>
-          Not now
-        </button>
       </form>
+      {!codeSent ? (
+        <button
+          type="button"
+          disabled={task.busy}
+          onClick={async () => {
+            const result = await task.run(
+              () => gw.run((api) => api.POST('/api/auth/social-links/code', { body: {} }), { stepUp: false }),
+              'A code is on its way to that address. Enter it below.',
+            );
+            if (result?.ok) setCodeSent(true);
+          }}
+        >
+          No password? E-mail me a code
+        </button>
+      ) : (
+        <form
+          className="stack"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            settle(
+              await task.run(() =>
+                gw.run(
+                  (api) => api.POST('/api/auth/social-links/code/verify', { body: { code: code.trim() } }),
+                  {
+                    stepUp: false,
+                  },
+                ),
+              ),
+            );
+          }}
+        >
+          <Field
+            label="Code from the e-mail"
+            name="link-code"
+            value={code}
+            onChange={setCode}
+            autoComplete="one-time-code"
+            inputMode="numeric"
+            required
+          />
+          <Submit busy={task.busy}>Link {label} with the code</Submit>
+        </form>
+      )}
+      <button type="button" className="link" onClick={onClose}>
+        Not now
+      </button>
       <Notice task={task} />
     </Card>
   );

@@ -20,8 +20,12 @@ type CodeLoginOutcome =
 export async function startCodeLogin(
   kratos: KratosClient,
   identifier: string,
+  /** A login flow to send the code in (a social sign-in's, to link it), instead of a new one. */
+  flowId?: string,
 ): Promise<{ flowId: string; expiresAt: number }> {
-  const flow = await callKratos(() => kratos.frontend.createNativeLoginFlow());
+  const flow = flowId
+    ? await callKratos(() => kratos.frontend.getLoginFlow({ id: flowId }))
+    : await callKratos(() => kratos.frontend.createNativeLoginFlow());
   try {
     await callKratos(() =>
       kratos.frontend.updateLoginFlow({
