@@ -8,6 +8,8 @@ import { verifyAssertion } from '../factors/assertion.js';
 import { auditCeremony, newChallenge, preSessionId, type CeremonyDeps } from '../factors/ceremony.js';
 import type { RequestContext } from '../session/request-context.js';
 import { establishGatewaySession } from '../session/sessions.js';
+import { cachedIdentity } from '../session/whoami-cache.js';
+import { secondFactorsOf } from '../factors/second-factors.js';
 import type { PasskeyDeps } from './deps.js';
 import { identify, type IdentifyAnswer, type IdentifyDeps } from './identify.js';
 
@@ -71,7 +73,9 @@ export async function loginWithPasskey(
   credential: AuthenticationResponseJSON,
 ): Promise<void> {
   const { passkey, userVerified } = await verifyAssertion(deps, ctx, credential, { purpose: 'login' });
-  const identity = await deps.kratos.getIdentity(passkey.identityId);
+  // Through the short identity cache every session check reads (a deactivation drops it at
+  // once): the session answered next finds it there.
+  const identity = await cachedIdentity(deps, passkey.identityId);
   if (!identity || identity.state !== 'active') {
     throw new AppError('account_inactive', 403, 'This account is disabled.');
   }
@@ -80,6 +84,7 @@ export async function loginWithPasskey(
     kind: 'passkey',
     methods: [{ method: 'passkey', completedAt: deps.clock().toISOString(), userVerified }],
     passkeyId: passkey.id,
+    secondFactors: await secondFactorsOf(deps, identity.id, identity),
   });
   await auditCeremony(deps, ctx, {
     type: 'login.passkey',
