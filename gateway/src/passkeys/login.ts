@@ -8,7 +8,7 @@ import { verifyAssertion } from '../factors/assertion.js';
 import { auditCeremony, newChallenge, preSessionId, type CeremonyDeps } from '../factors/ceremony.js';
 import type { RequestContext } from '../session/request-context.js';
 import { establishGatewaySession } from '../session/sessions.js';
-import { cachedIdentity } from '../session/whoami-cache.js';
+import { rememberIdentity } from '../session/whoami-cache.js';
 import { secondFactorsOf } from '../factors/second-factors.js';
 import type { PasskeyDeps } from './deps.js';
 import { identify, type IdentifyAnswer, type IdentifyDeps } from './identify.js';
@@ -73,12 +73,13 @@ export async function loginWithPasskey(
   credential: AuthenticationResponseJSON,
 ): Promise<void> {
   const { passkey, userVerified } = await verifyAssertion(deps, ctx, credential, { purpose: 'login' });
-  // Through the short identity cache every session check reads (a deactivation drops it at
-  // once): the session answered next finds it there.
-  const identity = await cachedIdentity(deps, passkey.identityId);
+  // Read fresh (a sign-in never trusts a cached state), then kept in the short identity cache
+  // the session check reads, so the session answered next does not ask Kratos again.
+  const identity = await deps.kratos.getIdentity(passkey.identityId);
   if (!identity || identity.state !== 'active') {
     throw new AppError('account_inactive', 403, 'This account is disabled.');
   }
+  await rememberIdentity(deps, identity);
   await establishGatewaySession(deps, ctx, {
     identityId: identity.id,
     kind: 'passkey',

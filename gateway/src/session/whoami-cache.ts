@@ -95,6 +95,14 @@ export function cachedIdentity(deps: CacheDeps, identityId: string): Promise<Kra
   return readThrough(deps, identityKey(identityId), () => deps.kratos.getIdentity(identityId), Boolean);
 }
 
+/** Puts a fresh admin view of an identity in the same short cache (a sign-in just read it). */
+export async function rememberIdentity(deps: CacheDeps, identity: KratosIdentity): Promise<void> {
+  const ttl = deps.config.WHOAMI_CACHE_SECONDS;
+  if (ttl === 0) return;
+  const expiresAt = deps.clock().getTime() + ttl * 1000;
+  await deps.kv.set(identityKey(identity.id), JSON.stringify({ value: identity, expiresAt }), ttl);
+}
+
 /** Drops cached views of an identity, so a change (roles, state) is seen at once. */
 export async function forgetIdentity(deps: Pick<CacheDeps, 'kv'>, identityId: string) {
   await deps.kv.del(identityKey(identityId));
