@@ -3960,7 +3960,6 @@ export interface operations {
         binding: string;
         code?: string;
         flow?: string;
-        no_org_ui?: string;
       };
       header?: never;
       path?: never;

@@ -108,14 +108,12 @@ const opaque = z
   .regex(/^[\w.~-]+$/, 'must be the value the sign-in sent');
 
 export const socialProviderParams = z.object({ provider: providerId }).strict();
-export const socialCallbackQuery = z
-  .object({
-    binding: opaque,
-    code: opaque.optional(),
-    flow: z.uuid().optional(),
-    no_org_ui: z.string().max(8).optional(),
-  })
-  .strict();
+// Not strict: what else Kratos adds to its redirect (`no_org_ui`, …) is ignored.
+export const socialCallbackQuery = z.object({
+  binding: opaque,
+  code: opaque.optional(),
+  flow: z.uuid().optional(),
+});
 export const socialLinkBody = z.object({ password: z.string().min(1).max(1024) }).strict();
 
 /** A 303 with no body: the browser follows it; nothing else reads it. */
