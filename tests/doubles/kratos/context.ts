@@ -12,4 +12,6 @@ export interface DoubleContext {
   publicUrl: string;
   webhookUrl?: (hookName: string) => string | undefined;
   webhookApiKey?: string;
+  /** The courier's `sms` channel: where texts are posted, with `Authorization: Bearer <key>`. */
+  sms?: { url: string; apiKey: string };
 }

@@ -42,6 +42,11 @@ export interface KratosDoubleOptions {
   webhookApiKey?: string;
   /** Clock in milliseconds; default Date.now. */
   now?: () => number;
+  /**
+   * The courier's `sms` channel (kratos.yml `courier.channels`): texts are posted here as
+   * `{"to", "body"}` with `Authorization: Bearer <apiKey>`. Without it they are only queued.
+   */
+  sms?: { url: string; apiKey: string };
   sessionLifespanSeconds?: number;
   privilegedSessionMaxAgeSeconds?: number;
   /**
@@ -136,6 +141,7 @@ function createContext(options: KratosDoubleOptions): DoubleContext {
     publicUrl: '',
     webhookUrl: options.webhookUrl,
     webhookApiKey: options.webhookApiKey,
+    sms: options.sms,
   };
 }
 
