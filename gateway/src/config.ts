@@ -359,9 +359,12 @@ function tlsProblems(raw: {
 function smsProblems(raw: Raw): string[] {
   const problems: string[] = [];
   if (raw.SMS_PROVIDER_URL && !raw.SMS_PROVIDER_API_KEY)
-    problems.push('SMS_PROVIDER_URL is set, so SMS_PROVIDER_API_KEY (or SMS_PROVIDER_API_KEY_FILE) is required');
+    problems.push(
+      'SMS_PROVIDER_URL is set, so SMS_PROVIDER_API_KEY (or SMS_PROVIDER_API_KEY_FILE) is required',
+    );
   for (const flag of ['SMS_CODE_LOGIN', 'SMS_CODE_MFA'] as const)
-    if (raw[flag] && !raw.SMS_PROVIDER_URL) problems.push(`${flag} needs SMS_PROVIDER_URL (the SMS provider)`);
+    if (raw[flag] && !raw.SMS_PROVIDER_URL)
+      problems.push(`${flag} needs SMS_PROVIDER_URL (the SMS provider)`);
   return problems;
 }
 

@@ -226,6 +226,46 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/auth/login/sms': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Texts a sign-in code (the same answer for every number)
+     * @description Sign-in by texted code, through Kratos’ `code` method and its courier’s `sms` channel; 404 `method_disabled` unless `SMS_CODE_LOGIN` is on. Only a verified phone number gets a code. The answer, its timing and the audit event are the same whether or not the number belongs to an account.
+     */
+    post: operations['requestLoginSmsCode'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/auth/login/sms/verify': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Signs in with the texted code (aal1)
+     * @description Counted under the second-factor rate limit. When the account has a second factor other than e-mailed or texted codes, the session is created but owes it: 403 `aal2_required` lists the methods. A wrong, used or unknown code is 400 `invalid_code`; an expired flow 410 `flow_expired`; wrong codes count towards the password lock of the number (423).
+     */
+    post: operations['loginWithSmsCode'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/auth/login/passkey/options': {
     parameters: {
       query?: never;
@@ -1252,7 +1292,7 @@ export interface components {
     };
     IdentifyAnswer: {
       /** @description The sign-in methods this deployment enables: the same for every identifier. */
-      methods: ('passkey' | 'password' | 'code')[];
+      methods: ('passkey' | 'password' | 'code' | 'sms_code')[];
       /** @description Passkey credential ids to offer (the account’s, or decoys shaped like them). */
       credentialIds: string[];
       passkey: components['schemas']['PasskeyRequestOptions'];
@@ -1445,6 +1485,12 @@ export interface components {
         message: string;
         details?: components['schemas']['ErrorDetails'];
       };
+    };
+    /** @description The same answer for every phone number. */
+    LoginSmsCodeSent: {
+      /** @constant */
+      status: 'code_sent';
+      message: string;
     };
     PasskeyChallengeInvalidError: {
       error: {
@@ -3478,6 +3524,327 @@ export interface operations {
     };
   };
   loginWithCode: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          code: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Signed in. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['CodeSignInCompleted'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`, `invalid_code`, `code_login_not_started`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['InvalidRequestError']
+            | components['schemas']['InvalidCodeError']
+            | components['schemas']['CodeLoginNotStartedError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `identity_service_refused`, `aal2_required`, `password_change_required`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasswordChangeRequiredError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`, `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`, `flow_expired`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['FlowExpiredError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The account is locked for a while. Codes: `account_locked`. */
+      423: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AccountLockedError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  requestLoginSmsCode: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          phone: string;
+        };
+      };
+    };
+    responses: {
+      /** @description A code is on its way if the number is an account’s verified phone number. */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['LoginSmsCodeSent'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['InvalidRequestError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `identity_service_refused`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            components['schemas']['CsrfFailedError'] | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`, `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  loginWithSmsCode: {
     parameters: {
       query?: never;
       header?: never;

@@ -7,9 +7,10 @@ export const AUDIT_EVENT_TYPES = {
   // Authentication attempts, each with its outcome and method.
   'login.password': 'A password login: success, failure (wrong password) or denied (locked).',
   'login.passkey': 'A passkey login.',
-  'login.code_requested': 'A sign-in code was asked for by e-mail (recorded alike for every address).',
+  'login.code_requested':
+    'A sign-in code was asked for by e-mail or SMS (`channel`; recorded alike for every address or number).',
   'login.code':
-    'A sign-in with an e-mailed code: success, failure (wrong, used or expired code) or denied (locked).',
+    'A sign-in with an e-mailed or texted code (`channel`): success, failure (wrong, used or expired code) or denied (locked).',
   'registration.requested': 'The first step of a sign-up: a code (or an "account exists" mail) was sent.',
   registration: 'A sign-up, with a password or passwordless.',
   'step_up.passkey': 'A session raised to aal2 with a passkey.',

@@ -5,7 +5,13 @@ import { newPassword } from '../identity/password.js';
 import type { PrincipalDeps } from '../session/resolve-principal.js';
 import { contextOf, freshSessionAnswer } from '../access/routes.js';
 import type { Guard } from '../access/require-auth.js';
-import { loginWithCode, LOGIN_CODE_SENT, requestLoginCode, type CodeLoginDeps } from './code-login.js';
+import {
+  loginWithCode,
+  LOGIN_CODE_SENT,
+  LOGIN_SMS_CODE_SENT,
+  requestLoginCode,
+  type CodeLoginDeps,
+} from './code-login.js';
 import { loginWithPassword, type LoginDeps } from './password-login.js';
 import {
   confirmRegistration,
@@ -28,6 +34,20 @@ export const loginCodeBody = z
       .regex(/^\d{4,12}$/, 'must be the code from the e-mail'),
   })
   .strict();
+/** A phone number in E.164 (`+` and up to 15 digits), as the identity schema's phone trait holds it. */
+export const phoneNumber = z
+  .string()
+  .trim()
+  .regex(/^\+[1-9]\d{6,14}$/, 'must be a phone number in international format, e.g. +15551234567');
+export const loginSmsCodeRequestBody = z.object({ phone: phoneNumber }).strict();
+export const loginSmsCodeBody = z
+  .object({
+    code: z
+      .string()
+      .trim()
+      .regex(/^\d{4,12}$/, 'must be the code from the text message'),
+  })
+  .strict();
 export const registerBody = z
   .object({
     email,
@@ -46,7 +66,7 @@ export const confirmBody = z
   })
   .strict();
 
-/** POST /register, /register/confirm, /login/password, /login/code, /login/code/verify. */
+/** POST /register, /register/confirm, /login/password, /login/code(/verify), /login/sms(/verify). */
 export function registerLoginRoutes(
   router: Router,
   deps: LoginDeps & CodeLoginDeps & RegistrationDeps & PrincipalDeps & { guard: Guard },
@@ -82,5 +102,18 @@ export function registerLoginRoutes(
     const { code } = parseBody(loginCodeBody, req.body);
     const { removedPasskeys } = await loginWithCode(deps, contextOf(req), code);
     res.json({ ...(await freshSessionAnswer(deps, req)), removedPasskeys });
+  });
+
+  // Sign-in by texted code (SMS_CODE_LOGIN): the first step answers alike for every number.
+  router.post('/login/sms', async (req, res) => {
+    const { phone } = parseBody(loginSmsCodeRequestBody, req.body);
+    await requestLoginCode(deps, contextOf(req), phone, 'sms');
+    res.status(202).json(LOGIN_SMS_CODE_SENT);
+  });
+
+  router.post('/login/sms/verify', async (req, res) => {
+    const { code } = parseBody(loginSmsCodeBody, req.body);
+    await loginWithCode(deps, contextOf(req), code, 'sms');
+    res.json({ ...(await freshSessionAnswer(deps, req)), removedPasskeys: [] });
   });
 }

@@ -40,9 +40,16 @@ import {
   loginBody,
   loginCodeBody,
   loginCodeRequestBody,
+  loginSmsCodeBody,
+  loginSmsCodeRequestBody,
   registerBody,
 } from '../login/routes.js';
-import { codeSignInCompleted, loginCodeSent, registrationStarted } from '../login/schemas.js';
+import {
+  codeSignInCompleted,
+  loginCodeSent,
+  loginSmsCodeSent,
+  registrationStarted,
+} from '../login/schemas.js';
 import {
   assertionBody,
   emptyBody,
@@ -294,6 +301,51 @@ export const operations: Operation[] = [
       'an expired flow 410 `flow_expired`; wrong codes count towards the password lock (423).',
     access: 'public',
     body: loginCodeBody,
+    rateLimited: true,
+    success: { status: 200, description: 'Signed in.', schema: codeSignInCompleted },
+    errors: {
+      400: ['invalid_request', 'invalid_code', 'code_login_not_started'],
+      403: ['aal2_required', 'password_change_required'],
+      404: ['method_disabled'],
+      410: ['flow_expired'],
+      423: ['account_locked'],
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/login/sms',
+    operationId: 'requestLoginSmsCode',
+    kratos: true,
+    tag: 'sign-in',
+    summary: 'Texts a sign-in code (the same answer for every number)',
+    description:
+      'Sign-in by texted code, through Kratos’ `code` method and its courier’s `sms` channel; 404 `method_disabled` ' +
+      'unless `SMS_CODE_LOGIN` is on. Only a verified phone number gets a code. The answer, its timing and the audit ' +
+      'event are the same whether or not the number belongs to an account.',
+    access: 'public',
+    body: loginSmsCodeRequestBody,
+    rateLimited: true,
+    success: {
+      status: 202,
+      description: 'A code is on its way if the number is an account’s verified phone number.',
+      schema: loginSmsCodeSent,
+    },
+    errors: { 400: ['invalid_request'], 404: ['method_disabled'] },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/login/sms/verify',
+    operationId: 'loginWithSmsCode',
+    kratos: true,
+    tag: 'sign-in',
+    summary: 'Signs in with the texted code (aal1)',
+    description:
+      'Counted under the second-factor rate limit. When the account has a second factor other than e-mailed or ' +
+      'texted codes, the session is created but owes it: 403 `aal2_required` lists the methods. A wrong, used or ' +
+      'unknown code is 400 `invalid_code`; an expired flow 410 `flow_expired`; wrong codes count towards the ' +
+      'password lock of the number (423).',
+    access: 'public',
+    body: loginSmsCodeBody,
     rateLimited: true,
     success: { status: 200, description: 'Signed in.', schema: codeSignInCompleted },
     errors: {

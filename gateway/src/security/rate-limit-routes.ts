@@ -24,6 +24,7 @@ const identityOf: IdentifierOf = (req: Request) => req.principal?.identityId ?? 
 const codeHolder: IdentifierOf = (req) =>
   req.session?.accountFlows?.recovery?.address ??
   req.session?.accountFlows?.login_code?.address ??
+  req.session?.accountFlows?.login_sms_code?.address ??
   identityOf(req) ??
   (req.session?.accountFlows ? req.session.key : undefined);
 
@@ -57,9 +58,9 @@ function limitedRoutes(deps: AuthLimitDeps): LimitedRoutes[] {
     {
       name: 'login',
       // Asking for a sign-in code costs what a password attempt costs.
-      paths: ['/login/password', '/login/code'],
+      paths: ['/login/password', '/login/code', '/login/sms'],
       rule: c.RATE_LIMIT_LOGIN,
-      identifier: bodyField('identifier'),
+      identifier: bodyField('identifier', 'phone'),
     },
     {
       name: 'register',
@@ -84,7 +85,7 @@ function limitedRoutes(deps: AuthLimitDeps): LimitedRoutes[] {
     // Entering a one-time code is guessing a short secret, like a second factor.
     {
       name: 'code',
-      paths: ['/recovery/code', '/verification/code', '/login/code/verify'],
+      paths: ['/recovery/code', '/verification/code', '/login/code/verify', '/login/sms/verify'],
       rule: c.RATE_LIMIT_SECOND_FACTOR,
       identifier: codeHolder,
     },

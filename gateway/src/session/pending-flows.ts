@@ -8,9 +8,14 @@ interface PendingFlow {
   identityId?: string | undefined;
   /** The address a code was sent to (recovery, sign-in by code), never shown to the client. */
   address?: string | undefined;
+  /**
+   * No code was sent for this flow (a texted sign-in code asked for an unverified number): any
+   * code is wrong, exactly as for a number without an account.
+   */
+  refused?: boolean;
 }
 
-type FlowName = 'recovery' | 'verification' | 'totp' | 'login_code';
+type FlowName = 'recovery' | 'verification' | 'totp' | 'login_code' | 'login_sms_code' | 'phone';
 
 declare module './session-store.js' {
   interface SessionData {

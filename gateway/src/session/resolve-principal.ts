@@ -80,7 +80,12 @@ function kratosFirstFactors(auth: GatewayAuth, session: KratosSession | undefine
     : [];
   if (fromKratos.length > 0) return fromKratos;
   const completedAt = new Date(auth.createdAt).toISOString();
-  const method = auth.kind === 'recovery' ? 'code_recovery' : auth.kind === 'code' ? 'code' : 'password';
+  const method =
+    auth.kind === 'recovery'
+      ? 'code_recovery'
+      : auth.kind === 'code' || auth.kind === 'sms_code'
+        ? 'code'
+        : 'password';
   return [{ method, completedAt, aal: 'aal1' }];
 }
 
