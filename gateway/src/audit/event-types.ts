@@ -35,6 +35,10 @@ export const AUDIT_EVENT_TYPES = {
   'mfa.email_code_sent': 'A second-factor code was e-mailed (to turn e-mailed codes on, or to step up).',
   'mfa.email_enabled': 'E-mailed codes were turned on as a second factor.',
   'mfa.email_removed': 'E-mailed codes were turned off as a second factor.',
+  // Phone number (SMS).
+  'phone.code_sent': 'A phone number was set and Kratos texted it a verification code.',
+  'phone.verified': 'A phone number was proven with the texted code.',
+  'phone.removed': 'The phone number was removed.',
   // Recovery and verification.
   'recovery.requested': 'A recovery code was asked for.',
   'recovery.completed': 'An account was recovered with a code.',

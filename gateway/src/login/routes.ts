@@ -2,6 +2,7 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import { parseBody } from '../errors/parse-input.js';
 import { newPassword } from '../identity/password.js';
+import { phoneNumber } from '../identity/phone.js';
 import type { PrincipalDeps } from '../session/resolve-principal.js';
 import { contextOf, freshSessionAnswer } from '../access/routes.js';
 import type { Guard } from '../access/require-auth.js';
@@ -34,11 +35,6 @@ export const loginCodeBody = z
       .regex(/^\d{4,12}$/, 'must be the code from the e-mail'),
   })
   .strict();
-/** A phone number in E.164 (`+` and up to 15 digits), as the identity schema's phone trait holds it. */
-export const phoneNumber = z
-  .string()
-  .trim()
-  .regex(/^\+[1-9]\d{6,14}$/, 'must be a phone number in international format, e.g. +15551234567');
 export const loginSmsCodeRequestBody = z.object({ phone: phoneNumber }).strict();
 export const loginSmsCodeBody = z
   .object({

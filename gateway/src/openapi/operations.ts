@@ -1,11 +1,21 @@
 import { z } from 'zod';
-import { emailCode, passwordBody, profileBody, recoveryBody, verificationBody } from '../account/routes.js';
+import {
+  emailCode,
+  passwordBody,
+  phoneBody,
+  profileBody,
+  recoveryBody,
+  smsCode,
+  verificationBody,
+} from '../account/routes.js';
 import {
   backupCodes,
   codeSent,
   recoveryCompleted,
   totpEnrollment,
   verificationCompleted,
+  phoneCodeSent,
+  phoneState,
 } from '../account/schemas.js';
 import { rolesBody, searchQuery, userId } from '../admin/routes.js';
 import {
@@ -745,6 +755,77 @@ export const operations: Operation[] = [
     access: 'privileged',
     success: { status: 204, description: 'Turned off.' },
     errors: { 400: ['email_factor_not_enabled'], 404: ['method_disabled'] },
+  },
+  {
+    method: 'get',
+    path: '/api/auth/phone',
+    operationId: 'phoneStatus',
+    kratos: true,
+    tag: 'account',
+    summary: 'The account’s phone number and whether it is proven (404 where the server has no SMS provider)',
+    access: 'session',
+    success: { status: 200, description: 'The phone number.', schema: phoneState },
+    errors: { 404: ['method_disabled'] },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/phone',
+    operationId: 'setPhone',
+    kratos: true,
+    tag: 'account',
+    summary: 'Sets the phone number (E.164); Kratos texts it a verification code',
+    description:
+      'Through a Kratos settings flow, whose verification hook texts the code (Kratos’ courier `sms` channel). ' +
+      'The number is a sign-in identifier (SMS_CODE_LOGIN), so this is privileged. Setting the same unverified ' +
+      'number again sends a new code. 409 `kratos_session_required` for a session signed in with a passkey alone.',
+    access: 'privileged',
+    body: phoneBody,
+    rateLimited: true,
+    success: { status: 202, description: 'A code is on its way to the number.', schema: phoneCodeSent },
+    errors: {
+      400: ['invalid_request', 'invalid_phone'],
+      403: ['reauthentication_required'],
+      404: ['method_disabled'],
+      409: ['kratos_session_required', 'phone_verified'],
+      410: ['flow_expired'],
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/phone/verify',
+    operationId: 'verifyPhone',
+    kratos: true,
+    tag: 'account',
+    summary: 'Proves the phone number with the texted code',
+    description:
+      'Counted under the second-factor rate limit. A wrong or used code is 400 `invalid_code` (as for e-mailed ' +
+      'codes); an expired one 410 `flow_expired`.',
+    access: 'session',
+    body: codeBody(smsCode),
+    rateLimited: true,
+    success: { status: 200, description: 'The number, now verified.', schema: phoneState },
+    errors: {
+      400: ['invalid_request', 'invalid_code', 'phone_not_started'],
+      404: ['method_disabled'],
+      410: ['flow_expired'],
+    },
+  },
+  {
+    method: 'delete',
+    path: '/api/auth/phone',
+    operationId: 'removePhone',
+    kratos: true,
+    tag: 'account',
+    summary: 'Removes the phone number',
+    access: 'privileged',
+    success: { status: 204, description: 'Removed.' },
+    errors: {
+      400: ['invalid_phone'],
+      403: ['reauthentication_required'],
+      404: ['method_disabled'],
+      409: ['kratos_session_required', 'no_phone'],
+      410: ['flow_expired'],
+    },
   },
   {
     method: 'post',

@@ -99,6 +99,9 @@ function limitedRoutes(deps: AuthLimitDeps): LimitedRoutes[] {
         '/step-up/email',
         '/mfa/email',
         '/mfa/email/confirm',
+        // Setting a phone number texts it a code; proving it is entering one.
+        '/phone',
+        '/phone/verify',
       ],
       rule: c.RATE_LIMIT_SECOND_FACTOR,
       identifier: identityOf,
