@@ -408,6 +408,46 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/auth/step-up/sms/options': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Texts a code to step up with (texted codes as a second factor)
+     * @description 404 `method_disabled` unless `SMS_CODE_MFA` is on. Only for accounts whose owner turned texted codes on for their verified phone number, from a gateway session that did not sign in by a code (409 `sms_factor_unusable`) nor turned them on itself. The code is bound to this session and valid for 5 minutes. 503 `sms_unavailable` when the SMS provider does not take the text.
+     */
+    post: operations['stepUpSmsOptions'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/auth/step-up/sms': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Raises this session to aal2 with the texted code
+     * @description A wrong, used, expired or burnt code (three wrong tries burn it) is 400 `invalid_code`, as for e-mailed codes.
+     */
+    post: operations['stepUpWithSmsCode'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/auth/passkeys': {
     parameters: {
       query?: never;
@@ -640,6 +680,48 @@ export interface paths {
     put?: never;
     /** Turns e-mailed codes on with the mailed code (they count from the next sign-in) */
     post: operations['confirmEmailFactor'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/auth/mfa/sms': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Whether texted codes are on as a second factor (404 where the server does not offer them)
+     * @description `address` is the account’s phone number (empty without one), `addressVerified` whether it is proven.
+     */
+    get: operations['smsFactorStatus'];
+    put?: never;
+    /**
+     * Starts turning on texted codes as a second factor: texts a code to the verified phone number
+     * @description 404 `method_disabled` unless `SMS_CODE_MFA` is on; 409 `phone_not_verified` without a verified phone number; 503 `sms_unavailable` when the SMS provider does not take the text.
+     */
+    post: operations['startSmsFactor'];
+    /** Turns texted codes off as a second factor (needs aal2 and a recent sign-in) */
+    delete: operations['removeSmsFactor'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/auth/mfa/sms/confirm': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Turns texted codes on with the texted code (they count from the next sign-in) */
+    post: operations['confirmSmsFactor'];
     delete?: never;
     options?: never;
     head?: never;
@@ -1142,7 +1224,8 @@ export interface components {
       | components['schemas']['KeysUnavailableError']
       | components['schemas']['RateLimiterUnavailableError']
       | components['schemas']['AuditUnavailableError']
-      | components['schemas']['MailUnavailableError'];
+      | components['schemas']['MailUnavailableError']
+      | components['schemas']['SmsUnavailableError'];
     SessionStoreUnavailableError: {
       error: {
         /** @enum {string} */
@@ -1192,6 +1275,15 @@ export interface components {
       error: {
         /** @enum {string} */
         code: 'mail_unavailable';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    SmsUnavailableError: {
+      error: {
+        /** @enum {string} */
+        code: 'sms_unavailable';
         /** @description A sentence safe to show to the user. */
         message: string;
         details?: components['schemas']['ErrorDetails'];
@@ -1648,6 +1740,30 @@ export interface components {
         details?: components['schemas']['ErrorDetails'];
       };
     };
+    /** @description A 6-digit code was texted to the account’s phone number. */
+    SmsCodeSent: {
+      /** @constant */
+      status: 'code_sent';
+      message: string;
+    };
+    NoSmsFactorError: {
+      error: {
+        /** @enum {string} */
+        code: 'no_sms_factor';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    SmsFactorUnusableError: {
+      error: {
+        /** @enum {string} */
+        code: 'sms_factor_unusable';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
     PasskeyList: {
       passkeys: components['schemas']['Passkey'][];
     };
@@ -1900,6 +2016,42 @@ export interface components {
       error: {
         /** @enum {string} */
         code: 'email_changed';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    PhoneNotVerifiedError: {
+      error: {
+        /** @enum {string} */
+        code: 'phone_not_verified';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    SmsFactorAlreadyEnabledError: {
+      error: {
+        /** @enum {string} */
+        code: 'sms_factor_already_enabled';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    SmsFactorNotEnabledError: {
+      error: {
+        /** @enum {string} */
+        code: 'sms_factor_not_enabled';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    PhoneChangedError: {
+      error: {
+        /** @enum {string} */
+        code: 'phone_changed';
         /** @description A sentence safe to show to the user. */
         message: string;
         details?: components['schemas']['ErrorDetails'];
@@ -2240,7 +2392,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2358,7 +2510,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2501,7 +2653,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2636,7 +2788,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2771,7 +2923,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2860,7 +3012,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2964,7 +3116,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3119,7 +3271,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3279,7 +3431,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3448,7 +3600,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3601,7 +3753,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3769,7 +3921,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3922,7 +4074,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -4090,7 +4242,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -4194,7 +4346,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -4371,7 +4523,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -4495,7 +4647,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -4635,7 +4787,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -4796,7 +4948,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -4958,7 +5110,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -5092,7 +5244,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -5230,7 +5382,279 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  stepUpSmsOptions: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': Record<string, never>;
+      };
+    };
+    responses: {
+      /** @description The code is on its way. */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SmsCodeSent'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `step_up_unavailable`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['InvalidRequestError']
+            | components['schemas']['StepUpUnavailableError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnauthenticatedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `csrf_failed`, `factor_enrolled_in_this_session`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['FactorEnrolledInThisSessionError'];
+        };
+      };
+      /** @description Not found. Codes: `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `no_sms_factor`, `sms_factor_unusable`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            components['schemas']['NoSmsFactorError'] | components['schemas']['SmsFactorUnusableError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  stepUpWithSmsCode: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          code: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The raised session. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Session'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `invalid_code`, `step_up_unavailable`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['InvalidRequestError']
+            | components['schemas']['InvalidCodeError']
+            | components['schemas']['StepUpUnavailableError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnauthenticatedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `mfa_enrollment_required`, `csrf_failed`, `factor_enrolled_in_this_session`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['FactorEnrolledInThisSessionError'];
+        };
+      };
+      /** @description Not found. Codes: `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `no_sms_factor`, `sms_factor_unusable`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            components['schemas']['NoSmsFactorError'] | components['schemas']['SmsFactorUnusableError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -5300,7 +5724,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -5473,7 +5897,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -5591,7 +6015,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -5736,7 +6160,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -5855,7 +6279,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -6006,7 +6430,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -6163,7 +6587,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -6314,7 +6738,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -6468,7 +6892,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -6621,7 +7045,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -6772,7 +7196,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -6919,7 +7343,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -7063,7 +7487,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -7217,7 +7641,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -7296,7 +7720,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -7435,7 +7859,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -7545,7 +7969,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -7687,7 +8111,477 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  smsFactorStatus: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The state of the factor. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EmailFactorStatus'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnauthenticatedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasskeyEnrollmentRequiredError']
+            | components['schemas']['PasswordChangeRequiredError']
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError'];
+        };
+      };
+      /** @description Not found. Codes: `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  startSmsFactor: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': Record<string, never>;
+      };
+    };
+    responses: {
+      /** @description The code is on its way. */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SmsCodeSent'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['InvalidRequestError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnauthenticatedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasskeyEnrollmentRequiredError']
+            | components['schemas']['PasswordChangeRequiredError']
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
+            | components['schemas']['CsrfFailedError'];
+        };
+      };
+      /** @description Not found. Codes: `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `phone_not_verified`, `sms_factor_already_enabled`, `gateway_session_required`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['PhoneNotVerifiedError']
+            | components['schemas']['SmsFactorAlreadyEnabledError']
+            | components['schemas']['GatewaySessionRequiredError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  removeSmsFactor: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Turned off. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `sms_factor_not_enabled`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['SmsFactorNotEnabledError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnauthenticatedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasskeyEnrollmentRequiredError']
+            | components['schemas']['PasswordChangeRequiredError']
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
+            | components['schemas']['CsrfFailedError'];
+        };
+      };
+      /** @description Not found. Codes: `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  confirmSmsFactor: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          code: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The session after the change. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Session'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `invalid_code`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['InvalidRequestError']
+            | components['schemas']['InvalidCodeError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnauthenticatedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasskeyEnrollmentRequiredError']
+            | components['schemas']['PasswordChangeRequiredError']
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
+            | components['schemas']['CsrfFailedError'];
+        };
+      };
+      /** @description Not found. Codes: `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `phone_not_verified`, `phone_changed`, `gateway_session_required`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['PhoneNotVerifiedError']
+            | components['schemas']['PhoneChangedError']
+            | components['schemas']['GatewaySessionRequiredError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -7807,7 +8701,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -7974,7 +8868,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -8121,7 +9015,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -8285,7 +9179,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -8431,7 +9325,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -8502,7 +9396,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -8612,7 +9506,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -8694,7 +9588,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -8805,7 +9699,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -8927,7 +9821,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -9009,7 +9903,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -9166,7 +10060,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -9279,7 +10173,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -9361,7 +10255,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -9492,7 +10386,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -9580,7 +10474,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -9692,7 +10586,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -9818,7 +10712,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -9943,7 +10837,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -10097,7 +10991,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -10244,7 +11138,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -10389,7 +11283,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -10538,7 +11432,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -10610,7 +11504,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -10700,7 +11594,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -10772,7 +11666,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -10821,7 +11715,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;

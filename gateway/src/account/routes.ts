@@ -5,8 +5,13 @@ import type { Caller, Guard } from '../access/require-auth.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors/app-error.js';
 import { parseBody } from '../errors/parse-input.js';
-import { codeBody, emailFactorCode, totpCode } from '../factors/codes.js';
-import { assertEmailFactorOffered, EMAIL_CODE_SENT } from '../factors/email-factor.js';
+import { codeBody, emailFactorCode, smsFactorCode, totpCode } from '../factors/codes.js';
+import {
+  assertEmailFactorOffered,
+  assertSmsFactorOffered,
+  EMAIL_CODE_SENT,
+  SMS_CODE_SENT,
+} from '../factors/email-factor.js';
 import { newPassword } from '../identity/password.js';
 import { phoneNumber } from '../identity/phone.js';
 import type { PrincipalDeps } from '../session/resolve-principal.js';
@@ -182,6 +187,40 @@ export function registerAccountRoutes(router: Router, deps: AccountRouteDeps) {
 
   router.delete('/mfa/email', emailOffered, recentAal2, async (req, res) => {
     await removeEmailFactor(deps, contextOf(req), await caller(req));
+    res.status(204).end();
+  });
+
+  // Texted codes as a second factor (SMS_CODE_MFA): the same rules as e-mailed ones.
+  const smsOffered: RequestHandler = (_req, _res, next) => {
+    try {
+      assertSmsFactorOffered(deps);
+      next();
+    } catch (err) {
+      next(err);
+    }
+  };
+
+  router.get('/mfa/sms', smsOffered, enrolmentOpen, async (req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(await emailFactorStatus(deps, await caller(req), 'sms'));
+  });
+
+  router.post('/mfa/sms', smsOffered, enrolment, async (req, res) => {
+    const principal = await caller(req);
+    parseBody(emptyBody, req.body ?? {});
+    await startEmailFactor(deps, contextOf(req), principal, 'sms');
+    res.status(202).json(SMS_CODE_SENT);
+  });
+
+  router.post('/mfa/sms/confirm', smsOffered, enrolment, async (req, res) => {
+    const principal = await caller(req);
+    const { code } = parseBody(codeBody(smsFactorCode), req.body);
+    await confirmEmailFactor(deps, contextOf(req), principal, code, 'sms');
+    res.json(await freshSessionAnswer(deps, req));
+  });
+
+  router.delete('/mfa/sms', smsOffered, recentAal2, async (req, res) => {
+    await removeEmailFactor(deps, contextOf(req), await caller(req), 'sms');
     res.status(204).end();
   });
 

@@ -17,6 +17,7 @@ export const AUDIT_EVENT_TYPES = {
   'step_up.totp': 'A session raised to aal2 with a TOTP code.',
   'step_up.backup_code': 'A session raised to aal2 with a backup (lookup secret) code.',
   'step_up.email_code': 'A session raised to aal2 with a code e-mailed by the gateway (EMAIL_CODE_MFA).',
+  'step_up.sms_code': 'A session raised to aal2 with a code texted by the gateway (SMS_CODE_MFA).',
   // Sessions.
   'session.logout': 'A user signed out of one session.',
   'session.logout_all': 'A user signed out of every session.',
@@ -35,6 +36,9 @@ export const AUDIT_EVENT_TYPES = {
   'mfa.email_code_sent': 'A second-factor code was e-mailed (to turn e-mailed codes on, or to step up).',
   'mfa.email_enabled': 'E-mailed codes were turned on as a second factor.',
   'mfa.email_removed': 'E-mailed codes were turned off as a second factor.',
+  'mfa.sms_code_sent': 'A second-factor code was texted (to turn texted codes on, or to step up).',
+  'mfa.sms_enabled': 'Texted codes were turned on as a second factor.',
+  'mfa.sms_removed': 'Texted codes were turned off as a second factor.',
   // Phone number (SMS).
   'phone.code_sent': 'A phone number was set and Kratos texted it a verification code.',
   'phone.verified': 'A phone number was proven with the texted code.',

@@ -28,8 +28,8 @@ import {
   userSummary,
 } from '../admin/schemas.js';
 import { auditQuerySchema } from '../audit/query-events.js';
-import { backupCode, codeBody, emailFactorCode, totpCode } from '../factors/codes.js';
-import { emailCodeSent, emailFactorState } from '../factors/email-factor.js';
+import { backupCode, codeBody, emailFactorCode, smsFactorCode, totpCode } from '../factors/codes.js';
+import { emailCodeSent, emailFactorState, smsCodeSent } from '../factors/email-factor.js';
 import {
   createJarBody,
   fileListResponse,
@@ -503,6 +503,47 @@ export const operations: Operation[] = [
       409: ['no_email_factor', 'email_factor_unusable'],
     },
   },
+  {
+    method: 'post',
+    path: '/api/auth/step-up/sms/options',
+    operationId: 'stepUpSmsOptions',
+    tag: 'sign-in',
+    summary: 'Texts a code to step up with (texted codes as a second factor)',
+    description:
+      '404 `method_disabled` unless `SMS_CODE_MFA` is on. Only for accounts whose owner turned texted codes on for ' +
+      'their verified phone number, from a gateway session that did not sign in by a code (409 ' +
+      '`sms_factor_unusable`) nor turned them on itself. The code is bound to this session and valid for 5 minutes. ' +
+      '503 `sms_unavailable` when the SMS provider does not take the text.',
+    access: 'incomplete',
+    body: emptyBody,
+    rateLimited: true,
+    success: { status: 202, description: 'The code is on its way.', schema: smsCodeSent },
+    errors: {
+      400: ['invalid_request', 'step_up_unavailable'],
+      403: ['factor_enrolled_in_this_session'],
+      404: ['method_disabled'],
+      409: ['no_sms_factor', 'sms_factor_unusable'],
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/step-up/sms',
+    operationId: 'stepUpWithSmsCode',
+    tag: 'sign-in',
+    summary: 'Raises this session to aal2 with the texted code',
+    description:
+      'A wrong, used, expired or burnt code (three wrong tries burn it) is 400 `invalid_code`, as for e-mailed codes.',
+    access: 'incomplete',
+    body: codeBody(smsFactorCode),
+    rateLimited: true,
+    success: { status: 200, description: 'The raised session.', schema: sessionResponse },
+    errors: {
+      400: ['invalid_request', 'invalid_code', 'step_up_unavailable'],
+      403: ['factor_enrolled_in_this_session'],
+      404: ['method_disabled'],
+      409: ['no_sms_factor', 'sms_factor_unusable'],
+    },
+  },
   // Passkeys
   {
     method: 'get',
@@ -755,6 +796,63 @@ export const operations: Operation[] = [
     access: 'privileged',
     success: { status: 204, description: 'Turned off.' },
     errors: { 400: ['email_factor_not_enabled'], 404: ['method_disabled'] },
+  },
+  {
+    method: 'get',
+    path: '/api/auth/mfa/sms',
+    operationId: 'smsFactorStatus',
+    tag: 'account',
+    summary: 'Whether texted codes are on as a second factor (404 where the server does not offer them)',
+    description:
+      '`address` is the account’s phone number (empty without one), `addressVerified` whether it is proven.',
+    access: 'session',
+    success: { status: 200, description: 'The state of the factor.', schema: emailFactorState },
+    errors: { 404: ['method_disabled'] },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/mfa/sms',
+    operationId: 'startSmsFactor',
+    tag: 'account',
+    summary: 'Starts turning on texted codes as a second factor: texts a code to the verified phone number',
+    description:
+      '404 `method_disabled` unless `SMS_CODE_MFA` is on; 409 `phone_not_verified` without a verified phone number; ' +
+      '503 `sms_unavailable` when the SMS provider does not take the text.',
+    access: 'privileged',
+    body: emptyBody,
+    rateLimited: true,
+    success: { status: 202, description: 'The code is on its way.', schema: smsCodeSent },
+    errors: {
+      400: ['invalid_request'],
+      404: ['method_disabled'],
+      409: ['phone_not_verified', 'sms_factor_already_enabled', 'gateway_session_required'],
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/mfa/sms/confirm',
+    operationId: 'confirmSmsFactor',
+    tag: 'account',
+    summary: 'Turns texted codes on with the texted code (they count from the next sign-in)',
+    access: 'privileged',
+    body: codeBody(smsFactorCode),
+    rateLimited: true,
+    success: { status: 200, description: 'The session after the change.', schema: sessionResponse },
+    errors: {
+      400: ['invalid_request', 'invalid_code'],
+      404: ['method_disabled'],
+      409: ['phone_not_verified', 'phone_changed', 'gateway_session_required'],
+    },
+  },
+  {
+    method: 'delete',
+    path: '/api/auth/mfa/sms',
+    operationId: 'removeSmsFactor',
+    tag: 'account',
+    summary: 'Turns texted codes off as a second factor (needs aal2 and a recent sign-in)',
+    access: 'privileged',
+    success: { status: 204, description: 'Turned off.' },
+    errors: { 400: ['sms_factor_not_enabled'], 404: ['method_disabled'] },
   },
   {
     method: 'get',

@@ -99,6 +99,10 @@ function limitedRoutes(deps: AuthLimitDeps): LimitedRoutes[] {
         '/step-up/email',
         '/mfa/email',
         '/mfa/email/confirm',
+        '/step-up/sms/options',
+        '/step-up/sms',
+        '/mfa/sms',
+        '/mfa/sms/confirm',
         // Setting a phone number texts it a code; proving it is entering one.
         '/phone',
         '/phone/verify',

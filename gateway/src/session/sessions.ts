@@ -71,7 +71,7 @@ export async function establishGatewaySession(
   // A sign-in by an e-mailed or texted code (or a recovery) proved an inbox already: codes are
   // no second factor after it (the same inbox twice), so it neither owes nor pays one with them.
   const secondFactorsAtSignIn = signedInByInbox(input.kind)
-    ? factorsNow.filter((f) => f !== 'email')
+    ? factorsNow.filter((f) => f !== 'email' && f !== 'sms')
     : factorsNow;
   const session = ctx.session;
   const previous = session.auth;
