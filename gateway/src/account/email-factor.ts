@@ -50,7 +50,8 @@ const CHANNELS: Record<CodeChannel, Channel> = {
   email: {
     offered: assertEmailFactorOffered,
     store: (deps) => deps.emailFactors,
-    target: async (_deps, principal) => ({ address: principal.email, verified: principal.emailVerified }),
+    target: (_deps, principal) =>
+      Promise.resolve({ address: principal.email, verified: principal.emailVerified }),
     notVerified: () =>
       new AppError(
         'email_not_verified',
