@@ -44,11 +44,15 @@ export interface Demo {
 }
 
 /** Starts the demo; `env` adds configuration (e.g. EMAIL_CODE_LOGIN). */
-export async function startDemo(env: Record<string, string> = {}): Promise<Demo> {
+export async function startDemo(
+  env: Record<string, string> = {},
+  options: { sms?: boolean } = {},
+): Promise<Demo> {
   await ensureWebAppBuilt();
   const port = await freePort();
   const baseUrl = `http://localhost:${port}`;
   const gw = await startTestGateway({
+    sms: options.sms,
     env: {
       PORT: String(port),
       SERVE_DEMO: 'true',

@@ -4,6 +4,7 @@ import { gw } from '../gateway';
 import { useSession } from '../session';
 import { Card, Field, Notice, Submit, useTask } from '../ui';
 import { Passkeys } from './Passkeys';
+import { PhoneNumber } from './Phone';
 
 /** Sets a new password (also the way out of "password change required" and after a recovery). */
 export function PasswordForm({ intro }: { intro?: string }) {
@@ -291,6 +292,7 @@ export function Security({ recovered }: { recovered: boolean }) {
       <Passkeys />
       <AuthenticatorApp />
       <EmailCodes />
+      <PhoneNumber />
       <BackupCodes />
       <PasswordForm />
     </div>
