@@ -19,7 +19,7 @@ import { resolveAuditChainKey } from './keys/audit-chain-key.js';
 import { createKeyService } from './keys/create-key-service.js';
 import { createKratosClient } from './kratos/client.js';
 import { createMailer } from './mail/mailer.js';
-import { createSmsSender } from './sms/sms-sender.js';
+import { createSmsSender } from './mail/sms-sender.js';
 import type { Logger } from './logging/logger.js';
 import { connectRedis, memoryKv, type Kv } from './redis/client.js';
 import { createSessionIndex } from './session/session-index.js';

@@ -12,7 +12,7 @@ import type { Logger } from './logging/logger.js';
 import type { KeyService } from './keys/key-service.js';
 import type { KratosClient } from './kratos/client.js';
 import type { Mailer } from './mail/mailer.js';
-import type { SmsSender } from './sms/sms-sender.js';
+import type { SmsSender } from './mail/sms-sender.js';
 import type { Kv } from './redis/client.js';
 import type { SessionIndex } from './session/session-index.js';
 import type { SessionStore } from './session/session-store.js';

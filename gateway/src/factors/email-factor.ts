@@ -6,7 +6,7 @@ import { AppError } from '../errors/app-error.js';
 import type { Logger } from '../logging/logger.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { Kv } from '../redis/client.js';
-import type { SmsSender } from '../sms/sms-sender.js';
+import type { SmsSender } from '../mail/sms-sender.js';
 
 /**
  * How a factor's codes travel: e-mailed to the account's address (EMAIL_CODE_MFA), or texted
