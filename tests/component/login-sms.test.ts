@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TestGateway } from '../helpers/gateway.js';
 import { Browser, uniqueEmail } from '../helpers/http.js';
-import { enrollTotp, seedIdentity, signedIn, startAccountGateway, totpCode } from '../helpers/account.js';
+import {
+  enrollTotp,
+  seedIdentity,
+  sharedClock,
+  signedIn,
+  startAccountGateway,
+  totpCode,
+} from '../helpers/account.js';
 import { smsCode, uniquePhone } from '../helpers/sms-sink.js';
 
 /**
@@ -233,5 +240,47 @@ describe('POST /api/auth/login/sms/verify', () => {
     const locked = await browser.post('/login/sms/verify', { code });
     assert.equal(locked.status, 423);
     assert.equal(locked.body.error.code, 'account_locked');
+  });
+});
+
+describe('an SMS code asked for too long ago', () => {
+  // The gateway's clock moves; the flows' lifespans are Kratos' (10 minutes to sign in, 15 to verify).
+  const clock = sharedClock();
+  let late: TestGateway;
+  before(async () => {
+    late = await startAccountGateway({
+      env: {
+        SMS_CODE_LOGIN: 'true',
+        SESSION_IDLE_TIMEOUT_SECONDS: '7200',
+        PRIVILEGED_MAX_AGE_SECONDS: '7200',
+      },
+      sms: true,
+      overrides: { clock: clock.date },
+    });
+  });
+  after(() => late?.close());
+
+  it('answers 410 flow_expired for a sign-in code and for a phone number’s verification code, as for e-mailed codes', async () => {
+    const phone = uniquePhone();
+    const { email } = await seedIdentity(late.kratos, { phone, phoneVerified: true });
+    const browser = new Browser(late.auth);
+    assert.equal((await browser.post('/login/sms', { phone })).status, 202);
+    const code = smsCode(await late.sms!.waitFor(phone));
+    clock.advance(11 * 60);
+    const expired = await browser.post('/login/sms/verify', { code });
+    assert.equal(expired.status, 410, JSON.stringify(expired.body));
+    assert.deepEqual(expired.body.error, {
+      code: 'flow_expired',
+      message: 'This code has expired; ask for a new one.',
+    });
+
+    const owner = await signedIn(late, email);
+    const other = uniquePhone();
+    assert.equal((await owner.post('/phone', { phone: other })).status, 202);
+    const verification = smsCode(await late.sms!.waitFor(other));
+    clock.advance(16 * 60);
+    const stale = await owner.post('/phone/verify', { code: verification });
+    assert.equal(stale.status, 410, JSON.stringify(stale.body));
+    assert.equal(stale.body.error.code, 'flow_expired');
   });
 });
