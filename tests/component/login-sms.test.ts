@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { TestGateway } from '../helpers/gateway.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { Browser, uniqueEmail } from '../helpers/http.js';
 import {
   enrollTotp,
@@ -282,5 +282,33 @@ describe('an SMS code asked for too long ago', () => {
     const stale = await owner.post('/phone/verify', { code: verification });
     assert.equal(stale.status, 410, JSON.stringify(stale.body));
     assert.equal(stale.body.error.code, 'flow_expired');
+  });
+});
+
+describe('the rate limits of SMS codes', () => {
+  let strict: TestGateway;
+  before(async () => {
+    // startTestGateway's own limits (the account helper's generous ones are not wanted here).
+    strict = await startTestGateway({
+      sms: true,
+      env: { SMS_CODE_LOGIN: 'true', RATE_LIMIT_LOGIN: '3/60', RATE_LIMIT_SECOND_FACTOR: '2/60' },
+    });
+  });
+  after(() => strict?.close());
+
+  it('counts asking for a code under the login limit and entering one under the second-factor limit', async () => {
+    const phone = uniquePhone();
+    const browser = new Browser(strict.auth);
+    assert.equal((await browser.post('/login/sms', { phone })).status, 202);
+    const guesses: number[] = [];
+    for (let i = 0; i < 3; i++)
+      guesses.push((await browser.post('/login/sms/verify', { code: '123456' })).status);
+    assert.deepEqual(guesses, [400, 400, 429]);
+    const asks: number[] = [];
+    for (let i = 0; i < 3; i++)
+      asks.push((await new Browser(strict.auth).post('/login/sms', { phone })).status);
+    assert.deepEqual(asks, [202, 202, 429]);
+    const refused = await new Browser(strict.auth).post('/login/sms', { phone });
+    assert.equal(refused.body.error.code, 'rate_limited');
   });
 });
