@@ -30,6 +30,20 @@ esac
 : "${KRATOS_CONFIG_DIR:=/etc/config/kratos}"
 export GATEWAY_HOOK_BASE_URL KRATOS_ADMIN_BASE_URL KRATOS_CONFIG_DIR
 
+# SMS is optional. Without a provider (SMS_PROVIDER_URL unset or empty, and no key, or an empty
+# key file as compose mounts for an empty SMS_PROVIDER_API_KEY) the courier's sms channel gets
+# a closed local port and a stand-in key, so Kratos starts and any SMS it queued fails to send.
+if [ -z "${SMS_PROVIDER_URL:-}" ]; then
+  SMS_PROVIDER_URL=http://127.0.0.1:9/sms-not-configured
+  if [ -n "${SMS_PROVIDER_API_KEY_FILE:-}" ] && [ ! -s "$SMS_PROVIDER_API_KEY_FILE" ]; then
+    unset SMS_PROVIDER_API_KEY_FILE
+  fi
+  if [ -z "${SMS_PROVIDER_API_KEY:-}" ] && [ -z "${SMS_PROVIDER_API_KEY_FILE:-}" ]; then
+    SMS_PROVIDER_API_KEY=not-configured
+  fi
+  export SMS_PROVIDER_URL SMS_PROVIDER_API_KEY
+fi
+
 template=${KRATOS_CONFIG_TEMPLATE:-$KRATOS_CONFIG_DIR/kratos.yml}
 rendered=${KRATOS_CONFIG_RENDERED:-/tmp/kratos/kratos.yml}
 

@@ -19,6 +19,7 @@ import { resolveAuditChainKey } from './keys/audit-chain-key.js';
 import { createKeyService } from './keys/create-key-service.js';
 import { createKratosClient } from './kratos/client.js';
 import { createMailer } from './mail/mailer.js';
+import { createSmsSender } from './mail/sms-sender.js';
 import type { Logger } from './logging/logger.js';
 import { connectRedis, memoryKv, type Kv } from './redis/client.js';
 import { createSessionIndex } from './session/session-index.js';
@@ -78,6 +79,12 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
     tokenCipher: createTokenCipher(config.SESSION_ENCRYPTION_KEY),
     passkeys: overrides.passkeys ?? createPasskeyStore(db),
     emailFactors: overrides.emailFactors ?? createEmailFactorStore(db, { enabled: config.EMAIL_CODE_MFA }),
+    smsFactors:
+      overrides.smsFactors ?? createEmailFactorStore(db, { enabled: config.SMS_CODE_MFA, channel: 'sms' }),
+    smsSender:
+      config.SMS_PROVIDER_URL && config.SMS_PROVIDER_API_KEY
+        ? createSmsSender({ url: config.SMS_PROVIDER_URL, apiKey: config.SMS_PROVIDER_API_KEY })
+        : undefined,
     challenges: overrides.challenges ?? createChallengeStore(kv, config.WEBAUTHN_CHALLENGE_TTL_SECONDS),
     rp: overrides.rp ?? relyingParty(config),
     kratos:
@@ -96,8 +103,13 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
       policy,
       stepUpMethods: (principal, auth) => stepUpMethods(deps, principal, auth),
       hasSecondFactor: async (identityId) => (await secondFactorsOf(deps, identityId)).length > 0,
-      // E-mailed codes are offered for enrolment only where the operator turned them on.
-      enrollableFactors: config.EMAIL_CODE_MFA ? ['passkey', 'totp', 'email'] : ['passkey', 'totp'],
+      // E-mailed and texted codes are offered for enrolment only where the operator turned them on.
+      enrollableFactors: [
+        'passkey',
+        'totp',
+        ...(config.EMAIL_CODE_MFA ? ['email'] : []),
+        ...(config.SMS_CODE_MFA ? ['sms'] : []),
+      ],
     }),
     mailer:
       overrides.mailer ??

@@ -20,6 +20,7 @@ const SECRET_KEYS = [
   'VAULT_SECRET_ID',
   'SMTP_URL',
   'AUDIT_CHAIN_KEY',
+  'SMS_PROVIDER_API_KEY',
 ] as const;
 
 /**
@@ -276,6 +277,17 @@ const schema = z.object({
    * `code.mfa_enabled`): it counts only for accounts whose owner turned it on.
    */
   EMAIL_CODE_MFA: bool.default(false),
+  /**
+   * The operator's SMS endpoint (the one kratos.yml's courier `sms` channel posts to): the gateway
+   * texts its own codes there as `{"to", "body"}` with `Authorization: Bearer SMS_PROVIDER_API_KEY`.
+   * Unset: no SMS at all (no phone number routes, no SMS sign-in or second factor).
+   */
+  SMS_PROVIDER_URL: z.url({ protocol: /^https?$/ }).optional(),
+  SMS_PROVIDER_API_KEY: z.string().min(1).optional(),
+  /** Passwordless sign-in by a code texted through Kratos' `code` method to a verified phone number. */
+  SMS_CODE_LOGIN: bool.default(false),
+  /** Texted codes as an opt-in second factor, kept by the gateway like the e-mailed one. */
+  SMS_CODE_MFA: bool.default(false),
   /** Issuer shown by authenticator apps for TOTP; keep it equal to Kratos' `totp.config.issuer`. */
   TOTP_ISSUER: z.string().min(1).default('Auth Gateway'),
 });
@@ -340,6 +352,19 @@ function tlsProblems(raw: {
       problems.push(`${name}: the file it names holds no PEM certificate`);
     if (!url.startsWith(scheme)) problems.push(`${name} is set, so ${urlName} must start with ${scheme}`);
   }
+  return problems;
+}
+
+/** SMS features need the provider: its URL and its key go together. */
+function smsProblems(raw: Raw): string[] {
+  const problems: string[] = [];
+  if (raw.SMS_PROVIDER_URL && !raw.SMS_PROVIDER_API_KEY)
+    problems.push(
+      'SMS_PROVIDER_URL is set, so SMS_PROVIDER_API_KEY (or SMS_PROVIDER_API_KEY_FILE) is required',
+    );
+  for (const flag of ['SMS_CODE_LOGIN', 'SMS_CODE_MFA'] as const)
+    if (raw[flag] && !raw.SMS_PROVIDER_URL)
+      problems.push(`${flag} needs SMS_PROVIDER_URL (the SMS provider)`);
   return problems;
 }
 
@@ -424,7 +449,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     WEBAUTHN_ORIGINS: raw.WEBAUTHN_ORIGINS ?? [publicOrigin],
     https: raw.PUBLIC_BASE_URL.startsWith('https://'),
   };
+  problems.push(...smsProblems(raw));
   const production = raw.NODE_ENV === 'production';
+  if (production && raw.SMS_PROVIDER_URL && !raw.SMS_PROVIDER_URL.startsWith('https://'))
+    problems.push('SMS_PROVIDER_URL must be https in production');
   if (production)
     problems.push(...productionProblems(raw, cfg, { sessionKey: encryptionKey, keyringKey, auditChainKey }));
   if (problems.length > 0) throw new ConfigError(problems);

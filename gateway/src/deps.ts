@@ -12,6 +12,7 @@ import type { Logger } from './logging/logger.js';
 import type { KeyService } from './keys/key-service.js';
 import type { KratosClient } from './kratos/client.js';
 import type { Mailer } from './mail/mailer.js';
+import type { SmsSender } from './mail/sms-sender.js';
 import type { Kv } from './redis/client.js';
 import type { SessionIndex } from './session/session-index.js';
 import type { SessionStore } from './session/session-store.js';
@@ -33,6 +34,10 @@ export interface AppDeps {
   passkeys: PasskeyStore;
   /** Who turned e-mailed codes on as a second factor (EMAIL_CODE_MFA), for which address. */
   emailFactors: EmailFactorStore;
+  /** Who turned texted codes on as a second factor (SMS_CODE_MFA), for which phone number. */
+  smsFactors: EmailFactorStore;
+  /** Sends texts to the operator's SMS provider (SMS_PROVIDER_URL); undefined without one. */
+  smsSender?: SmsSender | undefined;
   /** Pending WebAuthn challenges, single use. */
   challenges: ChallengeStore;
   /** The WebAuthn relying party (RP ID, origins, user verification) from the configuration. */

@@ -81,8 +81,11 @@ describe('kratos/kratos.yml rendered as the Kratos container sees it', () => {
         assert.ok(service.secrets.includes(name), `${key}: the secret ${name} is mounted`);
         // Compose writes the value of the secret's variable (interpolated within .env) as the file.
         const content = interpolate(dotenv[secrets[name]?.environment ?? ''] ?? '', dotenv);
-        assert.notEqual(content, '', `${name} has a value`);
-        secretValues.push(content);
+        // SMS is optional: the provider's key is empty until the operator sets one.
+        if (name !== 'sms_provider_api_key') {
+          assert.notEqual(content, '', `${name} has a value`);
+          secretValues.push(content);
+        }
         writeFileSync(path.join(workDir, 'secrets', name), content, { mode: 0o400 });
         return [key, path.join(workDir, 'secrets', name)];
       }),
@@ -154,6 +157,37 @@ describe('kratos/kratos.yml rendered as the Kratos container sees it', () => {
     const environment = readFileSync(path.join(workDir, 'kratos-env'), 'utf8');
     assert.match(environment, /^KRATOS_SECRETS_CIPHER_FILE=/m);
     assertNoSecretIn(environment);
+  });
+
+  it("gives the courier's sms channel the operator's endpoint and key, and starts without them (SMS off)", () => {
+    const channel = (stdout: string) =>
+      (parse(stdout) as Config).courier.channels[0] as {
+        id: string;
+        type: string;
+        request_config: { url: string; auth: { config: { value: string } } };
+      };
+    // As compose passes it with SMS off: an empty URL and an empty key file.
+    assert.equal(kratosEnv.SMS_PROVIDER_URL, '');
+    assert.equal(readFileSync(kratosEnv.SMS_PROVIDER_API_KEY_FILE ?? '', 'utf8'), '');
+    const off = render(kratosEnv);
+    assert.equal(off.status, 0, off.stderr);
+    assert.equal(channel(off.stdout).id, 'sms');
+    assert.equal(channel(off.stdout).type, 'http');
+    assert.match(channel(off.stdout).request_config.url, /^http:\/\/127\.0\.0\.1:9\//);
+    const key = path.join(workDir, 'sms-key');
+    writeFileSync(key, 'sms-provider-key-0123456789\n');
+    const on = render({
+      ...kratosEnv,
+      SMS_PROVIDER_URL: 'https://sms.example.com/messages',
+      SMS_PROVIDER_API_KEY_FILE: key,
+    });
+    assert.equal(on.status, 0, on.stderr);
+    assert.equal(channel(on.stdout).request_config.url, 'https://sms.example.com/messages');
+    assert.equal(channel(on.stdout).request_config.auth.config.value, 'Bearer sms-provider-key-0123456789');
+    // A provider URL without its key is refused like any other missing secret.
+    const keyless = render({ ...kratosEnv, SMS_PROVIDER_URL: 'https://sms.example.com/messages' });
+    assert.notEqual(keyless.status, 0);
+    assert.match(keyless.stderr, /SMS_PROVIDER_API_KEY_FILE names an empty file/);
   });
 
   it('takes a value from NAME or from the file NAME_FILE names, dropping one trailing newline', () => {

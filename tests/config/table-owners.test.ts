@@ -15,6 +15,7 @@ const OWNERS: Record<string, string> = {
   account_lockouts: 'lockout/lockout.ts',
   audit_events: 'audit/',
   email_factors: 'factors/email-factor.ts',
+  sms_factors: 'factors/email-factor.ts',
   jar_files: 'jars/jar-store.ts',
   jar_grants: 'jars/jar-store.ts',
   jars: 'jars/jar-store.ts',

@@ -130,9 +130,11 @@ describe('Kratos double: registration API flow', () => {
     assert.equal(flow.body.active, undefined);
     assert.deepEqual(
       flow.body.ui.nodes.map((n: { attributes: { name: string } }) => n.attributes.name),
-      ['csrf_token', 'traits.email', 'traits.name.first', 'traits.name.last', 'method'],
+      ['csrf_token', 'traits.email', 'traits.phone', 'traits.name.first', 'traits.name.last', 'method'],
     );
     assert.equal(node(flow.body, 'traits.email').attributes.type, 'email');
+    assert.equal(node(flow.body, 'traits.phone').attributes.type, 'tel');
+    assert.equal(node(flow.body, 'traits.phone').attributes.autocomplete, 'tel');
     assert.equal(node(flow.body, 'password'), undefined);
     assert.equal(node(flow.body, 'method').attributes.value, 'profile');
     assert.equal(node(flow.body, 'method').group, 'profile');

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { uniquePhone } from '../helpers/sms-sink.js';
 
 export const fixturePath = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -38,16 +39,18 @@ type Json = Record<string, unknown>;
 
 const DATA_KEYS = new Set(['traits', 'metadata_public', 'metadata_admin', 'transient_payload']);
 
-/** Key paths of a JSON body, two levels deep; arrays contribute their first element's keys. */
+/** Key paths of a JSON body, two levels deep; arrays contribute the keys of all their elements. */
 function shapeOf(body: unknown, prefix = '', depth = 0, out = new Set<string>()): Set<string> {
   if (depth >= 2 || body === null || typeof body !== 'object') return out;
-  const value = Array.isArray(body) ? body[0] : body;
-  if (value === null || typeof value !== 'object') return out;
-  for (const [key, child] of Object.entries(value as Json)) {
-    const name = Array.isArray(body) ? `${prefix}[].${key}` : `${prefix}${prefix ? '.' : ''}${key}`;
-    out.add(name);
-    // Traits and metadata hold the identity's data, not the API's shape.
-    if (!DATA_KEYS.has(key)) shapeOf(child, name, depth + 1, out);
+  // Every element of an array counts: Kratos orders an identity's addresses by their random ids.
+  for (const value of Array.isArray(body) ? body : [body]) {
+    if (value === null || typeof value !== 'object') continue;
+    for (const [key, child] of Object.entries(value as Json)) {
+      const name = Array.isArray(body) ? `${prefix}[].${key}` : `${prefix}${prefix ? '.' : ''}${key}`;
+      out.add(name);
+      // Traits and metadata hold the identity's data, not the API's shape.
+      if (!DATA_KEYS.has(key)) shapeOf(child, name, depth + 1, out);
+    }
   }
   return out;
 }
@@ -255,6 +258,58 @@ export async function runKratosScenario(publicUrl: string, adminUrl: string): Pr
   });
   await call('login by code: code used again', publicUrl, 'POST', codeRoute, {
     body: { method: 'code', identifier: email, code: loginCode },
+  });
+
+  // A phone number: the phone trait is a code identifier and a verifiable address, both by SMS.
+  const phone = uniquePhone();
+  const phoneSettings = await call(
+    'settings by SMS: create API flow',
+    publicUrl,
+    'GET',
+    '/self-service/settings/api',
+    {
+      token,
+    },
+  );
+  const saved = await call(
+    'settings by SMS: add a phone number',
+    publicUrl,
+    'POST',
+    `/self-service/settings?flow=${flowId(phoneSettings)}`,
+    { token, body: { method: 'profile', traits: { email, phone } } },
+  );
+  const continueWith = (saved.continue_with ?? []) as {
+    action?: string;
+    flow?: { id?: string; verifiable_address?: string };
+  }[];
+  const phoneFlow = continueWith.find(
+    (c) => c.action === 'show_verification_ui' && c.flow?.verifiable_address === phone,
+  )?.flow?.id;
+  if (!phoneFlow) throw new Error('adding a phone number started no verification flow for it');
+  const phoneRoute = `/self-service/verification?flow=${phoneFlow}`;
+  await call('verification by SMS: wrong code', publicUrl, 'POST', phoneRoute, {
+    body: { method: 'code', code: '000000' },
+  });
+  const phoneCode = await newestCode(adminUrl, phone, 'verification_code_valid');
+  await call('verification by SMS: right code', publicUrl, 'POST', phoneRoute, {
+    body: { method: 'code', code: phoneCode },
+  });
+  const smsLogin = await call(
+    'login by SMS code: create API flow',
+    publicUrl,
+    'GET',
+    '/self-service/login/api',
+  );
+  const smsRoute = `/self-service/login?flow=${flowId(smsLogin)}`;
+  await call('login by SMS code: send code', publicUrl, 'POST', smsRoute, {
+    body: { method: 'code', identifier: phone },
+  });
+  await call('login by SMS code: wrong code', publicUrl, 'POST', smsRoute, {
+    body: { method: 'code', identifier: phone, code: '000000' },
+  });
+  const smsCode = await newestCode(adminUrl, phone, 'login_code_valid');
+  await call('login by SMS code: success', publicUrl, 'POST', smsRoute, {
+    body: { method: 'code', identifier: phone, code: smsCode },
   });
 
   // Admin API.

@@ -33,9 +33,11 @@ export function startAccountGateway(
     env?: Record<string, string>;
     kratosOptions?: KratosOptions;
     overrides?: TestGatewayOptions['overrides'];
+    sms?: boolean;
   } = {},
 ): Promise<TestGateway> {
   return startTestGateway({
+    sms: options.sms,
     kratosOptions: options.kratosOptions,
     env: { ...GENEROUS_RATE_LIMITS, ...options.env },
     overrides: options.overrides,
@@ -54,6 +56,9 @@ export async function seedIdentity(
     roles?: string[];
     metadataAdmin?: Record<string, unknown>;
     verified?: boolean;
+    /** A phone number (E.164) for the phone trait, verified when `phoneVerified`. */
+    phone?: string;
+    phoneVerified?: boolean;
   } = {},
 ): Promise<{ id: string; email: string; password: string }> {
   const email = input.email ?? uniqueEmail();
@@ -63,12 +68,21 @@ export async function seedIdentity(
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({
       schema_id: 'default',
-      traits: { email },
+      traits: { email, ...(input.phone ? { phone: input.phone } : {}) },
       credentials: { password: { config: { password } } },
       ...(input.roles ? { metadata_public: { roles: input.roles } } : {}),
       ...(input.metadataAdmin ? { metadata_admin: input.metadataAdmin } : {}),
-      ...(input.verified
-        ? { verifiable_addresses: [{ value: email, verified: true, via: 'email', status: 'completed' }] }
+      ...(input.verified || input.phoneVerified
+        ? {
+            verifiable_addresses: [
+              ...(input.verified
+                ? [{ value: email, verified: true, via: 'email', status: 'completed' }]
+                : []),
+              ...(input.phoneVerified && input.phone
+                ? [{ value: input.phone, verified: true, via: 'sms', status: 'completed' }]
+                : []),
+            ],
+          }
         : {}),
     }),
   });

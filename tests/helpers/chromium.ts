@@ -46,17 +46,18 @@ export interface Demo {
 
 /**
  * Starts the demo; `env` adds configuration (e.g. EMAIL_CODE_LOGIN), `socialProvider` offers
- * social sign-in with that OpenID provider (as `sso`).
+ * social sign-in with that OpenID provider (as `sso`), `sms` an SMS sink.
  */
 export async function startDemo(
   env: Record<string, string> = {},
-  options: { socialProvider?: OidcProvider } = {},
+  options: { socialProvider?: OidcProvider; sms?: boolean } = {},
 ): Promise<Demo> {
   await ensureWebAppBuilt();
   const port = await freePort();
   const baseUrl = `http://localhost:${port}`;
   const gw = await startTestGateway({
     kratosOptions: { publicBaseUrl: baseUrl, socialProvider: options.socialProvider },
+    sms: options.sms,
     env: {
       PORT: String(port),
       SERVE_DEMO: 'true',

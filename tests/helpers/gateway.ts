@@ -13,6 +13,7 @@ import { startVaultDouble, type DownMode } from '../doubles/vault/index.js';
 import { startKratos } from './kratos-target.js';
 import { startRealVault } from './real-vault.js';
 import { startMailSink, type MailSink } from './mail-sink.js';
+import { startSmsSink, type SmsSink } from './sms-sink.js';
 import { WEBHOOK_KEY } from './http.js';
 
 /**
@@ -47,6 +48,8 @@ export interface TestGateway {
   auth: string;
   /** The SMTP sink the gateway mails to; undefined when the test gave its own SMTP_URL. */
   mail: MailSink | undefined;
+  /** The SMS provider stand-in Kratos' courier and the gateway text to (with `sms: true`). */
+  sms: SmsSink | undefined;
   close(): Promise<void>;
 }
 
@@ -57,6 +60,11 @@ export interface TestGatewayOptions {
   overrides?: Partial<AppDeps>;
   /** Reuse another gateway's Redis prefix and database (two replicas). */
   share?: TestGateway;
+  /**
+   * Starts an SMS sink as the operator's SMS provider: Kratos' courier (its `sms` channel) and
+   * the gateway (SMS_PROVIDER_URL) text to it. Without it the deployment has no SMS.
+   */
+  sms?: boolean;
 }
 
 /**
@@ -66,6 +74,8 @@ export interface TestGatewayOptions {
  */
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const ownKratos = !options.kratos && !options.share;
+  const sms = options.sms ? (options.share?.sms ?? (await startSmsSink())) : undefined;
+  const ownSms = Boolean(sms) && !options.share?.sms;
   // Kratos calls its web hooks (kratos.yml has them) on this gateway, as it does in compose.
   const hookTarget: { url?: string } = {};
   const kratos =
@@ -74,6 +84,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     (await startKratos({
       webhookUrl: (hook: string) => hookTarget.url && `${hookTarget.url}/hooks/kratos/${hook}`,
       webhookApiKey: WEBHOOK_KEY,
+      ...(sms && { sms: { url: sms.url, apiKey: sms.apiKey } }),
       ...options.kratosOptions,
     }));
   const db = options.share ? undefined : await createTestDatabase({ migrated: true });
@@ -102,6 +113,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     ...Object.fromEntries(RATE_LIMIT_KEYS.map((key) => [key, '10000/60'])),
     DATA_DIR: shared?.DATA_DIR ?? `${process.env.TMPDIR ?? '/tmp'}/gw-test-${randomBytes(4).toString('hex')}`,
     ...(mail && { SMTP_URL: mail.url }),
+    ...(sms && { SMS_PROVIDER_URL: sms.url, SMS_PROVIDER_API_KEY: sms.apiKey }),
     ...options.env,
   };
   const config = loadConfig(env);
@@ -125,6 +137,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     kratos,
     auth: `${url}/api/auth`,
     mail,
+    sms,
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
@@ -133,6 +146,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       if (db) await db.drop();
       if (ownKratos) await kratos.close();
       if (ownMail) await mail?.close();
+      if (ownSms) await sms?.close();
     },
   };
 }

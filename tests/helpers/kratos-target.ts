@@ -49,6 +49,10 @@ export async function startKratos(options: KratosOptions = {}): Promise<KratosDo
   if (options.privilegedSessionMaxAgeSeconds !== undefined)
     env.SELFSERVICE_FLOWS_SETTINGS_PRIVILEGED_SESSION_MAX_AGE = `${options.privilegedSessionMaxAgeSeconds}s`;
   if (options.publicBaseUrl !== undefined) env.PUBLIC_BASE_URL = options.publicBaseUrl;
+  if (options.sms) {
+    env.SMS_PROVIDER_URL = options.sms.url;
+    env.SMS_PROVIDER_API_KEY = options.sms.apiKey;
+  }
   const real = await startRealKratos({
     webhookUrl: options.webhookUrl,
     webhookApiKey: options.webhookApiKey,

@@ -37,6 +37,43 @@ describe('loadConfig', () => {
     assert.deepEqual(config.CORS_ORIGINS, ['https://app.example.com']);
   });
 
+  it('keeps SMS off by default, and turns on its features only with the provider and its key', () => {
+    const dev = loadConfig({});
+    assert.equal(dev.SMS_PROVIDER_URL, undefined);
+    assert.equal(dev.SMS_CODE_LOGIN, false);
+    assert.equal(dev.SMS_CODE_MFA, false);
+    assert.deepEqual(problemsOf({ SMS_CODE_LOGIN: 'true', SMS_CODE_MFA: 'true' }), [
+      'SMS_CODE_LOGIN needs SMS_PROVIDER_URL (the SMS provider)',
+      'SMS_CODE_MFA needs SMS_PROVIDER_URL (the SMS provider)',
+    ]);
+    assert.deepEqual(problemsOf({ SMS_PROVIDER_URL: 'https://sms.example.com/messages' }), [
+      'SMS_PROVIDER_URL is set, so SMS_PROVIDER_API_KEY (or SMS_PROVIDER_API_KEY_FILE) is required',
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'config-sms-'));
+    writeFileSync(join(dir, 'key'), 'sms-provider-key-0123456789\n');
+    const on = loadConfig({
+      ...goodProduction,
+      SMS_PROVIDER_URL: 'https://sms.example.com/messages',
+      SMS_PROVIDER_API_KEY_FILE: join(dir, 'key'),
+      SMS_CODE_LOGIN: 'true',
+    });
+    assert.equal(on.SMS_PROVIDER_API_KEY, 'sms-provider-key-0123456789');
+    assert.equal(on.SMS_CODE_LOGIN, true);
+    // An empty key file (compose mounts one while SMS is off) is no key.
+    writeFileSync(join(dir, 'empty'), '');
+    assert.equal(
+      loadConfig({ SMS_PROVIDER_API_KEY_FILE: join(dir, 'empty') }).SMS_PROVIDER_API_KEY,
+      undefined,
+    );
+    assert.ok(
+      problemsOf({
+        ...goodProduction,
+        SMS_PROVIDER_URL: 'http://sms.example.com/messages',
+        SMS_PROVIDER_API_KEY: 'sms-provider-key-0123456789',
+      }).includes('SMS_PROVIDER_URL must be https in production'),
+    );
+  });
+
   it('runs in development with embedded defaults and no secrets', () => {
     const config = loadConfig({});
     assert.equal(config.production, false);

@@ -8,9 +8,13 @@ const METHOD_NAMES: Record<string, string> = {
   totp: 'your authenticator app',
   lookup_secret: 'a backup code',
   email: 'a code we e-mail you',
+  sms: 'a code we text you',
 };
 
-/** Completes a second factor with whichever of `methods` the user picks: passkey, app code, backup code or e-mailed code. */
+/**
+ * Completes a second factor with whichever of `methods` the user picks: passkey, app code,
+ * backup code, or an e-mailed or texted code.
+ */
 export function SecondFactorForm({
   methods,
   onDone,
@@ -23,6 +27,8 @@ export function SecondFactorForm({
   const [backup, setBackup] = useState('');
   const [emailed, setEmailed] = useState('');
   const [emailSent, setEmailSent] = useState(false);
+  const [texted, setTexted] = useState('');
+  const [smsSent, setSmsSent] = useState(false);
   const usable = methods.filter((m) => m in METHOD_NAMES);
 
   const finish = (result: Awaited<ReturnType<typeof stepUpWithPasskey>> | undefined) => {
@@ -120,6 +126,51 @@ export function SecondFactorForm({
             }}
           >
             E-mail me a code
+          </button>
+        ))}
+      {usable.includes('sms') &&
+        (smsSent ? (
+          <form
+            className="stack"
+            aria-label="Code from the text message"
+            onSubmit={async (e) => {
+              e.preventDefault();
+              finish(
+                await task.run(() =>
+                  gw.run((api) => api.POST('/api/auth/step-up/sms', { body: { code: texted.trim() } }), {
+                    stepUp: false,
+                  }),
+                ),
+              );
+            }}
+          >
+            <Field
+              label="Six-digit code from the text message"
+              name="sms-code"
+              value={texted}
+              onChange={setTexted}
+              inputMode="numeric"
+              autoComplete="one-time-code"
+              required
+            />
+            <Submit busy={task.busy}>Verify code</Submit>
+          </form>
+        ) : (
+          <button
+            type="button"
+            disabled={task.busy}
+            onClick={async () => {
+              const result = await task.run(
+                () =>
+                  gw.run((api) => api.POST('/api/auth/step-up/sms/options', { body: {} }), {
+                    stepUp: false,
+                  }),
+                'A code is on its way to your phone.',
+              );
+              if (result?.ok) setSmsSent(true);
+            }}
+          >
+            Text me a code
           </button>
         ))}
       {usable.includes('lookup_secret') && (

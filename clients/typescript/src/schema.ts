@@ -367,6 +367,46 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/auth/login/sms': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Texts a sign-in code (the same answer for every number)
+     * @description Sign-in by texted code, through Kratos’ `code` method and its courier’s `sms` channel; 404 `method_disabled` unless `SMS_CODE_LOGIN` is on. Only a verified phone number gets a code. The answer, its timing and the audit event are the same whether or not the number belongs to an account.
+     */
+    post: operations['requestLoginSmsCode'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/auth/login/sms/verify': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Signs in with the texted code (aal1)
+     * @description Counted under the second-factor rate limit. When the account has a second factor other than e-mailed or texted codes, the session is created but owes it: 403 `aal2_required` lists the methods. A wrong, used or unknown code is 400 `invalid_code`; an expired flow 410 `flow_expired`; wrong codes count towards the password lock of the number (423).
+     */
+    post: operations['loginWithSmsCode'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/auth/login/passkey/options': {
     parameters: {
       query?: never;
@@ -503,6 +543,46 @@ export interface paths {
      * @description A wrong, used, expired or burnt code (three wrong tries burn it) is 400 `invalid_code`, as for recovery codes.
      */
     post: operations['stepUpWithEmailCode'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/auth/step-up/sms/options': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Texts a code to step up with (texted codes as a second factor)
+     * @description 404 `method_disabled` unless `SMS_CODE_MFA` is on. Only for accounts whose owner turned texted codes on for their verified phone number, from a gateway session that did not sign in by a code (409 `sms_factor_unusable`) nor turned them on itself. The code is bound to this session and valid for 5 minutes. 503 `sms_unavailable` when the SMS provider does not take the text.
+     */
+    post: operations['stepUpSmsOptions'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/auth/step-up/sms': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Raises this session to aal2 with the texted code
+     * @description A wrong, used, expired or burnt code (three wrong tries burn it) is 400 `invalid_code`, as for e-mailed codes.
+     */
+    post: operations['stepUpWithSmsCode'];
     delete?: never;
     options?: never;
     head?: never;
@@ -741,6 +821,90 @@ export interface paths {
     put?: never;
     /** Turns e-mailed codes on with the mailed code (they count from the next sign-in) */
     post: operations['confirmEmailFactor'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/auth/mfa/sms': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Whether texted codes are on as a second factor (404 where the server does not offer them)
+     * @description `address` is the account’s phone number (empty without one), `addressVerified` whether it is proven.
+     */
+    get: operations['smsFactorStatus'];
+    put?: never;
+    /**
+     * Starts turning on texted codes as a second factor: texts a code to the verified phone number
+     * @description 404 `method_disabled` unless `SMS_CODE_MFA` is on; 409 `phone_not_verified` without a verified phone number; 503 `sms_unavailable` when the SMS provider does not take the text.
+     */
+    post: operations['startSmsFactor'];
+    /** Turns texted codes off as a second factor (needs aal2 and a recent sign-in) */
+    delete: operations['removeSmsFactor'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/auth/mfa/sms/confirm': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Turns texted codes on with the texted code (they count from the next sign-in) */
+    post: operations['confirmSmsFactor'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/auth/phone': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The account’s phone number and whether it is proven (404 where the server has no SMS provider) */
+    get: operations['phoneStatus'];
+    put?: never;
+    /**
+     * Sets the phone number (E.164); Kratos texts it a verification code
+     * @description Through a Kratos settings flow, whose verification hook texts the code (Kratos’ courier `sms` channel). The number is a sign-in identifier (SMS_CODE_LOGIN), so this is privileged. Setting the same unverified number again sends a new code. 409 `kratos_session_required` for a session signed in with a passkey alone.
+     */
+    post: operations['setPhone'];
+    /** Removes the phone number */
+    delete: operations['removePhone'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/auth/phone/verify': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Proves the phone number with the texted code
+     * @description Counted under the second-factor rate limit. A wrong or used code is 400 `invalid_code` (as for e-mailed codes); an expired one 410 `flow_expired`.
+     */
+    post: operations['verifyPhone'];
     delete?: never;
     options?: never;
     head?: never;
@@ -1201,7 +1365,8 @@ export interface components {
       | components['schemas']['KeysUnavailableError']
       | components['schemas']['RateLimiterUnavailableError']
       | components['schemas']['AuditUnavailableError']
-      | components['schemas']['MailUnavailableError'];
+      | components['schemas']['MailUnavailableError']
+      | components['schemas']['SmsUnavailableError'];
     SessionStoreUnavailableError: {
       error: {
         /** @enum {string} */
@@ -1251,6 +1416,15 @@ export interface components {
       error: {
         /** @enum {string} */
         code: 'mail_unavailable';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    SmsUnavailableError: {
+      error: {
+        /** @enum {string} */
+        code: 'sms_unavailable';
         /** @description A sentence safe to show to the user. */
         message: string;
         details?: components['schemas']['ErrorDetails'];
@@ -1393,7 +1567,7 @@ export interface components {
     };
     IdentifyAnswer: {
       /** @description The sign-in methods this deployment enables: the same for every identifier. */
-      methods: ('passkey' | 'password' | 'code')[];
+      methods: ('passkey' | 'password' | 'code' | 'sms_code')[];
       /** @description Passkey credential ids to offer (the account’s, or decoys shaped like them). */
       credentialIds: string[];
       passkey: components['schemas']['PasskeyRequestOptions'];
@@ -1663,6 +1837,12 @@ export interface components {
         details?: components['schemas']['ErrorDetails'];
       };
     };
+    /** @description The same answer for every phone number. */
+    LoginSmsCodeSent: {
+      /** @constant */
+      status: 'code_sent';
+      message: string;
+    };
     PasskeyChallengeInvalidError: {
       error: {
         /** @enum {string} */
@@ -1772,6 +1952,30 @@ export interface components {
       error: {
         /** @enum {string} */
         code: 'email_factor_unusable';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    /** @description A 6-digit code was texted to the account’s phone number. */
+    SmsCodeSent: {
+      /** @constant */
+      status: 'code_sent';
+      message: string;
+    };
+    NoSmsFactorError: {
+      error: {
+        /** @enum {string} */
+        code: 'no_sms_factor';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    SmsFactorUnusableError: {
+      error: {
+        /** @enum {string} */
+        code: 'sms_factor_unusable';
         /** @description A sentence safe to show to the user. */
         message: string;
         details?: components['schemas']['ErrorDetails'];
@@ -2011,6 +2215,89 @@ export interface components {
       error: {
         /** @enum {string} */
         code: 'email_changed';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    PhoneNotVerifiedError: {
+      error: {
+        /** @enum {string} */
+        code: 'phone_not_verified';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    SmsFactorAlreadyEnabledError: {
+      error: {
+        /** @enum {string} */
+        code: 'sms_factor_already_enabled';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    SmsFactorNotEnabledError: {
+      error: {
+        /** @enum {string} */
+        code: 'sms_factor_not_enabled';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    PhoneChangedError: {
+      error: {
+        /** @enum {string} */
+        code: 'phone_changed';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    PhoneNumber: {
+      /** @description The phone number (E.164), or null. */
+      phone: string | null;
+      /** @description Proven with a texted code: only then does it get sign-in codes. */
+      verified: boolean;
+    };
+    PhoneCodeSent: {
+      /** @constant */
+      status: 'code_sent';
+      message: string;
+    };
+    InvalidPhoneError: {
+      error: {
+        /** @enum {string} */
+        code: 'invalid_phone';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    PhoneVerifiedError: {
+      error: {
+        /** @enum {string} */
+        code: 'phone_verified';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    NoPhoneError: {
+      error: {
+        /** @enum {string} */
+        code: 'no_phone';
+        /** @description A sentence safe to show to the user. */
+        message: string;
+        details?: components['schemas']['ErrorDetails'];
+      };
+    };
+    PhoneNotStartedError: {
+      error: {
+        /** @enum {string} */
+        code: 'phone_not_started';
         /** @description A sentence safe to show to the user. */
         message: string;
         details?: components['schemas']['ErrorDetails'];
@@ -2304,7 +2591,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2422,7 +2709,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2565,7 +2852,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2700,7 +2987,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2835,7 +3122,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -2924,7 +3211,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3028,7 +3315,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3183,7 +3470,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3343,7 +3630,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3512,7 +3799,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3665,7 +3952,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3833,7 +4120,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -3943,7 +4230,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -4060,7 +4347,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -4192,7 +4479,7 @@ export interface operations {
             | components['schemas']['KeysForbiddenError'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -4310,7 +4597,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -4478,7 +4765,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -4639,7 +4926,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -4806,7 +5093,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -4951,7 +5238,328 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  requestLoginSmsCode: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          phone: string;
+        };
+      };
+    };
+    responses: {
+      /** @description A code is on its way if the number is an account’s verified phone number. */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['LoginSmsCodeSent'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['InvalidRequestError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `identity_service_refused`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            components['schemas']['CsrfFailedError'] | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`, `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  loginWithSmsCode: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          code: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Signed in. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['CodeSignInCompleted'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`, `invalid_code`, `code_login_not_started`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['InvalidRequestError']
+            | components['schemas']['InvalidCodeError']
+            | components['schemas']['CodeLoginNotStartedError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `csrf_failed`, `identity_service_refused`, `aal2_required`, `password_change_required`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasswordChangeRequiredError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`, `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`, `flow_expired`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['FlowExpiredError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The account is locked for a while. Codes: `account_locked`. */
+      423: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AccountLockedError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -5055,7 +5663,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -5232,7 +5840,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -5356,7 +5964,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -5496,7 +6104,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -5657,7 +6265,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -5819,7 +6427,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -5953,7 +6561,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -6091,7 +6699,279 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  stepUpSmsOptions: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': Record<string, never>;
+      };
+    };
+    responses: {
+      /** @description The code is on its way. */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SmsCodeSent'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `step_up_unavailable`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['InvalidRequestError']
+            | components['schemas']['StepUpUnavailableError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnauthenticatedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `csrf_failed`, `factor_enrolled_in_this_session`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['FactorEnrolledInThisSessionError'];
+        };
+      };
+      /** @description Not found. Codes: `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `no_sms_factor`, `sms_factor_unusable`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            components['schemas']['NoSmsFactorError'] | components['schemas']['SmsFactorUnusableError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  stepUpWithSmsCode: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          code: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The raised session. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Session'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `invalid_code`, `step_up_unavailable`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['InvalidRequestError']
+            | components['schemas']['InvalidCodeError']
+            | components['schemas']['StepUpUnavailableError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnauthenticatedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `mfa_enrollment_required`, `csrf_failed`, `factor_enrolled_in_this_session`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['FactorEnrolledInThisSessionError'];
+        };
+      };
+      /** @description Not found. Codes: `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `no_sms_factor`, `sms_factor_unusable`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            components['schemas']['NoSmsFactorError'] | components['schemas']['SmsFactorUnusableError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -6161,7 +7041,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -6334,7 +7214,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -6452,7 +7332,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -6597,7 +7477,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -6716,7 +7596,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -6867,7 +7747,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -7024,7 +7904,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -7175,7 +8055,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -7329,7 +8209,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -7482,7 +8362,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -7633,7 +8513,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -7780,7 +8660,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -7924,7 +8804,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -8078,7 +8958,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -8157,7 +9037,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -8296,7 +9176,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -8406,7 +9286,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -8548,7 +9428,1075 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  smsFactorStatus: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The state of the factor. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EmailFactorStatus'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnauthenticatedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasskeyEnrollmentRequiredError']
+            | components['schemas']['PasswordChangeRequiredError']
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError'];
+        };
+      };
+      /** @description Not found. Codes: `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  startSmsFactor: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': Record<string, never>;
+      };
+    };
+    responses: {
+      /** @description The code is on its way. */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SmsCodeSent'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['InvalidRequestError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnauthenticatedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasskeyEnrollmentRequiredError']
+            | components['schemas']['PasswordChangeRequiredError']
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
+            | components['schemas']['CsrfFailedError'];
+        };
+      };
+      /** @description Not found. Codes: `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `phone_not_verified`, `sms_factor_already_enabled`, `gateway_session_required`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['PhoneNotVerifiedError']
+            | components['schemas']['SmsFactorAlreadyEnabledError']
+            | components['schemas']['GatewaySessionRequiredError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  removeSmsFactor: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Turned off. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `sms_factor_not_enabled`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['SmsFactorNotEnabledError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnauthenticatedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasskeyEnrollmentRequiredError']
+            | components['schemas']['PasswordChangeRequiredError']
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
+            | components['schemas']['CsrfFailedError'];
+        };
+      };
+      /** @description Not found. Codes: `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  confirmSmsFactor: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          code: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The session after the change. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Session'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `invalid_request`, `invalid_code`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['InvalidRequestError']
+            | components['schemas']['InvalidCodeError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnauthenticatedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasskeyEnrollmentRequiredError']
+            | components['schemas']['PasswordChangeRequiredError']
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
+            | components['schemas']['CsrfFailedError'];
+        };
+      };
+      /** @description Not found. Codes: `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `phone_not_verified`, `phone_changed`, `gateway_session_required`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['PhoneNotVerifiedError']
+            | components['schemas']['PhoneChangedError']
+            | components['schemas']['GatewaySessionRequiredError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  phoneStatus: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The phone number. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PhoneNumber'];
+        };
+      };
+      /** @description The request is not valid. Codes: `identity_service_refused`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `identity_service_refused`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasskeyEnrollmentRequiredError']
+            | components['schemas']['PasswordChangeRequiredError']
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`, `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  setPhone: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          phone: string;
+        };
+      };
+    };
+    responses: {
+      /** @description A code is on its way to the number. */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PhoneCodeSent'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`, `invalid_phone`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['InvalidRequestError']
+            | components['schemas']['InvalidPhoneError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasskeyEnrollmentRequiredError']
+            | components['schemas']['PasswordChangeRequiredError']
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`, `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`, `kratos_session_required`, `phone_verified`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['KratosSessionRequiredError']
+            | components['schemas']['PhoneVerifiedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`, `flow_expired`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['FlowExpiredError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  removePhone: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Removed. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_phone`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['InvalidPhoneError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `reauthentication_required`, `csrf_failed`, `identity_service_refused`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasskeyEnrollmentRequiredError']
+            | components['schemas']['PasswordChangeRequiredError']
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['ReauthenticationRequiredError']
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`, `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`, `kratos_session_required`, `no_phone`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['KratosSessionRequiredError']
+            | components['schemas']['NoPhoneError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`, `flow_expired`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['FlowExpiredError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError503'];
+        };
+      };
+    };
+  };
+  verifyPhone: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          code: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The number, now verified. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PhoneNumber'];
+        };
+      };
+      /** @description The request is not valid. Codes: `invalid_json`, `request_aborted`, `bad_request`, `identity_service_refused`, `invalid_request`, `invalid_code`, `phone_not_started`. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['InvalidJsonError']
+            | components['schemas']['RequestAbortedError']
+            | components['schemas']['BadRequestError']
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['InvalidRequestError']
+            | components['schemas']['InvalidCodeError']
+            | components['schemas']['PhoneNotStartedError'];
+        };
+      };
+      /** @description Not signed in, or the credentials are wrong. Codes: `unauthenticated`, `identity_service_refused`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['UnauthenticatedError']
+            | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Refused: see the code (a stronger or more recent sign-in, the CSRF header, a permission). Codes: `aal2_required`, `passkey_enrollment_required`, `password_change_required`, `email_verification_required`, `mfa_enrollment_required`, `csrf_failed`, `identity_service_refused`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['Aal2RequiredError']
+            | components['schemas']['PasskeyEnrollmentRequiredError']
+            | components['schemas']['PasswordChangeRequiredError']
+            | components['schemas']['EmailVerificationRequiredError']
+            | components['schemas']['MfaEnrollmentRequiredError']
+            | components['schemas']['CsrfFailedError']
+            | components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Not found. Codes: `identity_service_refused`, `method_disabled`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['IdentityServiceRefusedError']
+            | components['schemas']['MethodDisabledError'];
+        };
+      };
+      /** @description Conflicts with the current state. Codes: `identity_service_refused`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description The flow expired: start again. Codes: `identity_service_refused`, `flow_expired`. */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            components['schemas']['IdentityServiceRefusedError'] | components['schemas']['FlowExpiredError'];
+        };
+      };
+      /** @description The body is too large. Codes: `payload_too_large`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayloadTooLargeError'];
+        };
+      };
+      /** @description Unsupported media type. Codes: `unsupported_media_type`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UnsupportedMediaTypeError'];
+        };
+      };
+      /** @description The identity service refused the request. Codes: `identity_service_refused`. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdentityServiceRefusedError'];
+        };
+      };
+      /** @description Too many attempts: wait for `Retry-After` seconds. Codes: `rate_limited`. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RateLimitedError'];
+        };
+      };
+      /** @description The gateway failed. Codes: `internal_error`, `config_error`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError500'];
+        };
+      };
+      /** @description A dependency answered something unusable. Codes: `kratos_unavailable`, `kratos_invalid_response`, `keys_error`, `keys_forbidden`. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerError502'];
+        };
+      };
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -8694,7 +10642,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -8765,7 +10713,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -8875,7 +10823,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -8957,7 +10905,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -9068,7 +11016,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -9190,7 +11138,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -9272,7 +11220,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -9429,7 +11377,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -9542,7 +11490,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -9624,7 +11572,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -9755,7 +11703,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -9843,7 +11791,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -9955,7 +11903,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -10081,7 +12029,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -10206,7 +12154,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -10360,7 +12308,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -10507,7 +12455,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -10652,7 +12600,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -10801,7 +12749,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -10873,7 +12821,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -10963,7 +12911,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -11035,7 +12983,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;
@@ -11084,7 +13032,7 @@ export interface operations {
           'application/json': components['schemas']['ServerError502'];
         };
       };
-      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`. */
+      /** @description A dependency is unavailable: try again later. Codes: `session_store_unavailable`, `database_unavailable`, `kratos_unavailable`, `kratos_invalid_response`, `keys_unavailable`, `rate_limiter_unavailable`, `audit_unavailable`, `mail_unavailable`, `sms_unavailable`. */
       503: {
         headers: {
           [name: string]: unknown;

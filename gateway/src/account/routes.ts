@@ -3,10 +3,17 @@ import { z } from 'zod';
 import { checkPrivileged, requirePrivileged } from '../access/privileged.js';
 import type { Caller, Guard } from '../access/require-auth.js';
 import type { Config } from '../config.js';
+import { AppError } from '../errors/app-error.js';
 import { emptyBody, parseBody } from '../errors/parse-input.js';
-import { codeBody, emailFactorCode, totpCode } from '../factors/codes.js';
-import { assertEmailFactorOffered, EMAIL_CODE_SENT } from '../factors/email-factor.js';
+import { codeBody, emailFactorCode, smsFactorCode, totpCode } from '../factors/codes.js';
+import {
+  assertEmailFactorOffered,
+  assertSmsFactorOffered,
+  EMAIL_CODE_SENT,
+  SMS_CODE_SENT,
+} from '../factors/email-factor.js';
 import { newPassword } from '../identity/password.js';
+import { phoneNumber } from '../identity/phone.js';
 import type { PrincipalDeps } from '../session/resolve-principal.js';
 import { contextOf, freshSessionAnswer } from '../access/routes.js';
 import type { AccountDeps } from './account-context.js';
@@ -18,6 +25,14 @@ import {
   type EmailFactorDeps,
 } from './email-factor.js';
 import { changePassword } from './password.js';
+import {
+  assertPhoneOffered,
+  PHONE_CODE_SENT,
+  phoneStatus,
+  removePhone,
+  startPhone,
+  verifyPhone,
+} from './phone.js';
 import { mergedTraits, updateProfile } from './profile.js';
 import { completeRecovery, requestRecovery } from './recovery.js';
 import { confirmTotpEnrollment, regenerateBackupCodes, removeTotp, startTotpEnrollment } from './totp.js';
@@ -33,6 +48,11 @@ export const recoveryBody = z.object({ email }).strict();
 export const verificationBody = z.object({ email: email.optional() }).strict();
 export const profileBody = z.object({ traits: z.record(z.string(), z.unknown()) }).strict();
 export const passwordBody = z.object({ password: newPassword }).strict();
+export const phoneBody = z.object({ phone: phoneNumber }).strict();
+export const smsCode = z
+  .string()
+  .trim()
+  .regex(/^\d{4,12}$/, 'must be the code from the text message');
 
 /** The first step of recovery and verification answers alike for every address. */
 const CODE_SENT = {
@@ -43,7 +63,7 @@ const CODE_SENT = {
 /** What the account routes use. */
 type AccountRouteDeps = AccountDeps &
   EmailFactorDeps &
-  PrincipalDeps & { guard: Guard; config: Pick<Config, 'PRIVILEGED_MAX_AGE_SECONDS'> };
+  PrincipalDeps & { guard: Guard; config: Pick<Config, 'PRIVILEGED_MAX_AGE_SECONDS' | 'SMS_PROVIDER_URL'> };
 
 /** Recovery, verification, profile, password, TOTP, backup codes and e-mailed codes as a second factor. */
 export function registerAccountRoutes(router: Router, deps: AccountRouteDeps) {
@@ -85,6 +105,16 @@ export function registerAccountRoutes(router: Router, deps: AccountRouteDeps) {
   router.patch('/profile', signedIn, async (req, res) => {
     const principal = await caller(req);
     const { traits } = parseBody(profileBody, req.body);
+    // The phone number is proven by a texted code: it changes only through /phone.
+    if ('phone' in traits)
+      throw new AppError(
+        'invalid_request',
+        400,
+        'traits.phone: change the phone number through /api/auth/phone.',
+        {
+          details: { field: 'traits.phone' },
+        },
+      );
     // Changing the e-mail address changes how the account signs in and recovers: privileged.
     if (mergedTraits(principal, traits).email !== principal.traits.email) await checkPrivileged(deps, req);
     await updateProfile(deps, contextOf(req), principal, traits);
@@ -155,6 +185,76 @@ export function registerAccountRoutes(router: Router, deps: AccountRouteDeps) {
 
   router.delete('/mfa/email', emailOffered, recentAal2, async (req, res) => {
     await removeEmailFactor(deps, contextOf(req), await caller(req));
+    res.status(204).end();
+  });
+
+  // Texted codes as a second factor (SMS_CODE_MFA): the same rules as e-mailed ones.
+  const smsOffered: RequestHandler = (_req, _res, next) => {
+    try {
+      assertSmsFactorOffered(deps);
+      next();
+    } catch (err) {
+      next(err);
+    }
+  };
+
+  router.get('/mfa/sms', smsOffered, enrolmentOpen, async (req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(await emailFactorStatus(deps, await caller(req), 'sms'));
+  });
+
+  router.post('/mfa/sms', smsOffered, enrolment, async (req, res) => {
+    const principal = await caller(req);
+    parseBody(emptyBody, req.body ?? {});
+    await startEmailFactor(deps, contextOf(req), principal, 'sms');
+    res.status(202).json(SMS_CODE_SENT);
+  });
+
+  router.post('/mfa/sms/confirm', smsOffered, enrolment, async (req, res) => {
+    const principal = await caller(req);
+    const { code } = parseBody(codeBody(smsFactorCode), req.body);
+    await confirmEmailFactor(deps, contextOf(req), principal, code, 'sms');
+    res.json(await freshSessionAnswer(deps, req));
+  });
+
+  router.delete('/mfa/sms', smsOffered, recentAal2, async (req, res) => {
+    await removeEmailFactor(deps, contextOf(req), await caller(req), 'sms');
+    res.status(204).end();
+  });
+
+  // The phone number (only with an SMS provider): set it (a sign-in identifier, so privileged),
+  // prove it with the texted code, remove it (privileged).
+  const phoneOffered: RequestHandler = (_req, _res, next) => {
+    try {
+      assertPhoneOffered(deps);
+      next();
+    } catch (err) {
+      next(err);
+    }
+  };
+  const privileged = requirePrivileged(deps);
+
+  router.get('/phone', phoneOffered, signedIn, async (req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(await phoneStatus(deps, await caller(req)));
+  });
+
+  router.post('/phone', phoneOffered, privileged, async (req, res) => {
+    const principal = await caller(req);
+    const { phone } = parseBody(phoneBody, req.body);
+    await startPhone(deps, contextOf(req), principal, phone);
+    res.status(202).json(PHONE_CODE_SENT);
+  });
+
+  router.post('/phone/verify', phoneOffered, signedIn, async (req, res) => {
+    const principal = await caller(req);
+    const { code } = parseBody(codeBody(smsCode), req.body);
+    await verifyPhone(deps, contextOf(req), principal, code);
+    res.json(await phoneStatus(deps, principal));
+  });
+
+  router.delete('/phone', phoneOffered, privileged, async (req, res) => {
+    await removePhone(deps, contextOf(req), await caller(req));
     res.status(204).end();
   });
 }

@@ -7,6 +7,19 @@ export const codeSent = z
   .object({ status: z.literal('code_sent'), message: z.string() })
   .meta({ id: 'CodeSent', description: 'The same answer for every address.' });
 
+export const phoneState = z
+  .object({
+    phone: z.string().nullable().meta({ description: 'The phone number (E.164), or null.' }),
+    verified: z
+      .boolean()
+      .meta({ description: 'Proven with a texted code: only then does it get sign-in codes.' }),
+  })
+  .meta({ id: 'PhoneNumber' });
+
+export const phoneCodeSent = z
+  .object({ status: z.literal('code_sent'), message: z.string() })
+  .meta({ id: 'PhoneCodeSent' });
+
 export const recoveryCompleted = sessionResponse
   .extend({ removedPasskeys })
   .meta({ id: 'RecoveryCompleted' });

@@ -7,9 +7,10 @@ export const AUDIT_EVENT_TYPES = {
   // Authentication attempts, each with its outcome and method.
   'login.password': 'A password login: success, failure (wrong password) or denied (locked).',
   'login.passkey': 'A passkey login.',
-  'login.code_requested': 'A sign-in code was asked for by e-mail (recorded alike for every address).',
+  'login.code_requested':
+    'A sign-in code was asked for by e-mail or SMS (`channel`; recorded alike for every address or number).',
   'login.code':
-    'A sign-in with an e-mailed code: success, failure (wrong, used or expired code) or denied (locked).',
+    'A sign-in with an e-mailed or texted code (`channel`): success, failure (wrong, used or expired code) or denied (locked).',
   'login.social':
     'A social sign-in (Kratos oidc): success, or failure (an address that is already an account’s, a refused or stale answer).',
   'social.linked': 'A social sign-in provider account was linked to an account its owner proved.',
@@ -20,6 +21,7 @@ export const AUDIT_EVENT_TYPES = {
   'step_up.totp': 'A session raised to aal2 with a TOTP code.',
   'step_up.backup_code': 'A session raised to aal2 with a backup (lookup secret) code.',
   'step_up.email_code': 'A session raised to aal2 with a code e-mailed by the gateway (EMAIL_CODE_MFA).',
+  'step_up.sms_code': 'A session raised to aal2 with a code texted by the gateway (SMS_CODE_MFA).',
   // Sessions.
   'session.logout': 'A user signed out of one session.',
   'session.logout_all': 'A user signed out of every session.',
@@ -38,6 +40,13 @@ export const AUDIT_EVENT_TYPES = {
   'mfa.email_code_sent': 'A second-factor code was e-mailed (to turn e-mailed codes on, or to step up).',
   'mfa.email_enabled': 'E-mailed codes were turned on as a second factor.',
   'mfa.email_removed': 'E-mailed codes were turned off as a second factor.',
+  'mfa.sms_code_sent': 'A second-factor code was texted (to turn texted codes on, or to step up).',
+  'mfa.sms_enabled': 'Texted codes were turned on as a second factor.',
+  'mfa.sms_removed': 'Texted codes were turned off as a second factor.',
+  // Phone number (SMS).
+  'phone.code_sent': 'A phone number was set and Kratos texted it a verification code.',
+  'phone.verified': 'A phone number was proven with the texted code.',
+  'phone.removed': 'The phone number was removed.',
   // Recovery and verification.
   'recovery.requested': 'A recovery code was asked for.',
   'recovery.completed': 'An account was recovered with a code.',

@@ -12,6 +12,12 @@ export const backupCode = z
   .trim()
   .regex(/^[A-Za-z0-9-]{4,64}$/, 'must be one of your backup codes');
 
+/** A code the gateway texted as a second factor (SMS_CODE_MFA). */
+export const smsFactorCode = z
+  .string()
+  .trim()
+  .regex(/^\d{6}$/, 'must be the 6 digits from the text message');
+
 /** A code the gateway e-mailed as a second factor (EMAIL_CODE_MFA). */
 export const emailFactorCode = z
   .string()

@@ -6,15 +6,40 @@ import { AppError } from '../errors/app-error.js';
 import type { Logger } from '../logging/logger.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { Kv } from '../redis/client.js';
+import type { SmsSender } from '../mail/sms-sender.js';
 
 /**
- * E-mailed codes as an opt-in second factor (EMAIL_CODE_MFA), kept by the gateway: the one
- * owner of the `email_factors` table (who turned it on, for which proven address) and of the
- * codes it mails (hashed in Redis, bound to one gateway session, single use).
+ * How a factor's codes travel: e-mailed to the account's address (EMAIL_CODE_MFA), or texted
+ * to its phone number (SMS_CODE_MFA). Both are kept by the gateway the same way.
  */
-export function createEmailFactorStore(db: Queryable, options: { enabled: boolean }) {
+export type CodeChannel = 'email' | 'sms';
+
+/** The queries of each channel's table: who turned the factor on, for which proven address or number. */
+const QUERIES = {
+  email: {
+    addressOf: 'SELECT address FROM email_factors WHERE identity_id = $1',
+    enable: `INSERT INTO email_factors (identity_id, address, enabled_at) VALUES ($1, $2, $3)
+         ON CONFLICT (identity_id) DO UPDATE SET address = EXCLUDED.address, enabled_at = EXCLUDED.enabled_at`,
+    disable: 'DELETE FROM email_factors WHERE identity_id = $1 RETURNING identity_id',
+  },
+  sms: {
+    addressOf: 'SELECT address FROM sms_factors WHERE identity_id = $1',
+    enable: `INSERT INTO sms_factors (identity_id, address, enabled_at) VALUES ($1, $2, $3)
+         ON CONFLICT (identity_id) DO UPDATE SET address = EXCLUDED.address, enabled_at = EXCLUDED.enabled_at`,
+    disable: 'DELETE FROM sms_factors WHERE identity_id = $1 RETURNING identity_id',
+  },
+} as const;
+
+/**
+ * Codes as an opt-in second factor (EMAIL_CODE_MFA, SMS_CODE_MFA), kept by the gateway: the one
+ * owner of the `email_factors` and `sms_factors` tables (who turned it on, for which proven
+ * address or phone number) and of the codes it sends (hashed in Redis, bound to one gateway
+ * session, single use).
+ */
+export function createEmailFactorStore(db: Queryable, options: { enabled: boolean; channel?: CodeChannel }) {
+  const queries = QUERIES[options.channel ?? 'email'];
   return {
-    /** Whether the deployment offers the factor at all (EMAIL_CODE_MFA). */
+    /** Whether the deployment offers the factor at all (EMAIL_CODE_MFA, SMS_CODE_MFA). */
     enabled: options.enabled,
 
     /**
@@ -23,28 +48,18 @@ export function createEmailFactorStore(db: Queryable, options: { enabled: boolea
      */
     async addressOf(identityId: string): Promise<string | undefined> {
       if (!options.enabled) return undefined;
-      const { rows } = await db.query<{ address: string }>(
-        'SELECT address FROM email_factors WHERE identity_id = $1',
-        [identityId],
-      );
+      const { rows } = await db.query<{ address: string }>(queries.addressOf, [identityId]);
       return rows[0]?.address;
     },
 
     /** Turns the factor on (again) for `address`. */
     async enable(identityId: string, address: string, at: Date): Promise<void> {
-      await db.query(
-        `INSERT INTO email_factors (identity_id, address, enabled_at) VALUES ($1, $2, $3)
-         ON CONFLICT (identity_id) DO UPDATE SET address = EXCLUDED.address, enabled_at = EXCLUDED.enabled_at`,
-        [identityId, address, at.toISOString()],
-      );
+      await db.query(queries.enable, [identityId, address, at.toISOString()]);
     },
 
     /** Turns the factor off; answers whether it was on. */
     async disable(identityId: string): Promise<boolean> {
-      const { rows } = await db.query<{ identity_id: string }>(
-        'DELETE FROM email_factors WHERE identity_id = $1 RETURNING identity_id',
-        [identityId],
-      );
+      const { rows } = await db.query<{ identity_id: string }>(queries.disable, [identityId]);
       return rows.length > 0;
     },
   };
@@ -68,10 +83,19 @@ export const EMAIL_CODE_SENT = {
   message: 'A code is on its way to your address.',
 } as const;
 
+/** The answer of the routes that text a code. */
+export const SMS_CODE_SENT = {
+  status: 'code_sent',
+  message: 'A code is on its way to your phone.',
+} as const;
+
 /** The answers, as the OpenAPI document describes them. */
 export const emailCodeSent = z
   .object({ status: z.literal('code_sent'), message: z.string() })
   .meta({ id: 'EmailCodeSent', description: 'A 6-digit code was mailed to the account’s address.' });
+export const smsCodeSent = z
+  .object({ status: z.literal('code_sent'), message: z.string() })
+  .meta({ id: 'SmsCodeSent', description: 'A 6-digit code was texted to the account’s phone number.' });
 export const emailFactorState = z
   .object({
     enabled: z.boolean().meta({ description: 'On, for the account’s current, verified address.' }),
@@ -79,6 +103,12 @@ export const emailFactorState = z
     addressVerified: z.boolean().meta({ description: 'Only a verified address may turn the factor on.' }),
   })
   .meta({ id: 'EmailFactorStatus' });
+
+/** 404 `method_disabled` while the deployment does not offer texted codes as a second factor. */
+export function assertSmsFactorOffered(deps: { smsFactors?: Pick<EmailFactorStore, 'enabled'> | undefined }) {
+  if (!deps.smsFactors?.enabled)
+    throw new AppError('method_disabled', 404, 'Texted codes as a second factor are not enabled here.');
+}
 
 /** What a code is for: turning the factor on, or stepping up with it. */
 type EmailCodePurpose = 'enrol' | 'step-up';
@@ -95,6 +125,8 @@ export interface EmailCodeDeps {
   clock: () => Date;
   logger: Logger;
   mailer?: Mailer | undefined;
+  /** Sends the texted codes (SMS_PROVIDER_URL). */
+  smsSender?: SmsSender | undefined;
 }
 
 interface PendingCode {
@@ -106,12 +138,18 @@ interface PendingCode {
   expiresAt: number;
 }
 
-const codeKey = (purpose: EmailCodePurpose, sessionHandle: string) =>
-  `email-code:${purpose}:${sessionHandle}`;
+const codeKey = (channel: CodeChannel, purpose: EmailCodePurpose, sessionHandle: string) =>
+  `${channel}-code:${purpose}:${sessionHandle}`;
 
-function codeMac(deps: EmailCodeDeps, purpose: EmailCodePurpose, sessionHandle: string, code: string) {
+function codeMac(
+  deps: EmailCodeDeps,
+  channel: CodeChannel,
+  purpose: EmailCodePurpose,
+  sessionHandle: string,
+  code: string,
+) {
   return createHmac('sha256', deps.config.SESSION_SECRET)
-    .update(`email-code\0${purpose}\0${sessionHandle}\0${code}`)
+    .update(`${channel}-code\0${purpose}\0${sessionHandle}\0${code}`)
     .digest();
 }
 
@@ -134,38 +172,72 @@ function mailText(purpose: EmailCodePurpose, code: string): string {
   ].join('\n');
 }
 
+/** The text of a texted code: short, the code first (phones show it in the notification). */
+function smsText(purpose: EmailCodePurpose, code: string): string {
+  const what = purpose === 'enrol' ? 'turn on texted codes' : 'confirm it is you';
+  return `${code} is your code to ${what}. It is valid for ${EMAIL_CODE_TTL_SECONDS / 60} minutes. Do not share it.`;
+}
+
+/** Delivers the code by its channel; throws when the mail server or the SMS provider fails. */
+async function deliver(
+  deps: EmailCodeDeps,
+  channel: CodeChannel,
+  purpose: EmailCodePurpose,
+  address: string,
+  code: string,
+) {
+  if (channel === 'sms') {
+    if (!deps.smsSender) throw new Error('no SMS provider');
+    await deps.smsSender.send({ to: address, body: smsText(purpose, code) });
+    return;
+  }
+  if (!deps.mailer) throw new Error('no mail server');
+  await deps.mailer.send({ to: address, subject: SUBJECTS[purpose], text: mailText(purpose, code) });
+}
+
 /**
- * Mails a fresh 6-digit code to `address` for this session and `purpose`; a code asked for
- * before (same session, same purpose) no longer works. Only its HMAC is kept, in Redis, for
- * EMAIL_CODE_TTL_SECONDS. A mail server that refuses or is unreachable is a 503.
+ * Sends a fresh 6-digit code to `address` (mailed) or to the phone number (texted, `channel`
+ * sms) for this session and `purpose`; a code asked for before (same session, channel and
+ * purpose) no longer works. Only its HMAC is kept, in Redis, for EMAIL_CODE_TTL_SECONDS. A mail
+ * server or SMS provider that refuses or is unreachable is a 503 that names it.
  */
 export async function sendEmailCode(
   deps: EmailCodeDeps,
   purpose: EmailCodePurpose,
   sessionHandle: string,
   target: { identityId: string; address: string },
+  channel: CodeChannel = 'email',
 ): Promise<void> {
   const code = randomInt(0, 1_000_000).toString().padStart(6, '0');
   const pending: PendingCode = {
-    mac: codeMac(deps, purpose, sessionHandle, code).toString('base64url'),
+    mac: codeMac(deps, channel, purpose, sessionHandle, code).toString('base64url'),
     identityId: target.identityId,
     address: target.address,
     wrong: 0,
     expiresAt: deps.clock().getTime() + EMAIL_CODE_TTL_SECONDS * 1000,
   };
-  await deps.kv.set(codeKey(purpose, sessionHandle), JSON.stringify(pending), EMAIL_CODE_TTL_SECONDS);
-  if (!deps.mailer) throw mailUnavailable();
+  const key = codeKey(channel, purpose, sessionHandle);
+  await deps.kv.set(key, JSON.stringify(pending), EMAIL_CODE_TTL_SECONDS);
   try {
-    await deps.mailer.send({ to: target.address, subject: SUBJECTS[purpose], text: mailText(purpose, code) });
+    await deliver(deps, channel, purpose, target.address, code);
   } catch (err) {
-    await deps.kv.del(codeKey(purpose, sessionHandle));
-    deps.logger.warn('e-mail code not sent', { purpose, error: (err as Error).message });
-    throw mailUnavailable();
+    await deps.kv.del(key);
+    deps.logger.warn(`${channel === 'sms' ? 'texted' : 'e-mail'} code not sent`, {
+      purpose,
+      error: (err as Error).message,
+    });
+    throw channel === 'sms' ? smsUnavailable() : mailUnavailable();
   }
 }
 
 const mailUnavailable = () =>
   new AppError('mail_unavailable', 503, 'The e-mail with your code could not be sent. Try again later.');
+const smsUnavailable = () =>
+  new AppError(
+    'sms_unavailable',
+    503,
+    'The SMS provider did not take the text with your code. Try again later.',
+  );
 
 /**
  * Takes the code out of Redis (GETDEL: a replayed or raced code finds nothing) and compares
@@ -179,15 +251,16 @@ export async function consumeEmailCode(
   sessionHandle: string,
   identityId: string,
   code: string,
+  channel: CodeChannel = 'email',
 ): Promise<{ address: string } | undefined> {
-  const key = codeKey(purpose, sessionHandle);
+  const key = codeKey(channel, purpose, sessionHandle);
   const raw = await deps.kv.getDel(key);
   if (!raw) return undefined;
   const pending = JSON.parse(raw) as PendingCode;
   const now = deps.clock().getTime();
   if (pending.identityId !== identityId || pending.expiresAt <= now) return undefined;
   const expected = Buffer.from(pending.mac, 'base64url');
-  const given = codeMac(deps, purpose, sessionHandle, code);
+  const given = codeMac(deps, channel, purpose, sessionHandle, code);
   if (expected.length === given.length && timingSafeEqual(expected, given))
     return { address: pending.address };
   const wrong = pending.wrong + 1;

@@ -10,6 +10,8 @@ const KRATOS_FACTORS = ['totp', 'lookup_secret'] as const;
 export interface FactorDeps {
   passkeys: Pick<PasskeyStore, 'usableIds'>;
   emailFactors: Pick<EmailFactorStore, 'addressOf'>;
+  /** Texted codes (SMS_CODE_MFA); a caller without them counts none. */
+  smsFactors?: Pick<EmailFactorStore, 'addressOf'> | undefined;
   kratos: Pick<KratosClient, 'getIdentity'>;
 }
 
@@ -24,6 +26,11 @@ interface AccountFactors {
    * they proved then is still the account's verified address.
    */
   emailAddress: string | undefined;
+  /**
+   * Where texted codes go, when the owner turned them on (SMS_CODE_MFA) and the number they
+   * proved then is still the account's verified phone number.
+   */
+  phoneNumber: string | undefined;
 }
 
 /**
@@ -38,16 +45,20 @@ export async function accountFactors(
   identityId: string,
   identity?: KratosIdentity,
 ): Promise<AccountFactors> {
-  const [passkeyIds, kratosView, emailAddress] = await Promise.all([
+  const [passkeyIds, kratosView, emailAddress, phoneNumber] = await Promise.all([
     deps.passkeys.usableIds(identityId),
     identity ? Promise.resolve(identity) : deps.kratos.getIdentity(identityId),
     deps.emailFactors.addressOf(identityId),
+    deps.smsFactors?.addressOf(identityId),
   ]);
   const emailStillProven = kratosView?.emailVerified === true && sameAddress(kratosView.email, emailAddress);
+  const phoneStillProven =
+    kratosView?.phoneVerified === true && phoneNumber !== undefined && kratosView.phone === phoneNumber;
   return {
     passkeyIds,
     kratos: KRATOS_FACTORS.filter((type) => kratosView?.credentialTypes.includes(type)),
     emailAddress: emailStillProven ? kratosView?.email : undefined,
+    phoneNumber: phoneStillProven ? kratosView?.phone : undefined,
   };
 }
 
@@ -62,5 +73,6 @@ export async function secondFactorsOf(
     ...(factors.passkeyIds.length > 0 ? (['passkey'] as const) : []),
     ...factors.kratos,
     ...(factors.emailAddress ? (['email'] as const) : []),
+    ...(factors.phoneNumber ? (['sms'] as const) : []),
   ];
 }

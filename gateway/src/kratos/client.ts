@@ -103,11 +103,16 @@ const iso = (d: Date | string | undefined) => (d ? new Date(d).toISOString() : n
 export function toIdentity(identity: Identity): KratosIdentity {
   const traits = asRecord(identity.traits);
   const email = typeof traits.email === 'string' ? traits.email : '';
+  const phone = typeof traits.phone === 'string' && traits.phone !== '' ? traits.phone : undefined;
+  const verified = (value: string | undefined, via: string) =>
+    value !== undefined &&
+    (identity.verifiable_addresses ?? []).some((a) => a.value === value && a.via === via && a.verified);
   return {
     id: identity.id,
     state: identity.state === 'inactive' ? 'inactive' : 'active',
     email,
-    emailVerified: (identity.verifiable_addresses ?? []).some((a) => a.value === email && a.verified),
+    emailVerified: verified(email, 'email'),
+    ...(phone !== undefined && { phone, phoneVerified: verified(phone, 'sms') }),
     traits,
     metadataPublic: asRecord(identity.metadata_public),
     metadataAdmin: asRecord(identity.metadata_admin),

@@ -7,6 +7,9 @@ export interface KratosIdentity {
   state: 'active' | 'inactive';
   email: string;
   emailVerified: boolean;
+  /** The phone trait (E.164), when the account has one; texted codes go only to a verified one. */
+  phone?: string | undefined;
+  phoneVerified?: boolean;
   traits: Record<string, unknown>;
   metadataPublic: Record<string, unknown>;
   metadataAdmin: Record<string, unknown>;

@@ -2,11 +2,18 @@ import type { Response, Router } from 'express';
 import { z } from 'zod';
 import { emptyBody, parseBody } from '../errors/parse-input.js';
 import { newPassword } from '../identity/password.js';
+import { phoneNumber } from '../identity/phone.js';
 import type { PrincipalDeps } from '../session/resolve-principal.js';
 import { contextOf, freshSessionAnswer } from '../access/routes.js';
 import type { Guard } from '../access/require-auth.js';
 import type { Config } from '../config.js';
-import { loginWithCode, LOGIN_CODE_SENT, requestLoginCode, type CodeLoginDeps } from './code-login.js';
+import {
+  loginWithCode,
+  LOGIN_CODE_SENT,
+  LOGIN_SMS_CODE_SENT,
+  requestLoginCode,
+  type CodeLoginDeps,
+} from './code-login.js';
 import { loginWithPassword, type LoginDeps } from './password-login.js';
 import {
   finishSocialSignIn,
@@ -41,6 +48,15 @@ export const loginCodeBody = z
       .regex(/^\d{4,12}$/, 'must be the code from the e-mail'),
   })
   .strict();
+export const loginSmsCodeRequestBody = z.object({ phone: phoneNumber }).strict();
+export const loginSmsCodeBody = z
+  .object({
+    code: z
+      .string()
+      .trim()
+      .regex(/^\d{4,12}$/, 'must be the code from the text message'),
+  })
+  .strict();
 export const registerBody = z
   .object({
     email,
@@ -59,7 +75,7 @@ export const confirmBody = z
   })
   .strict();
 
-/** POST /register, /register/confirm, /login/password, /login/code, /login/code/verify. */
+/** POST /register, /register/confirm, /login/password, /login/code(/verify), /login/sms(/verify). */
 export function registerLoginRoutes(
   router: Router,
   deps: LoginDeps & CodeLoginDeps & RegistrationDeps & PrincipalDeps & { guard: Guard },
@@ -95,6 +111,19 @@ export function registerLoginRoutes(
     const { code } = parseBody(loginCodeBody, req.body);
     const { removedPasskeys } = await loginWithCode(deps, contextOf(req), code);
     res.json({ ...(await freshSessionAnswer(deps, req)), removedPasskeys });
+  });
+
+  // Sign-in by texted code (SMS_CODE_LOGIN): the first step answers alike for every number.
+  router.post('/login/sms', async (req, res) => {
+    const { phone } = parseBody(loginSmsCodeRequestBody, req.body);
+    await requestLoginCode(deps, contextOf(req), phone, 'sms');
+    res.status(202).json(LOGIN_SMS_CODE_SENT);
+  });
+
+  router.post('/login/sms/verify', async (req, res) => {
+    const { code } = parseBody(loginSmsCodeBody, req.body);
+    await loginWithCode(deps, contextOf(req), code, 'sms');
+    res.json({ ...(await freshSessionAnswer(deps, req)), removedPasskeys: [] });
   });
 }
 

@@ -12,6 +12,10 @@ export const loginCodeSent = z
   .object({ status: z.literal('code_sent'), message: z.string() })
   .meta({ id: 'LoginCodeSent', description: 'The same answer for every address.' });
 
+export const loginSmsCodeSent = z
+  .object({ status: z.literal('code_sent'), message: z.string() })
+  .meta({ id: 'LoginSmsCodeSent', description: 'The same answer for every phone number.' });
+
 export const codeSignInCompleted = sessionResponse
   .extend({ removedPasskeys })
   .meta({ id: 'CodeSignInCompleted' });

@@ -3,8 +3,8 @@ import type { Mailer } from '../mail/mailer.js';
 
 /** What the owner of an account is told about. */
 type AccountNotice =
-  | { kind: 'factor_added'; factor: 'passkey' | 'totp' | 'lookup_secret' | 'email' }
-  | { kind: 'factor_removed'; factor: 'email' }
+  | { kind: 'factor_added'; factor: 'passkey' | 'totp' | 'lookup_secret' | 'email' | 'sms' }
+  | { kind: 'factor_removed'; factor: 'email' | 'sms' }
   | { kind: 'recovered'; removedPasskeys: string[] }
   | { kind: 'passkeys_removed'; removedPasskeys: string[] };
 
@@ -13,6 +13,7 @@ const FACTOR_NAMES = {
   totp: 'An authenticator app',
   lookup_secret: 'Backup codes',
   email: 'Confirmation by e-mailed code',
+  sms: 'Confirmation by texted code',
 };
 
 function render(notice: AccountNotice): { subject: string; lines: string[] } {

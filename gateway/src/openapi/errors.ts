@@ -38,6 +38,7 @@ export const SERVER_ERRORS: ErrorCodes = {
     'rate_limiter_unavailable',
     'audit_unavailable',
     'mail_unavailable',
+    'sms_unavailable',
   ],
 };
 

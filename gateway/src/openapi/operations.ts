@@ -1,11 +1,21 @@
 import { z } from 'zod';
-import { emailCode, passwordBody, profileBody, recoveryBody, verificationBody } from '../account/routes.js';
+import {
+  emailCode,
+  passwordBody,
+  phoneBody,
+  profileBody,
+  recoveryBody,
+  smsCode,
+  verificationBody,
+} from '../account/routes.js';
 import {
   backupCodes,
   codeSent,
   recoveryCompleted,
   totpEnrollment,
   verificationCompleted,
+  phoneCodeSent,
+  phoneState,
 } from '../account/schemas.js';
 import { rolesBody, searchQuery, userId } from '../admin/routes.js';
 import {
@@ -18,8 +28,8 @@ import {
   userSummary,
 } from '../admin/schemas.js';
 import { auditQuerySchema } from '../audit/query-events.js';
-import { backupCode, codeBody, emailFactorCode, totpCode } from '../factors/codes.js';
-import { emailCodeSent, emailFactorState } from '../factors/email-factor.js';
+import { backupCode, codeBody, emailFactorCode, smsFactorCode, totpCode } from '../factors/codes.js';
+import { emailCodeSent, emailFactorState, smsCodeSent } from '../factors/email-factor.js';
 import {
   createJarBody,
   fileListResponse,
@@ -40,6 +50,8 @@ import {
   loginBody,
   loginCodeBody,
   loginCodeRequestBody,
+  loginSmsCodeBody,
+  loginSmsCodeRequestBody,
   registerBody,
   socialCallbackQuery,
   socialLinkBody,
@@ -48,6 +60,7 @@ import {
 import {
   codeSignInCompleted,
   loginCodeSent,
+  loginSmsCodeSent,
   registrationStarted,
   socialLinks,
   socialProviders,
@@ -457,6 +470,51 @@ export const operations: Operation[] = [
   },
   {
     method: 'post',
+    path: '/api/auth/login/sms',
+    operationId: 'requestLoginSmsCode',
+    kratos: true,
+    tag: 'sign-in',
+    summary: 'Texts a sign-in code (the same answer for every number)',
+    description:
+      'Sign-in by texted code, through Kratos’ `code` method and its courier’s `sms` channel; 404 `method_disabled` ' +
+      'unless `SMS_CODE_LOGIN` is on. Only a verified phone number gets a code. The answer, its timing and the audit ' +
+      'event are the same whether or not the number belongs to an account.',
+    access: 'public',
+    body: loginSmsCodeRequestBody,
+    rateLimited: true,
+    success: {
+      status: 202,
+      description: 'A code is on its way if the number is an account’s verified phone number.',
+      schema: loginSmsCodeSent,
+    },
+    errors: { 400: ['invalid_request'], 404: ['method_disabled'] },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/login/sms/verify',
+    operationId: 'loginWithSmsCode',
+    kratos: true,
+    tag: 'sign-in',
+    summary: 'Signs in with the texted code (aal1)',
+    description:
+      'Counted under the second-factor rate limit. When the account has a second factor other than e-mailed or ' +
+      'texted codes, the session is created but owes it: 403 `aal2_required` lists the methods. A wrong, used or ' +
+      'unknown code is 400 `invalid_code`; an expired flow 410 `flow_expired`; wrong codes count towards the ' +
+      'password lock of the number (423).',
+    access: 'public',
+    body: loginSmsCodeBody,
+    rateLimited: true,
+    success: { status: 200, description: 'Signed in.', schema: codeSignInCompleted },
+    errors: {
+      400: ['invalid_request', 'invalid_code', 'code_login_not_started'],
+      403: ['aal2_required', 'password_change_required'],
+      404: ['method_disabled'],
+      410: ['flow_expired'],
+      423: ['account_locked'],
+    },
+  },
+  {
+    method: 'post',
     path: '/api/auth/login/passkey/options',
     operationId: 'passkeyLoginOptions',
     tag: 'sign-in',
@@ -590,6 +648,47 @@ export const operations: Operation[] = [
       403: ['factor_enrolled_in_this_session'],
       404: ['method_disabled'],
       409: ['no_email_factor', 'email_factor_unusable'],
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/step-up/sms/options',
+    operationId: 'stepUpSmsOptions',
+    tag: 'sign-in',
+    summary: 'Texts a code to step up with (texted codes as a second factor)',
+    description:
+      '404 `method_disabled` unless `SMS_CODE_MFA` is on. Only for accounts whose owner turned texted codes on for ' +
+      'their verified phone number, from a gateway session that did not sign in by a code (409 ' +
+      '`sms_factor_unusable`) nor turned them on itself. The code is bound to this session and valid for 5 minutes. ' +
+      '503 `sms_unavailable` when the SMS provider does not take the text.',
+    access: 'incomplete',
+    body: emptyBody,
+    rateLimited: true,
+    success: { status: 202, description: 'The code is on its way.', schema: smsCodeSent },
+    errors: {
+      400: ['invalid_request', 'step_up_unavailable'],
+      403: ['factor_enrolled_in_this_session'],
+      404: ['method_disabled'],
+      409: ['no_sms_factor', 'sms_factor_unusable'],
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/step-up/sms',
+    operationId: 'stepUpWithSmsCode',
+    tag: 'sign-in',
+    summary: 'Raises this session to aal2 with the texted code',
+    description:
+      'A wrong, used, expired or burnt code (three wrong tries burn it) is 400 `invalid_code`, as for e-mailed codes.',
+    access: 'incomplete',
+    body: codeBody(smsFactorCode),
+    rateLimited: true,
+    success: { status: 200, description: 'The raised session.', schema: sessionResponse },
+    errors: {
+      400: ['invalid_request', 'invalid_code', 'step_up_unavailable'],
+      403: ['factor_enrolled_in_this_session'],
+      404: ['method_disabled'],
+      409: ['no_sms_factor', 'sms_factor_unusable'],
     },
   },
   // Passkeys
@@ -844,6 +943,134 @@ export const operations: Operation[] = [
     access: 'privileged',
     success: { status: 204, description: 'Turned off.' },
     errors: { 400: ['email_factor_not_enabled'], 404: ['method_disabled'] },
+  },
+  {
+    method: 'get',
+    path: '/api/auth/mfa/sms',
+    operationId: 'smsFactorStatus',
+    tag: 'account',
+    summary: 'Whether texted codes are on as a second factor (404 where the server does not offer them)',
+    description:
+      '`address` is the account’s phone number (empty without one), `addressVerified` whether it is proven.',
+    access: 'session',
+    success: { status: 200, description: 'The state of the factor.', schema: emailFactorState },
+    errors: { 404: ['method_disabled'] },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/mfa/sms',
+    operationId: 'startSmsFactor',
+    tag: 'account',
+    summary: 'Starts turning on texted codes as a second factor: texts a code to the verified phone number',
+    description:
+      '404 `method_disabled` unless `SMS_CODE_MFA` is on; 409 `phone_not_verified` without a verified phone number; ' +
+      '503 `sms_unavailable` when the SMS provider does not take the text.',
+    access: 'privileged',
+    body: emptyBody,
+    rateLimited: true,
+    success: { status: 202, description: 'The code is on its way.', schema: smsCodeSent },
+    errors: {
+      400: ['invalid_request'],
+      404: ['method_disabled'],
+      409: ['phone_not_verified', 'sms_factor_already_enabled', 'gateway_session_required'],
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/mfa/sms/confirm',
+    operationId: 'confirmSmsFactor',
+    tag: 'account',
+    summary: 'Turns texted codes on with the texted code (they count from the next sign-in)',
+    access: 'privileged',
+    body: codeBody(smsFactorCode),
+    rateLimited: true,
+    success: { status: 200, description: 'The session after the change.', schema: sessionResponse },
+    errors: {
+      400: ['invalid_request', 'invalid_code'],
+      404: ['method_disabled'],
+      409: ['phone_not_verified', 'phone_changed', 'gateway_session_required'],
+    },
+  },
+  {
+    method: 'delete',
+    path: '/api/auth/mfa/sms',
+    operationId: 'removeSmsFactor',
+    tag: 'account',
+    summary: 'Turns texted codes off as a second factor (needs aal2 and a recent sign-in)',
+    access: 'privileged',
+    success: { status: 204, description: 'Turned off.' },
+    errors: { 400: ['sms_factor_not_enabled'], 404: ['method_disabled'] },
+  },
+  {
+    method: 'get',
+    path: '/api/auth/phone',
+    operationId: 'phoneStatus',
+    kratos: true,
+    tag: 'account',
+    summary: 'The account’s phone number and whether it is proven (404 where the server has no SMS provider)',
+    access: 'session',
+    success: { status: 200, description: 'The phone number.', schema: phoneState },
+    errors: { 404: ['method_disabled'] },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/phone',
+    operationId: 'setPhone',
+    kratos: true,
+    tag: 'account',
+    summary: 'Sets the phone number (E.164); Kratos texts it a verification code',
+    description:
+      'Through a Kratos settings flow, whose verification hook texts the code (Kratos’ courier `sms` channel). ' +
+      'The number is a sign-in identifier (SMS_CODE_LOGIN), so this is privileged. Setting the same unverified ' +
+      'number again sends a new code. 409 `kratos_session_required` for a session signed in with a passkey alone.',
+    access: 'privileged',
+    body: phoneBody,
+    rateLimited: true,
+    success: { status: 202, description: 'A code is on its way to the number.', schema: phoneCodeSent },
+    errors: {
+      400: ['invalid_request', 'invalid_phone'],
+      403: ['reauthentication_required'],
+      404: ['method_disabled'],
+      409: ['kratos_session_required', 'phone_verified'],
+      410: ['flow_expired'],
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/phone/verify',
+    operationId: 'verifyPhone',
+    kratos: true,
+    tag: 'account',
+    summary: 'Proves the phone number with the texted code',
+    description:
+      'Counted under the second-factor rate limit. A wrong or used code is 400 `invalid_code` (as for e-mailed ' +
+      'codes); an expired one 410 `flow_expired`.',
+    access: 'session',
+    body: codeBody(smsCode),
+    rateLimited: true,
+    success: { status: 200, description: 'The number, now verified.', schema: phoneState },
+    errors: {
+      400: ['invalid_request', 'invalid_code', 'phone_not_started'],
+      404: ['method_disabled'],
+      410: ['flow_expired'],
+    },
+  },
+  {
+    method: 'delete',
+    path: '/api/auth/phone',
+    operationId: 'removePhone',
+    kratos: true,
+    tag: 'account',
+    summary: 'Removes the phone number',
+    access: 'privileged',
+    success: { status: 204, description: 'Removed.' },
+    errors: {
+      400: ['invalid_phone'],
+      403: ['reauthentication_required'],
+      404: ['method_disabled'],
+      409: ['kratos_session_required', 'no_phone'],
+      410: ['flow_expired'],
+    },
   },
   {
     method: 'post',

@@ -8,20 +8,26 @@ import type { KratosClient } from '../kratos/client.js';
 export interface IdentifyDeps {
   passkeys: Pick<PasskeyStore, 'idsOf' | 'population'>;
   kratos: Pick<KratosClient, 'findIdentityByIdentifier'>;
-  config: Pick<Config, 'SESSION_SECRET' | 'EMAIL_CODE_LOGIN'>;
+  config: Pick<Config, 'SESSION_SECRET' | 'EMAIL_CODE_LOGIN' | 'SMS_CODE_LOGIN'>;
   clock: () => Date;
 }
 
 /** Every sign-in method the gateway has; a deployment enables some of them. */
-type SignInMethod = 'passkey' | 'password' | 'code';
+type SignInMethod = 'passkey' | 'password' | 'code' | 'sms_code';
 
 /**
- * The sign-in methods this deployment enables (an e-mailed code when EMAIL_CODE_LOGIN is on).
- * `/identify` lists exactly these for every identifier, never an account's own: the SPA offers
- * them all and the attempt decides.
+ * The sign-in methods this deployment enables (an e-mailed code when EMAIL_CODE_LOGIN is on, a
+ * texted one when SMS_CODE_LOGIN is). `/identify` lists exactly these for every identifier,
+ * never an account's own (nor whether it has a phone number): the SPA offers them all and the
+ * attempt decides.
  */
-function signInMethods(config: Pick<Config, 'EMAIL_CODE_LOGIN'>): SignInMethod[] {
-  return ['passkey', 'password', ...(config.EMAIL_CODE_LOGIN ? (['code'] as const) : [])];
+function signInMethods(config: Pick<Config, 'EMAIL_CODE_LOGIN' | 'SMS_CODE_LOGIN'>): SignInMethod[] {
+  return [
+    'passkey',
+    'password',
+    ...(config.EMAIL_CODE_LOGIN ? (['code'] as const) : []),
+    ...(config.SMS_CODE_LOGIN ? (['sms_code'] as const) : []),
+  ];
 }
 
 /** What the SPA may offer for an identifier. */

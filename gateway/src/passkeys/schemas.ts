@@ -71,7 +71,7 @@ export const passkeysResponse = z.object({ passkeys: z.array(passkey) }).meta({ 
 
 export const identifyResponse = z
   .object({
-    methods: z.array(z.enum(['passkey', 'password', 'code'])).meta({
+    methods: z.array(z.enum(['passkey', 'password', 'code', 'sms_code'])).meta({
       description: 'The sign-in methods this deployment enables: the same for every identifier.',
     }),
     credentialIds: z.array(z.string()).meta({

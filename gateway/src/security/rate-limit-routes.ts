@@ -25,6 +25,7 @@ const codeHolder: IdentifierOf = (req) =>
   req.session?.accountFlows?.recovery?.address ??
   req.session?.accountFlows?.login_code?.address ??
   req.session?.accountFlows?.social_link?.address ??
+  req.session?.accountFlows?.login_sms_code?.address ??
   identityOf(req) ??
   (req.session?.accountFlows ? req.session.key : undefined);
 
@@ -63,9 +64,9 @@ function limitedRoutes(deps: AuthLimitDeps): LimitedRoutes[] {
     {
       name: 'login',
       // Asking for a sign-in code costs what a password attempt costs.
-      paths: ['/login/password', '/login/code'],
+      paths: ['/login/password', '/login/code', '/login/sms'],
       rule: c.RATE_LIMIT_LOGIN,
-      identifier: bodyField('identifier'),
+      identifier: bodyField('identifier', 'phone'),
     },
     // Linking a social sign-in's provider is a password attempt on the account it asserted.
     {
@@ -105,7 +106,13 @@ function limitedRoutes(deps: AuthLimitDeps): LimitedRoutes[] {
     // Entering a one-time code is guessing a short secret, like a second factor.
     {
       name: 'code',
-      paths: ['/recovery/code', '/verification/code', '/login/code/verify', '/social-links/code/verify'],
+      paths: [
+        '/recovery/code',
+        '/verification/code',
+        '/login/code/verify',
+        '/login/sms/verify',
+        '/social-links/code/verify',
+      ],
       rule: c.RATE_LIMIT_SECOND_FACTOR,
       identifier: codeHolder,
     },
@@ -119,6 +126,13 @@ function limitedRoutes(deps: AuthLimitDeps): LimitedRoutes[] {
         '/step-up/email',
         '/mfa/email',
         '/mfa/email/confirm',
+        '/step-up/sms/options',
+        '/step-up/sms',
+        '/mfa/sms',
+        '/mfa/sms/confirm',
+        // Setting a phone number texts it a code; proving it is entering one.
+        '/phone',
+        '/phone/verify',
       ],
       rule: c.RATE_LIMIT_SECOND_FACTOR,
       identifier: identityOf,

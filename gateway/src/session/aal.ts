@@ -11,8 +11,13 @@ export interface CompletedMethod {
   aal?: Aal;
 }
 
-const SECOND_FACTORS = new Set(['totp', 'lookup_secret', 'passkey', 'webauthn', 'email_code']);
-/** First factors that proved the e-mail inbox: an e-mailed second code proves nothing more. */
+const SECOND_FACTORS = new Set(['totp', 'lookup_secret', 'passkey', 'webauthn', 'email_code', 'sms_code']);
+/** Second factors delivered as codes: no second factor after a first factor that was a code. */
+const DELIVERED_CODES = new Set(['email_code', 'sms_code']);
+/**
+ * First factors that were a code sent to the account (by e-mail or, Kratos' `code` too, by
+ * SMS): a second code sent to it proves nothing more.
+ */
 const INBOX_FIRST_FACTORS = new Set(['code', 'code_recovery', 'link_recovery']);
 const FIRST_FACTORS = new Set([
   'password',
@@ -33,7 +38,8 @@ const FIRST_FACTORS = new Set([
  * | passkey with user verification                           | aal2 |
  * | password + TOTP, password + backup code, password + passkey | aal2 |
  * | password + e-mailed code (EMAIL_CODE_MFA), passkey + e-mailed code | aal2 |
- * | e-mailed sign-in or recovery code + e-mailed code          | aal1 |
+ * | password + texted code (SMS_CODE_MFA), passkey + texted code | aal2 |
+ * | sign-in or recovery code (e-mailed or texted) + e-mailed or texted code | aal1 |
  * | a Kratos session that Kratos itself says is aal2         | aal2 |
  *
  * A user-verified passkey is two factors in one gesture (possession of the key, plus
@@ -50,7 +56,7 @@ export function computeAal(methods: CompletedMethod[], kratosAal?: Aal): Aal {
   // (nor the same inbox twice).
   const distinct = firsts.some((f) =>
     seconds.some(
-      (s) => s.method !== f.method && !(s.method === 'email_code' && INBOX_FIRST_FACTORS.has(f.method)),
+      (s) => s.method !== f.method && !(DELIVERED_CODES.has(s.method) && INBOX_FIRST_FACTORS.has(f.method)),
     ),
   );
   return distinct ? 'aal2' : 'aal1';

@@ -14,9 +14,15 @@ interface PendingFlow {
   binding?: string | undefined;
   /** Social sign-in: the provider's id. */
   provider?: string | undefined;
+  /**
+   * No code was sent for this flow (a texted sign-in code asked for an unverified number): any
+   * code is wrong, exactly as for a number without an account.
+   */
+  refused?: boolean;
 }
 
-type FlowName = 'recovery' | 'verification' | 'totp' | 'login_code' | 'social' | 'social_link';
+type FlowName =
+  'recovery' | 'verification' | 'totp' | 'login_code' | 'login_sms_code' | 'phone' | 'social' | 'social_link';
 
 declare module './session-store.js' {
   interface SessionData {

@@ -81,7 +81,8 @@ function kratosFirstFactors(auth: GatewayAuth, session: KratosSession | undefine
   if (fromKratos.length > 0) return fromKratos;
   const completedAt = new Date(auth.createdAt).toISOString();
   const method =
-    { recovery: 'code_recovery', code: 'code', social: 'oidc' }[auth.kind as string] ?? 'password';
+    { recovery: 'code_recovery', code: 'code', sms_code: 'code', social: 'oidc' }[auth.kind as string] ??
+    'password';
   return [{ method, completedAt, aal: 'aal1' }];
 }
 

@@ -7,7 +7,7 @@ export interface GatewayAuth {
   handle: string;
   identityId: string;
   /** How the session began. */
-  kind: 'password' | 'passkey' | 'registration' | 'recovery' | 'code' | 'social';
+  kind: 'password' | 'passkey' | 'registration' | 'recovery' | 'code' | 'sms_code' | 'social';
   /** The Kratos session token, sealed with the session encryption key. */
   kratosToken?: string;
   kratosSessionId?: string;

@@ -41,8 +41,13 @@ export function heldKratosToken(
   return deps.tokenCipher.open(auth.kratosToken, auth.handle);
 }
 
-/** Whether a session of this kind signed in by proving the e-mail inbox (an e-mailed code). */
-export const signedInByInbox = (kind: GatewayAuth['kind']) => kind === 'code' || kind === 'recovery';
+/**
+ * Whether a session of this kind signed in with a code delivered to the account (e-mailed, or
+ * texted: Kratos records both as its `code` method, so the gateway cannot tell them apart
+ * later). Codes delivered the same way are no second factor after it.
+ */
+export const signedInByInbox = (kind: GatewayAuth['kind']) =>
+  kind === 'code' || kind === 'recovery' || kind === 'sms_code';
 
 /** Starts a gateway session: a fresh session id (no fixation), the identity index updated. */
 export async function establishGatewaySession(
@@ -63,10 +68,10 @@ export async function establishGatewaySession(
 ): Promise<GatewayAuth> {
   // What the account has at this moment decides whether this session owes a second factor.
   const factorsNow = input.secondFactors ?? (await secondFactorsOf(deps, input.identityId));
-  // A sign-in by an e-mailed code (or a recovery) proved the inbox already: e-mailed codes are
+  // A sign-in by an e-mailed or texted code (or a recovery) proved an inbox already: codes are
   // no second factor after it (the same inbox twice), so it neither owes nor pays one with them.
   const secondFactorsAtSignIn = signedInByInbox(input.kind)
-    ? factorsNow.filter((f) => f !== 'email')
+    ? factorsNow.filter((f) => f !== 'email' && f !== 'sms')
     : factorsNow;
   const session = ctx.session;
   const previous = session.auth;

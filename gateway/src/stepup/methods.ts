@@ -25,6 +25,8 @@ export async function stepUpMethods(
   if (held?.kratosToken) for (const type of factors.kratos) if (!enrolledHere.has(type)) methods.push(type);
   if (held && factors.emailAddress && !signedInByInbox(held.kind) && !enrolledHere.has('email'))
     methods.push('email');
+  if (held && factors.phoneNumber && !signedInByInbox(held.kind) && !enrolledHere.has('sms'))
+    methods.push('sms');
   return methods;
 }
 

@@ -3,8 +3,13 @@ import { z } from 'zod';
 import type { Guard } from '../access/require-auth.js';
 import { emptyBody, parseBody } from '../errors/parse-input.js';
 import { auditRefusal, type CeremonyDeps } from '../factors/ceremony.js';
-import { backupCode, codeBody, emailFactorCode, totpCode } from '../factors/codes.js';
-import { assertEmailFactorOffered, EMAIL_CODE_SENT } from '../factors/email-factor.js';
+import { backupCode, codeBody, emailFactorCode, smsFactorCode, totpCode } from '../factors/codes.js';
+import {
+  assertEmailFactorOffered,
+  assertSmsFactorOffered,
+  EMAIL_CODE_SENT,
+  SMS_CODE_SENT,
+} from '../factors/email-factor.js';
 import { authenticationCredential } from '../factors/credential-json.js';
 import { contextOf, freshSessionAnswer } from '../access/routes.js';
 import type { PrincipalDeps } from '../session/resolve-principal.js';
@@ -24,7 +29,8 @@ const stepUpCaller = (deps: Pick<StepUpDeps, 'guard'>, req: Request) =>
 /**
  * POST /step-up/options and /step-up (a passkey), /step-up/totp and /step-up/backup-code
  * (a Kratos factor), /step-up/email/options and /step-up/email (an e-mailed code, where
- * EMAIL_CODE_MFA is on): each raises the session in place and answers the session.
+ * EMAIL_CODE_MFA is on), /step-up/sms/options and /step-up/sms (a texted code, where
+ * SMS_CODE_MFA is on): each raises the session in place and answers the session.
  */
 export function registerStepUpRoutes(router: Router, deps: StepUpDeps) {
   router.post('/step-up/options', async (req, res) => {
@@ -70,6 +76,23 @@ export function registerStepUpRoutes(router: Router, deps: StepUpDeps) {
     const principal = await stepUpCaller(deps, req);
     const { code } = parseBody(codeBody(emailFactorCode), req.body);
     await stepUpWithEmailCode(deps, contextOf(req), principal, code);
+    res.json(await freshSessionAnswer(deps, req));
+  });
+
+  // The same with a texted code, where SMS_CODE_MFA is on.
+  router.post('/step-up/sms/options', async (req, res) => {
+    assertSmsFactorOffered(deps);
+    const principal = await stepUpCaller(deps, req);
+    parseBody(emptyBody, req.body ?? {});
+    await emailStepUpOptions(deps, contextOf(req), principal, 'sms');
+    res.status(202).json(SMS_CODE_SENT);
+  });
+
+  router.post('/step-up/sms', async (req, res) => {
+    assertSmsFactorOffered(deps);
+    const principal = await stepUpCaller(deps, req);
+    const { code } = parseBody(codeBody(smsFactorCode), req.body);
+    await stepUpWithEmailCode(deps, contextOf(req), principal, code, 'sms');
     res.json(await freshSessionAnswer(deps, req));
   });
 }

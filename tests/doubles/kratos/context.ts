@@ -21,4 +21,6 @@ export interface DoubleContext {
   stateKey: Buffer;
   /** Self-service errors shown by the error page (`/self-service/errors?id=`), by id. */
   selfServiceErrors: Map<string, { error: Record<string, unknown>; createdAt: number }>;
+  /** The courier's `sms` channel: where texts are posted, with `Authorization: Bearer <key>`. */
+  sms?: { url: string; apiKey: string };
 }

@@ -66,17 +66,6 @@ export function buildIdentity(ctx: DoubleContext, input: NewIdentity): StoredIde
   };
   const hashed = input.password !== undefined ? hashPassword(input.password) : input.hashedPassword;
   if (hashed !== undefined) setPassword(ctx, identity, hashed);
-  const codeIdentifiers = ctx.schema.identifiers(identity.traits, 'code');
-  if (codeIdentifiers.length > 0) {
-    identity.credentials.code = {
-      type: 'code',
-      identifiers: codeIdentifiers,
-      config: { addresses: codeIdentifiers.map((address) => ({ channel: 'email', address })) },
-      version: 1,
-      createdAt: now,
-      updatedAt: now,
-    };
-  }
   syncAddresses(identity, ctx.schema, now);
   return identity;
 }

@@ -45,7 +45,7 @@ export const builtInIdentitySchema = {
 };
 
 interface TraitExtension {
-  credentials?: Record<string, { identifier?: boolean; account_name?: boolean }>;
+  credentials?: Record<string, { identifier?: boolean; account_name?: boolean; via?: string }>;
   recovery?: { via?: string };
   verification?: { via?: string };
 }
@@ -78,6 +78,8 @@ export class IdentitySchema {
         : builtInIdentitySchema;
     const ajv = new Ajv({ strict: false, allErrors: true });
     addFormats(ajv);
+    // Kratos checks `tel` with libphonenumber; E.164 stands in for it here.
+    ajv.addFormat('tel', /^\+[1-9]\d{6,14}$/);
     const { $schema: _ignored, $id: _id, ...schema } = this.raw;
     this.validate = ajv.compile(schema);
     this.extended = collectExtendedTraits(propertyOf(this.raw, 'traits'), []);
@@ -102,6 +104,22 @@ export class IdentitySchema {
 
   verificationAddresses(traits: Record<string, unknown>): string[] {
     return this.valuesWhere(traits, (t) => t.extension.verification?.via === 'email');
+  }
+
+  /** Every verifiable address with its channel (`verification.via`: email or sms). */
+  verifiableAddresses(traits: Record<string, unknown>): { value: string; via: 'email' | 'sms' }[] {
+    return (['email', 'sms'] as const).flatMap((via) =>
+      this.valuesWhere(traits, (t) => t.extension.verification?.via === via).map((value) => ({ value, via })),
+    );
+  }
+
+  /** The channel a code for this code identifier goes by (`credentials.code.via`). */
+  codeChannel(traits: Record<string, unknown>, identifier: string): 'email' | 'sms' {
+    const sms = this.valuesWhere(
+      traits,
+      (t) => t.extension.credentials?.code?.identifier === true && t.extension.credentials.code.via === 'sms',
+    );
+    return sms.includes(identifier) ? 'sms' : 'email';
   }
 
   recoveryAddresses(traits: Record<string, unknown>): string[] {
@@ -244,12 +262,13 @@ export function verifyPassword(password: string, hashed: unknown): boolean {
 
 /** Keeps address records for values that stay, adds pending ones for new values, drops the rest. */
 export function syncAddresses(identity: StoredIdentity, schema: IdentitySchema, now: number): void {
-  const verifiable = schema.verificationAddresses(identity.traits);
+  const verifiable = schema.verifiableAddresses(identity.traits);
   identity.verifiableAddresses = verifiable.map(
-    (value) =>
-      identity.verifiableAddresses.find((a) => a.value === value) ?? {
+    ({ value, via }) =>
+      identity.verifiableAddresses.find((a) => a.value === value && (a.via ?? 'email') === via) ?? {
         id: newId(),
         value,
+        via,
         verified: false,
         status: 'pending',
         createdAt: now,
@@ -281,8 +300,25 @@ export function syncAddresses(identity: StoredIdentity, schema: IdentitySchema, 
       createdAt: now,
       updatedAt: now,
     };
+  // The code credential follows the code identifiers, each with its channel (Kratos sorts its
+  // addresses by address, then channel).
+  const codeIdentifiers = schema.identifiers(identity.traits, 'code');
+  const addresses = codeIdentifiers
+    .map((address) => ({ channel: schema.codeChannel(identity.traits, address), address }))
+    .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   const code = identity.credentials.code;
-  if (code) code.identifiers = schema.identifiers(identity.traits, 'code');
+  if (code) {
+    code.identifiers = codeIdentifiers;
+    code.config = { ...code.config, addresses };
+  } else if (codeIdentifiers.length > 0)
+    identity.credentials.code = {
+      type: 'code',
+      identifiers: codeIdentifiers,
+      config: { addresses },
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+    };
 }
 
 /** How much of an identity to show: the public view (in sessions) or the admin view. */
@@ -310,7 +346,7 @@ export function identityJson(
       id: a.id,
       value: a.value,
       verified: a.verified,
-      via: 'email',
+      via: a.via ?? 'email',
       status: a.status,
       ...(a.verifiedAt ? { verified_at: iso(a.verifiedAt) } : {}),
       created_at: iso(a.createdAt),

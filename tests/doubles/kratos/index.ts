@@ -45,6 +45,11 @@ export interface KratosDoubleOptions {
   webhookApiKey?: string;
   /** Clock in milliseconds; default Date.now. */
   now?: () => number;
+  /**
+   * The courier's `sms` channel (kratos.yml `courier.channels`): texts are posted here as
+   * `{"to", "body"}` with `Authorization: Bearer <apiKey>`. Without it they are only queued.
+   */
+  sms?: { url: string; apiKey: string };
   sessionLifespanSeconds?: number;
   privilegedSessionMaxAgeSeconds?: number;
   /**
@@ -150,6 +155,7 @@ function createContext(options: KratosDoubleOptions): DoubleContext {
     oidcProviders: options.oidcProviders ?? [],
     stateKey: randomBytes(32),
     selfServiceErrors: new Map(),
+    sms: options.sms,
   };
 }
 

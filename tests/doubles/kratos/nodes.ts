@@ -37,7 +37,8 @@ export function nodesFor(
     case 'verification':
       // Kratos renders API verification flows without a CSRF token node.
       return codeFlowNodes(flow, csrf, texts.verificationCode()).filter(
-        (node) => flow.type !== 'api' || node !== csrf,
+        (node) =>
+          flow.type !== 'api' || node !== csrf || (flow.postHook && flow.state === 'passed_challenge'),
       );
     case 'settings':
       return identity ? settingsNodes(ctx, flow, identity, csrf) : [csrf];
@@ -213,13 +214,15 @@ function traitNodes(
   return ctx.schema.traitFields().map((field) => {
     const value = identity ? valueAt(identity.traits, field.name.split('.').slice(1)) : undefined;
     const isEmail = field.format === 'email';
+    // Kratos types and autocompletes `email` and `tel` traits by their format (ui/node/attributes_input.go).
+    const byFormat = field.format === 'email' || field.format === 'tel' ? field.format : undefined;
     return inputNode({
       group: registration ? 'password' : 'profile',
       name: field.name,
-      type: isEmail ? 'email' : inputType(field.type),
+      type: byFormat ?? inputType(field.type),
       value,
       required: isEmail || undefined,
-      autocomplete: isEmail ? 'email' : undefined,
+      autocomplete: byFormat,
       label: field.title ? texts.generated(field.title) : undefined,
     });
   });
@@ -265,7 +268,7 @@ function codeFlowNodes(flow: StoredFlow, csrf: UiNode, codeLabel: UiText): UiNod
       inputNode({ group: 'code', name: 'code', type: 'text', required: true, label: codeLabel }),
       inputNode({ group: 'code', name: 'method', type: 'hidden', value: 'code' }),
       submitNode('code', 'method', 'code', texts.continue()),
-      submitNode('code', 'email', flow.code?.address ?? '', texts.resendCode()),
+      ...(flow.postHook ? [] : [submitNode('code', 'email', flow.code?.address ?? '', texts.resendCode())]),
     ];
   }
   return [

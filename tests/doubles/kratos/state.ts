@@ -21,6 +21,8 @@ export interface VerifiableAddress {
   value: string;
   verified: boolean;
   verifiedAt?: number;
+  /** The channel its codes go by: the trait's `verification.via` (email unless the schema says sms). */
+  via?: 'email' | 'sms';
   status: 'pending' | 'sent' | 'completed';
   createdAt: number;
   updatedAt: number;
@@ -114,6 +116,11 @@ export interface StoredFlow {
   pendingLookupCodes?: string[];
   revealLookupCodes?: boolean;
   continueWith?: Record<string, unknown>[];
+  /**
+   * A verification flow Kratos' verification hook started after registration or settings
+   * (selfservice/hook/verification.go): it offers no resend, and keeps its CSRF node once passed.
+   */
+  postHook?: boolean;
   /** Kratos echoes `transient_payload` once a recovery or code submission was made. */
   transientPayload?: Record<string, unknown>;
   /**
@@ -151,6 +158,8 @@ export interface CourierMessage {
     | 'verification_code_valid'
     | 'verification_code_invalid'
     | 'login_code_valid';
+  /** 'sms' for a text to a phone trait (courier channel `sms`); email otherwise. */
+  type?: 'email' | 'sms';
   createdAt: number;
 }
 

@@ -4,6 +4,7 @@ import { gw } from '../gateway';
 import { useSession } from '../session';
 import { Card, Field, Notice, Submit, useTask } from '../ui';
 import { Passkeys } from './Passkeys';
+import { PhoneNumber } from './Phone';
 import { SocialLinks } from './Social';
 
 /** Sets a new password (also the way out of "password change required" and after a recovery). */
@@ -292,6 +293,7 @@ export function Security({ recovered }: { recovered: boolean }) {
       <Passkeys />
       <AuthenticatorApp />
       <EmailCodes />
+      <PhoneNumber />
       <BackupCodes />
       <PasswordForm />
       <SocialLinks />

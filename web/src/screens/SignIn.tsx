@@ -15,7 +15,7 @@ import { SocialButtons, useSocialProviders } from './Social';
 /**
  * Unified sign-in: the browser offers saved passkeys in the e-mail field's autofill right away;
  * otherwise the user names the account, then picks a passkey, a password or (when the
- * deployment enables it) a code e-mailed to the address.
+ * deployment enables them) a code e-mailed to the address or texted to the account's phone number.
  */
 export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecover: () => void }) {
   const { signedIn, secondFactorOwed, refresh } = useSession();
@@ -25,6 +25,9 @@ export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecove
   const [identified, setIdentified] = useState<Schema<'IdentifyAnswer'>>();
   const [codeSent, setCodeSent] = useState(false);
   const [code, setCode] = useState('');
+  const [phone, setPhone] = useState('');
+  const [smsSent, setSmsSent] = useState(false);
+  const [smsCode, setSmsCode] = useState('');
   const { fail } = task;
   const providers = useSocialProviders();
 
@@ -97,6 +100,26 @@ export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecove
 
   const withCode = async () => settle(await task.run(withCodeCall));
 
+  const sendSms = async () => {
+    const result = await task.run(
+      () =>
+        gw.run((api) => api.POST('/api/auth/login/sms', { body: { phone: phone.trim() } }), {
+          stepUp: false,
+        }),
+      'If this number belongs to an account, a code is on its way. Enter it below.',
+    );
+    if (result?.ok) setSmsSent(true);
+  };
+
+  const withSms = async () =>
+    settle(
+      await task.run(() =>
+        gw.run((api) => api.POST('/api/auth/login/sms/verify', { body: { code: smsCode.trim() } }), {
+          stepUp: false,
+        }),
+      ),
+    );
+
   const withPasskey = async () => {
     // Fresh options at the click: the autofill request, cancelled by now, may have been answered
     // at the gateway after `identify`, and only the newest sign-in challenge of a browser counts.
@@ -144,6 +167,8 @@ export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecove
                 setPassword('');
                 setCodeSent(false);
                 setCode('');
+                setSmsSent(false);
+                setSmsCode('');
                 task.clear();
               }}
             >
@@ -204,6 +229,50 @@ export function SignIn({ onSignUp, onRecover }: { onSignUp: () => void; onRecove
                   name="code"
                   value={code}
                   onChange={setCode}
+                  autoComplete="one-time-code"
+                  inputMode="numeric"
+                  required
+                  autoFocus
+                />
+                <Submit busy={task.busy}>Sign in with the code</Submit>
+              </form>
+            ))}
+          {identified.methods.includes('sms_code') &&
+            (!smsSent ? (
+              <form
+                className="stack"
+                aria-label="Sign in with a code texted to your phone"
+                onSubmit={(e) => {
+                  e.preventDefault();
+                  void sendSms();
+                }}
+              >
+                <Field
+                  label="Your verified phone number"
+                  name="phone"
+                  type="tel"
+                  value={phone}
+                  onChange={setPhone}
+                  autoComplete="tel"
+                  required
+                  hint="International format, e.g. +15551234567."
+                />
+                <Submit busy={task.busy}>Text me a code</Submit>
+              </form>
+            ) : (
+              <form
+                className="stack"
+                aria-label="Sign in with the code from the text message"
+                onSubmit={(e) => {
+                  e.preventDefault();
+                  void withSms();
+                }}
+              >
+                <Field
+                  label="Code from the text message"
+                  name="sms-code"
+                  value={smsCode}
+                  onChange={setSmsCode}
                   autoComplete="one-time-code"
                   inputMode="numeric"
                   required

@@ -12,20 +12,23 @@ type CodeLoginOutcome =
   { status: 'signed_in'; result: SuccessfulNativeLogin } | { status: 'invalid_code' } | { status: 'expired' };
 
 /**
- * Starts a native login flow and asks Kratos to e-mail a sign-in code. Kratos answers 400 with
- * the flow in `sent_email` (1010014) for an address with a code credential, and 400 with 4000035
- * (no mail) for any other: both are "done" here, so callers cannot tell them apart. Any other
- * refusal is a failure of the identity service, answered without Kratos' words.
+ * Starts a native login flow and asks Kratos to send a sign-in code: e-mailed to an address,
+ * texted to a phone number (the identity schema's `code.via`). Kratos answers 400 with the flow
+ * in `sent_email` (1010014, for texts too) for an identifier with a code credential, and 400 with
+ * 4000035 (nothing sent) for any other: both are "done" here, so callers cannot tell them apart.
+ * Any other refusal is a failure of the identity service, answered without Kratos' words.
+ * Without an identifier the flow is only created: nothing is sent.
  */
 export async function startCodeLogin(
   kratos: KratosClient,
-  identifier: string,
+  identifier: string | undefined,
   /** A login flow to send the code in (a social sign-in's, to link it), instead of a new one. */
   flowId?: string,
 ): Promise<{ flowId: string; expiresAt: number }> {
   const flow = flowId
     ? await callKratos(() => kratos.frontend.getLoginFlow({ id: flowId }))
     : await callKratos(() => kratos.frontend.createNativeLoginFlow());
+  if (identifier === undefined) return { flowId: flow.id, expiresAt: new Date(flow.expires_at).getTime() };
   try {
     await callKratos(() =>
       kratos.frontend.updateLoginFlow({

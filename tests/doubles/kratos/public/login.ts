@@ -187,7 +187,7 @@ async function codeLogin(
     flow.values.identifier = identifier;
     flow.codeJustSent = true;
     flow.transientPayload = {};
-    sendCode(ctx, 'login_code_valid', identifier, code);
+    sendCode(ctx, 'login_code_valid', identifier, code, ctx.schema.codeChannel(identity.traits, identifier));
     flow.messages.push(texts.loginCodeSent());
     return undefined;
   }

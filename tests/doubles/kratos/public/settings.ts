@@ -165,8 +165,11 @@ function updateProfile(
     return 'failed';
   }
   identity.traits = traits;
+  // Kratos saves the session's copy of the identity, which has no state_changed_at: a profile
+  // change clears it (seen on v1.3.1; tests/contract/fixtures).
+  identity.stateChangedAt = undefined;
   syncAddresses(identity, ctx.schema, ctx.now());
-  const continueWith = startVerificationAfterRegistration(ctx, flow.type, identity);
+  const continueWith = startVerificationAfterRegistration(ctx, flow.type, identity, 'settings');
   if (continueWith.length > 0) flow.continueWith = continueWith;
   return 'saved';
 }
@@ -174,7 +177,8 @@ function updateProfile(
 function protectedValues(ctx: DoubleContext, traits: Record<string, unknown>): string[][] {
   return [
     ctx.schema.identifiers(traits, 'password'),
-    ctx.schema.verificationAddresses(traits),
+    ctx.schema.identifiers(traits, 'code'),
+    ctx.schema.verifiableAddresses(traits).map((a) => `${a.via}:${a.value}`),
     ctx.schema.recoveryAddresses(traits),
   ];
 }

@@ -81,6 +81,7 @@ async function verifyCode(ctx: DoubleContext, flow: StoredFlow, code: string): P
   if (!identity) throw errors.internal('The identity of this verification flow no longer exists.');
   markVerified(ctx, identity, flow.code?.address ?? '');
   flow.state = 'passed_challenge';
+  if (flow.postHook) flow.transientPayload = undefined;
   flow.messages.push(texts.verificationSuccessful());
   await runWebHook(ctx, 'verification', flow, identity);
   return true;
@@ -103,14 +104,18 @@ export function startVerificationAfterRegistration(
   ctx: DoubleContext,
   type: 'api' | 'browser',
   identity: StoredIdentity,
+  after: 'registration' | 'settings' = 'registration',
 ): Record<string, unknown>[] {
   if (!ctx.config.verificationEnabled) return [];
+  // After settings only addresses still `pending` get a code (selfservice/hook/verification.go):
+  // one already sent a code is left alone, so that every settings change does not send another.
   return identity.verifiableAddresses
-    .filter((address) => !address.verified)
+    .filter((address) => (after === 'settings' ? address.status === 'pending' : !address.verified))
     .map((address) => {
       const flow = createFlow(ctx, 'verification', type, { path: `/self-service/verification/${type}` });
+      flow.postHook = true;
       const code = issueCode(ctx, flow, address.value, identity.id);
-      sendCode(ctx, 'verification_code_valid', address.value, code);
+      sendCode(ctx, 'verification_code_valid', address.value, code, address.via ?? 'email');
       address.status = 'sent';
       flow.messages.push(texts.verificationCodeSent());
       return {
