@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { TestGateway } from '../helpers/gateway.js';
 import { Browser } from '../helpers/http.js';
 import { seedIdentity, signedIn, startAccountGateway } from '../helpers/account.js';
-import { smsCode, uniquePhone } from '../helpers/sms-sink.js';
+import { kratosTexts, textedByKratos, uniquePhone } from '../helpers/sms-sink.js';
 
 /**
  * A phone number on the account: set through Kratos' settings flow, whose verification hook
@@ -19,21 +19,14 @@ after(async () => {
   await gw.close();
 });
 
-const sink = () => {
-  assert.ok(gw.sms, 'the gateway has an SMS sink');
-  return gw.sms;
-};
-
 /** Sets `phone` and answers the verification code Kratos texted it. */
 async function setPhone(browser: Browser, phone: string): Promise<string> {
-  const seen = sink().to(phone).length;
-  const res = await browser.post('/phone', { phone });
-  assert.equal(res.status, 202, JSON.stringify(res.body));
-  assert.deepEqual(res.body, { status: 'code_sent', message: 'A code is on its way to the number.' });
-  const text = await sink().waitFor(phone, seen);
-  assert.match(text.body, /^Your verification code is: \d{6}\n?$/);
-  const code = smsCode(text);
-  assert.ok(code);
+  const { code, body } = await textedByKratos(gw.kratos, gw.sms, phone, async () => {
+    const res = await browser.post('/phone', { phone });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.deepEqual(res.body, { status: 'code_sent', message: 'A code is on its way to the number.' });
+  });
+  assert.match(body, /^Your verification code is: \d{6}\n?$/);
   return code;
 }
 
@@ -74,9 +67,9 @@ describe('the phone number of an account', () => {
 
     // The proven number now signs in by SMS code.
     const other = new Browser(gw.auth);
-    const seen = sink().to(phone).length;
-    assert.equal((await other.post('/login/sms', { phone })).status, 202);
-    const loginCode = smsCode(await sink().waitFor(phone, seen));
+    const { code: loginCode } = await textedByKratos(gw.kratos, gw.sms, phone, async () => {
+      assert.equal((await other.post('/login/sms', { phone })).status, 202);
+    });
     const signIn = await other.post('/login/sms/verify', { code: loginCode });
     assert.equal(signIn.status, 200, JSON.stringify(signIn.body));
     assert.equal(signIn.body.identityId, id);
@@ -84,10 +77,13 @@ describe('the phone number of an account', () => {
     const removed = await browser.delete('/phone');
     assert.equal(removed.status, 204);
     assert.deepEqual((await browser.get('/phone')).body, { phone: null, verified: false });
-    const after = sink().to(phone).length;
+    const after = (await kratosTexts(gw.kratos, phone)).length;
     assert.equal((await new Browser(gw.auth).post('/login/sms', { phone })).status, 202);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.equal(sink().to(phone).length, after, 'a removed number gets no sign-in code');
+    assert.equal(
+      (await kratosTexts(gw.kratos, phone)).length,
+      after,
+      'a removed number gets no sign-in code',
+    );
     assert.deepEqual(await auditOutcomes('phone.code_sent', id), ['success']);
     assert.deepEqual(await auditOutcomes('phone.verified', id), ['failure', 'success']);
     assert.deepEqual(await auditOutcomes('phone.removed', id), ['success']);
@@ -112,13 +108,12 @@ describe('the phone number of an account', () => {
     const { browser } = await signedInUser();
     const phone = uniquePhone();
     await setPhone(browser, phone);
-    const seen = sink().to(phone).length;
+    const seen = (await kratosTexts(gw.kratos, phone)).length;
     const stranger = new Browser(gw.auth);
     assert.equal((await stranger.post('/login/sms', { phone })).status, 202);
     const refused = await stranger.post('/login/sms/verify', { code: '123456' });
     assert.equal(refused.body.error.code, 'invalid_code');
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.equal(sink().to(phone).length, seen);
+    assert.equal((await kratosTexts(gw.kratos, phone)).length, seen, 'Kratos was asked for no text');
   });
 
   it('refuses a malformed number, another account’s number, and a phone trait through /profile', async () => {

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { seedIdentity, startAccountGateway } from '../helpers/account.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { Browser, STRONG_PASSWORD, type ApiResponse } from '../helpers/http.js';
-import { smsCode, uniquePhone } from '../helpers/sms-sink.js';
+import { smsCode, textedByKratos, uniquePhone } from '../helpers/sms-sink.js';
 
 let gw: TestGateway;
 
@@ -144,9 +144,9 @@ describe('texted codes are a second factor only for accounts that turned them on
   it('a sign-in by SMS code neither owes nor pays it', async () => {
     const { phone } = await optedIn();
     const browser = new Browser(gw.auth);
-    const seen = sink().to(phone).length;
-    assert.equal((await browser.post('/login/sms', { phone })).status, 202);
-    const code = smsCode(await sink().waitFor(phone, seen));
+    const { code } = await textedByKratos(gw.kratos, gw.sms, phone, async () => {
+      assert.equal((await browser.post('/login/sms', { phone })).status, 202);
+    });
     const res = await browser.post('/login/sms/verify', { code });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.aal, 'aal1');

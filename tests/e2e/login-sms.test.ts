@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { seedIdentity } from '../helpers/account.js';
 import { chromiumAvailable, startDemo, type Demo } from '../helpers/chromium.js';
-import { smsCode, uniquePhone } from '../helpers/sms-sink.js';
+import { textedByKratos, uniquePhone } from '../helpers/sms-sink.js';
 import {
   expectState,
   expectText,
@@ -37,10 +37,10 @@ describe(
       await openTab(page, 'Security');
       await expectText(page, 'Phone number');
       await page.fill('#field-phone', phone);
-      await page.getByRole('button', { name: 'Add number' }).click();
-      await expectText(page, 'A code is on its way to the number.');
-      const verification = smsCode(await sms.waitFor(phone));
-      assert.ok(verification, 'Kratos texted a verification code');
+      const { code: verification } = await textedByKratos(gw.kratos, sms, phone, async () => {
+        await page.getByRole('button', { name: 'Add number' }).click();
+        await expectText(page, 'A code is on its way to the number.');
+      });
       await page.fill('#field-phone-code', verification);
       await page.getByRole('button', { name: 'Verify number' }).click();
       await expectText(page, `${phone} — verified`);
@@ -51,11 +51,10 @@ describe(
       await signIn.fill('#field-identifier', email);
       await signIn.getByRole('button', { name: 'Continue' }).click();
       await signIn.fill('#field-phone', phone);
-      const seen = sms.to(phone).length;
-      await signIn.getByRole('button', { name: 'Text me a code' }).click();
-      await expectText(signIn, 'If this number belongs to an account, a code is on its way.');
-      const code = smsCode(await sms.waitFor(phone, seen));
-      assert.ok(code, 'Kratos texted a sign-in code');
+      const { code } = await textedByKratos(gw.kratos, sms, phone, async () => {
+        await signIn.getByRole('button', { name: 'Text me a code' }).click();
+        await expectText(signIn, 'If this number belongs to an account, a code is on its way.');
+      });
       await signIn.fill('#field-sms-code', code);
       await signIn.getByRole('button', { name: 'Sign in with the code' }).click();
       await expectState(signIn, 'signed-in', 'aal1');

@@ -1,6 +1,8 @@
+import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { kratosTarget } from './kratos-target.js';
 
 /** One text message as it reached the SMS provider's endpoint. */
 export interface ReceivedSms {
@@ -112,4 +114,56 @@ export function uniquePhone(): string {
   const area = AREA_CODES[(process.pid + counter) % AREA_CODES.length]!;
   const seq = (Date.now() * 7 + counter++ * 7919 + process.pid) % 8_000_000;
   return `+1${area}${String(2_000_000 + seq)}`;
+}
+
+/** A courier message as Kratos' admin API lists it. */
+interface CourierMessage {
+  body: string;
+  type: string;
+  template_type: string;
+  created_at: string;
+}
+
+/** The texts Kratos' courier queued for `phone`, newest first (its admin courier API). */
+export async function kratosTexts(kratos: { adminUrl: string }, phone: string): Promise<CourierMessage[]> {
+  const res = await fetch(`${kratos.adminUrl}/admin/courier/messages?recipient=${encodeURIComponent(phone)}`);
+  assert.equal(res.status, 200);
+  const messages = (await res.json()) as CourierMessage[];
+  return messages
+    .filter((m) => m.type === 'sms')
+    .sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at));
+}
+
+/**
+ * Runs `send`, then answers the code of the text it made Kratos send to `phone`. The text is read
+ * through Kratos' admin courier API: in the real tier every Kratos of a run shares one database,
+ * so whichever courier is quickest delivers a message, to its own SMS sink. Against the double,
+ * which delivers its own texts, the text must also have reached `sink` as Kratos' http channel
+ * posts it (tests/real/kratos-sms-courier.test.ts holds real Kratos' courier to the same).
+ */
+export async function textedByKratos(
+  kratos: { adminUrl: string },
+  sink: SmsSink | undefined,
+  phone: string,
+  send: () => Promise<unknown>,
+): Promise<{ code: string; body: string }> {
+  const before = (await kratosTexts(kratos, phone)).length;
+  const sinkSeen = sink?.to(phone).length ?? 0;
+  await send();
+  const deadline = Date.now() + 15_000;
+  let texts = await kratosTexts(kratos, phone);
+  while (texts.length <= before) {
+    if (Date.now() > deadline) throw new Error(`Kratos queued no text to ${phone}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    texts = await kratosTexts(kratos, phone);
+  }
+  const body = texts[0]!.body;
+  const code = /\b(\d{6})\b/.exec(body)?.[1];
+  assert.ok(code, `the text carries a code: ${body}`);
+  if (kratosTarget === 'double' && sink) {
+    const delivered = await sink.waitFor(phone, sinkSeen);
+    assert.equal(delivered.body, body, 'the SMS provider got the text Kratos queued');
+    assert.equal(delivered.authorization, `Bearer ${sink.apiKey}`, 'with the provider key');
+  }
+  return { code, body };
 }
