@@ -11,10 +11,11 @@ import {
   openApp,
   openTab,
   removeAuthenticator,
+  returnWithAutofill,
   session,
   setPresence,
   signInWithPassword,
-  signOut,
+  signOutQuietly,
   signUpInApp,
   signUpWithPasskey,
   type VirtualAuthenticator,
@@ -37,24 +38,6 @@ async function openWithAuthenticator(userVerification = true): Promise<[Page, Vi
   const page = await openApp(demo!.browser, demo!.baseUrl);
   page.on('dialog', (dialog) => void dialog.accept());
   return [page, await addAuthenticator(page, userVerification)];
-}
-
-/** Signs out without letting the sign-in page's passkey autofill sign straight back in. */
-async function signOutQuietly(page: Page, authenticator: VirtualAuthenticator) {
-  await setPresence(authenticator, false);
-  // Where the browser offers autofill, the sign-in page asks for options at once, and that
-  // answer sets the browser's pre-session cookie. Waiting for it keeps the next step (a reload,
-  // another ceremony) from racing it to a second cookie.
-  const autofills = await page.evaluate(
-    async () => (await PublicKeyCredential.isConditionalMediationAvailable?.()) ?? false,
-  );
-  const autofill =
-    autofills &&
-    page.waitForResponse(
-      (res) => res.url().endsWith('/api/auth/login/passkey/options') && res.request().method() === 'POST',
-    );
-  await signOut(page);
-  if (autofill) await autofill;
 }
 
 /**
@@ -116,11 +99,7 @@ describe('passkeys in Chromium', { skip: !available && 'Chromium is not installe
     const email = uniqueEmail('e2e-autofill');
     await signUpWithPasskey(page, demo!.gw, email);
     await signOutQuietly(page, authenticator);
-    // A returning visitor: the page that was signed out is left first, so its own pending
-    // autofill request cannot answer once the authenticator does.
-    await page.goto('about:blank');
-    await setPresence(authenticator, true);
-    await page.goto(demo!.baseUrl);
+    await returnWithAutofill(page, authenticator, demo!.baseUrl);
     await expectState(page, 'signed-in', 'aal2');
     assert.equal((await session(page)).body.email, email);
     await page.context().close();

@@ -14,9 +14,11 @@ import {
   openApp,
   openTab,
   session,
+  returnWithAutofill,
   setPresence,
+  afterAutofillStarts,
+  signOutQuietly,
   signInWithPassword,
-  signOut,
   signUpInApp,
 } from '../helpers/web-app.js';
 
@@ -64,8 +66,7 @@ describe('the React app, a new user’s journey', { skip: !available && 'Chromiu
     await page.getByTestId('passkey').filter({ hasText: 'This laptop' }).waitFor();
     await screenshot(page, 'security');
     // (Without presence, the sign-in page's passkey autofill waits instead of signing straight back in.)
-    await setPresence(authenticator, false);
-    await signOut(page);
+    await signOutQuietly(page, authenticator);
 
     // The password alone now owes the second factor: the passkey pays it.
     await signInWithPassword(page, email, STRONG_PASSWORD);
@@ -80,14 +81,12 @@ describe('the React app, a new user’s journey', { skip: !available && 'Chromiu
       stepped.body.methods.map((m: { method: string }) => m.method),
       ['password', 'passkey'],
     );
-    await setPresence(authenticator, false);
-    await signOut(page);
+    await signOutQuietly(page, authenticator);
 
     // Passkey autofill: the sign-in page asks the browser for a passkey in the e-mail field's
     // autofill; the virtual authenticator picks it as soon as it may (a person picks it from the list).
     assert.equal(await page.getAttribute('#field-identifier', 'autocomplete'), 'username webauthn');
-    await setPresence(authenticator, true);
-    await page.reload();
+    await returnWithAutofill(page, authenticator, baseUrl);
     await expectState(page, 'signed-in', 'aal2');
     assert.equal((await session(page)).body.methods[0].method, 'passkey');
 
@@ -118,7 +117,9 @@ describe('the React app, a new user’s journey', { skip: !available && 'Chromiu
     await openTab(page, 'Devices');
     await page.getByTestId('session').nth(1).waitFor();
     await screenshot(page, 'devices');
-    await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+    // The authenticator stops answering first, or the sign-in page's autofill signs straight back in.
+    await setPresence(authenticator, false);
+    await afterAutofillStarts(page, () => page.getByRole('button', { name: 'Sign out everywhere' }).click());
     await expectState(page, 'signed-out');
     assert.equal((await session(page)).status, 401);
     assert.equal((await session(other)).status, 401, 'the other browser is signed out too');

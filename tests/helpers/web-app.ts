@@ -203,6 +203,46 @@ export async function signOut(page: Page): Promise<void> {
   await expectState(page, 'signed-out');
 }
 
+/**
+ * Signs out without letting the sign-in page's passkey autofill sign straight back in: the
+ * authenticator stops answering first. Where the browser offers autofill, the sign-in page asks
+ * for options at once, and that answer sets the browser's pre-session cookie; waiting for it
+ * keeps the next step (a reload, another ceremony) from racing it.
+ */
+export async function signOutQuietly(page: Page, authenticator: VirtualAuthenticator): Promise<void> {
+  await setPresence(authenticator, false);
+  await afterAutofillStarts(page, () => signOut(page));
+}
+
+/** Runs `step`, which shows the sign-in page, and waits for that page's autofill options answer. */
+export async function afterAutofillStarts(page: Page, step: () => Promise<void>): Promise<void> {
+  const autofills = await page.evaluate(
+    async () => (await PublicKeyCredential.isConditionalMediationAvailable?.()) ?? false,
+  );
+  const autofill =
+    autofills &&
+    page.waitForResponse(
+      (res) => res.url().endsWith('/api/auth/login/passkey/options') && res.request().method() === 'POST',
+    );
+  await step();
+  if (autofill) await autofill;
+}
+
+/**
+ * A returning visitor whose authenticator answers the sign-in page's autofill: the signed-out
+ * page is left first, so its own pending autofill request cannot answer once the authenticator
+ * does, then the app is opened again.
+ */
+export async function returnWithAutofill(
+  page: Page,
+  authenticator: VirtualAuthenticator,
+  baseUrl: string,
+): Promise<void> {
+  await page.goto('about:blank');
+  await setPresence(authenticator, true);
+  await page.goto(baseUrl);
+}
+
 export async function openTab(page: Page, name: 'Honey Jars' | 'Security' | 'Devices' | 'Profile') {
   await page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name }).click();
 }
