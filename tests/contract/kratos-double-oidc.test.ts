@@ -11,7 +11,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startKratosDouble, type KratosDouble } from '../doubles/kratos/index.js';
-import { startOidcProvider, type OidcProvider, type ProviderAccount } from '../helpers/oidc-provider.js';
+import {
+  followBrowserRedirects,
+  startOidcProvider,
+  type OidcProvider,
+  type ProviderAccount,
+} from '../helpers/oidc-provider.js';
 import { kratosSpecPath } from './kratos-contract-helpers.js';
 import { createOpenApiValidator } from './openapi-validator.js';
 
@@ -101,30 +106,6 @@ const submitOidc = (flowId: string, providerId = 'sso') =>
     json: { method: 'oidc', provider: providerId },
   });
 
-/** A browser following redirects by hand, keeping each host's cookies, until it reaches RETURN_TO. */
-async function followBrowser(start: string, stopAt = RETURN_TO): Promise<URL> {
-  const jar = new Map<string, Map<string, string>>();
-  let url = new URL(start);
-  for (let hop = 0; hop < 20; hop++) {
-    if (url.href.startsWith(stopAt)) return url;
-    const cookies = jar.get(url.host) ?? new Map<string, string>();
-    const res = await fetch(url, {
-      redirect: 'manual',
-      headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') },
-    });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';');
-      const eq = pair.indexOf('=');
-      cookies.set(pair.slice(0, eq), pair.slice(eq + 1));
-    }
-    jar.set(url.host, cookies);
-    const location = res.headers.get('location');
-    assert.ok(location, `${url.pathname} answered ${res.status} without a redirect: ${await res.text()}`);
-    url = new URL(location, url);
-  }
-  throw new Error('too many redirects');
-}
-
 async function socialSignIn(
   account: ProviderAccount,
   returnTo = RETURN_TO,
@@ -135,7 +116,7 @@ async function socialSignIn(
   assert.equal(submitted.status, 422, JSON.stringify(submitted.body));
   return {
     initCode: flow.session_token_exchange_code ?? '',
-    landed: await followBrowser(submitted.body.redirect_browser_to as string),
+    landed: await followBrowserRedirects(submitted.body.redirect_browser_to as string, RETURN_TO),
   };
 }
 
@@ -573,7 +554,7 @@ describe('Kratos double: the oidc method as real Kratos v1.3.1 answers it', () =
         json: { method: 'oidc', provider: 'sso' },
       });
       assert.equal(submitted.status, 422);
-      const landed = await followBrowser(submitted.body.redirect_browser_to as string);
+      const landed = await followBrowserRedirects(submitted.body.redirect_browser_to as string, RETURN_TO);
       const res = await exchange(
         flow.session_token_exchange_code ?? '',
         landed.searchParams.get('code') ?? '',
@@ -596,7 +577,7 @@ describe('Kratos double: the oidc method as real Kratos v1.3.1 answers it', () =
     const submitted = await submitOidc(flow.id);
     assert.equal(submitted.status, 422);
     assert.match(submitted.headers.get('set-cookie') ?? '', /^ory_kratos_continuity=/);
-    const callback = await followBrowser(
+    const callback = await followBrowserRedirects(
       submitted.body.redirect_browser_to as string,
       `${kratos.publicUrl}/self-service/methods/oidc/callback/sso`,
     );

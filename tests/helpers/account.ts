@@ -49,7 +49,7 @@ export function startAccountGateway(
  * optionally with roles (`metadata_public.roles`), admin metadata, or its address already verified.
  */
 export async function seedIdentity(
-  kratos: KratosDouble,
+  kratos: Pick<KratosDouble, 'adminUrl'>,
   input: {
     email?: string;
     password?: string;

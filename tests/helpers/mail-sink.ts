@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { createInbox } from './inbox.js';
 import { SMTPServer } from 'smtp-server';
 
 /** One e-mail as it arrived over SMTP. */
@@ -32,8 +33,7 @@ function decodeQuotedPrintable(text: string): string {
 }
 
 export async function startMailSink(): Promise<MailSink> {
-  const messages: ReceivedMail[] = [];
-  const waiters = new Set<() => void>();
+  const inbox = createInbox<ReceivedMail>((m, recipient) => m.to.includes(recipient.toLowerCase()), 'mail');
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
@@ -45,8 +45,7 @@ export async function startMailSink(): Promise<MailSink> {
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
         const to = session.envelope.rcptTo.map((r) => r.address.toLowerCase());
-        messages.push({ to, raw: decodeQuotedPrintable(Buffer.concat(chunks).toString('utf8')) });
-        for (const wake of waiters) wake();
+        inbox.add({ to, raw: decodeQuotedPrintable(Buffer.concat(chunks).toString('utf8')) });
         callback();
       });
     },
@@ -57,30 +56,12 @@ export async function startMailSink(): Promise<MailSink> {
   server.listen(0, '127.0.0.1');
   await once(server.server, 'listening');
   const port = (server.server.address() as AddressInfo).port;
-  const to = (recipient: string) => messages.filter((m) => m.to.includes(recipient.toLowerCase())).reverse();
   return {
     url: `smtp://127.0.0.1:${port}/`,
     port,
-    messages,
-    to,
-    async waitFor(recipient, seen = 0, timeoutMs = 15_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = to(recipient);
-        if (found.length > seen) return found[0]!;
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`no mail to ${recipient} within ${timeoutMs} ms`);
-        await new Promise<void>((resolve) => {
-          const wake = () => {
-            waiters.delete(wake);
-            clearTimeout(timer);
-            resolve();
-          };
-          const timer = setTimeout(wake, left);
-          waiters.add(wake);
-        });
-      }
-    },
+    messages: inbox.messages,
+    to: inbox.to,
+    waitFor: inbox.waitFor,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createInbox } from './inbox.js';
 import { kratosTarget } from './kratos-target.js';
 
 /** One text message as it reached the SMS provider's endpoint. */
@@ -37,8 +38,7 @@ export function smsCode(message: ReceivedSms): string | undefined {
 }
 
 export async function startSmsSink(apiKey = 'test-sms-provider-key'): Promise<SmsSink> {
-  const messages: ReceivedSms[] = [];
-  const waiters = new Set<() => void>();
+  const inbox = createInbox<ReceivedSms>((m, phone) => m.to === phone, 'text');
   let failing: number | undefined;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -63,38 +63,19 @@ export async function startSmsSink(apiKey = 'test-sms-provider-key'): Promise<Sm
         res.writeHead(400).end();
         return;
       }
-      messages.push({ to: body.to, body: body.body, authorization: req.headers.authorization });
-      for (const wake of waiters) wake();
+      inbox.add({ to: body.to, body: body.body, authorization: req.headers.authorization });
       res.writeHead(201, { 'Content-Type': 'application/json' }).end('{"status":"queued"}');
     });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
-  const to = (phone: string) => messages.filter((m) => m.to === phone).reverse();
   return {
     url: `http://127.0.0.1:${port}/messages`,
     apiKey,
-    messages,
-    to,
-    async waitFor(phone, seen = 0, timeoutMs = 15_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = to(phone);
-        if (found.length > seen) return found[0]!;
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`no text to ${phone} within ${timeoutMs} ms`);
-        await new Promise<void>((resolve) => {
-          const wake = () => {
-            waiters.delete(wake);
-            clearTimeout(timer);
-            resolve();
-          };
-          const timer = setTimeout(wake, left);
-          waiters.add(wake);
-        });
-      }
-    },
+    messages: inbox.messages,
+    to: inbox.to,
+    waitFor: inbox.waitFor,
     fail(status) {
       failing = status;
     },

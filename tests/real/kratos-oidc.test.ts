@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { seedIdentity } from '../helpers/account.js';
 import {
   followBrowserRedirects,
   socialSignInEnv,
@@ -122,17 +123,7 @@ describe('social sign-in through the real Kratos oidc method', () => {
   });
 
   it('refuses a provider that asserts the e-mail of an existing account: no session, nothing linked', async () => {
-    const email = `owner-${randomUUID()}@example.com`;
-    const created = await fetch(`${kratos.adminUrl}/admin/identities`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        schema_id: 'default',
-        traits: { email },
-        credentials: { password: { config: { password: 'owner-passphrase-not-known-1' } } },
-      }),
-    });
-    assert.equal(created.status, 201);
+    const { email } = await seedIdentity(kratos, { password: 'owner-passphrase-not-known-1' });
 
     const { initCode, landed } = await socialSignIn({
       sub: `attacker-${randomUUID()}`,
