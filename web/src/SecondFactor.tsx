@@ -1,6 +1,7 @@
 import { stepUpWithPasskey, type Session } from '@auth-gateway/client';
 import { useState } from 'react';
 import { gw } from './gateway';
+import { SentCode, type CodeChannel } from './SentCode';
 import { Field, Notice, Submit, useTask } from './ui';
 
 const METHOD_NAMES: Record<string, string> = {
@@ -9,6 +10,31 @@ const METHOD_NAMES: Record<string, string> = {
   lookup_secret: 'a backup code',
   email: 'a code we e-mail you',
   sms: 'a code we text you',
+};
+
+type StepUpResult = Awaited<ReturnType<typeof stepUpWithPasskey>>;
+
+const CHANNELS: Record<'email' | 'sms', CodeChannel<Session>> = {
+  email: {
+    name: 'email-code',
+    send: () => gw.run((api) => api.POST('/api/auth/step-up/email/options', { body: {} }), { stepUp: false }),
+    sent: 'A code is on its way to your address.',
+    sendLabel: 'E-mail me a code',
+    verify: (code) =>
+      gw.run((api) => api.POST('/api/auth/step-up/email', { body: { code } }), { stepUp: false }),
+    fieldLabel: 'Six-digit code from the e-mail',
+    formLabel: 'Code from the e-mail',
+  },
+  sms: {
+    name: 'sms-code',
+    send: () => gw.run((api) => api.POST('/api/auth/step-up/sms/options', { body: {} }), { stepUp: false }),
+    sent: 'A code is on its way to your phone.',
+    sendLabel: 'Text me a code',
+    verify: (code) =>
+      gw.run((api) => api.POST('/api/auth/step-up/sms', { body: { code } }), { stepUp: false }),
+    fieldLabel: 'Six-digit code from the text message',
+    formLabel: 'Code from the text message',
+  },
 };
 
 /**
@@ -25,13 +51,9 @@ export function SecondFactorForm({
   const task = useTask();
   const [code, setCode] = useState('');
   const [backup, setBackup] = useState('');
-  const [emailed, setEmailed] = useState('');
-  const [emailSent, setEmailSent] = useState(false);
-  const [texted, setTexted] = useState('');
-  const [smsSent, setSmsSent] = useState(false);
   const usable = methods.filter((m) => m in METHOD_NAMES);
 
-  const finish = (result: Awaited<ReturnType<typeof stepUpWithPasskey>> | undefined) => {
+  const finish = (result: StepUpResult | undefined) => {
     if (result?.ok) onDone(result.data);
   };
 
@@ -83,96 +105,8 @@ export function SecondFactorForm({
           <Submit busy={task.busy}>Verify code</Submit>
         </form>
       )}
-      {usable.includes('email') &&
-        (emailSent ? (
-          <form
-            className="stack"
-            aria-label="Code from the e-mail"
-            onSubmit={async (e) => {
-              e.preventDefault();
-              finish(
-                await task.run(() =>
-                  gw.run((api) => api.POST('/api/auth/step-up/email', { body: { code: emailed.trim() } }), {
-                    stepUp: false,
-                  }),
-                ),
-              );
-            }}
-          >
-            <Field
-              label="Six-digit code from the e-mail"
-              name="email-code"
-              value={emailed}
-              onChange={setEmailed}
-              inputMode="numeric"
-              autoComplete="one-time-code"
-              required
-            />
-            <Submit busy={task.busy}>Verify code</Submit>
-          </form>
-        ) : (
-          <button
-            type="button"
-            disabled={task.busy}
-            onClick={async () => {
-              const result = await task.run(
-                () =>
-                  gw.run((api) => api.POST('/api/auth/step-up/email/options', { body: {} }), {
-                    stepUp: false,
-                  }),
-                'A code is on its way to your address.',
-              );
-              if (result?.ok) setEmailSent(true);
-            }}
-          >
-            E-mail me a code
-          </button>
-        ))}
-      {usable.includes('sms') &&
-        (smsSent ? (
-          <form
-            className="stack"
-            aria-label="Code from the text message"
-            onSubmit={async (e) => {
-              e.preventDefault();
-              finish(
-                await task.run(() =>
-                  gw.run((api) => api.POST('/api/auth/step-up/sms', { body: { code: texted.trim() } }), {
-                    stepUp: false,
-                  }),
-                ),
-              );
-            }}
-          >
-            <Field
-              label="Six-digit code from the text message"
-              name="sms-code"
-              value={texted}
-              onChange={setTexted}
-              inputMode="numeric"
-              autoComplete="one-time-code"
-              required
-            />
-            <Submit busy={task.busy}>Verify code</Submit>
-          </form>
-        ) : (
-          <button
-            type="button"
-            disabled={task.busy}
-            onClick={async () => {
-              const result = await task.run(
-                () =>
-                  gw.run((api) => api.POST('/api/auth/step-up/sms/options', { body: {} }), {
-                    stepUp: false,
-                  }),
-                'A code is on its way to your phone.',
-              );
-              if (result?.ok) setSmsSent(true);
-            }}
-          >
-            Text me a code
-          </button>
-        ))}
+      {usable.includes('email') && <SentCode task={task} channel={CHANNELS.email} onResult={finish} />}
+      {usable.includes('sms') && <SentCode task={task} channel={CHANNELS.sms} onResult={finish} />}
       {usable.includes('lookup_secret') && (
         <details>
           <summary>Use a backup code instead</summary>

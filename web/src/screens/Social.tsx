@@ -1,6 +1,13 @@
-import { socialSignInUrl, type Schema, type SocialOutcome } from '@auth-gateway/client';
+import {
+  socialSignInUrl,
+  type Result,
+  type Schema,
+  type Session,
+  type SocialOutcome,
+} from '@auth-gateway/client';
 import { useCallback, useEffect, useState } from 'react';
 import { gw } from '../gateway';
+import { SentCode, type CodeChannel } from '../SentCode';
 import { useSession } from '../session';
 import { Card, Field, Notice, Submit, useTask } from '../ui';
 
@@ -92,6 +99,19 @@ export function SocialLinks() {
   );
 }
 
+/** Linking by a code Kratos mails to the address the provider asserted. */
+const linkByCode = (label: string): CodeChannel<Session> => ({
+  name: 'link-code',
+  send: () => gw.run((api) => api.POST('/api/auth/social-links/code', { body: {} }), { stepUp: false }),
+  sent: 'A code is on its way to that address. Enter it below.',
+  sendLabel: 'No password? E-mail me a code',
+  verify: (code) =>
+    gw.run((api) => api.POST('/api/auth/social-links/code/verify', { body: { code } }), { stepUp: false }),
+  fieldLabel: 'Code from the e-mail',
+  formLabel: `Link ${label} with a code`,
+  submitLabel: `Link ${label} with the code`,
+});
+
 /**
  * After a social sign-in that signed nobody in: why, and for a provider account whose address
  * is an existing account's, the form that links it with that account's password.
@@ -101,8 +121,6 @@ export function SocialOutcomeNotice({ outcome, onClose }: { outcome: SocialOutco
   const { signedIn } = useSession();
   const task = useTask();
   const [password, setPassword] = useState('');
-  const [codeSent, setCodeSent] = useState(false);
-  const [code, setCode] = useState('');
   if (outcome.status === 'failed')
     return (
       <p className="notice notice-error" role="alert">
@@ -117,7 +135,7 @@ export function SocialOutcomeNotice({ outcome, onClose }: { outcome: SocialOutco
   const label = providers.find((p) => p.id === outcome.provider)?.label ?? outcome.provider;
   // A refusal (a wrong password or code; an account with a second factor, which links only
   // from a session that passed it) stays on this card with its message.
-  const settle = (result: Awaited<ReturnType<typeof task.run<Schema<'Session'>>>>) => {
+  const settle = (result: Result<Session> | undefined) => {
     if (!result?.ok) return;
     onClose();
     signedIn(result.data);
@@ -150,49 +168,7 @@ export function SocialOutcomeNotice({ outcome, onClose }: { outcome: SocialOutco
         />
         <Submit busy={task.busy}>Link {label}</Submit>
       </form>
-      {!codeSent ? (
-        <button
-          type="button"
-          disabled={task.busy}
-          onClick={async () => {
-            const result = await task.run(
-              () => gw.run((api) => api.POST('/api/auth/social-links/code', { body: {} }), { stepUp: false }),
-              'A code is on its way to that address. Enter it below.',
-            );
-            if (result?.ok) setCodeSent(true);
-          }}
-        >
-          No password? E-mail me a code
-        </button>
-      ) : (
-        <form
-          className="stack"
-          onSubmit={async (e) => {
-            e.preventDefault();
-            settle(
-              await task.run(() =>
-                gw.run(
-                  (api) => api.POST('/api/auth/social-links/code/verify', { body: { code: code.trim() } }),
-                  {
-                    stepUp: false,
-                  },
-                ),
-              ),
-            );
-          }}
-        >
-          <Field
-            label="Code from the e-mail"
-            name="link-code"
-            value={code}
-            onChange={setCode}
-            autoComplete="one-time-code"
-            inputMode="numeric"
-            required
-          />
-          <Submit busy={task.busy}>Link {label} with the code</Submit>
-        </form>
-      )}
+      <SentCode task={task} channel={linkByCode(label)} onResult={settle} />
       <button type="button" className="link" onClick={onClose}>
         Not now
       </button>
