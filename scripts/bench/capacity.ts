@@ -47,7 +47,6 @@ import {
   postgresBaseUrl,
   root,
   startKratosProcess,
-  type PrivateRedis,
   type Running,
 } from './processes.js';
 import {
@@ -58,6 +57,7 @@ import {
   rememberCookies,
   signUp,
   startGateway,
+  topologyAsRedis,
   type Stack,
 } from './stack.js';
 
@@ -74,13 +74,6 @@ const settings = {
 };
 
 const log = (message: string) => console.log(`capacity: ${message}`);
-
-/** A topology as the bench's stack takes a Redis. */
-const asRedis = (topology: RedisTopology): PrivateRedis => ({
-  url: topology.url,
-  port: 0,
-  stop: () => topology.stop(),
-});
 
 async function postJson(url: string, jar: Map<string, string>, body: unknown) {
   const res = await fetch(url, {
@@ -144,7 +137,7 @@ async function sessionChecks(stack: Omit<Stack, 'redis'>) {
   try {
     for (const [i, v] of variants.entries()) {
       const gateway = await startGateway(
-        { ...stack, redis: asRedis(v.topology) },
+        { ...stack, redis: topologyAsRedis(v.topology) },
         { REDIS_KEY_PREFIX: `cap${i}:`, ...v.env },
       );
       const user = await signUp(gateway, stack.kratos);
@@ -204,7 +197,7 @@ async function redisMemory(stack: Omit<Stack, 'redis'>) {
   const prefix = 'mem:';
   // Cached whoami answers are kept for the whole measurement (their size, not their lifetime, is measured).
   const gateway = await startGateway(
-    { ...stack, redis: asRedis(redis) },
+    { ...stack, redis: topologyAsRedis(redis) },
     { REDIS_KEY_PREFIX: prefix, WHOAMI_CACHE_SECONDS: '3600' },
   );
   try {
@@ -338,7 +331,7 @@ function perOperation(before: TableWrites, after: TableWrites, n: number) {
 async function postgresWrites(stack: Omit<Stack, 'redis'>, databaseUrl: string) {
   const redis = await startSingle();
   const gateway = await startGateway(
-    { ...stack, redis: asRedis(redis), databaseUrl },
+    { ...stack, redis: topologyAsRedis(redis), databaseUrl },
     { REDIS_KEY_PREFIX: 'pg:', RATE_LIMIT_PASSKEY: '100000/60' },
   );
   try {

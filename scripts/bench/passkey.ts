@@ -14,7 +14,8 @@
  * load client in a process of its own sends them. Raw verification and gateway logins are
  * measured alternately in rounds; the ratio is the median of the per-round ratios.
  *
- * BENCH_QUICK=1 shrinks the run; BENCH_ROUNDS sets the number of rounds.
+ * BENCH_QUICK=1 shrinks the run; BENCH_ROUNDS sets the number of rounds; BENCH_CPU_PROFILE_DIR
+ * has the gateway write a V8 CPU profile there.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -244,7 +245,7 @@ async function main() {
   let gateway: Running | undefined;
   let client: Awaited<ReturnType<typeof startLoadClient>> | undefined;
   try {
-    gateway = await startGateway(stack);
+    gateway = await startGateway(stack, {}, process.env.BENCH_CPU_PROFILE_DIR);
     const user = await signUp(gateway, kratos);
     // Counter 0 (as synced passkeys report it) lets concurrent logins of one passkey all pass.
     const authenticator = new SoftAuthenticator({ counterStep: 0 });
@@ -262,6 +263,7 @@ async function main() {
     await rawRate(warmup, credential);
     await gatewayRate(client, gateway, warmup);
     const rounds: PasskeyRound[] = [];
+    const profiledFrom = await gateway.clock();
     for (const [r, batch] of batches.entries()) {
       // Alternate which goes first, so drift of the machine does not favour either.
       let raw: Awaited<ReturnType<typeof rawRate>>;
@@ -280,6 +282,14 @@ async function main() {
         ...(gw.cpuMicros !== undefined ? { gatewayCpuMicros: gw.cpuMicros } : {}),
       });
       log(`round ${r + 1}: raw ${raw.perSecond.toFixed(0)}/s, gateway ${gw.perSecond.toFixed(0)}/s`);
+    }
+    const profiledTo = await gateway.clock();
+    if (process.env.BENCH_CPU_PROFILE_DIR) {
+      // The timed rounds on the gateway's profiler clock, to cut its profile to them.
+      writeFileSync(
+        join(process.env.BENCH_CPU_PROFILE_DIR, 'window.json'),
+        JSON.stringify({ from: profiledFrom, to: profiledTo }),
+      );
     }
     const gatewayCpu = rounds.flatMap((x) => (x.gatewayCpuMicros === undefined ? [] : [x.gatewayCpuMicros]));
     const figures: Omit<PasskeyResults, 'markdown'> = {

@@ -30,6 +30,8 @@ export interface BenchResults {
     /** Resident memory of the gateway and the bare route's process while the session check ran. */
     memory: { gateway?: MemoryPeak; bare?: MemoryPeak };
   };
+  /** The session check against the bare route with the gateway on Sentinel and on Cluster. */
+  topologies?: { name: string; compared: Compared[] }[];
   clientCache: { compared: Compared[]; redisCommands: { on: number; off: number } };
   /** Absent when no nginx binary was found. */
   forwardAuth?: { compared: Compared[] };
@@ -103,14 +105,18 @@ function passkeyRatio(r: BenchResults): number | undefined {
   return typeof ratio === 'number' ? ratio : undefined;
 }
 
+/** A session check's req/s and p99 against the bare route's (medians of the per-round ratios). */
+function checkRatios(compared: Compared[], route: string) {
+  const gw = byName(compared, `gateway /api/auth/${route}`);
+  const bare = byName(compared, `bare /${route}`);
+  return { rps: pairedRatio(gw, bare, (m) => m.rps), p99: pairedRatio(gw, bare, (m) => m.p99) };
+}
+
 /** The ratios the gateway is held to, measured side by side in this run: [figure, measured, target, verdict]. */
 export function ratioRows(r: BenchResults): string[][] {
   const rows: string[][] = [];
   for (const route of ['session', 'verify']) {
-    const gw = byName(r.session.compared, `gateway /api/auth/${route}`);
-    const bare = byName(r.session.compared, `bare /${route}`);
-    const rps = pairedRatio(gw, bare, (m) => m.rps);
-    const p99 = pairedRatio(gw, bare, (m) => m.p99);
+    const { rps, p99 } = checkRatios(r.session.compared, route);
     rows.push(
       [
         `\`GET /api/auth/${route}\` req/s, of the bare route’s`,
@@ -120,6 +126,15 @@ export function ratioRows(r: BenchResults): string[][] {
       ],
       [`\`GET /api/auth/${route}\` p99, to the bare route’s`, x2(p99), '≤ 1.5×', verdict(p99 <= 1.5)],
     );
+  }
+  for (const t of r.topologies ?? []) {
+    for (const route of ['session', 'verify']) {
+      const { rps, p99 } = checkRatios(t.compared, route);
+      rows.push(
+        [`On ${t.name}: \`GET /api/auth/${route}\` req/s, of the bare route’s`, pct(rps), 'reported', '—'],
+        [`On ${t.name}: \`GET /api/auth/${route}\` p99, to the bare route’s`, x2(p99), 'reported', '—'],
+      );
+    }
   }
   const passkey = passkeyRatio(r);
   rows.push([
@@ -262,6 +277,26 @@ function sessionSection(r: BenchResults): string {
     '',
     gapNote(r),
   ].join('\n');
+}
+
+function topologiesSection(r: BenchResults): string {
+  const lines = ['## 1b. Session check on Redis Sentinel and Redis Cluster', ''];
+  if (!r.topologies || r.topologies.length === 0) return [...lines, 'Not measured in this run.'].join('\n');
+  lines.push(
+    'The comparison of section 1 with the gateway on a Sentinel set (a master, a replica and three ' +
+      'sentinels) and on a Cluster (three masters with a replica each), all on loopback ports of this ' +
+      'machine, one topology after the other; each has its own signed-in user and its own bare route ' +
+      'answering that user’s body and headers. The targets of the ratios table hold for a single server; ' +
+      'these are reported beside them.',
+  );
+  for (const t of r.topologies) {
+    const ratios = ['session', 'verify'].map((route) => {
+      const { rps, p99 } = checkRatios(t.compared, route);
+      return `\`/api/auth/${route}\` req/s ${pct(rps)}, p99 ${x2(p99)}`;
+    });
+    lines.push('', `**${t.name}**: ${ratios.join('; ')} of the bare route’s.`, '', comparedTable(t.compared));
+  }
+  return lines.join('\n');
 }
 
 function memorySection(r: BenchResults): string {
@@ -520,6 +555,7 @@ export function renderReport(r: BenchResults): string {
     ratiosSection(r),
     machineSection(r.machine, r),
     sessionSection(r),
+    topologiesSection(r),
     memorySection(r),
     clientCacheSection(r),
     forwardAuthSection(r),

@@ -8,7 +8,7 @@
  * shares the machine's cores with them.
  *
  * Measured: the session check against a bare Express route (with the gateway's peak RSS
- * under that load), with the Redis client-side cache on and off, forward auth through a real
+ * under that load), the same on Redis Sentinel and Cluster, with the Redis client-side cache on and off, forward auth through a real
  * nginx `auth_request` against nginx's static answer, the whoami cache, the CPU profile of
  * the session check, the session check with a growing session store, the audit insert rate,
  * and (their own scripts) passkey login and file encryption.
@@ -48,7 +48,8 @@ import {
 } from './processes.js';
 import { renderReport, type BenchResults, type ForeignResult } from './report.js';
 import { fillSessions } from './session-fill.js';
-import { signUp, startGateway, type SignedIn, type Stack } from './stack.js';
+import { signUp, startGateway, topologyAsRedis, type SignedIn, type Stack } from './stack.js';
+import { startCluster, startSentinel } from '../../tests/helpers/redis-topologies.js';
 import { helpIfAsked } from '../help.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -81,39 +82,66 @@ async function redisCommandsPerCheck(redis: PrivateRedis, gateway: Running, cook
   return (after - before - 1) / n;
 }
 
-/**
- * The session check against the bare route, alternating; the resident memory of both
- * processes is sampled all along (peak RSS under the session-check load).
- */
-async function sessionCheck(stack: Stack) {
-  const gateway = await startGateway(stack, { REDIS_KEY_PREFIX: 'bench-a:' });
+/** A gateway with a signed-in user, and a bare route answering that user's session body and headers. */
+async function gatewayAndBare(stack: Stack, keyPrefix: string) {
+  const gateway = await startGateway(stack, { REDIS_KEY_PREFIX: keyPrefix });
   const user = await signUp(gateway, stack.kratos);
   const bare = await forkChild('scripts/bench/bare-child.ts', {
     BENCH_SESSION_BODY: user.sessionBody,
     BENCH_VERIFY_HEADERS: JSON.stringify(user.verifyHeaders),
   });
   const headers = { Cookie: user.cookie };
+  const targets: Target[] = [
+    { name: 'bare /session', url: `${bare.url}/session`, headers, pid: bare.pid },
+    { name: 'gateway /api/auth/session', url: `${gateway.url}/api/auth/session`, headers, pid: gateway.pid },
+    { name: 'bare /verify', url: `${bare.url}/verify`, headers, pid: bare.pid },
+    { name: 'gateway /api/auth/verify', url: `${gateway.url}/api/auth/verify`, headers, pid: gateway.pid },
+  ];
+  return { gateway, user, bare, targets };
+}
+
+/**
+ * The session check against the bare route, alternating; the resident memory of both
+ * processes is sampled all along (peak RSS under the session-check load).
+ */
+async function sessionCheck(stack: Stack) {
+  const { gateway, user, bare, targets } = await gatewayAndBare(stack, 'bench-a:');
   log('session check: gateway vs bare Express, alternating');
   const gatewayMemory = sampleMemory(gateway.pid);
   const bareMemory = sampleMemory(bare.pid);
-  const compared = await compare(
-    [
-      { name: 'bare /session', url: `${bare.url}/session`, headers, pid: bare.pid },
-      {
-        name: 'gateway /api/auth/session',
-        url: `${gateway.url}/api/auth/session`,
-        headers,
-        pid: gateway.pid,
-      },
-      { name: 'bare /verify', url: `${bare.url}/verify`, headers, pid: bare.pid },
-      { name: 'gateway /api/auth/verify', url: `${gateway.url}/api/auth/verify`, headers, pid: gateway.pid },
-    ],
-    { ...settings, warmupSeconds: 3 },
-  );
+  const compared = await compare(targets, { ...settings, warmupSeconds: 3 });
   const memory = { gateway: gatewayMemory.stop(), bare: bareMemory.stop() };
   const redisCommands = await redisCommandsPerCheck(stack.redis, gateway, user.cookie);
   await bare.stop();
   return { gateway, user, compared, memory, redisCommands, bodyBytes: Buffer.byteLength(user.sessionBody) };
+}
+
+/**
+ * The same comparison with the gateway on Redis Sentinel (a master, a replica, three
+ * sentinels) and on Redis Cluster (three masters with a replica each), one after the other.
+ */
+async function sessionCheckOnTopologies(stack: Stack) {
+  const results = [];
+  for (const [name, start] of [
+    ['Sentinel', () => startSentinel()],
+    ['Cluster', () => startCluster()],
+  ] as const) {
+    log(`starting Redis ${name}`);
+    const topology = await start();
+    try {
+      const { gateway, bare, targets } = await gatewayAndBare(
+        { ...stack, redis: topologyAsRedis(topology) },
+        `bench-${name.toLowerCase()}:`,
+      );
+      log(`session check on ${name}: gateway vs bare Express, alternating`);
+      const compared = await compare(targets, { ...settings, warmupSeconds: 3 });
+      await Promise.all([gateway.stop(), bare.stop()]);
+      results.push({ name, compared });
+    } finally {
+      await topology.stop();
+    }
+  }
+  return results;
 }
 
 /** The session check of the default gateway against one with REDIS_CLIENT_CACHE=false, alternating. */
@@ -346,6 +374,7 @@ async function main() {
     if (!nginx) log('no nginx binary (NGINX_BIN, /usr/sbin/nginx or PATH): forward auth not measured');
     const whoami = await whoamiCache(stack, session);
     await session.gateway.stop();
+    const topologies = await sessionCheckOnTopologies(stack);
     const profile = await cpuProfile(stack);
     const growth = await sessionGrowth(stack);
     const auditDb = await createThrowawayDatabase('audit');
@@ -364,6 +393,7 @@ async function main() {
         bodyBytes: session.bodyBytes,
         memory: session.memory,
       },
+      topologies,
       clientCache: cache,
       forwardAuth: nginx,
       whoami,

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import type { RedisTopology } from '../../tests/helpers/redis-topologies.js';
 import { forkChild, type KratosProcess, type PrivateRedis, type Running } from './processes.js';
 
 export const ORIGIN = 'http://localhost:3000';
@@ -17,6 +18,13 @@ export interface Stack {
   databaseUrl?: string;
   tmp: string;
 }
+
+/** A Sentinel set or a Cluster as the stack's Redis (its URL is all the gateway needs). */
+export const topologyAsRedis = (topology: RedisTopology): PrivateRedis => ({
+  url: topology.url,
+  port: 0,
+  stop: () => topology.stop(),
+});
 
 /**
  * The gateway's environment: the default configuration (log level included) on the run's

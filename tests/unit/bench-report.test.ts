@@ -186,6 +186,29 @@ describe('BENCHMARKS.md', () => {
     assert.deepEqual(growthP99.slice(1), ['1.05×', 'within 10% (≤ 1.10×)', '**met**']);
   });
 
+  it('reports the session check on Sentinel and Cluster apart, against its own bare route', () => {
+    const onTopology = (name: string, gatewayRps: number) => ({
+      name,
+      compared: [
+        target('bare /session', [[10_000, 10]]),
+        target('gateway /api/auth/session', [[gatewayRps, 12]]),
+        target('bare /verify', [[10_000, 10]]),
+        target('gateway /api/auth/verify', [[gatewayRps / 2, 30]]),
+      ],
+    });
+    const r = results({ topologies: [onTopology('Sentinel', 9_000), onTopology('Cluster', 6_000)] });
+    const rows = ratioRows(r);
+    const find = (start: string) => rows.find((x) => x[0]!.startsWith(start))!;
+    assert.deepEqual(find('On Sentinel: `GET /api/auth/session` req/s').slice(1), ['90%', 'reported', '—']);
+    assert.deepEqual(find('On Cluster: `GET /api/auth/verify` p99').slice(1), ['3.00×', 'reported', '—']);
+    // The single-server rows keep their own figures and targets.
+    assert.equal(find('`GET /api/auth/session` req/s')[1], '80%');
+    const report = renderReport(r);
+    assert.match(report, /## 1b\. Session check on Redis Sentinel and Redis Cluster/);
+    assert.match(report, /\*\*Cluster\*\*: `\/api\/auth\/session` req\/s 60%, p99 1\.20×/);
+    assert.match(renderReport(results()), /## 1b\.[^\n]*\n\nNot measured in this run\./);
+  });
+
   it('says what was not measured instead of a figure', () => {
     const rows = ratioRows(
       results({ forwardAuth: undefined, foreign: [{ name: 'passkey', status: 'missing' }] }),

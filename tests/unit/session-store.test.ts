@@ -110,11 +110,42 @@ for (const [name, connect] of [
       const { res, cookies } = response();
       const req = request(cookie);
       await sessionLoader(ctx)(req, res);
-      await req.session.regenerate();
+      let oldGoneBeforeIndex: boolean | undefined;
+      await req.session.regenerate(
+        async () => {
+          oldGoneBeforeIndex = (await kv.get(`sess:${storageKey(cookie)}`)) === null;
+        },
+        { oldIndexed: true },
+      );
       const fresh = cookies.get(SESSION_COOKIE)!;
       assert.notEqual(fresh, cookie);
+      assert.equal(
+        oldGoneBeforeIndex,
+        true,
+        'an indexed session is deleted before the index names the new one',
+      );
       assert.equal(await kv.get(`sess:${storageKey(cookie)}`), null);
       assert.equal(JSON.parse((await kv.get(`sess:${storageKey(fresh)}`))!).auth.handle, 'g_test');
+    });
+
+    it('writes no new session and sends no cookie when the index write fails on regenerate', async () => {
+      const cookie = await signedIn();
+      const { res, cookies } = response();
+      const req = request(cookie);
+      await sessionLoader(ctx)(req, res);
+      let newKey: string | undefined;
+      await assert.rejects(
+        req.session.regenerate(
+          async (key) => {
+            newKey = key;
+            throw new Error('index unavailable');
+          },
+          { oldIndexed: false },
+        ),
+        /index unavailable/,
+      );
+      assert.equal(cookies.get(SESSION_COOKIE), undefined);
+      assert.equal(await kv.get(`sess:${newKey!}`), null);
     });
 
     it("gives each request its own copy: one request's change is not another's", async () => {

@@ -102,9 +102,10 @@ async function appendBatch(
   batch: Pending[],
   chain: { key: Buffer; beforeKeyed(head: Head): Promise<void> } | undefined,
 ): Promise<Head> {
-  await tx.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
+  // One round trip, two statements: the head is read by a statement that starts after the
+  // lock is held, so it sees every row the previous holder committed.
   const last = await tx.query<{ seq: string; hash: string }>(
-    'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1',
+    `SELECT pg_advisory_xact_lock(${CHAIN_LOCK}); SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`,
   );
   let prevHash = last.rows[0]?.hash ?? GENESIS_HASH;
   let seq = Number(last.rows[0]?.seq ?? 0);

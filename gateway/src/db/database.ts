@@ -9,7 +9,11 @@ interface QueryResult<T> {
   rowCount: number;
 }
 
-/** Anything that can run a parameterised statement: the database or a transaction. */
+/**
+ * Anything that can run a parameterised statement: the database or a transaction. Without
+ * parameters the text may hold several statements, run in one round trip; the answer is
+ * the last one's.
+ */
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
 }
@@ -50,6 +54,12 @@ function wrapError(err: unknown): unknown {
   return err;
 }
 
+/** node-postgres answers a text of several statements with one result each: the last counts. */
+function lastResult<T>(res: pg.QueryResult | pg.QueryResult[]): QueryResult<T> {
+  const last = Array.isArray(res) ? res[res.length - 1] : res;
+  return { rows: (last?.rows ?? []) as T[], rowCount: last?.rowCount ?? 0 };
+}
+
 function openPostgres(url: string): Database {
   const pool = new pg.Pool({
     connectionString: url,
@@ -61,8 +71,7 @@ function openPostgres(url: string): Database {
   pool.on('error', () => undefined);
   const query: Queryable['query'] = async <T>(sql: string, params?: unknown[]) => {
     try {
-      const res = await pool.query(sql, params as unknown[]);
-      return { rows: res.rows as T[], rowCount: res.rowCount ?? 0 };
+      return lastResult<T>(await pool.query(sql, params as unknown[]));
     } catch (err) {
       throw wrapError(err);
     }
@@ -80,10 +89,8 @@ function openPostgres(url: string): Database {
       try {
         await client.query('BEGIN');
         const result = await fn({
-          query: async <T>(sql: string, params?: unknown[]) => {
-            const res = await client.query(sql, params as unknown[]);
-            return { rows: res.rows as T[], rowCount: res.rowCount ?? 0 };
-          },
+          query: async <T>(sql: string, params?: unknown[]) =>
+            lastResult<T>(await client.query(sql, params as unknown[])),
         });
         await client.query('COMMIT');
         return result;

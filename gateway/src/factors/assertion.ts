@@ -28,25 +28,26 @@ const clonedRefusal = () =>
     'This passkey may have been copied and can no longer be used. Sign in another way and remove it.',
   );
 
+type Found = Awaited<ReturnType<CeremonyDeps['passkeys']['findWithUserHandle']>>;
+
 /** The passkey the assertion names, if the challenge it answers allows it. */
-async function passkeyFor(
-  deps: Pick<CeremonyDeps, 'passkeys'>,
+function passkeyFor(
   response: AuthenticationResponseJSON,
   pending: PendingChallenge,
   identityId: string | undefined,
-): Promise<StoredPasskey> {
-  const store = deps.passkeys;
+  found: Found,
+): StoredPasskey {
   if (pending.identityId !== identityId) throw challengeInvalid();
   if (pending.allowCredentialIds && !pending.allowCredentialIds.includes(response.id)) throw notRecognized();
-  const passkey = await store.find(response.id);
-  if (!passkey) throw notRecognized();
+  if (!found) throw notRecognized();
+  const { passkey } = found;
   if (identityId && passkey.identityId !== identityId) {
     throw new AppError('passkey_not_yours', 403, 'This passkey belongs to another account.');
   }
   if (passkey.clonedSuspected) throw clonedRefusal();
   // A discoverable credential names its user; it must be the passkey's owner (WebAuthn §7.2 step 6).
   const userHandle = response.response.userHandle;
-  if (userHandle && userHandle !== (await store.userHandleOf(passkey.identityId))) throw notRecognized();
+  if (userHandle && userHandle !== found.userHandle) throw notRecognized();
   return passkey;
 }
 
@@ -73,26 +74,38 @@ async function recordUse(
   throw clonedRefusal();
 }
 
+/** A promise awaited later, or never when the ceremony is refused first: its failure is not unhandled. */
+function started<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
 /**
  * Verifies an assertion for a ceremony (`identityId`: the signed-in identity the passkey
- * must belong to, for a step-up): the challenge is consumed first (single use),
- * then the signature, RP ID, origin and user presence/verification are checked by
- * @simplewebauthn, then the counter by us, and the passkey's use is recorded.
+ * must belong to, for a step-up): the challenge is consumed first (single use; the
+ * credential is looked up meanwhile), then the signature, RP ID, origin and user
+ * presence/verification are checked by @simplewebauthn, then the counter by us, and the
+ * passkey's use is recorded. `alongside` (what the caller needs next, such as the owner's
+ * identity) starts once the passkey is known and runs while the signature is checked; its
+ * answer counts only if the assertion is verified.
  */
-export async function verifyAssertion(
+export async function verifyAssertion<T = undefined>(
   deps: CeremonyDeps,
   ctx: CeremonyContext,
   response: AuthenticationResponseJSON,
   ceremony: { purpose: CeremonyPurpose; identityId?: string },
-): Promise<VerifiedAssertion> {
+  alongside?: (passkey: StoredPasskey) => Promise<T>,
+): Promise<VerifiedAssertion & { alongside: T | undefined }> {
   const { rp } = deps;
+  const found = started(deps.passkeys.findWithUserHandle(response.id));
   const { challenge, pending } = await consumeChallenge(
     deps,
     ctx,
     response.response.clientDataJSON,
     ceremony.purpose,
   );
-  const passkey = await passkeyFor(deps, response, pending, ceremony.identityId);
+  const passkey = passkeyFor(response, pending, ceremony.identityId, await found);
+  const next = alongside && started(alongside(passkey));
   const result = await verifying(() =>
     verifyAuthenticationResponse({
       response,
@@ -107,5 +120,5 @@ export async function verifyAssertion(
   if (!result.verified) throw verificationFailed();
   const info = result.authenticationInfo;
   await recordUse(deps, ctx, passkey, { counter: info.newCounter, backedUp: info.credentialBackedUp });
-  return { passkey, userVerified: info.userVerified };
+  return { passkey, userVerified: info.userVerified, alongside: await next };
 }

@@ -95,17 +95,23 @@ export function createPasskeyStore(db: Database) {
       return row.user_handle;
     },
 
-    async userHandleOf(identityId: string): Promise<string | undefined> {
-      const { rows } = await db.query<{ user_handle: string }>(
-        'SELECT user_handle FROM passkey_users WHERE identity_id = $1',
-        [identityId],
-      );
-      return rows[0]?.user_handle;
-    },
-
     async find(id: string): Promise<StoredPasskey | undefined> {
       const { rows } = await db.query<PasskeyRow>('SELECT * FROM passkey_credentials WHERE id = $1', [id]);
       return rows[0] ? toPasskey(rows[0]) : undefined;
+    },
+
+    /** The passkey with its owner's WebAuthn user handle, in one round trip (an assertion needs both). */
+    async findWithUserHandle(
+      id: string,
+    ): Promise<{ passkey: StoredPasskey; userHandle: string | undefined } | undefined> {
+      const { rows } = await db.query<PasskeyRow & { owner_user_handle: string | null }>(
+        `SELECT c.*, u.user_handle AS owner_user_handle FROM passkey_credentials c
+           LEFT JOIN passkey_users u ON u.identity_id = c.identity_id
+          WHERE c.id = $1`,
+        [id],
+      );
+      const row = rows[0];
+      return row ? { passkey: toPasskey(row), userHandle: row.owner_user_handle ?? undefined } : undefined;
     },
 
     async list(identityId: string): Promise<StoredPasskey[]> {

@@ -44,9 +44,11 @@ export async function accountFactors(
   deps: FactorDeps,
   identityId: string,
   identity?: KratosIdentity,
+  /** Usable passkeys the caller knows of (enough where only "has one" matters): the store is not asked. */
+  known?: { passkeyIds: string[] },
 ): Promise<AccountFactors> {
   const [passkeyIds, kratosView, emailAddress, phoneNumber] = await Promise.all([
-    deps.passkeys.usableIds(identityId),
+    known ? Promise.resolve(known.passkeyIds) : deps.passkeys.usableIds(identityId),
     identity ? Promise.resolve(identity) : deps.kratos.getIdentity(identityId),
     deps.emailFactors.addressOf(identityId),
     deps.smsFactors?.addressOf(identityId),
@@ -62,13 +64,22 @@ export async function accountFactors(
   };
 }
 
-/** The kinds of second factor an identity has (empty: none). */
+/**
+ * The kinds of second factor an identity has (empty: none). `usedPasskeyId`: a passkey of the
+ * identity the caller just verified (so usable, not suspected of cloning); the store is not asked.
+ */
 export async function secondFactorsOf(
   deps: FactorDeps,
   identityId: string,
   identity?: KratosIdentity,
+  usedPasskeyId?: string,
 ): Promise<SecondFactor[]> {
-  const factors = await accountFactors(deps, identityId, identity);
+  const factors = await accountFactors(
+    deps,
+    identityId,
+    identity,
+    usedPasskeyId === undefined ? undefined : { passkeyIds: [usedPasskeyId] },
+  );
   return [
     ...(factors.passkeyIds.length > 0 ? (['passkey'] as const) : []),
     ...factors.kratos,

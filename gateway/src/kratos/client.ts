@@ -10,6 +10,7 @@ import {
   type UiText,
 } from '@ory/kratos-client-fetch';
 import { AppError } from '../errors/app-error.js';
+import { createHttpFetch } from './http-fetch.js';
 import type { Aal, KratosIdentity, KratosSession, WhoamiResult } from './types.js';
 
 /**
@@ -167,10 +168,8 @@ function isAal2Required(err: unknown): boolean {
 }
 
 export function createKratosClient(options: KratosClientOptions) {
-  // Node's fetch keeps connections alive; each call gets its own deadline so a slow
-  // Kratos never hangs a request.
-  const fetchApi: typeof fetch = (input, init) =>
-    fetch(input, { ...init, signal: AbortSignal.timeout(options.timeoutMs) });
+  // Keep-alive connections; each call gets its own deadline so a slow Kratos never hangs a request.
+  const fetchApi = createHttpFetch({ timeoutMs: options.timeoutMs });
   // Kratos answers a self-service submission without `Accept: application/json` with a 303 to
   // its UI (even for an API verification flow), which fetch would follow: always ask for JSON.
   const headers = { Accept: 'application/json' };

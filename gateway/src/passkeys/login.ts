@@ -72,21 +72,26 @@ export async function loginWithPasskey(
   ctx: RequestContext,
   credential: AuthenticationResponseJSON,
 ): Promise<void> {
-  const { passkey, userVerified } = await verifyAssertion(deps, ctx, credential, { purpose: 'login' });
-  // Read fresh (a sign-in never trusts a cached state), then kept in the short identity cache
-  // the session check reads, so the session answered next does not ask Kratos again.
-  const identity = await deps.kratos.getIdentity(passkey.identityId);
+  // The identity is read fresh (a sign-in never trusts a cached state) while the signature is
+  // checked, then kept in the short identity cache the session check reads, so the session
+  // answered next does not ask Kratos again.
+  const verified = await verifyAssertion(deps, ctx, credential, { purpose: 'login' }, (p) =>
+    deps.kratos.getIdentity(p.identityId),
+  );
+  const { passkey, userVerified, alongside: identity } = verified;
   if (!identity || identity.state !== 'active') {
     throw new AppError('account_inactive', 403, 'This account is disabled.');
   }
-  await rememberIdentity(deps, identity);
-  await establishGatewaySession(deps, ctx, {
-    identityId: identity.id,
-    kind: 'passkey',
-    methods: [{ method: 'passkey', completedAt: deps.clock().toISOString(), userVerified }],
-    passkeyId: passkey.id,
-    secondFactors: await secondFactorsOf(deps, identity.id, identity),
-  });
+  await Promise.all([
+    rememberIdentity(deps, identity),
+    establishGatewaySession(deps, ctx, {
+      identityId: identity.id,
+      kind: 'passkey',
+      methods: [{ method: 'passkey', completedAt: deps.clock().toISOString(), userVerified }],
+      passkeyId: passkey.id,
+      secondFactors: await secondFactorsOf(deps, identity.id, identity, passkey.id),
+    }),
+  ]);
   await auditCeremony(deps, ctx, {
     type: 'login.passkey',
     outcome: 'success',

@@ -135,13 +135,14 @@ export class Session {
   }
 
   /**
-   * Writes the data under a fresh id; `beforeWrite` gets its storage key first. The cookie
-   * is set (and the id kept) only once the store acknowledged the write.
+   * Writes the data under a fresh id; `beforeWrite` gets its storage key first, together with
+   * `alongside` (the old id's deletion). The cookie is set (and the id kept) only once the
+   * store acknowledged the write.
    */
-  async #create(beforeWrite?: (key: string) => Promise<void>): Promise<void> {
+  async #create(beforeWrite?: (key: string) => Promise<void>, alongside?: Promise<void>): Promise<void> {
     const cookieId = this.#ctx.random(ID_BYTES).toString('base64url');
     const key = storageKey(cookieId);
-    await beforeWrite?.(key);
+    await Promise.all([alongside, beforeWrite?.(key)]);
     await this.#ctx.store.write(key, this.toJSON(), this.#ttlSeconds());
     this.#cookieId = cookieId;
     this.#key = key;
@@ -150,17 +151,22 @@ export class Session {
 
   /**
    * Moves the data to a fresh id (sign-in, step-up: no fixation, and a stolen pre-sign-in
-   * cookie is worth nothing afterwards) and writes it; the old id is gone. The old id is
-   * deleted first and `beforeWrite` (the identity index naming the new id) runs before the
-   * new one is written: whichever step fails (a Redis node gone mid-command), no stored
-   * session is left that the index does not name.
+   * cookie is worth nothing afterwards) and writes it; the old id is gone. `beforeWrite` (the
+   * identity index naming the new id) runs before the new one is written, and after the old
+   * id is deleted when the index names that one (`oldIndexed`), else side by side with the
+   * deletion: whichever step fails (a Redis node gone mid-command), no stored session is
+   * left that the index does not name, and no cookie is sent.
    */
-  async regenerate(beforeWrite?: (key: string) => Promise<void>): Promise<void> {
+  async regenerate(
+    beforeWrite: (key: string) => Promise<void>,
+    options: { oldIndexed: boolean },
+  ): Promise<void> {
     const old = this.#key;
     this.#cookieId = undefined;
     this.#key = undefined;
-    if (old) await this.#ctx.store.remove(old);
-    await this.#create(beforeWrite);
+    const deletion = old ? this.#ctx.store.remove(old) : undefined;
+    if (options.oldIndexed) await deletion;
+    await this.#create(beforeWrite, deletion);
   }
 
   /** Deletes the session and expires its cookie. */

@@ -99,11 +99,15 @@ export async function establishGatewaySession(
   session.clear();
   session.auth = auth;
   // The old session goes first, then the index names the new one before it is written: no
-  // step that fails leaves a session "log out everywhere" cannot find.
-  await session.regenerate(async (key) => {
-    if (previous) await deps.sessionIndex.remove(previous.identityId, previous.handle);
-    await deps.sessionIndex.add(input.identityId, handle, key);
-  });
+  // step that fails leaves a session "log out everywhere" cannot find. A pre-session is in no
+  // index, so its deletion and the index write go side by side.
+  await session.regenerate(
+    async (key) => {
+      if (previous) await deps.sessionIndex.remove(previous.identityId, previous.handle);
+      await deps.sessionIndex.add(input.identityId, handle, key);
+    },
+    { oldIndexed: previous !== undefined },
+  );
   return auth;
 }
 
@@ -125,7 +129,9 @@ export async function raiseGatewaySession(
   const methods = [...auth.methods, method];
   const passkeysUsed = passkeyId ? [...(auth.passkeysUsed ?? []), passkeyId] : auth.passkeysUsed;
   session.auth = { ...auth, methods, passkeysUsed, authenticatedAt: now, lastSeenAt: now };
-  await session.regenerate((key) => deps.sessionIndex.add(auth.identityId, auth.handle, key));
+  await session.regenerate((key) => deps.sessionIndex.add(auth.identityId, auth.handle, key), {
+    oldIndexed: true,
+  });
 }
 
 /** Remembers that this session enrolled a factor: it never raises this session. */
