@@ -24,6 +24,10 @@ export interface PrivateRedis {
   kill(): Promise<void>;
   /** Starts it again on the same port and data directory. */
   start(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open and nothing answers. */
+  pause(): void;
+  /** Lets a frozen server go on (SIGCONT). */
+  resume(): void;
   close(): Promise<void>;
 }
 
@@ -60,7 +64,10 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     port,
     kill,
     start,
+    pause: () => void proc?.kill('SIGSTOP'),
+    resume: () => void proc?.kill('SIGCONT'),
     async close() {
+      proc?.kill('SIGCONT');
       await kill();
       rmSync(dir, { recursive: true, force: true });
     },

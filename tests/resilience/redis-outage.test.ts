@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { AppError } from '../../gateway/src/errors/app-error.js';
+import { connectRedis } from '../../gateway/src/redis/client.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { Browser, STRONG_PASSWORD } from '../helpers/http.js';
 import { eventually, loadLoop, signedUp, startPrivateRedis, tally, type PrivateRedis } from './harness.js';
@@ -83,5 +85,46 @@ describe('Redis stopped mid-load', () => {
     await redis.start();
     await eventually(async () => (await user.browser.get('/session')).status === 200, 10_000);
     assert.equal((await user.browser.get('/session')).body.email, user.email);
+  });
+});
+
+describe('a Redis that stops answering (frozen, its connections open)', () => {
+  it('fails each command with a 503 at the command deadline, and answers again once Redis does', async () => {
+    const frozen = await startPrivateRedis();
+    const kv = await connectRedis(frozen.url, 'frozen:', () => undefined, { commandTimeoutMs: 300 });
+    try {
+      await kv.set('k', 'v', 60);
+      frozen.pause();
+      const started = Date.now();
+      const failures = await Promise.all(
+        [kv.get('k'), kv.getCached('k'), kv.set('k', 'w', 60), kv.hGetAll('h')].map((p) =>
+          p.then(
+            () => undefined,
+            (err: unknown) => err,
+          ),
+        ),
+      );
+      const waited = Date.now() - started;
+      for (const err of failures) {
+        assert.ok(err instanceof AppError, String(err));
+        assert.equal(err.status, 503);
+        assert.equal(err.code, 'session_store_unavailable');
+      }
+      assert.ok(waited >= 250 && waited < 3000, `failed after ${waited} ms`);
+      frozen.resume();
+      const answers = async () => {
+        try {
+          await kv.set('after', 'yes', 60);
+          return (await kv.get('after')) === 'yes';
+        } catch {
+          return false;
+        }
+      };
+      await eventually(answers, 5000);
+    } finally {
+      frozen.resume();
+      await kv.close();
+      await frozen.close();
+    }
   });
 });

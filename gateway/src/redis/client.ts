@@ -77,10 +77,35 @@ const sessionStoreUnavailable = (cause: unknown) =>
     headers: { 'Retry-After': '1' },
   });
 
-/** Runs a Redis command, turning every failure into a 503 AppError. */
-async function guard<T>(run: () => Promise<T>): Promise<T> {
+/** How long a Redis command may go unanswered before it counts as Redis unavailable. */
+export const COMMAND_TIMEOUT_MS = 5000;
+
+/**
+ * `promise`, or a rejection once `ms` passed without an answer. node-redis' own per-command
+ * timeout is off (it builds an AbortSignal, a timer and, when the timer fires seconds after
+ * the answer, a DOMException for every command: most of a command's CPU cost); one plain
+ * timer, cleared with the answer, does the same job.
+ */
+export function withDeadline<T>(promise: Promise<T>, ms = COMMAND_TIMEOUT_MS): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
+/** Runs a Redis command within its deadline, turning every failure into a 503 AppError. */
+async function guard<T>(run: () => Promise<T>, deadlineMs = COMMAND_TIMEOUT_MS): Promise<T> {
   try {
-    return await run();
+    return await withDeadline(run(), deadlineMs);
   } catch (err) {
     throw sessionStoreUnavailable(err);
   }
@@ -143,6 +168,8 @@ function connectionOptions(tlsCa?: Buffer) {
   // (`rediss://` only), the server's certificate must chain to it and name the URL's host.
   return {
     disableOfflineQueue: true,
+    // Deadlines are the callers' (withDeadline), not one AbortSignal per command.
+    commandOptions: { timeout: 0 },
     socket: {
       connectTimeout: 2000,
       reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000),
@@ -161,6 +188,7 @@ function buildClient(url: string, endpoint: RedisEndpoint, tlsCa?: Buffer): Redi
   const auth = { username: endpoint.username, password: endpoint.password };
   if (endpoint.topology === 'sentinel') {
     return createSentinel({
+      commandOptions: common.commandOptions,
       name: endpoint.masterName,
       sentinelRootNodes: endpoint.hosts,
       nodeClientOptions: { ...auth, ...common },
@@ -169,6 +197,7 @@ function buildClient(url: string, endpoint: RedisEndpoint, tlsCa?: Buffer): Redi
   }
   if (endpoint.topology === 'cluster') {
     return createCluster({
+      commandOptions: common.commandOptions,
       rootNodes: endpoint.hosts.map((h) => ({ socket: { host: h.host, port: h.port } })),
       defaults: { ...auth, ...common },
     }) as unknown as RedisClientType;
@@ -470,6 +499,8 @@ export async function connectRedis(
     tlsCa?: Buffer;
     /** How long a durable write waits for a replica (Sentinel, Cluster); 0 does not wait. */
     replicaAckMs?: number;
+    /** How long a command may go unanswered (a 503 then); COMMAND_TIMEOUT_MS by default. */
+    commandTimeoutMs?: number;
   } = {},
 ): Promise<Kv> {
   const endpoint = parseRedisUrl(url);
@@ -512,7 +543,8 @@ export async function connectRedis(
     const ackMs =
       topology === 'single' ? 0 : (options.replicaAckMs ?? endpoint.replicaAckMs ?? DEFAULT_REPLICA_ACK_MS);
     const writer = ackMs > 0 ? await open(buildClient(url, endpoint, options.tlsCa)) : client;
-    return redisKv(client, writer, { topology, prefix, cache, ackMs, close: closeAll });
+    const deadlineMs = options.commandTimeoutMs ?? COMMAND_TIMEOUT_MS;
+    return redisKv(client, writer, { topology, prefix, cache, ackMs, deadlineMs, close: closeAll });
   } catch (err) {
     closeAll();
     throw err;
@@ -554,9 +586,11 @@ const topologyOf = new WeakMap<object, RedisTopology>();
  */
 export function sendRouted(client: RedisClientType, args: string[], key?: string): Promise<unknown> {
   const topology = topologyOf.get(client);
-  if (topology === 'cluster') return (client as unknown as RedisClusterType).sendCommand(key, false, args);
-  if (topology === 'sentinel') return (client as unknown as RedisSentinelType).sendCommand(false, args);
-  return client.sendCommand(args);
+  if (topology === 'cluster')
+    return withDeadline((client as unknown as RedisClusterType).sendCommand(key, false, args));
+  if (topology === 'sentinel')
+    return withDeadline((client as unknown as RedisSentinelType).sendCommand(false, args));
+  return withDeadline(client.sendCommand(args));
 }
 
 /** HSET with the hash's lifetime, atomically. */
@@ -567,9 +601,17 @@ const HSET_EXPIRE =
 function redisKv(
   client: RedisClientType,
   writer: RedisClientType,
-  o: { topology: RedisTopology; prefix: string; cache?: ClientCache; ackMs: number; close: () => void },
+  o: {
+    topology: RedisTopology;
+    prefix: string;
+    cache?: ClientCache;
+    ackMs: number;
+    deadlineMs: number;
+    close: () => void;
+  },
 ): Kv {
   const { topology, prefix, cache, ackMs } = o;
+  const guarded = <T>(run: () => Promise<T>) => guard(run, o.deadlineMs);
   const k = (key: string) => prefix + key;
   topologyOf.set(client, topology).set(writer, topology);
   // A write or delete made here is seen by this process's very next read: its cached copy is
@@ -577,7 +619,7 @@ function redisKv(
   // (which still reaches every other replica).
   const written = async <T>(keys: string[], run: () => Promise<T>): Promise<T> => {
     try {
-      return await guard(run);
+      return await guarded(run);
     } finally {
       if (cache) for (const key of keys) cache.drop(k(key));
     }
@@ -635,12 +677,12 @@ function redisKv(
     client,
     ...plain,
     durable: writer === client && ackMs === 0 ? plain : writes(writer, true),
-    getCached: cache ? (key) => guard(() => cache.get(k(key))) : (key) => guard(() => client.get(k(key))),
+    getCached: cache ? (key) => guarded(() => cache.get(k(key))) : (key) => guarded(() => client.get(k(key))),
     ...(cache && { cacheStats: () => cache.stats() }),
-    get: (key) => guard(() => client.get(k(key))),
+    get: (key) => guarded(() => client.get(k(key))),
     getDel: (key) => written([key], () => client.getDel(k(key))),
-    hGetAll: (key) => guard(async () => ({ ...(await client.hGetAll(k(key))) })),
-    ping: () => guard(async () => void (await client.ping())),
+    hGetAll: (key) => guarded(async () => ({ ...(await client.hGetAll(k(key))) })),
+    ping: () => guarded(async () => void (await client.ping())),
     // Inside the executor, a throw while closing is a rejection, as callers expect.
     close: () =>
       new Promise<void>((resolve) => {
