@@ -6,6 +6,7 @@ import type { Database } from './db/database.js';
 import type { ChallengeStore } from './factors/challenge-store.js';
 import type { EmailFactorStore } from './factors/email-factor.js';
 import type { PasskeyStore } from './factors/passkey-store.js';
+import type { AssertionVerifier } from './factors/assertion-verifier.js';
 import type { RelyingParty } from './factors/relying-party.js';
 import type { BodyStore } from './files/body-store.js';
 import type { Logger } from './logging/logger.js';
@@ -42,6 +43,8 @@ export interface AppDeps {
   challenges: ChallengeStore;
   /** The WebAuthn relying party (RP ID, origins, user verification) from the configuration. */
   rp: RelyingParty;
+  /** Checks passkey assertions, on worker threads by default (WEBAUTHN_VERIFY_THREADS). */
+  assertions: AssertionVerifier;
   kratos: KratosClient;
   audit: AuditLog;
   /** Wrapping keys of file data keys (Vault transit or the local keyring). */

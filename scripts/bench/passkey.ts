@@ -21,14 +21,13 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { KeyObject } from 'node:crypto';
 import {
   verifyAuthenticationResponse,
   type AuthenticationResponseJSON,
   type PublicKeyCredentialCreationOptionsJSON,
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server';
-import { cbor, SoftAuthenticator } from '../../tests/helpers/soft-authenticator.js';
+import { SoftAuthenticator } from '../../tests/helpers/soft-authenticator.js';
 import { helpIfAsked } from '../help.js';
 import { cpuMicros } from './load.js';
 import type { BatchResult, PostBatch, PreparedPost } from './passkey-client.js';
@@ -71,22 +70,6 @@ export interface PasskeyResults {
   /** Median of the per-round ratios gateway / raw. */
   ratio: number;
   markdown: string;
-}
-
-/** The credential's public key as the gateway stores it: a COSE_Key (EC2, ES256, P-256). */
-function coseKey(publicKey: KeyObject): Uint8Array<ArrayBuffer> {
-  const jwk = publicKey.export({ format: 'jwk' });
-  return new Uint8Array(
-    cbor(
-      new Map<number, number | Buffer>([
-        [1, 2],
-        [3, -7],
-        [-1, 1],
-        [-2, Buffer.from(jwk.x!, 'base64url')],
-        [-3, Buffer.from(jwk.y!, 'base64url')],
-      ]),
-    ),
-  );
 }
 
 async function postJson(url: string, jar: Map<string, string>, body: unknown) {
@@ -251,7 +234,10 @@ async function main() {
     const authenticator = new SoftAuthenticator({ counterStep: 0 });
     await addPasskey(gateway, user.jar, authenticator);
     const [held] = authenticator.credentials.values();
-    const credential = { id: held!.id, publicKey: coseKey(held!.publicKey) };
+    const credential = {
+      id: held!.id,
+      publicKey: new Uint8Array(SoftAuthenticator.coseKey(held!.publicKey)),
+    };
 
     const total = WARMUP_LOGINS + ROUNDS * LOGINS_PER_ROUND;
     log(`preparing ${total} signed logins`);

@@ -125,7 +125,7 @@ export class SoftAuthenticator {
   }
 
   /** The credential public key as a COSE_Key map (EC2, ES256, P-256). */
-  private static coseKey(publicKey: KeyObject): Buffer {
+  static coseKey(publicKey: KeyObject): Buffer {
     const jwk = publicKey.export({ format: 'jwk' });
     return cbor(
       new Map<Cbor, Cbor>([

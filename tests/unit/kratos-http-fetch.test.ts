@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { createHttpFetch } from '../../gateway/src/kratos/http-fetch.js';
+import { createHttpTransport } from '../../gateway/src/kratos/http-fetch.js';
 import { callKratos, createKratosClient } from '../../gateway/src/kratos/client.js';
 import { AppError } from '../../gateway/src/errors/app-error.js';
 
@@ -37,6 +37,20 @@ describe('the Kratos client’s node:http fetch', () => {
         } else if (req.url === '/refused') {
           res.writeHead(400, { 'Content-Type': 'application/json' });
           res.end(JSON.stringify({ error: { id: 'x', code: 400, reason: 'No.' } }));
+        } else if (req.url?.startsWith('/admin/identities/')) {
+          const id = decodeURIComponent(req.url.slice('/admin/identities/'.length).split('?')[0]!);
+          const identity = {
+            id,
+            state: 'active',
+            traits: { email: 'a@example.com' },
+            verifiable_addresses: [{ value: 'a@example.com', via: 'email', verified: true }],
+            credentials: { password: { type: 'password', config: { hashed_password: '$2a$12$x' } } },
+            created_at: '2026-01-01T00:00:00Z',
+          };
+          if (id === 'missing') res.writeHead(404, { 'Content-Type': 'application/json' }).end('{}');
+          else if (id === 'garbled') res.writeHead(200).end('{"id":');
+          else if (id === 'failing') res.writeHead(500).end('{}');
+          else res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(identity));
         } else if (req.url === '/sessions/whoami') {
           hanging.add(res); // never answers
         } else {
@@ -54,7 +68,7 @@ describe('the Kratos client’s node:http fetch', () => {
   });
 
   it('sends the method, headers and string body, and answers status, headers and body', async () => {
-    const fetchApi = createHttpFetch({ timeoutMs: 2000 });
+    const fetchApi = createHttpTransport({ timeoutMs: 2000 }).fetch;
     const res = await fetchApi(`${base}/json`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'X-Session-Token': 'tok' },
@@ -69,20 +83,23 @@ describe('the Kratos client’s node:http fetch', () => {
   });
 
   it('answers a redirect as it is, without following it', async () => {
-    const res = await createHttpFetch({ timeoutMs: 2000 })(`${base}/redirect`, { method: 'GET' });
+    const res = await createHttpTransport({ timeoutMs: 2000 }).fetch(`${base}/redirect`, { method: 'GET' });
     assert.equal(res.status, 303);
     assert.equal(res.headers.get('location'), '/json');
   });
 
   it('answers 204 with an empty body', async () => {
-    const res = await createHttpFetch({ timeoutMs: 2000 })(`${base}/empty`);
+    const res = await createHttpTransport({ timeoutMs: 2000 }).fetch(`${base}/empty`);
     assert.equal(res.status, 204);
     assert.equal(await res.text(), '');
   });
 
   it('gives up at its deadline when the server does not answer', async () => {
     const started = Date.now();
-    await assert.rejects(createHttpFetch({ timeoutMs: 150 })(`${base}/sessions/whoami`), /within 150 ms/);
+    await assert.rejects(
+      createHttpTransport({ timeoutMs: 150 }).fetch(`${base}/sessions/whoami`),
+      /within 150 ms/,
+    );
     assert.ok(Date.now() - started < 2000);
   });
 
@@ -92,13 +109,13 @@ describe('the Kratos client’s node:http fetch', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     await assert.rejects(
-      createHttpFetch({ timeoutMs: 2000 })(`http://127.0.0.1:${port}/json`),
+      createHttpTransport({ timeoutMs: 2000 }).fetch(`http://127.0.0.1:${port}/json`),
       /ECONNREFUSED/,
     );
   });
 
   it('hands a body that is not a string to the global fetch', async () => {
-    const res = await createHttpFetch({ timeoutMs: 2000 })(`${base}/json`, {
+    const res = await createHttpTransport({ timeoutMs: 2000 }).fetch(`${base}/json`, {
       method: 'POST',
       body: new URLSearchParams({ q: '1' }),
     });
@@ -118,5 +135,26 @@ describe('the Kratos client’s node:http fetch', () => {
     assert.ok(silent instanceof AppError);
     assert.equal(silent.status, 503);
     assert.equal(silent.code, 'kratos_unavailable');
+  });
+
+  it('reads an identity straight over HTTP: parsed, absent, garbled and failing', async () => {
+    const client = createKratosClient({ publicUrl: base, adminUrl: base, timeoutMs: 2000 });
+    const identity = await client.getIdentity('id/with?odd#chars');
+    assert.equal(identity?.id, 'id/with?odd#chars', 'the id travels encoded');
+    assert.equal(seen.url, '/admin/identities/id%2Fwith%3Fodd%23chars?include_credential=password');
+    assert.equal(identity?.email, 'a@example.com');
+    assert.equal(identity?.emailVerified, true);
+    assert.deepEqual(identity?.credentialTypes, ['password']);
+    assert.equal(identity?.createdAt, '2026-01-01T00:00:00.000Z');
+    assert.equal(await client.getIdentity('missing'), undefined);
+    for (const [id, code] of [
+      ['garbled', 'kratos_invalid_response'],
+      ['failing', 'kratos_unavailable'],
+    ] as const) {
+      const err = await client.getIdentity(id).catch((e: unknown) => e);
+      assert.ok(err instanceof AppError, String(err));
+      assert.equal(err.status, 502);
+      assert.equal(err.code, code);
+    }
   });
 });

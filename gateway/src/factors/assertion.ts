@@ -1,4 +1,4 @@
-import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server';
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { AppError } from '../errors/app-error.js';
 import type { CeremonyPurpose, PendingChallenge } from './challenge-store.js';
 import {
@@ -107,7 +107,7 @@ export async function verifyAssertion<T = undefined>(
   const passkey = passkeyFor(response, pending, ceremony.identityId, await found);
   const next = alongside && started(alongside(passkey));
   const result = await verifying(() =>
-    verifyAuthenticationResponse({
+    deps.assertions.verify({
       response,
       expectedChallenge: challenge,
       expectedOrigin: rp.origins,

@@ -1,4 +1,5 @@
 import type { AuditLog } from '../audit/audit-log.js';
+import type { AssertionVerifier } from './assertion-verifier.js';
 import type { AuditEventType } from '../audit/event-types.js';
 import { AppError } from '../errors/app-error.js';
 import type { CeremonyPurpose, ChallengeStore, PendingChallenge } from './challenge-store.js';
@@ -9,6 +10,7 @@ import type { RelyingParty } from './relying-party.js';
 /** What the WebAuthn ceremonies use: the stores and relying party (built once, in build-deps.ts). */
 export interface CeremonyDeps {
   rp: RelyingParty;
+  assertions: AssertionVerifier;
   passkeys: PasskeyStore;
   challenges: ChallengeStore;
   audit: AuditLog;
@@ -67,11 +69,15 @@ export async function consumeChallenge(
   return { challenge, pending };
 }
 
-/** Runs a @simplewebauthn verification; whatever it rejects is the client's fault, a 400. */
+/**
+ * Runs a @simplewebauthn verification; whatever it rejects is the client's fault, a 400,
+ * except the gateway's own failure to check (a 5xx AppError), which stays what it is.
+ */
 export async function verifying<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
+    if (err instanceof AppError && err.status >= 500) throw err;
     throw verificationFailed(err);
   }
 }

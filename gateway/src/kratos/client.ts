@@ -10,7 +10,7 @@ import {
   type UiText,
 } from '@ory/kratos-client-fetch';
 import { AppError } from '../errors/app-error.js';
-import { createHttpFetch } from './http-fetch.js';
+import { createHttpTransport, toResponse, type RawAnswer } from './http-fetch.js';
 import type { Aal, KratosIdentity, KratosSession, WhoamiResult } from './types.js';
 
 /**
@@ -82,6 +82,15 @@ async function toKratosError(err: unknown): Promise<Error> {
     return new KratosHttpError(err.response.status, body);
   }
   return new AppError('kratos_unavailable', 503, 'The identity service is unavailable.', { cause: err });
+}
+
+/** The JSON body of a Kratos answer; a body that is not JSON is Kratos failing (502). */
+function jsonOf<T>(answer: RawAnswer): T {
+  try {
+    return JSON.parse(answer.body.toString('utf8')) as T;
+  } catch (err) {
+    throw new AppError('kratos_invalid_response', 502, 'Kratos answered with invalid JSON.', { cause: err });
+  }
 }
 
 /** Runs an SDK call and rethrows its failure in our terms. */
@@ -169,7 +178,8 @@ function isAal2Required(err: unknown): boolean {
 
 export function createKratosClient(options: KratosClientOptions) {
   // Keep-alive connections; each call gets its own deadline so a slow Kratos never hangs a request.
-  const fetchApi = createHttpFetch({ timeoutMs: options.timeoutMs });
+  const http = createHttpTransport({ timeoutMs: options.timeoutMs });
+  const fetchApi = http.fetch;
   // Kratos answers a self-service submission without `Accept: application/json` with a 303 to
   // its UI (even for an API verification flow), which fetch would follow: always ask for JSON.
   const headers = { Accept: 'application/json' };
@@ -178,7 +188,8 @@ export function createKratosClient(options: KratosClientOptions) {
     fetchApi,
     headers,
   });
-  const adminConfig = new Configuration({ basePath: options.adminUrl.replace(/\/$/, ''), fetchApi, headers });
+  const adminBase = options.adminUrl.replace(/\/$/, '');
+  const adminConfig = new Configuration({ basePath: adminBase, fetchApi, headers });
   const frontend = new FrontendApi(publicConfig);
   const admin = new IdentityApi(adminConfig);
   const metadata = new MetadataApi(adminConfig);
@@ -276,13 +287,16 @@ export function createKratosClient(options: KratosClientOptions) {
       }
     },
 
+    /**
+     * The identity, read fresh (every sign-in asks): straight over HTTP and parsed here, without
+     * the SDK's objects, as it is on the path of every sign-in.
+     */
     async getIdentity(id: string): Promise<KratosIdentity | undefined> {
-      try {
-        return toIdentity(await callKratos(() => admin.getIdentity({ id, includeCredential: ['password'] })));
-      } catch (err) {
-        if (err instanceof KratosHttpError && err.status === 404) return undefined;
-        throw err;
-      }
+      const url = `${adminBase}/admin/identities/${encodeURIComponent(id)}?include_credential=password`;
+      const answer = await callKratos(() => http.request(url, 'GET', headers));
+      if (answer.status === 404) return undefined;
+      if (answer.status !== 200) throw await toKratosError(new ResponseError(toResponse(answer)));
+      return toIdentity(jsonOf<Identity>(answer));
     },
 
     /** The identity whose credentials use this identifier (email), if any. */
