@@ -102,12 +102,26 @@ async function latestCode(client: Client, email: string): Promise<string> {
 }
 
 describe('Kratos double: health and metadata', () => {
-  const { client } = useDouble();
+  const double = useDouble();
+  const { client } = double;
 
-  it('answers alive and ready on both ports', async () => {
-    for (const call of [client.pub, client.admin]) {
-      assert.deepEqual((await call('GET', '/health/alive')).body, { status: 'ok' });
-      assert.deepEqual((await call('GET', '/health/ready')).body, { status: 'ok' });
+  it('moves an admin path outside /admin there with a 307, as Kratos does', async () => {
+    for (const path of ['/health/ready', '/identities?per_page=1']) {
+      const res = await fetch(`${double.kratos.adminUrl}${path}`, { redirect: 'manual' });
+      await res.arrayBuffer();
+      assert.equal(res.status, 307, path);
+      assert.equal(res.headers.get('location'), `/admin${path}`);
+    }
+    const ready = await fetch(`${double.kratos.adminUrl}/admin/health/ready`);
+    assert.deepEqual(await ready.json(), { status: 'ok' });
+  });
+
+  it('answers alive and ready on both ports (the admin port through its redirect)', async () => {
+    assert.deepEqual((await client.pub('GET', '/health/alive')).body, { status: 'ok' });
+    assert.deepEqual((await client.pub('GET', '/health/ready')).body, { status: 'ok' });
+    for (const path of ['/health/alive', '/health/ready']) {
+      const res = await fetch(`${double.kratos.adminUrl}${path}`);
+      assert.deepEqual(await res.json(), { status: 'ok' }, path);
     }
   });
 

@@ -32,6 +32,10 @@ describe('the Kratos client’s node:http fetch', () => {
           res.end(JSON.stringify({ echo: body }));
         } else if (req.url === '/redirect') {
           res.writeHead(303, { Location: '/json' }).end();
+        } else if (req.url === '/moved') {
+          res.writeHead(307, { Location: '/json' }).end();
+        } else if (req.url === '/elsewhere') {
+          res.writeHead(302, { Location: 'http://127.0.0.2:9/json' }).end();
         } else if (req.url === '/empty') {
           res.writeHead(204).end();
         } else if (req.url === '/refused') {
@@ -82,10 +86,19 @@ describe('the Kratos client’s node:http fetch', () => {
     assert.equal(seen.headers?.['content-length'], String(Buffer.byteLength('{"a":"é"}')));
   });
 
-  it('answers a redirect as it is, without following it', async () => {
-    const res = await createHttpTransport({ timeoutMs: 2000 }).fetch(`${base}/redirect`, { method: 'GET' });
-    assert.equal(res.status, 303);
-    assert.equal(res.headers.get('location'), '/json');
+  it('follows a redirect on the same origin as fetch does, and answers one elsewhere as it is', async () => {
+    const fetchApi = createHttpTransport({ timeoutMs: 2000 }).fetch;
+    const seeOther = await fetchApi(`${base}/redirect`, { method: 'POST', body: 'x' });
+    assert.equal(seeOther.status, 200);
+    assert.equal(seen.method, 'GET', 'a 303 is followed with a GET');
+    assert.equal(seen.body, '');
+    const temporary = await fetchApi(`${base}/moved`, { method: 'POST', body: 'kept' });
+    assert.equal(temporary.status, 200);
+    assert.equal(seen.method, 'POST', 'a 307 keeps the method and the body');
+    assert.deepEqual(await temporary.json(), { echo: 'kept' });
+    const elsewhere = await fetchApi(`${base}/elsewhere`, { headers: { 'X-Session-Token': 'tok' } });
+    assert.equal(elsewhere.status, 302, 'the token never leaves for another origin');
+    assert.equal(elsewhere.headers.get('location'), 'http://127.0.0.2:9/json');
   });
 
   it('answers 204 with an empty body', async () => {

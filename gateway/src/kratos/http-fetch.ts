@@ -10,6 +10,22 @@ export interface RawAnswer {
   body: Buffer<ArrayBuffer>;
 }
 
+const MAX_REDIRECTS = 20;
+
+/**
+ * Where a redirect answer points, when the SDK's fetch follows it: a 3xx with a Location on
+ * the same origin (Kratos moving an admin path, such as /health/ready to /admin/health/ready).
+ * A redirect elsewhere is answered as it is: the session token never leaves for another host.
+ */
+function redirectTarget(answer: RawAnswer, from: string): string | undefined {
+  if (![301, 302, 303, 307, 308].includes(answer.status)) return undefined;
+  const at = answer.rawHeaders.findIndex((h, i) => i % 2 === 0 && h.toLowerCase() === 'location');
+  const location = at >= 0 ? answer.rawHeaders[at + 1] : undefined;
+  if (!location) return undefined;
+  const target = new URL(location, from);
+  return target.origin === new URL(from).origin ? target.href : undefined;
+}
+
 /** The WHATWG Response of a raw answer (what the SDK and its ResponseError read). */
 export function toResponse(answer: RawAnswer, method = 'GET'): Response {
   const headers = new Headers();
@@ -30,8 +46,8 @@ export function toResponse(answer: RawAnswer, method = 'GET'): Response {
  *
  * Every call has a deadline (`timeoutMs`, connection and answer together): past it the
  * request is destroyed and the promise rejects, which the client reports as Kratos
- * unavailable. Redirects are answered as they are, not followed: Kratos is always asked
- * for JSON, and a 3xx from it is a failure the client reports.
+ * unavailable. `fetch` follows redirects on Kratos' own origin, as Node's fetch would;
+ * `request` answers them as they are.
  */
 export function createHttpTransport(options: { timeoutMs: number }) {
   const agents = {
@@ -93,9 +109,23 @@ export function createHttpTransport(options: { timeoutMs: number }) {
     ) {
       return fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(options.timeoutMs) });
     }
-    const method = init?.method ?? 'GET';
-    // A status outside 200–599 or a malformed header makes no Response: a rejection, like fetch's.
-    return toResponse(await request(input, method, headers ?? {}, body ?? undefined), method);
+    let href = input;
+    let method = init?.method ?? 'GET';
+    let sent = body ?? undefined;
+    for (let hops = 0; ; hops++) {
+      const answer = await request(href, method, headers ?? {}, sent);
+      const location = redirectTarget(answer, href);
+      if (!location || hops === MAX_REDIRECTS || init?.redirect === 'manual') {
+        // A status outside 200–599 or a malformed header makes no Response: a rejection, like fetch's.
+        return toResponse(answer, method);
+      }
+      // As fetch does: a 303 (and a 301 or 302 after a POST) is followed with a GET and no body.
+      if (answer.status === 303 || ((answer.status === 301 || answer.status === 302) && method === 'POST')) {
+        method = 'GET';
+        sent = undefined;
+      }
+      href = location;
+    }
   };
 
   return { request, fetch: fetchApi };

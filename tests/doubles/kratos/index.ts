@@ -102,7 +102,7 @@ export async function startKratosDouble(options: KratosDoubleOptions = {}): Prom
     host,
   );
   const adminServer = new ListeningServer(
-    buildApp(delay, afterResponse, (router) => registerAdminRoutes(router, ctx, () => urls.admin)),
+    buildApp(delay, afterResponse, (router) => registerAdminRoutes(router, ctx, () => urls.admin), '/admin'),
     host,
   );
   await publicServer.listen(options.publicPort ?? 0);
@@ -159,14 +159,26 @@ function createContext(options: KratosDoubleOptions): DoubleContext {
   };
 }
 
+/**
+ * One of the double's two servers. The admin server (`prefix` /admin), as Kratos' own,
+ * answers every path outside /admin with a 307 to the same path under it (health and
+ * version included: /health/ready moves to /admin/health/ready).
+ */
 function buildApp(
   delay: () => Promise<void>,
   afterResponse: () => void,
   register: (router: Router) => void,
+  prefix = '',
 ): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  if (prefix) {
+    app.use((req, res, next) => {
+      if (req.path === prefix || req.path.startsWith(`${prefix}/`)) return next();
+      res.redirect(307, `${prefix}${req.originalUrl}`);
+    });
+  }
   app.use((_req, res, next) => {
     res.once('finish', afterResponse);
     next();
@@ -178,7 +190,7 @@ function buildApp(
   app.use(express.json({ type: ['application/json', 'application/*+json'], limit: '1mb' }));
   app.use(express.urlencoded({ extended: false, limit: '1mb' }));
   const router = express.Router();
-  registerHealthRoutes(router);
+  registerHealthRoutes(router, prefix);
   register(router);
   app.use(router);
   app.use(notFoundHandler);
@@ -186,14 +198,14 @@ function buildApp(
   return app;
 }
 
-function registerHealthRoutes(router: Router): void {
-  router.get('/health/alive', (_req, res) => {
+function registerHealthRoutes(router: Router, prefix: string): void {
+  router.get(`${prefix}/health/alive`, (_req, res) => {
     res.status(200).json({ status: 'ok' });
   });
-  router.get('/health/ready', (_req, res) => {
+  router.get(`${prefix}/health/ready`, (_req, res) => {
     res.status(200).json({ status: 'ok' });
   });
-  router.get('/version', (_req, res) => {
+  router.get(`${prefix}/version`, (_req, res) => {
     res.status(200).json({ version: 'v1.3.1' });
   });
 }
