@@ -5,6 +5,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { answerProbes } from './child-probes.js';
 
 const sessionBody = JSON.parse(process.env.BENCH_SESSION_BODY ?? '{}') as unknown;
 const verifyHeaders = JSON.parse(process.env.BENCH_VERIFY_HEADERS ?? '{}') as Record<string, string>;
@@ -28,3 +29,4 @@ const stop = () => {
 };
 process.once('SIGTERM', stop);
 process.once('disconnect', stop);
+answerProbes();

@@ -30,6 +30,8 @@ export interface Running {
   pid: number;
   /** The child's monotonic clock in µs (gateway children only). */
   clock(): Promise<number>;
+  /** The bytes the child allocated (V8's sampling heap profiler) while `during` ran. */
+  allocatedDuring(during: () => Promise<void>): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -68,17 +70,31 @@ export async function forkChild(
       reject(new Error(`${script} exited with ${code} before listening${logTail()}`)),
     );
   });
-  const clock = () =>
-    new Promise<number>((resolve) => {
-      const onMessage = (m: { clockMicros?: number }) => {
-        if (m.clockMicros === undefined) return;
+  /** Sends `type` and answers the field `field` of the child's reply. */
+  const ask = <T>(type: string, field: string) =>
+    new Promise<T>((resolve) => {
+      const onMessage = (m: Record<string, unknown>) => {
+        if (!(field in m)) return;
         child.off('message', onMessage);
-        resolve(m.clockMicros);
+        resolve(m[field] as T);
       };
       child.on('message', onMessage);
-      child.send({ type: 'clock' });
+      child.send({ type });
     });
-  return { port, url: `http://127.0.0.1:${port}`, pid: child.pid!, clock, stop: () => stopProcess(child) };
+  const clock = () => ask<number>('clock', 'clockMicros');
+  const allocatedDuring = async (during: () => Promise<void>) => {
+    await ask('alloc-start', 'allocStarted');
+    await during();
+    return ask<number>('alloc-stop', 'allocatedBytes');
+  };
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
+    clock,
+    allocatedDuring,
+    stop: () => stopProcess(child),
+  };
 }
 
 export interface KratosProcess {

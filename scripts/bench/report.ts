@@ -26,6 +26,8 @@ export interface BenchResults {
   session: {
     compared: Compared[];
     redisCommands: number;
+    /** Bytes allocated per request of each target (V8's sampling heap profiler); absent in older runs. */
+    allocations?: { name: string; bytesPerRequest: number }[];
     bodyBytes: number;
     /** Resident memory of the gateway and the bare route's process while the session check ran. */
     memory: { gateway?: MemoryPeak; bare?: MemoryPeak };
@@ -51,6 +53,7 @@ const n2 = (v: number) => v.toFixed(2);
 const pct = (v: number) => `${Math.round(v * 100)}%`;
 const x2 = (v: number) => `${n2(v)}×`;
 const mb = (kb: number) => `${n0(kb / 1024)} MB`;
+const kib = (bytes: number) => `${n1(bytes / 1024)} KB`;
 const rounds = (n: unknown) => (n === 1 ? '1 round' : `${String(n)} rounds`);
 const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
 
@@ -275,6 +278,14 @@ function sessionSection(r: BenchResults): string {
     `Redis commands per session check (counted by the server over 500 sequential requests): ` +
       `**${n2(r.session.redisCommands)}**.`,
     '',
+    ...(r.session.allocations
+      ? [
+          'Bytes allocated per request (V8’s sampling heap profiler in each server, objects the garbage ' +
+            'collector took again included, over 1,000 sequential requests): ' +
+            `${r.session.allocations.map((a) => `${a.name} ${kib(a.bytesPerRequest)}`).join(', ')}.`,
+          '',
+        ]
+      : []),
     gapNote(r),
   ].join('\n');
 }

@@ -112,8 +112,32 @@ async function sessionCheck(stack: Stack) {
   const compared = await compare(targets, { ...settings, warmupSeconds: 3 });
   const memory = { gateway: gatewayMemory.stop(), bare: bareMemory.stop() };
   const redisCommands = await redisCommandsPerCheck(stack.redis, gateway, user.cookie);
+  const allocations = [];
+  for (const target of targets) {
+    const owner = target.pid === gateway.pid ? gateway : bare;
+    allocations.push({ name: target.name, bytesPerRequest: await allocatedPerRequest(owner, target) });
+  }
   await bare.stop();
-  return { gateway, user, compared, memory, redisCommands, bodyBytes: Buffer.byteLength(user.sessionBody) };
+  return {
+    gateway,
+    user,
+    compared,
+    memory,
+    redisCommands,
+    allocations,
+    bodyBytes: Buffer.byteLength(user.sessionBody),
+  };
+}
+
+/** Bytes the server allocates per request of `target`, over `n` sequential requests. */
+async function allocatedPerRequest(server: Running, target: Target, n = 1000) {
+  const request = async () =>
+    void (await (await fetch(target.url, { headers: target.headers })).arrayBuffer());
+  await request();
+  const bytes = await server.allocatedDuring(async () => {
+    for (let i = 0; i < n; i++) await request();
+  });
+  return bytes / n;
 }
 
 /**
@@ -390,6 +414,7 @@ async function main() {
       session: {
         compared: session.compared,
         redisCommands: session.redisCommands,
+        allocations: session.allocations,
         bodyBytes: session.bodyBytes,
         memory: session.memory,
       },
@@ -434,7 +459,12 @@ async function sessionOnly() {
     await session.gateway.stop();
     console.log(
       JSON.stringify(
-        { compared: session.compared, redisCommands: session.redisCommands, memory: session.memory },
+        {
+          compared: session.compared,
+          redisCommands: session.redisCommands,
+          allocations: session.allocations,
+          memory: session.memory,
+        },
         null,
         2,
       ),

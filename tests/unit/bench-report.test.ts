@@ -209,6 +209,24 @@ describe('BENCHMARKS.md', () => {
     assert.match(renderReport(results()), /## 1b\.[^\n]*\n\nNot measured in this run\./);
   });
 
+  it('shows the bytes each server allocates per request, when measured', () => {
+    const base = results();
+    const withAllocations = results({
+      session: {
+        ...base.session,
+        allocations: [
+          { name: 'bare /session', bytesPerRequest: 10_240 },
+          { name: 'gateway /api/auth/session', bytesPerRequest: 25_600 },
+        ],
+      },
+    });
+    assert.match(
+      renderReport(withAllocations),
+      /Bytes allocated per request [^\n]*: bare \/session 10\.0 KB, gateway \/api\/auth\/session 25\.0 KB\./,
+    );
+    assert.doesNotMatch(renderReport(base), /Bytes allocated per request/);
+  });
+
   it('says what was not measured instead of a figure', () => {
     const rows = ratioRows(
       results({ forwardAuth: undefined, foreign: [{ name: 'passkey', status: 'missing' }] }),
