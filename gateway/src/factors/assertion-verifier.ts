@@ -49,6 +49,7 @@ export function createAssertionVerifier(threads: number, script?: URL): Assertio
     pending: Map<number, { resolve(v: Verified): void; reject(e: unknown): void }>;
   }
 
+  /** A new thread, in the rotation from now on. */
   function start(): Slot {
     const slot: Slot = { worker: new Worker(workerScript), pending: new Map() };
     // An idle thread never keeps the process alive; one with checks in hand does.
@@ -71,18 +72,14 @@ export function createAssertionVerifier(threads: number, script?: URL): Assertio
       const at = slots.indexOf(slot);
       if (at >= 0) slots.splice(at, 1);
     });
+    slots.push(slot);
     return slot;
   }
 
   return {
     verify(options) {
       if (closed) return Promise.reject(verifierUnavailable(new Error('the verifier is closed')));
-      const spawn = () => {
-        const fresh = start();
-        slots.push(fresh);
-        return fresh;
-      };
-      const slot = slots.length < threads ? spawn() : (slots[turn++ % slots.length] ?? spawn());
+      const slot = slots.length < threads ? start() : (slots[turn++ % slots.length] ?? start());
       const id = nextId++;
       return new Promise<Verified>((resolve, reject) => {
         if (slot.pending.size === 0) slot.worker.ref();

@@ -10,7 +10,7 @@ import {
   type UiText,
 } from '@ory/kratos-client-fetch';
 import { AppError } from '../errors/app-error.js';
-import { createHttpTransport, toResponse, type RawAnswer } from './http-fetch.js';
+import { createHttpTransport, toResponse, type RawAnswer } from './http-transport.js';
 import type { Aal, KratosIdentity, KratosSession, WhoamiResult } from './types.js';
 
 /**

@@ -82,6 +82,7 @@ export async function loginWithPasskey(
   if (!identity || identity.state !== 'active') {
     throw new AppError('account_inactive', 403, 'This account is disabled.');
   }
+  const secondFactors = await secondFactorsOf(deps, identity.id, identity, passkey.id);
   await Promise.all([
     rememberIdentity(deps, identity),
     establishGatewaySession(deps, ctx, {
@@ -89,7 +90,7 @@ export async function loginWithPasskey(
       kind: 'passkey',
       methods: [{ method: 'passkey', completedAt: deps.clock().toISOString(), userVerified }],
       passkeyId: passkey.id,
-      secondFactors: await secondFactorsOf(deps, identity.id, identity, passkey.id),
+      secondFactors,
     }),
   ]);
   await auditCeremony(deps, ctx, {

@@ -78,7 +78,7 @@ const sessionStoreUnavailable = (cause: unknown) =>
   });
 
 /** How long a Redis command may go unanswered before it counts as Redis unavailable. */
-export const COMMAND_TIMEOUT_MS = 5000;
+const COMMAND_TIMEOUT_MS = 5000;
 
 /**
  * `promise`, or a rejection once `ms` passed without an answer. node-redis' own per-command
@@ -86,7 +86,7 @@ export const COMMAND_TIMEOUT_MS = 5000;
  * the answer, a DOMException for every command: most of a command's CPU cost); one plain
  * timer, cleared with the answer, does the same job.
  */
-export function withDeadline<T>(promise: Promise<T>, ms = COMMAND_TIMEOUT_MS): Promise<T> {
+function withDeadline<T>(promise: Promise<T>, ms = COMMAND_TIMEOUT_MS): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
     promise.then(
@@ -576,8 +576,8 @@ async function waitOnSlotMaster(writer: RedisClientType, key: string, wait: stri
   return (await cluster.nodeClient(master)).sendCommand(wait);
 }
 
-/** The topology of every client `connectRedis` made, for `sendRouted`. */
-const topologyOf = new WeakMap<object, RedisTopology>();
+/** The topology and command deadline of every client `connectRedis` made, for `sendRouted`. */
+const routeOf = new WeakMap<object, { topology: RedisTopology; deadlineMs: number }>();
 
 /**
  * Sends one raw command through a client `connectRedis` made: to the node that holds `key`
@@ -585,12 +585,14 @@ const topologyOf = new WeakMap<object, RedisTopology>();
  * single server's). What rate-limit-redis' scripts go through.
  */
 export function sendRouted(client: RedisClientType, args: string[], key?: string): Promise<unknown> {
-  const topology = topologyOf.get(client);
-  if (topology === 'cluster')
-    return withDeadline((client as unknown as RedisClusterType).sendCommand(key, false, args));
-  if (topology === 'sentinel')
-    return withDeadline((client as unknown as RedisSentinelType).sendCommand(false, args));
-  return withDeadline(client.sendCommand(args));
+  const route = routeOf.get(client);
+  const sent =
+    route?.topology === 'cluster'
+      ? (client as unknown as RedisClusterType).sendCommand(key, false, args)
+      : route?.topology === 'sentinel'
+        ? (client as unknown as RedisSentinelType).sendCommand(false, args)
+        : client.sendCommand(args);
+  return withDeadline(sent, route?.deadlineMs);
 }
 
 /** HSET with the hash's lifetime, atomically. */
@@ -613,7 +615,8 @@ function redisKv(
   const { topology, prefix, cache, ackMs } = o;
   const guarded = <T>(run: () => Promise<T>) => guard(run, o.deadlineMs);
   const k = (key: string) => prefix + key;
-  topologyOf.set(client, topology).set(writer, topology);
+  const route = { topology, deadlineMs: o.deadlineMs };
+  routeOf.set(client, route).set(writer, route);
   // A write or delete made here is seen by this process's very next read: its cached copy is
   // dropped as soon as the write is acknowledged, without waiting for Redis' pushed invalidation
   // (which still reaches every other replica).

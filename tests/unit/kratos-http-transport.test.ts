@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { createHttpTransport } from '../../gateway/src/kratos/http-fetch.js';
+import { createHttpTransport } from '../../gateway/src/kratos/http-transport.js';
 import { callKratos, createKratosClient } from '../../gateway/src/kratos/client.js';
 import { AppError } from '../../gateway/src/errors/app-error.js';
 
