@@ -12,6 +12,8 @@ import { freePort, waitForPort } from '../tests/helpers/net.js';
 export interface PrivateRedis {
   url: string;
   port: number;
+  /** The redis-server's process id (a single server only). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: proc.pid!,
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) {
         const exited = once(proc, 'exit');

@@ -14,7 +14,7 @@ import { createChallengeStore } from './factors/challenge-store.js';
 import { createEmailFactorStore } from './factors/email-factor.js';
 import { createPasskeyStore } from './factors/passkey-store.js';
 import { relyingParty } from './factors/relying-party.js';
-import { createAssertionVerifier, defaultVerifyThreads } from './factors/assertion-verifier.js';
+import { createAssertionVerifier } from './factors/assertion-verifier.js';
 import { createBodyStore } from './files/body-store.js';
 import { resolveAuditChainKey } from './keys/audit-chain-key.js';
 import { createKeyService } from './keys/create-key-service.js';
@@ -88,9 +88,7 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
         : undefined,
     challenges: overrides.challenges ?? createChallengeStore(kv, config.WEBAUTHN_CHALLENGE_TTL_SECONDS),
     rp: overrides.rp ?? relyingParty(config),
-    assertions:
-      overrides.assertions ??
-      createAssertionVerifier(config.WEBAUTHN_VERIFY_THREADS ?? defaultVerifyThreads()),
+    assertions: overrides.assertions ?? createAssertionVerifier(),
     kratos:
       overrides.kratos ??
       createKratosClient({
@@ -136,7 +134,6 @@ export async function buildDeps(config: Config, logger: Logger, overrides: Parti
         .catch((error: unknown) =>
           logger.error('audit shutdown checkpoint failed', { error: (error as Error).message }),
         );
-      await deps.assertions.close();
       await kv.close();
       await db.close();
     },

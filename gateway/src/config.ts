@@ -180,11 +180,6 @@ const schema = z.object({
   WEBAUTHN_ATTESTATION: z.enum(['none', 'direct']).default('none'),
   /** Lifetime of a WebAuthn challenge. */
   WEBAUTHN_CHALLENGE_TTL_SECONDS: seconds.default(120),
-  /**
-   * Threads that check passkey signatures off the event loop; 0 checks them on it. Default:
-   * 1 when the machine has more than one core, else 0.
-   */
-  WEBAUTHN_VERIFY_THREADS: z.coerce.number().int().min(0).max(16).optional(),
   /** Largest JSON body accepted. */
   JSON_BODY_LIMIT: z.string().default('100kb'),
   /** Number of reverse proxies in front of the gateway whose X-Forwarded-For is trusted. */

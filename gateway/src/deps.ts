@@ -43,7 +43,7 @@ export interface AppDeps {
   challenges: ChallengeStore;
   /** The WebAuthn relying party (RP ID, origins, user verification) from the configuration. */
   rp: RelyingParty;
-  /** Checks passkey assertions, on worker threads by default (WEBAUTHN_VERIFY_THREADS). */
+  /** Checks passkey assertions (signatures on node:crypto, keys imported once). */
   assertions: AssertionVerifier;
   kratos: KratosClient;
   audit: AuditLog;

@@ -18,7 +18,7 @@
  * has the gateway write a V8 CPU profile there.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -55,6 +55,32 @@ export interface PasskeyRound {
   rawCpuMicros: number;
   /** CPU time of the gateway's process per login (µs); Redis, Postgres and Kratos not counted. */
   gatewayCpuMicros?: number;
+  /** CPU time per login (µs) of every process of the stack during the gateway's round. */
+  stackCpuMicros?: StackCpu;
+}
+
+/** CPU time (µs) of each process a gateway login keeps busy. */
+export interface StackCpu {
+  gateway: number;
+  kratos: number;
+  postgres: number;
+  redis: number;
+  loadClient: number;
+}
+
+/** The CPU time used so far by every Postgres server process on this machine (µs). */
+function postgresCpuMicros(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres')
+        total += cpuMicros(Number(entry)) ?? 0;
+    } catch {
+      // The process ended while the list was read.
+    }
+  }
+  return total;
 }
 
 export interface PasskeyResults {
@@ -128,7 +154,11 @@ async function prepareLogins(gateway: Running, authenticator: SoftAuthenticator,
 }
 
 /** The load client in its own process; `send` hands it a batch and answers its result. */
-async function startLoadClient(): Promise<{ send(batch: PostBatch): Promise<BatchResult>; stop(): void }> {
+async function startLoadClient(): Promise<{
+  pid: number;
+  send(batch: PostBatch): Promise<BatchResult>;
+  stop(): void;
+}> {
   const child: ChildProcess = fork(join(root, 'scripts/bench/passkey-client.ts'), [], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -138,6 +168,7 @@ async function startLoadClient(): Promise<{ send(batch: PostBatch): Promise<Batc
     child.once('exit', (code) => reject(new Error(`the load client exited with ${code}`)));
   });
   return {
+    pid: child.pid!,
     send: (batch) =>
       new Promise((resolve) => {
         child.once('message', (m) => resolve(m as BatchResult));
@@ -177,8 +208,17 @@ async function rawRate(
 async function gatewayRate(
   client: Awaited<ReturnType<typeof startLoadClient>>,
   gateway: Running,
+  stack: { kratosPid: number; redisPid: number | undefined },
   logins: PreparedLogin[],
 ) {
+  const snapshot = (): StackCpu => ({
+    gateway: cpuMicros(gateway.pid) ?? 0,
+    kratos: cpuMicros(stack.kratosPid) ?? 0,
+    postgres: postgresCpuMicros(),
+    redis: stack.redisPid === undefined ? 0 : (cpuMicros(stack.redisPid) ?? 0),
+    loadClient: cpuMicros(client.pid) ?? 0,
+  });
+  const stackBefore = snapshot();
   const cpuBefore = cpuMicros(gateway.pid);
   const result = await client.send({
     url: `${gateway.url}/api/auth/login/passkey`,
@@ -189,8 +229,17 @@ async function gatewayRate(
   if (result.failures > 0)
     throw new Error(`${result.failures} of ${result.count} logins failed; first: ${result.firstFailure}`);
   const cpuAfter = cpuMicros(gateway.pid);
+  const stackAfter = snapshot();
+  const perLogin = (k: keyof StackCpu) => (stackAfter[k] - stackBefore[k]) / result.count;
   return {
     perSecond: result.perSecond,
+    stackCpuMicros: {
+      gateway: perLogin('gateway'),
+      kratos: perLogin('kratos'),
+      postgres: perLogin('postgres'),
+      redis: perLogin('redis'),
+      loadClient: perLogin('loadClient'),
+    },
     ...(cpuBefore !== undefined && cpuAfter !== undefined
       ? { cpuMicros: (cpuAfter - cpuBefore) / result.count }
       : {}),
@@ -246,8 +295,9 @@ async function main() {
     const batches = splitEvenly(prepared.slice(WARMUP_LOGINS), ROUNDS);
 
     client = await startLoadClient();
+    const pids = { kratosPid: kratos.pid, redisPid: redis.pid };
     await rawRate(warmup, credential);
-    await gatewayRate(client, gateway, warmup);
+    await gatewayRate(client, gateway, pids, warmup);
     const rounds: PasskeyRound[] = [];
     const profiledFrom = await gateway.clock();
     for (const [r, batch] of batches.entries()) {
@@ -256,9 +306,9 @@ async function main() {
       let gw: Awaited<ReturnType<typeof gatewayRate>>;
       if (r % 2 === 0) {
         raw = await rawRate(batch, credential);
-        gw = await gatewayRate(client, gateway, batch);
+        gw = await gatewayRate(client, gateway, pids, batch);
       } else {
-        gw = await gatewayRate(client, gateway, batch);
+        gw = await gatewayRate(client, gateway, pids, batch);
         raw = await rawRate(batch, credential);
       }
       rounds.push({
@@ -266,8 +316,14 @@ async function main() {
         gatewayPerSecond: gw.perSecond,
         rawCpuMicros: raw.cpuMicros,
         ...(gw.cpuMicros !== undefined ? { gatewayCpuMicros: gw.cpuMicros } : {}),
+        stackCpuMicros: gw.stackCpuMicros,
       });
-      log(`round ${r + 1}: raw ${raw.perSecond.toFixed(0)}/s, gateway ${gw.perSecond.toFixed(0)}/s`);
+      const cpu = Object.entries(gw.stackCpuMicros)
+        .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+        .join(', ');
+      log(
+        `round ${r + 1}: raw ${raw.perSecond.toFixed(0)}/s, gateway ${gw.perSecond.toFixed(0)}/s (CPU µs per login: ${cpu})`,
+      );
     }
     const profiledTo = await gateway.clock();
     if (process.env.BENCH_CPU_PROFILE_DIR) {

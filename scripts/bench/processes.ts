@@ -100,6 +100,7 @@ export async function forkChild(
 export interface KratosProcess {
   publicUrl: string;
   adminUrl: string;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -116,6 +117,7 @@ export async function startKratosProcess(): Promise<KratosProcess> {
   return {
     publicUrl: `http://127.0.0.1:${publicPort}`,
     adminUrl: `http://127.0.0.1:${adminPort}`,
+    pid: proc.pid!,
     stop: () => stopProcess(proc),
   };
 }

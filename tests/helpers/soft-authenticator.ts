@@ -1,5 +1,6 @@
 /**
- * A software WebAuthn authenticator for tests: real ES256 keys (node:crypto), a real
+ * A software WebAuthn authenticator for tests: real keys (node:crypto; ES256 unless told
+ * otherwise), a real
  * CBOR attestation object (fmt `none`) and real assertion signatures, with the flags
  * (UP, UV, BE, BS) and the signature counter under the test's control. Everything it
  * answers is generated, never hand-written bytes.
@@ -51,6 +52,24 @@ export interface SoftCredential {
   counter: number;
 }
 
+/** The COSE algorithms the soft authenticator can hold keys for. */
+export type SoftAlgorithm = 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'RS256';
+
+const KEY_PAIRS: Record<SoftAlgorithm, () => { privateKey: KeyObject; publicKey: KeyObject }> = {
+  ES256: () => generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+  ES384: () => generateKeyPairSync('ec', { namedCurve: 'P-384' }),
+  ES512: () => generateKeyPairSync('ec', { namedCurve: 'P-521' }),
+  EdDSA: () => generateKeyPairSync('ed25519'),
+  RS256: () => generateKeyPairSync('rsa', { modulusLength: 2048 }),
+};
+
+/** The hash its COSE algorithm names for a key of `KEY_PAIRS` (none: EdDSA hashes internally). */
+function signingHash(publicKey: KeyObject): string | null {
+  if (publicKey.asymmetricKeyType === 'ed25519') return null;
+  const curve = publicKey.asymmetricKeyDetails?.namedCurve;
+  return curve === 'secp384r1' ? 'sha384' : curve === 'secp521r1' ? 'sha512' : 'sha256';
+}
+
 export interface SoftAuthenticatorOptions {
   /** Origin written into client data (default http://localhost:3000). */
   origin?: string;
@@ -62,6 +81,8 @@ export interface SoftAuthenticatorOptions {
   aaguid?: string;
   /** How much the counter moves at each assertion; 0 for authenticators without counters (default 1). */
   counterStep?: number;
+  /** The algorithm of the keys it creates (default ES256). */
+  algorithm?: SoftAlgorithm;
 }
 
 /** What a test may change about one ceremony to make it wrong on purpose. */
@@ -79,7 +100,7 @@ export interface CeremonyOverrides {
   userHandle?: string | null;
 }
 
-/** A software passkey authenticator holding ES256 credentials. */
+/** A software passkey authenticator. */
 export class SoftAuthenticator {
   readonly credentials = new Map<string, SoftCredential>();
   readonly origin: string;
@@ -87,6 +108,7 @@ export class SoftAuthenticator {
   readonly backedUp: boolean;
   readonly aaguid: Buffer;
   readonly counterStep: number;
+  readonly algorithm: SoftAlgorithm;
 
   constructor(options: SoftAuthenticatorOptions = {}) {
     this.origin = options.origin ?? 'http://localhost:3000';
@@ -97,6 +119,7 @@ export class SoftAuthenticator {
       'hex',
     );
     this.counterStep = options.counterStep ?? 1;
+    this.algorithm = options.algorithm ?? 'ES256';
   }
 
   private flags(o: CeremonyOverrides, extra: number): number {
@@ -124,16 +147,36 @@ export class SoftAuthenticator {
     return Buffer.concat([sha256(rpId), Buffer.from([flags]), count, ...(attested ? [attested] : [])]);
   }
 
-  /** The credential public key as a COSE_Key map (EC2, ES256, P-256). */
+  /** The credential public key as a COSE_Key map (RFC 9053): EC2, OKP (Ed25519) or RSA. */
   static coseKey(publicKey: KeyObject): Buffer {
     const jwk = publicKey.export({ format: 'jwk' });
+    const bytes = (field: string | undefined) => Buffer.from(field!, 'base64url');
+    if (jwk.kty === 'OKP')
+      return cbor(
+        new Map<Cbor, Cbor>([
+          [1, 1],
+          [3, -8],
+          [-1, 6],
+          [-2, bytes(jwk.x)],
+        ]),
+      );
+    if (jwk.kty === 'RSA')
+      return cbor(
+        new Map<Cbor, Cbor>([
+          [1, 3],
+          [3, -257],
+          [-1, bytes(jwk.n)],
+          [-2, bytes(jwk.e)],
+        ]),
+      );
+    const [crv, alg] = jwk.crv === 'P-384' ? [2, -35] : jwk.crv === 'P-521' ? [3, -36] : [1, -7];
     return cbor(
       new Map<Cbor, Cbor>([
         [1, 2],
-        [3, -7],
-        [-1, 1],
-        [-2, Buffer.from(jwk.x!, 'base64url')],
-        [-3, Buffer.from(jwk.y!, 'base64url')],
+        [3, alg!],
+        [-1, crv!],
+        [-2, bytes(jwk.x)],
+        [-3, bytes(jwk.y)],
       ]),
     );
   }
@@ -144,7 +187,7 @@ export class SoftAuthenticator {
     o: CeremonyOverrides = {},
   ): RegistrationResponseJSON {
     const rpId = o.rpId ?? options.rp.id ?? new URL(this.origin).hostname;
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const { privateKey, publicKey } = KEY_PAIRS[this.algorithm]();
     const rawId = randomBytes(32);
     const idLength = Buffer.alloc(2);
     idLength.writeUInt16BE(rawId.length);
@@ -176,6 +219,15 @@ export class SoftAuthenticator {
     return credential;
   }
 
+  /** The assertion signature of `credential` over authenticator data and client data (WebAuthn §6.3.3). */
+  static sign(credential: SoftCredential, authData: Buffer, clientDataJSON: Buffer): Buffer {
+    return sign(
+      signingHash(credential.publicKey),
+      Buffer.concat([authData, sha256(clientDataJSON)]),
+      credential.privateKey,
+    );
+  }
+
   /** Answers `navigator.credentials.get()` for these options, with a real signature. */
   authenticate(
     options: PublicKeyCredentialRequestOptionsJSON,
@@ -186,11 +238,7 @@ export class SoftAuthenticator {
     const rpId = o.rpId ?? options.rpId ?? credential.rpId;
     const authData = SoftAuthenticator.authData(rpId, this.flags(o, 0), credential.counter);
     const clientDataJSON = this.clientData('webauthn.get', options.challenge, o);
-    const signature = sign(
-      'sha256',
-      Buffer.concat([authData, sha256(clientDataJSON)]),
-      credential.privateKey,
-    );
+    const signature = SoftAuthenticator.sign(credential, authData, clientDataJSON);
     const userHandle = o.userHandle === undefined ? credential.userHandle : o.userHandle;
     return {
       id: credential.id,

@@ -113,7 +113,7 @@ export async function verifyAssertion<T = undefined>(
       expectedOrigin: rp.origins,
       expectedRPID: rp.id,
       // Counter 0 turns off the library's own counter check: ours marks the credential too.
-      credential: { id: passkey.id, publicKey: passkey.publicKey, counter: 0, transports: [] },
+      credential: { id: passkey.id, publicKey: passkey.publicKey, counter: 0 },
       requireUserVerification: rp.userVerification === 'required',
     }),
   );
