@@ -7,11 +7,12 @@
  *
  * The gateway runs in its own process (default configuration and log level) against a
  * private redis-server, the Kratos double's process and a throwaway Postgres database
- * (DATABASE_URL, else the local server; PGlite when none answers). The account is set up
- * over HTTP: a password identity at the double's admin API, password login through the
- * gateway, a passkey added. Every login (options, then an assertion signed by the software
- * authenticator, each in its own cookie jar) is prepared before the timed window, and a
- * load client in a process of its own sends them. Raw verification and gateway logins are
+ * (DATABASE_URL, else the local server; PGlite when none answers). `USERS` accounts are set
+ * up over HTTP (a password identity at the double's admin API, password login through the
+ * gateway, a passkey added), and the logins take turns between them, as sign-ins of many
+ * people do. Every login (options, then an assertion signed by the software authenticator,
+ * each in its own cookie jar) is prepared before the timed window, and a load client in a
+ * process of its own sends them. Raw verification and gateway logins are
  * measured alternately in rounds; the ratio is the median of the per-round ratios.
  *
  * BENCH_QUICK=1 shrinks the run; BENCH_ROUNDS sets the number of rounds; BENCH_CPU_PROFILE_DIR
@@ -46,6 +47,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 2 : 5));
 const LOGINS_PER_ROUND = QUICK ? 100 : 300;
 const WARMUP_LOGINS = QUICK ? 30 : 60;
 const CONCURRENCY = 16;
+const USERS = 32;
 const log = (message: string) => console.log(`bench(passkey): ${message}`);
 
 export interface PasskeyRound {
@@ -85,6 +87,8 @@ function postgresCpuMicros(): number {
 
 export interface PasskeyResults {
   logins: number;
+  /** Accounts the logins take turns between, a passkey each. */
+  users: number;
   rounds: PasskeyRound[];
   concurrency: number;
   database: 'postgres' | 'pglite';
@@ -123,30 +127,44 @@ interface PreparedLogin {
   post: PreparedPost;
   assertion: AuthenticationResponseJSON;
   challenge: string;
+  /** The credential the raw verification checks the assertion with. */
+  credential: RawCredential;
+}
+
+interface RawCredential {
+  id: string;
+  publicKey: Uint8Array<ArrayBuffer>;
+}
+
+/** A signed-in account with a passkey in `authenticator`. */
+interface PasskeyUser {
+  authenticator: SoftAuthenticator;
+  credential: RawCredential;
 }
 
 /** One discoverable login: options in a fresh cookie jar, the assertion signed for its challenge. */
-async function prepareLogin(gateway: Running, authenticator: SoftAuthenticator): Promise<PreparedLogin> {
+async function prepareLogin(gateway: Running, user: PasskeyUser): Promise<PreparedLogin> {
   const jar = new Map<string, string>();
   const options = await postJson(`${gateway.url}/api/auth/login/passkey/options`, jar, {});
   if (options.status !== 200)
     throw new Error(`login options: ${options.status} ${JSON.stringify(options.body)}`);
   const request = options.body as PublicKeyCredentialRequestOptionsJSON;
-  const assertion = authenticator.authenticate(request);
+  const assertion = user.authenticator.authenticate(request);
   return {
     post: { cookie: cookieHeader(jar), body: JSON.stringify({ credential: assertion }) },
     assertion,
     challenge: request.challenge,
+    credential: user.credential,
   };
 }
 
-async function prepareLogins(gateway: Running, authenticator: SoftAuthenticator, n: number) {
+async function prepareLogins(gateway: Running, users: PasskeyUser[], n: number) {
   const logins: PreparedLogin[] = [];
   let next = 0;
   const worker = async () => {
     while (next < n) {
-      next++;
-      logins.push(await prepareLogin(gateway, authenticator));
+      const user = users[next++ % users.length]!;
+      logins.push(await prepareLogin(gateway, user));
     }
   };
   await Promise.all(Array.from({ length: 4 }, worker));
@@ -179,10 +197,7 @@ async function startLoadClient(): Promise<{
 }
 
 /** Raw verifications of the prepared assertions, `CONCURRENCY` in flight, in this process. */
-async function rawRate(
-  logins: PreparedLogin[],
-  credential: { id: string; publicKey: Uint8Array<ArrayBuffer> },
-) {
+async function rawRate(logins: PreparedLogin[]) {
   let next = 0;
   const cpuBefore = process.cpuUsage();
   const started = process.hrtime.bigint();
@@ -194,7 +209,7 @@ async function rawRate(
         expectedChallenge: login.challenge,
         expectedOrigin: ORIGIN,
         expectedRPID: 'localhost',
-        credential: { ...credential, counter: 0 },
+        credential: { ...login.credential, counter: 0 },
       });
       if (!result.verified) throw new Error('raw verification failed');
     }
@@ -257,7 +272,7 @@ export function passkeyMarkdown(r: Omit<PasskeyResults, 'markdown'>): string {
       `${r.rounds.map((x) => x.gatewayPerSecond.toFixed(0)).join(' / ')} | ${cpu(r.gatewayCpuMicrosPerLogin)} |`,
     '',
     `Ratio gateway / raw: **${(r.ratio * 100).toFixed(1)}%** (median of the per-round ratios; target ≥ 30%, ` +
-      `goal 50%). ${r.logins} logins in ${r.rounds.length} rounds, ${r.concurrency} in flight, each ` +
+      `goal 50%). ${r.logins} logins of ${r.users} accounts in ${r.rounds.length} rounds, ${r.concurrency} in flight, each ` +
       'prepared before the timed window (options in its own cookie jar, assertion signed) and sent by a ' +
       'load client in its own process; raw verification runs in the benchmark process on the same ' +
       'assertions, alternating with the gateway round by round. A gateway login also reads and deletes the ' +
@@ -278,25 +293,29 @@ async function main() {
   let client: Awaited<ReturnType<typeof startLoadClient>> | undefined;
   try {
     gateway = await startGateway(stack, {}, process.env.BENCH_CPU_PROFILE_DIR);
-    const user = await signUp(gateway, kratos);
-    // Counter 0 (as synced passkeys report it) lets concurrent logins of one passkey all pass.
-    const authenticator = new SoftAuthenticator({ counterStep: 0 });
-    await addPasskey(gateway, user.jar, authenticator);
-    const [held] = authenticator.credentials.values();
-    const credential = {
-      id: held!.id,
-      publicKey: new Uint8Array(SoftAuthenticator.coseKey(held!.publicKey)),
-    };
+    log(`setting up ${USERS} accounts with a passkey each`);
+    const users: PasskeyUser[] = [];
+    for (let u = 0; u < USERS; u++) {
+      const user = await signUp(gateway, kratos, 0);
+      // Counter 0 (as synced passkeys report it) lets concurrent logins of one passkey all pass.
+      const authenticator = new SoftAuthenticator({ counterStep: 0 });
+      await addPasskey(gateway, user.jar, authenticator);
+      const [held] = authenticator.credentials.values();
+      users.push({
+        authenticator,
+        credential: { id: held!.id, publicKey: new Uint8Array(SoftAuthenticator.coseKey(held!.publicKey)) },
+      });
+    }
 
     const total = WARMUP_LOGINS + ROUNDS * LOGINS_PER_ROUND;
     log(`preparing ${total} signed logins`);
-    const prepared = await prepareLogins(gateway, authenticator, total);
+    const prepared = await prepareLogins(gateway, users, total);
     const warmup = prepared.slice(0, WARMUP_LOGINS);
     const batches = splitEvenly(prepared.slice(WARMUP_LOGINS), ROUNDS);
 
     client = await startLoadClient();
     const pids = { kratosPid: kratos.pid, redisPid: redis.pid };
-    await rawRate(warmup, credential);
+    await rawRate(warmup);
     await gatewayRate(client, gateway, pids, warmup);
     const rounds: PasskeyRound[] = [];
     const profiledFrom = await gateway.clock();
@@ -305,11 +324,11 @@ async function main() {
       let raw: Awaited<ReturnType<typeof rawRate>>;
       let gw: Awaited<ReturnType<typeof gatewayRate>>;
       if (r % 2 === 0) {
-        raw = await rawRate(batch, credential);
+        raw = await rawRate(batch);
         gw = await gatewayRate(client, gateway, pids, batch);
       } else {
         gw = await gatewayRate(client, gateway, pids, batch);
-        raw = await rawRate(batch, credential);
+        raw = await rawRate(batch);
       }
       rounds.push({
         rawPerSecond: raw.perSecond,
@@ -336,6 +355,7 @@ async function main() {
     const gatewayCpu = rounds.flatMap((x) => (x.gatewayCpuMicros === undefined ? [] : [x.gatewayCpuMicros]));
     const figures: Omit<PasskeyResults, 'markdown'> = {
       logins: ROUNDS * LOGINS_PER_ROUND,
+      users: USERS,
       rounds,
       concurrency: CONCURRENCY,
       database: database ? 'postgres' : 'pglite',

@@ -107,7 +107,7 @@ export async function createIdentity(kratos: KratosProcess, label: string): Prom
  * A password user, created at Kratos (its admin API) and signed in through the gateway's
  * password login: its warm session.
  */
-export async function signUp(gateway: Running, kratos: KratosProcess): Promise<SignedIn> {
+export async function signUp(gateway: Running, kratos: KratosProcess, warmChecks = 100): Promise<SignedIn> {
   const email = await createIdentity(kratos, 'bench');
   const res = await fetch(`${gateway.url}/api/auth/login/password`, {
     method: 'POST',
@@ -123,7 +123,7 @@ export async function signUp(gateway: Running, kratos: KratosProcess): Promise<S
   const verify = await fetch(`${gateway.url}/api/auth/verify`, { headers: { Cookie: cookie } });
   if (session.status !== 200 || verify.status !== 200) throw new Error('the new session does not check');
   // Warm the code paths (JIT, connection pools) before anything is measured.
-  for (let i = 0; i < 100; i++)
+  for (let i = 0; i < warmChecks; i++)
     await (await fetch(`${gateway.url}/api/auth/session`, { headers: { Cookie: cookie } })).arrayBuffer();
   const verifyHeaders = Object.fromEntries(
     ['x-user-id', 'x-user-email', 'x-user-roles', 'x-auth-aal', 'cache-control'].map((h) => [

@@ -38,6 +38,30 @@ describe('audit log group commit', () => {
     assert.equal((await verifyAuditChain(db)).ok, true);
   });
 
+  it('stores every value as given: quotes, backslashes, SQL and non-ASCII text in the columns and the details', async () => {
+    const audit = createAuditLog({ db, clock: () => new Date() });
+    const hostile = `a'b\\c"; DROP TABLE audit_events; --\\'\u00e9\u{1F511}`;
+    await audit.record({
+      type: 'login.password',
+      outcome: 'failure',
+      identityId: hostile,
+      ip: "::ffff:1.2.3.4'",
+      requestId: '\\x00',
+      details: { identifier: hostile, nested: { quote: "it's", backslash: '\\' } },
+    });
+    const { rows } = await db.query<{
+      identity_id: string;
+      ip: string;
+      request_id: string;
+      details: unknown;
+    }>('SELECT identity_id, ip, request_id, details FROM audit_events ORDER BY seq DESC LIMIT 1');
+    assert.equal(rows[0]!.identity_id, hostile);
+    assert.equal(rows[0]!.ip, "::ffff:1.2.3.4'");
+    assert.equal(rows[0]!.request_id, '\\x00');
+    assert.deepEqual(rows[0]!.details, { identifier: hostile, nested: { quote: "it's", backslash: '\\' } });
+    assert.equal((await verifyAuditChain(db)).ok, true);
+  });
+
   it('rejects every caller of a batch that cannot be written, and recovers afterwards', async () => {
     // No audit_events table yet: every write fails until the migrations ran.
     const { db: broken, close: closeBroken } = await openTestDatabase({ migrated: false });

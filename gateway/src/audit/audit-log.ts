@@ -1,4 +1,5 @@
-import type { Database, Queryable } from '../db/database.js';
+import { coalesced } from '../db/coalesce.js';
+import { sqlLiteral, type Database } from '../db/database.js';
 import { AppError } from '../errors/app-error.js';
 import type { Logger } from '../logging/logger.js';
 import type { AuditEventType } from './event-types.js';
@@ -60,14 +61,10 @@ export { canonicalJson, hashEvent } from './chain-hash.js';
 
 // Serialises writers across every replica, so the chain never forks.
 const CHAIN_LOCK = 727275;
-// Rows per INSERT statement (11 parameters each stays far below Postgres' 65535 limit).
-const ROWS_PER_STATEMENT = 200;
 
 interface Pending {
   event: AuditEvent;
   at: Date;
-  resolve: () => void;
-  reject: (err: unknown) => void;
 }
 
 function toRow(seq: number, event: AuditEvent, at: Date): Omit<StoredAuditEvent, 'hash' | 'prevHash'> {
@@ -91,58 +88,55 @@ interface Head {
 }
 
 /**
- * Appends a batch of events to the chain in one transaction, under the chain lock, and
- * answers the new head. With a chain key every row is keyed; `beforeKeyed` runs (still
- * under the lock) when this batch is the first keyed one after the unkeyed prefix or an
- * empty table, so the start checkpoint is on disk before the first keyed row commits.
- * Without a key, appending after a keyed row is refused: it would look like a downgrade.
+ * Appends a batch of events to the chain in one transaction of two round trips, under the
+ * chain lock, and answers the new head: the lock and the head in the first (the head read by
+ * a statement that starts after the lock is held, so it sees every row the previous holder
+ * committed), the rows and the commit in the second. With a chain key every row is keyed;
+ * `beforeKeyed` runs (still under the lock) when this batch is the first keyed one after
+ * the unkeyed prefix or an empty table, so the start checkpoint is on disk before the first
+ * keyed row commits. Without a key, appending after a keyed row is refused: it would look
+ * like a downgrade.
  */
-async function appendBatch(
-  tx: Queryable,
+function appendBatch(
+  db: Database,
   batch: Pending[],
   chain: { key: Buffer; beforeKeyed(head: Head): Promise<void> } | undefined,
 ): Promise<Head> {
-  // One round trip, two statements: the head is read by a statement that starts after the
-  // lock is held, so it sees every row the previous holder committed.
-  const last = await tx.query<{ seq: string; hash: string }>(
+  return db.transactionInTwo<{ seq: string; hash: string }, Head>(
     `SELECT pg_advisory_xact_lock(${CHAIN_LOCK}); SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`,
+    async (last) => {
+      let prevHash = last.rows[0]?.hash ?? GENESIS_HASH;
+      let seq = Number(last.rows[0]?.seq ?? 0);
+      const keyedAlready = isKeyedHash(prevHash);
+      if (chain && !keyedAlready) await chain.beforeKeyed({ seq, hash: prevHash });
+      if (!chain && keyedAlready)
+        throw new Error('the audit chain is keyed and this writer has no chain key');
+      const tuples = batch.map(({ event, at }) => {
+        const row = toRow(++seq, event, at);
+        const hash = chain ? keyedHash(chain.key, prevHash, row) : hashEvent(prevHash, row);
+        const values = [
+          sqlLiteral(row.seq),
+          `${sqlLiteral(row.occurredAt)}::timestamptz`,
+          sqlLiteral(row.type),
+          sqlLiteral(row.outcome),
+          sqlLiteral(row.identityId),
+          sqlLiteral(row.actorId),
+          sqlLiteral(row.ip),
+          sqlLiteral(row.requestId),
+          `${sqlLiteral(JSON.stringify(row.details))}::jsonb`,
+          sqlLiteral(prevHash),
+          sqlLiteral(hash),
+        ];
+        prevHash = hash;
+        return `(${values.join(', ')})`;
+      });
+      return {
+        sql: `INSERT INTO audit_events (seq, occurred_at, type, outcome, identity_id, actor_id, ip, request_id, details, prev_hash, hash)
+              VALUES ${tuples.join(', ')}`,
+        result: { seq, hash: prevHash },
+      };
+    },
   );
-  let prevHash = last.rows[0]?.hash ?? GENESIS_HASH;
-  let seq = Number(last.rows[0]?.seq ?? 0);
-  const keyedAlready = isKeyedHash(prevHash);
-  if (chain && !keyedAlready) await chain.beforeKeyed({ seq, hash: prevHash });
-  if (!chain && keyedAlready) throw new Error('the audit chain is keyed and this writer has no chain key');
-  const values: unknown[][] = batch.map(({ event, at }) => {
-    const row = toRow(++seq, event, at);
-    const hash = chain ? keyedHash(chain.key, prevHash, row) : hashEvent(prevHash, row);
-    const params = [
-      row.seq,
-      row.occurredAt,
-      row.type,
-      row.outcome,
-      row.identityId,
-      row.actorId,
-      row.ip,
-      row.requestId,
-      JSON.stringify(row.details),
-      prevHash,
-      hash,
-    ];
-    prevHash = hash;
-    return params;
-  });
-  for (let i = 0; i < values.length; i += ROWS_PER_STATEMENT) {
-    const chunk = values.slice(i, i + ROWS_PER_STATEMENT);
-    const tuples = chunk.map(
-      (_, r) => `(${Array.from({ length: 11 }, (_, c) => `$${r * 11 + c + 1}`).join(', ')})`,
-    );
-    await tx.query(
-      `INSERT INTO audit_events (seq, occurred_at, type, outcome, identity_id, actor_id, ip, request_id, details, prev_hash, hash)
-       VALUES ${tuples.join(', ')}`,
-      chunk.flat(),
-    );
-  }
-  return { seq, hash: prevHash };
 }
 
 /**
@@ -220,9 +214,10 @@ function checkpointer(options: AuditChainOptions, clock: () => Date) {
 }
 
 /**
- * The Postgres-backed, hash-chained audit log. Writes are group-committed: events that
- * arrive while a transaction is in flight are appended together in the next one, so the
- * chain lock and the commit are paid once per batch instead of once per event. Every
+ * The Postgres-backed, hash-chained audit log. Writes are group-committed (db/coalesce.ts):
+ * events that arrive while a transaction is in flight are appended together in the next
+ * one, so the chain lock, the two round trips and the commit are paid once per batch
+ * instead of once per event. Every
  * `record` still resolves only after its own row is committed.
  *
  * With `chain`, every new row is MAC'd under a key the database does not hold and the
@@ -233,43 +228,30 @@ export function createAuditLog(deps: {
   clock: () => Date;
   chain?: AuditChainOptions | undefined;
 }): AuditLog {
-  let queue: Pending[] = [];
-  let flushing: Promise<void> | undefined;
   const checkpoints = deps.chain ? checkpointer(deps.chain, deps.clock) : undefined;
   const chain =
     deps.chain && checkpoints
       ? { key: deps.chain.key, beforeKeyed: (head: Head) => checkpoints.beforeKeyed(head) }
       : undefined;
-
-  async function flush() {
-    while (queue.length > 0) {
-      const batch = queue;
-      queue = [];
-      try {
-        const head = await deps.db.transaction((tx) => appendBatch(tx, batch, chain));
-        for (const p of batch) p.resolve();
-        checkpoints?.committed(head, batch.length);
-      } catch (err) {
-        const failure = new AppError(
-          'audit_unavailable',
-          503,
-          'The action could not be recorded and was not performed.',
-          {
-            cause: err,
-          },
-        );
-        for (const p of batch) p.reject(failure);
-      }
+  const append = coalesced(async (batch: Pending[]) => {
+    let head: Head;
+    try {
+      head = await appendBatch(deps.db, batch, chain);
+    } catch (err) {
+      const message = 'The action could not be recorded and was not performed.';
+      throw new AppError('audit_unavailable', 503, message, { cause: err });
     }
-    flushing = undefined;
-  }
+    checkpoints?.committed(head, batch.length);
+    return batch.map(() => undefined);
+  });
+  // Batches run one after another: the newest write settles after every earlier one.
+  let newest: Promise<unknown> = Promise.resolve();
 
   return {
-    record(event) {
-      return new Promise<void>((resolve, reject) => {
-        queue.push({ event, at: deps.clock(), resolve, reject });
-        flushing ??= flush();
-      });
+    async record(event) {
+      const written = append({ event, at: deps.clock() });
+      newest = written.catch(() => undefined);
+      await written;
     },
     ...(deps.chain && checkpoints
       ? {
@@ -280,7 +262,7 @@ export function createAuditLog(deps: {
             }),
           checkpoint: () => checkpoints.checkpoint('periodic'),
           async close() {
-            await flushing;
+            await newest;
             await checkpoints.checkpoint('shutdown');
           },
         }

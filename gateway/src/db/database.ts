@@ -23,6 +23,15 @@ export interface Database extends Queryable {
   readonly engine: 'postgres' | 'pglite';
   /** Runs `fn` in a transaction; rolls back if it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * A transaction in two round trips: `opening` (SQL text, without parameters) runs with
+   * the BEGIN, and the SQL text `closing` builds from its answer runs with the COMMIT (values
+   * written in with `sqlLiteral`). Rolls back if either fails or `closing` throws.
+   */
+  transactionInTwo<R, T>(
+    opening: string,
+    closing: (opened: QueryResult<R>) => Promise<{ sql: string; result: T }>,
+  ): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -52,6 +61,20 @@ function wrapError(err: unknown): unknown {
   if (isConnectionError(err))
     return new AppError('database_unavailable', 503, 'The database is unavailable.', { cause: err });
   return err;
+}
+
+/**
+ * A value written into SQL text: a safe integer as digits, null as NULL, a string quoted by
+ * node-postgres' own escaping. A NUL character is refused, as Postgres' text refuses it.
+ */
+export function sqlLiteral(value: string | number | null): string {
+  if (value === null) return 'NULL';
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw new Error('only integers are written into SQL text');
+    return String(value);
+  }
+  if (value.includes('\0')) throw new Error('a NUL character cannot be stored');
+  return pg.escapeLiteral(value);
 }
 
 /** node-postgres answers a text of several statements with one result each: the last counts. */
@@ -101,6 +124,24 @@ function openPostgres(url: string): Database {
         client.release();
       }
     },
+    async transactionInTwo(opening, closing) {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw wrapError(err);
+      }
+      try {
+        const { sql, result } = await closing(lastResult(await client.query(`BEGIN; ${opening}`)));
+        await client.query(`${sql}; COMMIT`);
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw wrapError(err);
+      } finally {
+        client.release();
+      }
+    },
     close: () => pool.end(),
   };
 }
@@ -129,6 +170,13 @@ async function openPglite(dir: string, snapshot?: Blob): Promise<Database> {
     engine: 'pglite',
     query,
     transaction: (fn) => db.transaction((tx) => fn({ query: pgliteQuery(tx) })),
+    transactionInTwo: (opening, closing) =>
+      db.transaction(async (tx) => {
+        const query = pgliteQuery(tx);
+        const { sql, result } = await closing(await query(opening));
+        await query(sql);
+        return result;
+      }),
     close: () => db.close(),
   };
 }

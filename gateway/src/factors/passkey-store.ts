@@ -1,3 +1,4 @@
+import { coalesced } from '../db/coalesce.js';
 import type { Database, Queryable } from '../db/database.js';
 
 /** A passkey as the gateway stores it. */
@@ -79,6 +80,44 @@ export function createPasskeyStore(db: Database) {
       ).rows[0]?.n ?? 0,
     );
 
+  // Sign-ins arriving together read their credentials, and then store their uses, in one
+  // statement per batch (db/coalesce.ts).
+  const findWithUserHandle = coalesced(async (ids: string[]) => {
+    const { rows } = await db.query<PasskeyRow & { owner_user_handle: string | null }>(
+      `SELECT c.*, u.user_handle AS owner_user_handle FROM passkey_credentials c
+         LEFT JOIN passkey_users u ON u.identity_id = c.identity_id
+        WHERE c.id = ANY($1)`,
+      [ids],
+    );
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => {
+      const row = byId.get(id);
+      return row ? { passkey: toPasskey(row), userHandle: row.owner_user_handle ?? undefined } : undefined;
+    });
+  });
+  // A counter must move forward unless both sides are 0 (WebAuthn §6.1.1); each credential
+  // is in a batch once, so the rows updated are the uses that passed.
+  const recordUses = coalesced(
+    async (uses: Array<{ id: string; counter: number; backedUp: boolean; usedAt: Date }>) => {
+      const { rows } = await db.query<{ id: string }>(
+        `UPDATE passkey_credentials c
+            SET counter = v.counter, backed_up = v.backed_up, last_used_at = v.used_at
+           FROM unnest($1::text[], $2::bigint[], $3::boolean[], $4::timestamptz[]) AS v(id, counter, backed_up, used_at)
+          WHERE c.id = v.id AND (c.counter < v.counter OR (c.counter = 0 AND v.counter = 0))
+          RETURNING c.id`,
+        [
+          uses.map((u) => u.id),
+          uses.map((u) => u.counter),
+          uses.map((u) => u.backedUp),
+          uses.map((u) => u.usedAt.toISOString()),
+        ],
+      );
+      const updated = new Set(rows.map((r) => r.id));
+      return uses.map((u) => updated.has(u.id));
+    },
+    (use) => use.id,
+  );
+
   return {
     /** The identity's WebAuthn user handle, created (from `fresh`) on first use. */
     async userHandleFor(identityId: string, fresh: () => string): Promise<string> {
@@ -101,18 +140,7 @@ export function createPasskeyStore(db: Database) {
     },
 
     /** The passkey with its owner's WebAuthn user handle, in one round trip (an assertion needs both). */
-    async findWithUserHandle(
-      id: string,
-    ): Promise<{ passkey: StoredPasskey; userHandle: string | undefined } | undefined> {
-      const { rows } = await db.query<PasskeyRow & { owner_user_handle: string | null }>(
-        `SELECT c.*, u.user_handle AS owner_user_handle FROM passkey_credentials c
-           LEFT JOIN passkey_users u ON u.identity_id = c.identity_id
-          WHERE c.id = $1`,
-        [id],
-      );
-      const row = rows[0];
-      return row ? { passkey: toPasskey(row), userHandle: row.owner_user_handle ?? undefined } : undefined;
-    },
+    findWithUserHandle,
 
     async list(identityId: string): Promise<StoredPasskey[]> {
       const { rows } = await db.query<PasskeyRow>(
@@ -200,14 +228,8 @@ export function createPasskeyStore(db: Database) {
      * in the same statement, so two racing assertions cannot both pass with one value.
      * False when the counter did not advance: a possible clone.
      */
-    async recordUse(id: string, use: { counter: number; backedUp: boolean; usedAt: Date }): Promise<boolean> {
-      const { rowCount } = await db.query(
-        `UPDATE passkey_credentials SET counter = $2, backed_up = $3, last_used_at = $4
-          WHERE id = $1 AND (counter < $2 OR (counter = 0 AND $2 = 0))`,
-        [id, use.counter, use.backedUp, use.usedAt.toISOString()],
-      );
-      return rowCount === 1;
-    },
+    recordUse: (id: string, use: { counter: number; backedUp: boolean; usedAt: Date }) =>
+      recordUses({ id, ...use }),
 
     async markCloned(id: string) {
       await db.query('UPDATE passkey_credentials SET cloned_suspected = true WHERE id = $1', [id]);
