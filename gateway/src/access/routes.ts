@@ -7,6 +7,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { AuditEventType } from '../audit/event-types.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors/app-error.js';
+import type { KratosIdentity } from '../kratos/types.js';
 import { KRATOS_COOKIE, loadPrincipal, type PrincipalDeps } from '../session/resolve-principal.js';
 import type { RequestContext } from '../session/request-context.js';
 import { sessionBody } from '../session/principal.js';
@@ -63,8 +64,12 @@ export async function sessionAnswer(deps: { guard: Guard }, req: Request) {
 }
 
 /** Re-reads the principal after the session changed (login, step-up) and answers with it. */
-export async function freshSessionAnswer(deps: PrincipalDeps & { guard: Guard }, req: Request) {
-  await loadPrincipal(deps, req);
+export async function freshSessionAnswer(
+  deps: PrincipalDeps & { guard: Guard },
+  req: Request,
+  fresh?: KratosIdentity,
+) {
+  await loadPrincipal(deps, req, fresh);
   return sessionAnswer(deps, req);
 }
 

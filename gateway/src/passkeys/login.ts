@@ -6,6 +6,7 @@ import {
 import { AppError } from '../errors/app-error.js';
 import { verifyAssertion } from '../factors/assertion.js';
 import { auditCeremony, newChallenge, preSessionId, type CeremonyDeps } from '../factors/ceremony.js';
+import type { KratosIdentity } from '../kratos/types.js';
 import type { RequestContext } from '../session/request-context.js';
 import { establishGatewaySession } from '../session/sessions.js';
 import { rememberIdentity } from '../session/whoami-cache.js';
@@ -64,14 +65,15 @@ export async function withPasskeyOptions(
 
 /**
  * Passkey login: verifies the assertion and starts a gateway session for the passkey's
- * identity, at aal2 when the authenticator verified the user. Password lockout does not
- * apply: a passkey is phishing-resistant and not guessable.
+ * identity, at aal2 when the authenticator verified the user, and answers the identity
+ * (read fresh from Kratos). Password lockout does not apply: a passkey is phishing-resistant
+ * and not guessable.
  */
 export async function loginWithPasskey(
   deps: PasskeyDeps,
   ctx: RequestContext,
   credential: AuthenticationResponseJSON,
-): Promise<void> {
+): Promise<KratosIdentity> {
   // The identity is read fresh (a sign-in never trusts a cached state) while the signature is
   // checked, then kept in the short identity cache the session check reads, so the session
   // answered next does not ask Kratos again.
@@ -99,4 +101,5 @@ export async function loginWithPasskey(
     identityId: identity.id,
     details: { passkeyId: passkey.id, userVerified },
   });
+  return identity;
 }

@@ -66,11 +66,10 @@ export function registerPasskeyRoutes(router: Router, deps: PasskeyRouteDeps) {
 
   router.post('/login/passkey', async (req, res) => {
     const ctx = contextOf(req);
-    await auditRefusal(deps, ctx, 'login.passkey', async () => {
-      const { credential } = parseBody(assertionBody, req.body);
-      await loginWithPasskey(deps, ctx, credential);
-    });
-    res.json(await freshSessionAnswer(deps, req));
+    const identity = await auditRefusal(deps, ctx, 'login.passkey', () =>
+      loginWithPasskey(deps, ctx, parseBody(assertionBody, req.body).credential),
+    );
+    res.json(await freshSessionAnswer(deps, req, identity));
   });
 
   router.get('/passkeys', async (req, res) => {

@@ -91,6 +91,7 @@ async function fromGatewaySession(
   deps: PrincipalDeps,
   req: Request,
   auth: GatewayAuth,
+  fresh?: KratosIdentity,
 ): Promise<Principal | undefined> {
   const now = deps.clock().getTime();
   const idleLimit = deps.config.SESSION_IDLE_TIMEOUT_SECONDS * 1000;
@@ -129,7 +130,7 @@ async function fromGatewaySession(
     identity = session ? withAdminMetadata(session.identity, adminView) : adminView;
     methods = [...kratosFirstFactors(auth, session), ...auth.methods];
   } else {
-    identity = await cachedIdentity(deps, auth.identityId);
+    identity = fresh?.id === auth.identityId ? fresh : await cachedIdentity(deps, auth.identityId);
   }
   if (!identity || identity.state !== 'active') {
     await endGatewaySession(deps, req.session, { revokeKratos: true });
@@ -193,13 +194,20 @@ export function resolvePrincipal(deps: PrincipalDeps): RequestHandler {
   };
 }
 
-/** Sets `req.principal` from the request's session (again, after a login changed it). */
-export async function loadPrincipal(deps: PrincipalDeps, req: Request): Promise<void> {
+/**
+ * Sets `req.principal` from the request's session (again, after a login changed it).
+ * `fresh`: the identity a sign-in just read from Kratos, used instead of the cached view.
+ */
+export async function loadPrincipal(
+  deps: PrincipalDeps,
+  req: Request,
+  fresh?: KratosIdentity,
+): Promise<void> {
   req.principal = undefined;
   req.authProblem = undefined;
   const auth = req.session?.auth;
   if (auth) {
-    req.principal = await fromGatewaySession(deps, req, auth);
+    req.principal = await fromGatewaySession(deps, req, auth, fresh);
     await touch(deps, req);
   } else {
     const cookie = readCookie(req, KRATOS_COOKIE);
