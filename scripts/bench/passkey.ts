@@ -45,7 +45,7 @@ import { median, pairedRatio, splitEvenly } from './stats.js';
 const QUICK = process.env.BENCH_QUICK === '1';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 2 : 5));
 const LOGINS_PER_ROUND = QUICK ? 100 : 300;
-const WARMUP_LOGINS = QUICK ? 30 : 300;
+const WARMUP_LOGINS = QUICK ? 30 : 1500;
 const CONCURRENCY = 16;
 const USERS = 32;
 const log = (message: string) => console.log(`bench(passkey): ${message}`);

@@ -172,6 +172,8 @@ function buildApp(
 ): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Kratos answers without ETags (and so without 304s); Express would hash every body for one.
+  app.set('etag', false);
   app.set('trust proxy', 'loopback');
   if (prefix) {
     app.use((req, res, next) => {
