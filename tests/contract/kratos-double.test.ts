@@ -116,6 +116,39 @@ describe('Kratos double: health and metadata', () => {
     assert.deepEqual(await ready.json(), { status: 'ok' });
   });
 
+  it('answers an identity read before Express exactly as its Express route does', async () => {
+    const id = await seedIdentity(client, 'fast-read@example.com', { metadata_admin: { note: "it's" } });
+    const read = async (query: string) => {
+      const res = await fetch(`${double.kratos.adminUrl}/admin/identities/${id}${query}`);
+      return {
+        status: res.status,
+        type: res.headers.get('content-type'),
+        etag: res.headers.get('etag'),
+        body: await res.text(),
+      };
+    };
+    for (const query of [
+      '',
+      '?include_credential=password',
+      '?include_credential=password&include_credential=totp',
+    ]) {
+      const fast = await read(query);
+      double.kratos.setLatency(1); // with latency, every request goes through Express
+      const routed = await read(query);
+      double.kratos.setLatency(0);
+      assert.deepEqual(fast, routed, query);
+      assert.equal(fast.status, 200);
+      assert.equal(fast.etag, null, 'Kratos answers without an ETag');
+    }
+    const unknown = await fetch(
+      `${double.kratos.adminUrl}/admin/identities/00000000-0000-0000-0000-000000000000`,
+    );
+    assert.equal(unknown.status, 404, 'an unknown id goes on to the route, which answers 404');
+    const malformed = await fetch(`${double.kratos.adminUrl}/admin/identities/%E0%A4%A`);
+    await malformed.arrayBuffer();
+    assert.ok(malformed.status >= 400 && malformed.status < 500, String(malformed.status));
+  });
+
   it('answers alive and ready on both ports (the admin port through its redirect)', async () => {
     assert.deepEqual((await client.pub('GET', '/health/alive')).body, { status: 'ok' });
     assert.deepEqual((await client.pub('GET', '/health/ready')).body, { status: 'ok' });

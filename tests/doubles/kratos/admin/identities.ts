@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, Router } from 'express';
 import type { DoubleContext } from '../context.js';
 import { errors } from '../errors.js';
@@ -256,4 +257,34 @@ function listIdentities(ctx: DoubleContext, req: Request): StoredIdentity[] {
 function adminJson(ctx: DoubleContext, identity: StoredIdentity, req: Request): Record<string, unknown> {
   const include = ([] as unknown[]).concat(req.query.include_credential ?? []).map(String);
   return identityJson(identity, ctx.publicUrl, { admin: true, includeCredentials: include });
+}
+
+const IDENTITY_PATH = /^\/admin\/identities\/([^/?]+)(?:\?(.*))?$/;
+
+/**
+ * GET /admin/identities/{id} of a known identity, answered before Express as the route above
+ * answers it: the gateway reads the identity at every sign-in, and the benchmarks run the
+ * double as their Kratos, so this read costs what a plain server's would. Anything else
+ * (an unknown or malformed id included) answers false and goes on to Express.
+ */
+export function answerIdentityRead(ctx: DoubleContext, req: IncomingMessage, res: ServerResponse): boolean {
+  const match = req.method === 'GET' ? IDENTITY_PATH.exec(req.url ?? '') : null;
+  if (!match) return false;
+  let identity: StoredIdentity | undefined;
+  try {
+    identity = ctx.state.identities.get(decodeURIComponent(match[1]!));
+  } catch {
+    return false;
+  }
+  if (!identity) return false;
+  const include = new URLSearchParams(match[2] ?? '').getAll('include_credential');
+  const body = JSON.stringify(
+    identityJson(identity, ctx.publicUrl, { admin: true, includeCredentials: include }),
+  );
+  res.writeHead(200, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(body);
+  return true;
 }
