@@ -61,7 +61,7 @@ export interface PasskeyRound {
   /** CPU time of the gateway's process per login (µs); Redis, Postgres and Kratos not counted. */
   gatewayCpuMicros?: number;
   /** CPU time per login (µs) of every process of the stack during the gateway's round. */
-  stackCpuMicros?: StackCpu;
+  stackCpuMicros: StackCpu;
 }
 
 /** CPU time (µs) of each process a gateway login keeps busy. */
@@ -100,6 +100,8 @@ export interface PasskeyResults {
   gatewayLoginsPerSecond: number;
   rawCpuMicrosPerVerification: number;
   gatewayCpuMicrosPerLogin?: number;
+  /** Medians over the rounds of each process's CPU time per login (µs). */
+  stackCpuMicrosPerLogin: StackCpu;
   /** Median of the per-round ratios gateway / raw. */
   ratio: number;
   markdown: string;
@@ -275,12 +277,19 @@ export function passkeyMarkdown(r: Omit<PasskeyResults, 'markdown'>): string {
     `| gateway \`POST /api/auth/login/passkey\` (${r.database}) | ${r.gatewayLoginsPerSecond.toFixed(0)} | ` +
       `${r.rounds.map((x) => x.gatewayPerSecond.toFixed(0)).join(' / ')} | ${cpu(r.gatewayCpuMicrosPerLogin)} |`,
     '',
+    `CPU time per login, by process (µs, medians over the rounds): gateway ${cpu(r.stackCpuMicrosPerLogin.gateway)}, ` +
+      `Kratos double ${cpu(r.stackCpuMicrosPerLogin.kratos)}, Postgres ${cpu(r.stackCpuMicrosPerLogin.postgres)} ` +
+      `(all its processes), Redis ${cpu(r.stackCpuMicrosPerLogin.redis)}, load client ` +
+      `${cpu(r.stackCpuMicrosPerLogin.loadClient)}; raw verification ${cpu(r.rawCpuMicrosPerVerification)} per ` +
+      'verification, on all its threads.',
+    '',
     `Ratio gateway / raw: **${(r.ratio * 100).toFixed(1)}%** (median of the per-round ratios; target ≥ 30%, ` +
       `goal 50%). ${r.logins} logins of ${r.users} accounts in ${r.rounds.length} rounds, ${r.concurrency} in flight, each ` +
       'prepared before the timed window (options in its own cookie jar, assertion signed) and sent by a ' +
       'load client in its own process; raw verification runs in the benchmark process on the same ' +
-      'assertions, alternating with the gateway round by round. A gateway login also reads and deletes the ' +
-      'challenge in Redis, reads and updates the credential in the database, reads the identity from ' +
+      `assertions (${RAW_PASSES} passes over a round's), alternating with the gateway round by round, both ` +
+      `after ${WARMUP_LOGINS} warm-up logins and their verifications. A gateway login also reads and deletes ` +
+      'the challenge in Redis, reads and updates the credential in the database, reads the identity from ' +
       'Kratos (the double, its own process), writes a session and appends a hash-chained audit event. The ' +
       "gateway's CPU column counts its own process only.",
   ].join('\n');
@@ -367,6 +376,13 @@ async function main() {
       gatewayLoginsPerSecond: median(rounds.map((x) => x.gatewayPerSecond)),
       rawCpuMicrosPerVerification: median(rounds.map((x) => x.rawCpuMicros)),
       ...(gatewayCpu.length === rounds.length ? { gatewayCpuMicrosPerLogin: median(gatewayCpu) } : {}),
+      stackCpuMicrosPerLogin: {
+        gateway: median(rounds.map((x) => x.stackCpuMicros.gateway)),
+        kratos: median(rounds.map((x) => x.stackCpuMicros.kratos)),
+        postgres: median(rounds.map((x) => x.stackCpuMicros.postgres)),
+        redis: median(rounds.map((x) => x.stackCpuMicros.redis)),
+        loadClient: median(rounds.map((x) => x.stackCpuMicros.loadClient)),
+      },
       ratio: pairedRatio(
         rounds.map((x) => x.gatewayPerSecond),
         rounds.map((x) => x.rawPerSecond),

@@ -99,17 +99,28 @@ function openPostgres(url: string): Database {
       throw wrapError(err);
     }
   };
+  /** Runs `body` on one pooled connection; a failure rolls back the transaction it left open. */
+  async function onOneConnection<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      throw wrapError(err);
+    }
+    try {
+      return await body(client);
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw wrapError(err);
+    } finally {
+      client.release();
+    }
+  }
   return {
     engine: 'postgres',
     query,
-    async transaction(fn) {
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (err) {
-        throw wrapError(err);
-      }
-      try {
+    transaction: (fn) =>
+      onOneConnection(async (client) => {
         await client.query('BEGIN');
         const result = await fn({
           query: async <T>(sql: string, params?: unknown[]) =>
@@ -117,31 +128,13 @@ function openPostgres(url: string): Database {
         });
         await client.query('COMMIT');
         return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw wrapError(err);
-      } finally {
-        client.release();
-      }
-    },
-    async transactionInTwo(opening, closing) {
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (err) {
-        throw wrapError(err);
-      }
-      try {
+      }),
+    transactionInTwo: (opening, closing) =>
+      onOneConnection(async (client) => {
         const { sql, result } = await closing(lastResult(await client.query(`BEGIN; ${opening}`)));
         await client.query(`${sql}; COMMIT`);
         return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw wrapError(err);
-      } finally {
-        client.release();
-      }
-    },
+      }),
     close: () => pool.end(),
   };
 }
