@@ -24,7 +24,7 @@ export interface AssertionCheck {
   requireUserVerification?: boolean;
 }
 
-/** Checks WebAuthn assertions (WebAuthn §7.2), answering exactly as @simplewebauthn's verifyAuthenticationResponse. */
+/** Checks WebAuthn assertions (WebAuthn §7.2) as @simplewebauthn's verifyAuthenticationResponse does. */
 export interface AssertionVerifier {
   /** Rejects with the check's own error when the assertion is malformed or names the wrong ceremony. */
   verify(check: AssertionCheck): Promise<Verified>;
@@ -171,8 +171,10 @@ function check(options: AssertionCheck, ready: ReadyKey, rpIdHash: Buffer): Veri
  * The gateway's assertion verifier. Keys of the usual passkey algorithms are checked here
  * (about a tenth of a millisecond, against about a millisecond through the library's
  * WebCrypto path), imported once and kept for the next sign-in (the newest `keyCacheSize`
- * keys, by their COSE bytes); any other key goes to @simplewebauthn. The answers are the
- * library's own for every input (tests/unit/assertion-verifier.test.ts holds them to it).
+ * keys, by their COSE bytes); any other key goes to @simplewebauthn. It accepts what the
+ * library accepts, with the same answer, and refuses what it refuses (and an ECDSA signature
+ * not in canonical DER, which the library may take); tests/unit/assertion-verifier.test.ts
+ * holds the two together.
  */
 export function createAssertionVerifier(keyCacheSize = 10_000): AssertionVerifier {
   const keys = new Map<string, ReadyKey | null>();
