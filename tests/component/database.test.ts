@@ -42,6 +42,45 @@ for (const engine of engines) {
       assert.equal(rows[0]?.n, 42);
     });
 
+    it('runs a prepared statement again and again, on every connection, and after a column is added', async () => {
+      await db.query('CREATE TABLE prepared_probe (id int PRIMARY KEY, v text)');
+      await db.query("INSERT INTO prepared_probe VALUES (1, 'one'), (2, 'two')");
+      const read = db.prepared<{ id: number; v: string }>(
+        'prepared-probe',
+        'SELECT id, v FROM prepared_probe WHERE id = ANY($1) ORDER BY id',
+      );
+      // More at once than the pool has connections, so several connections prepare it.
+      const answers = await Promise.all(Array.from({ length: 24 }, (_, i) => read([[1 + (i % 2)]])));
+      answers.forEach((a, i) => assert.deepEqual(a.rows, [{ id: 1 + (i % 2), v: i % 2 ? 'two' : 'one' }]));
+      // A migration of another replica adds a column: the statement names its columns, so it still runs.
+      await db.query('ALTER TABLE prepared_probe ADD COLUMN w int');
+      assert.deepEqual((await read([[1, 2]])).rows, [
+        { id: 1, v: 'one' },
+        { id: 2, v: 'two' },
+      ]);
+    });
+
+    it('runs a transaction in two round trips, and rolls it back when its second part fails', async () => {
+      await db.query('CREATE TABLE two_probe (v text UNIQUE)');
+      const result = await db.transactionInTwo<{ n: string }, string>(
+        "INSERT INTO two_probe VALUES ('a'); SELECT count(*) AS n FROM two_probe",
+        async (opened) => ({ sql: `INSERT INTO two_probe VALUES ('b${opened.rows[0]?.n}')`, result: 'done' }),
+      );
+      assert.equal(result, 'done');
+      await assert.rejects(
+        db.transactionInTwo("INSERT INTO two_probe VALUES ('c')", async () => ({
+          sql: "INSERT INTO two_probe VALUES ('a')",
+          result: undefined,
+        })),
+      );
+      const { rows } = await db.query<{ v: string }>('SELECT v FROM two_probe ORDER BY v');
+      assert.deepEqual(
+        rows.map((r) => r.v),
+        ['a', 'b1'],
+        'the failed transaction left nothing behind',
+      );
+    });
+
     it('rolls a failed transaction back', async () => {
       await db.query('CREATE TABLE IF NOT EXISTS tx_probe (v text)');
       await assert.rejects(

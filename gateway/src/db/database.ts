@@ -24,6 +24,14 @@ export interface Database extends Queryable {
   /** Runs `fn` in a transaction; rolls back if it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /**
+   * A statement Postgres parses and plans once per connection (a named prepared statement),
+   * for the hot paths; `name` must be unique to `sql`. PGlite runs it as a plain query.
+   */
+  prepared<T = Record<string, unknown>>(
+    name: string,
+    sql: string,
+  ): (params: unknown[]) => Promise<QueryResult<T>>;
+  /**
    * A transaction in two round trips: `opening` (SQL text, without parameters) runs with
    * the BEGIN, and the SQL text `closing` builds from its answer runs with the COMMIT (values
    * written in with `sqlLiteral`). Rolls back if either fails or `closing` throws.
@@ -119,6 +127,15 @@ function openPostgres(url: string): Database {
   return {
     engine: 'postgres',
     query,
+    prepared:
+      <T>(name: string, sql: string) =>
+      async (params: unknown[]) => {
+        try {
+          return lastResult<T>(await pool.query({ name, text: sql, values: params }));
+        } catch (err) {
+          throw wrapError(err);
+        }
+      },
     transaction: (fn) =>
       onOneConnection(async (client) => {
         await client.query('BEGIN');
@@ -162,6 +179,7 @@ async function openPglite(dir: string, snapshot?: Blob): Promise<Database> {
   return {
     engine: 'pglite',
     query,
+    prepared: (_name, sql) => (params) => query(sql, params),
     transaction: (fn) => db.transaction((tx) => fn({ query: pgliteQuery(tx) })),
     transactionInTwo: (opening, closing) =>
       db.transaction(async (tx) => {

@@ -82,13 +82,17 @@ export function createPasskeyStore(db: Database) {
 
   // Sign-ins arriving together read their credentials, and then store their uses, in one
   // statement per batch (db/coalesce.ts).
+  const selectWithUserHandles = db.prepared<PasskeyRow & { owner_user_handle: string | null }>(
+    'passkeys-with-user-handles',
+    // Columns by name: a prepared statement's result must not change when a migration adds one.
+    `SELECT c.id, c.identity_id, c.public_key, c.counter, c.transports, c.aaguid, c.device_type, c.backed_up,
+            c.nickname, c.cloned_suspected, c.registered_unverified, c.created_at, c.last_used_at,
+            u.user_handle AS owner_user_handle
+       FROM passkey_credentials c LEFT JOIN passkey_users u ON u.identity_id = c.identity_id
+      WHERE c.id = ANY($1)`,
+  );
   const findWithUserHandle = coalesced(async (ids: string[]) => {
-    const { rows } = await db.query<PasskeyRow & { owner_user_handle: string | null }>(
-      `SELECT c.*, u.user_handle AS owner_user_handle FROM passkey_credentials c
-         LEFT JOIN passkey_users u ON u.identity_id = c.identity_id
-        WHERE c.id = ANY($1)`,
-      [ids],
-    );
+    const { rows } = await selectWithUserHandles([ids]);
     const byId = new Map(rows.map((row) => [row.id, row]));
     return ids.map((id) => {
       const row = byId.get(id);
@@ -97,21 +101,22 @@ export function createPasskeyStore(db: Database) {
   });
   // A counter must move forward unless both sides are 0 (WebAuthn §6.1.1); each credential
   // is in a batch once, so the rows updated are the uses that passed.
+  const updateUses = db.prepared<{ id: string }>(
+    'passkey-uses',
+    `UPDATE passkey_credentials c
+        SET counter = v.counter, backed_up = v.backed_up, last_used_at = v.used_at
+       FROM unnest($1::text[], $2::bigint[], $3::boolean[], $4::timestamptz[]) AS v(id, counter, backed_up, used_at)
+      WHERE c.id = v.id AND (c.counter < v.counter OR (c.counter = 0 AND v.counter = 0))
+      RETURNING c.id`,
+  );
   const recordUses = coalesced(
     async (uses: Array<{ id: string; counter: number; backedUp: boolean; usedAt: Date }>) => {
-      const { rows } = await db.query<{ id: string }>(
-        `UPDATE passkey_credentials c
-            SET counter = v.counter, backed_up = v.backed_up, last_used_at = v.used_at
-           FROM unnest($1::text[], $2::bigint[], $3::boolean[], $4::timestamptz[]) AS v(id, counter, backed_up, used_at)
-          WHERE c.id = v.id AND (c.counter < v.counter OR (c.counter = 0 AND v.counter = 0))
-          RETURNING c.id`,
-        [
-          uses.map((u) => u.id),
-          uses.map((u) => u.counter),
-          uses.map((u) => u.backedUp),
-          uses.map((u) => u.usedAt.toISOString()),
-        ],
-      );
+      const { rows } = await updateUses([
+        uses.map((u) => u.id),
+        uses.map((u) => u.counter),
+        uses.map((u) => u.backedUp),
+        uses.map((u) => u.usedAt.toISOString()),
+      ]);
       const updated = new Set(rows.map((r) => r.id));
       return uses.map((u) => updated.has(u.id));
     },
