@@ -58,8 +58,6 @@ export interface PasskeyRound {
   gatewayPerSecond: number;
   /** CPU time of this process per raw verification (µs, all its threads). */
   rawCpuMicros: number;
-  /** CPU time of the gateway's process per login (µs); Redis, Postgres and Kratos not counted. */
-  gatewayCpuMicros?: number;
   /** CPU time per login (µs) of every process of the stack during the gateway's round. */
   stackCpuMicros: StackCpu;
 }
@@ -72,6 +70,12 @@ export interface StackCpu {
   redis: number;
   loadClient: number;
 }
+
+const STACK_PROCESSES = ['gateway', 'kratos', 'postgres', 'redis', 'loadClient'] as const;
+
+/** `value` for each process of the stack. */
+const perProcess = (value: (p: keyof StackCpu) => number) =>
+  Object.fromEntries(STACK_PROCESSES.map((p) => [p, value(p)])) as unknown as StackCpu;
 
 /** The CPU time used so far by every Postgres server process on this machine (µs). */
 function postgresCpuMicros(): number {
@@ -99,7 +103,6 @@ export interface PasskeyResults {
   rawVerificationsPerSecond: number;
   gatewayLoginsPerSecond: number;
   rawCpuMicrosPerVerification: number;
-  gatewayCpuMicrosPerLogin?: number;
   /** Medians over the rounds of each process's CPU time per login (µs). */
   stackCpuMicrosPerLogin: StackCpu;
   /** Median of the per-round ratios gateway / raw. */
@@ -239,8 +242,7 @@ async function gatewayRate(
     redis: stack.redisPid === undefined ? 0 : (cpuMicros(stack.redisPid) ?? 0),
     loadClient: cpuMicros(client.pid) ?? 0,
   });
-  const stackBefore = snapshot();
-  const cpuBefore = cpuMicros(gateway.pid);
+  const before = snapshot();
   const result = await client.send({
     url: `${gateway.url}/api/auth/login/passkey`,
     origin: ORIGIN,
@@ -249,33 +251,22 @@ async function gatewayRate(
   });
   if (result.failures > 0)
     throw new Error(`${result.failures} of ${result.count} logins failed; first: ${result.firstFailure}`);
-  const cpuAfter = cpuMicros(gateway.pid);
-  const stackAfter = snapshot();
-  const perLogin = (k: keyof StackCpu) => (stackAfter[k] - stackBefore[k]) / result.count;
+  const after = snapshot();
   return {
     perSecond: result.perSecond,
-    stackCpuMicros: {
-      gateway: perLogin('gateway'),
-      kratos: perLogin('kratos'),
-      postgres: perLogin('postgres'),
-      redis: perLogin('redis'),
-      loadClient: perLogin('loadClient'),
-    },
-    ...(cpuBefore !== undefined && cpuAfter !== undefined
-      ? { cpuMicros: (cpuAfter - cpuBefore) / result.count }
-      : {}),
+    stackCpuMicros: perProcess((p) => (after[p] - before[p]) / result.count),
   };
 }
 
 export function passkeyMarkdown(r: Omit<PasskeyResults, 'markdown'>): string {
-  const cpu = (v: number | undefined) => (v === undefined ? 'n/a' : v.toFixed(0));
+  const cpu = (v: number) => v.toFixed(0);
   return [
     '| Path | logins or verifications/s (median) | per round | CPU µs each (median) |',
     '| --- | --- | --- | --- |',
     `| raw \`verifyAuthenticationResponse\` | ${r.rawVerificationsPerSecond.toFixed(0)} | ` +
       `${r.rounds.map((x) => x.rawPerSecond.toFixed(0)).join(' / ')} | ${cpu(r.rawCpuMicrosPerVerification)} |`,
     `| gateway \`POST /api/auth/login/passkey\` (${r.database}) | ${r.gatewayLoginsPerSecond.toFixed(0)} | ` +
-      `${r.rounds.map((x) => x.gatewayPerSecond.toFixed(0)).join(' / ')} | ${cpu(r.gatewayCpuMicrosPerLogin)} |`,
+      `${r.rounds.map((x) => x.gatewayPerSecond.toFixed(0)).join(' / ')} | ${cpu(r.stackCpuMicrosPerLogin.gateway)} |`,
     '',
     `CPU time per login, by process (µs, medians over the rounds): gateway ${cpu(r.stackCpuMicrosPerLogin.gateway)}, ` +
       `Kratos double ${cpu(r.stackCpuMicrosPerLogin.kratos)}, Postgres ${cpu(r.stackCpuMicrosPerLogin.postgres)} ` +
@@ -347,7 +338,6 @@ async function main() {
         rawPerSecond: raw.perSecond,
         gatewayPerSecond: gw.perSecond,
         rawCpuMicros: raw.cpuMicros,
-        ...(gw.cpuMicros !== undefined ? { gatewayCpuMicros: gw.cpuMicros } : {}),
         stackCpuMicros: gw.stackCpuMicros,
       });
       const cpu = Object.entries(gw.stackCpuMicros)
@@ -365,7 +355,6 @@ async function main() {
         JSON.stringify({ from: profiledFrom, to: profiledTo }),
       );
     }
-    const gatewayCpu = rounds.flatMap((x) => (x.gatewayCpuMicros === undefined ? [] : [x.gatewayCpuMicros]));
     const figures: Omit<PasskeyResults, 'markdown'> = {
       logins: ROUNDS * LOGINS_PER_ROUND,
       users: USERS,
@@ -375,14 +364,7 @@ async function main() {
       rawVerificationsPerSecond: median(rounds.map((x) => x.rawPerSecond)),
       gatewayLoginsPerSecond: median(rounds.map((x) => x.gatewayPerSecond)),
       rawCpuMicrosPerVerification: median(rounds.map((x) => x.rawCpuMicros)),
-      ...(gatewayCpu.length === rounds.length ? { gatewayCpuMicrosPerLogin: median(gatewayCpu) } : {}),
-      stackCpuMicrosPerLogin: {
-        gateway: median(rounds.map((x) => x.stackCpuMicros.gateway)),
-        kratos: median(rounds.map((x) => x.stackCpuMicros.kratos)),
-        postgres: median(rounds.map((x) => x.stackCpuMicros.postgres)),
-        redis: median(rounds.map((x) => x.stackCpuMicros.redis)),
-        loadClient: median(rounds.map((x) => x.stackCpuMicros.loadClient)),
-      },
+      stackCpuMicrosPerLogin: perProcess((p) => median(rounds.map((x) => x.stackCpuMicros[p]))),
       ratio: pairedRatio(
         rounds.map((x) => x.gatewayPerSecond),
         rounds.map((x) => x.rawPerSecond),

@@ -62,10 +62,16 @@ for (const [name, connect] of [
     });
     after(() => kv.close());
 
-    async function signedIn() {
+    /** A request with `cookie` (none: a first visit) through the session loader, and the cookies it sets. */
+    async function loaded(cookie?: string) {
       const { res, cookies } = response();
-      const req = request();
+      const req = request(cookie);
       await sessionLoader(ctx)(req, res);
+      return { req, cookies };
+    }
+
+    async function signedIn() {
+      const { req, cookies } = await loaded();
       req.session.auth = auth(Date.now());
       await req.session.save();
       return cookies.get(SESSION_COOKIE)!;
@@ -80,9 +86,7 @@ for (const [name, connect] of [
 
     it('ignores a cookie it did not issue, and never adopts its id', async () => {
       const forged = randomBytes(32).toString('base64url');
-      const { res, cookies } = response();
-      const req = request(forged);
-      await sessionLoader(ctx)(req, res);
+      const { req, cookies } = await loaded(forged);
       assert.equal(req.session.auth, undefined);
       req.session.preId = 'p';
       await req.session.save();
@@ -92,24 +96,19 @@ for (const [name, connect] of [
 
     it('does not bring back a session that a concurrent request ended', async () => {
       const cookie = await signedIn();
-      const late = request(cookie);
-      await sessionLoader(ctx)(late, response().res);
-      const ending = request(cookie);
-      await sessionLoader(ctx)(ending, response().res);
+      const { req: late } = await loaded(cookie);
+      const { req: ending } = await loaded(cookie);
       await ending.session.destroy();
       late.session.auth!.lastSeenAt = Date.now();
       await late.session.save();
       assert.equal(await kv.get(`sess:${storageKey(cookie)}`), null);
-      const again = request(cookie);
-      await sessionLoader(ctx)(again, response().res);
+      const { req: again } = await loaded(cookie);
       assert.equal(again.session.auth, undefined);
     });
 
     it('moves a session to a fresh id on regenerate, and the old id is gone', async () => {
       const cookie = await signedIn();
-      const { res, cookies } = response();
-      const req = request(cookie);
-      await sessionLoader(ctx)(req, res);
+      const { req, cookies } = await loaded(cookie);
       let oldGoneBeforeIndex: boolean | undefined;
       await req.session.regenerate(
         async () => {
@@ -130,9 +129,7 @@ for (const [name, connect] of [
 
     it('writes no new session and sends no cookie when the index write fails on regenerate', async () => {
       const cookie = await signedIn();
-      const { res, cookies } = response();
-      const req = request(cookie);
-      await sessionLoader(ctx)(req, res);
+      const { req, cookies } = await loaded(cookie);
       let newKey: string | undefined;
       await assert.rejects(
         req.session.regenerate(
@@ -150,11 +147,9 @@ for (const [name, connect] of [
 
     it("gives each request its own copy: one request's change is not another's", async () => {
       const cookie = await signedIn();
-      const first = request(cookie);
-      await sessionLoader(ctx)(first, response().res);
+      const { req: first } = await loaded(cookie);
       first.session.auth!.enrolledHere = ['totp'];
-      const second = request(cookie);
-      await sessionLoader(ctx)(second, response().res);
+      const { req: second } = await loaded(cookie);
       assert.deepEqual(second.session.auth!.enrolledHere, undefined);
     });
   });

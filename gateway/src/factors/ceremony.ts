@@ -69,15 +69,11 @@ export async function consumeChallenge(
   return { challenge, pending };
 }
 
-/**
- * Runs a @simplewebauthn verification; whatever it rejects is the client's fault, a 400,
- * except the gateway's own failure to check (a 5xx AppError), which stays what it is.
- */
+/** Runs a WebAuthn verification; whatever it rejects is the client's fault, a 400. */
 export async function verifying<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    if (err instanceof AppError && err.status >= 500) throw err;
     throw verificationFailed(err);
   }
 }

@@ -45,10 +45,10 @@ export async function accountFactors(
   identityId: string,
   identity?: KratosIdentity,
   /** Usable passkeys the caller knows of (enough where only "has one" matters): the store is not asked. */
-  known?: { passkeyIds: string[] },
+  knownPasskeyIds?: string[],
 ): Promise<AccountFactors> {
   const [passkeyIds, kratosView, emailAddress, phoneNumber] = await Promise.all([
-    known ? Promise.resolve(known.passkeyIds) : deps.passkeys.usableIds(identityId),
+    knownPasskeyIds ? Promise.resolve(knownPasskeyIds) : deps.passkeys.usableIds(identityId),
     identity ? Promise.resolve(identity) : deps.kratos.getIdentity(identityId),
     deps.emailFactors.addressOf(identityId),
     deps.smsFactors?.addressOf(identityId),
@@ -78,7 +78,7 @@ export async function secondFactorsOf(
     deps,
     identityId,
     identity,
-    usedPasskeyId === undefined ? undefined : { passkeyIds: [usedPasskeyId] },
+    usedPasskeyId === undefined ? undefined : [usedPasskeyId],
   );
   return [
     ...(factors.passkeyIds.length > 0 ? (['passkey'] as const) : []),

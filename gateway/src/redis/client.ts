@@ -103,7 +103,7 @@ function withDeadline<T>(promise: Promise<T>, ms = COMMAND_TIMEOUT_MS): Promise<
 }
 
 /** Runs a Redis command within its deadline, turning every failure into a 503 AppError. */
-async function guard<T>(run: () => Promise<T>, deadlineMs = COMMAND_TIMEOUT_MS): Promise<T> {
+async function guard<T>(run: () => Promise<T>, deadlineMs: number): Promise<T> {
   try {
     return await withDeadline(run(), deadlineMs);
   } catch (err) {
