@@ -46,8 +46,8 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 2 : 5));
 const LOGINS_PER_ROUND = QUICK ? 100 : 600;
 const WARMUP_LOGINS = QUICK ? 30 : 4000;
-const CONCURRENCY = 16;
-const USERS = 32;
+const CONCURRENCY = 64;
+const USERS = 128;
 // Raw verification is several times faster than a login: it goes over a round's assertions
 // this many times, so that both sides of a round are timed over about as long a window.
 const RAW_PASSES = 4;

@@ -80,14 +80,23 @@ function readyKey(publicKey: Uint8Array<ArrayBuffer>): ReadyKey | undefined {
 
 const sha256 = (data: Uint8Array | string) => createHash('sha256').update(data).digest();
 
+/** The signature check, in the thread pool: the event loop goes on serving while it runs. */
+const signatureHolds = (ready: ReadyKey, signed: Uint8Array, signature: Uint8Array) =>
+  new Promise<boolean>((resolve, reject) =>
+    verifySignature(ready.hash, signed, ready.key, signature, (error, holds) =>
+      error ? reject(error) : resolve(holds),
+    ),
+  );
+
 /**
- * verifyAuthenticationResponse's checks, in its order and with its messages, done
- * synchronously: the hashes and the signature on node:crypto with a key imported once,
- * instead of WebCrypto's key import, digests and verification, each a trip through the
+ * verifyAuthenticationResponse's checks, in its order and with its messages: the hashes and
+ * the signature on node:crypto with a key imported once, instead of WebCrypto's key import,
+ * digests and verification, each a trip through the thread pool. Everything but the signature
+ * is checked on the event loop; the signature, the one costly step, in one trip through the
  * thread pool. An ECDSA signature must be DER, as WebAuthn §6.5.5 requires (node:crypto
  * takes DER only in its canonical form).
  */
-function check(options: AssertionCheck, ready: ReadyKey, rpIdHash: Buffer): Verified {
+async function check(options: AssertionCheck, ready: ReadyKey, rpIdHash: Buffer): Promise<Verified> {
   const { response, expectedChallenge, expectedOrigin, credential } = options;
   const { id, rawId, type: credentialType, response: assertion } = response;
   if (!id) throw new Error('Missing credential ID');
@@ -153,7 +162,7 @@ function check(options: AssertionCheck, ready: ReadyKey, rpIdHash: Buffer): Veri
   }
   const signature = isoBase64URL.toBuffer(assertion.signature);
   return {
-    verified: verifySignature(ready.hash, signed, ready.key, signature),
+    verified: await signatureHolds(ready, signed, signature),
     authenticationInfo: {
       newCounter: counter,
       credentialID: credential.id,
