@@ -101,12 +101,14 @@ export function createApp(deps: AppDeps) {
   registerAuthRateLimits(limits, deps);
   api.use('/auth', limits);
 
+  // No two of these routes share a path; the passkey routes come first because sign-ins are
+  // the busiest of them (Express tries the routes in order, one pattern match each).
   const auth = caseSensitiveRouter();
+  registerPasskeyRoutes(auth, deps);
   registerSessionRoutes(auth, deps);
   registerLoginRoutes(auth, deps);
   registerSocialRoutes(auth, deps);
   registerAccountRoutes(auth, deps);
-  registerPasskeyRoutes(auth, deps);
   registerStepUpRoutes(auth, deps);
   api.use('/auth', auth);
   registerJarRoutes(api, deps);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { connectRedis, type Kv } from '../../gateway/src/redis/client.js';
+import { connectRedis, sendRouted, type Kv } from '../../gateway/src/redis/client.js';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -26,7 +26,7 @@ describe('Redis client-side cache', () => {
     b = await connectRedis(url, prefix, () => undefined);
   });
   after(async () => {
-    await a.del('k');
+    await a.del('k', 'h');
     await a.close();
     await b.close();
   });
@@ -57,5 +57,17 @@ describe('Redis client-side cache', () => {
       await a.del('k');
       assert.equal(await b.get('k'), null);
     }
+  });
+
+  it('writes a hash with its lifetime, also to a server that lost its scripts', async () => {
+    await a.hSet('h', 'f1', 'v1', 60);
+    await a.hSet('h', 'f2', 'v2', 60);
+    // The script goes by its digest; a restarted or failed-over server holds no scripts (SCRIPT
+    // FLUSH reaches every node), and the write still happens, by the script's text.
+    await sendRouted(a.client!, ['SCRIPT', 'FLUSH'], `${prefix}h`);
+    await a.hSet('h', 'f3', 'v3', 60);
+    assert.deepEqual(await a.hGetAll('h'), { f1: 'v1', f2: 'v2', f3: 'v3' });
+    const ttl = Number(await sendRouted(a.client!, ['TTL', `${prefix}h`], `${prefix}h`));
+    assert.ok(ttl > 50 && ttl <= 60, `ttl ${ttl}`);
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   createClient,
   createCluster,
@@ -598,6 +599,21 @@ export function sendRouted(client: RedisClientType, args: string[], key?: string
 /** HSET with the hash's lifetime, atomically. */
 const HSET_EXPIRE =
   "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]); return redis.call('EXPIRE', KEYS[1], ARGV[3])";
+const HSET_EXPIRE_SHA = createHash('sha1').update(HSET_EXPIRE).digest('hex');
+
+/**
+ * HSET_EXPIRE by its digest (EVALSHA), as Redis keeps it: the script's text is sent only to a
+ * server that does not hold it yet (NOSCRIPT: a restart, a failover, a new cluster node).
+ */
+async function hSetExpire(c: RedisClientType, key: string, args: string[]) {
+  const options = { keys: [key], arguments: args };
+  try {
+    await c.evalSha(HSET_EXPIRE_SHA, options);
+  } catch (err) {
+    if (!String((err as Error | undefined)?.message).startsWith('NOSCRIPT')) throw err;
+    await c.eval(HSET_EXPIRE, options);
+  }
+}
 
 /** The Kv over connected clients: `client` for everything, `writer` for durable writes. */
 function redisKv(
@@ -663,7 +679,7 @@ function redisKv(
         written([key], async () => {
           // One script, not MULTI/EXEC: a cluster routes it by its key and follows a MOVED
           // (refreshing its slot map), where a transaction queued on a stale node only fails.
-          await c.eval(HSET_EXPIRE, { keys: [k(key)], arguments: [field, value, String(ttl)] });
+          await hSetExpire(c, k(key), [field, value, String(ttl)]);
           await after(key);
         }),
       hDel: (key, field) =>
