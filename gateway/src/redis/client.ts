@@ -597,7 +597,7 @@ export function sendRouted(client: RedisClientType, args: string[], key?: string
 }
 
 /** HSET with the hash's lifetime, atomically. */
-const HSET_EXPIRE =
+export const HSET_EXPIRE =
   "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]); return redis.call('EXPIRE', KEYS[1], ARGV[3])";
 const HSET_EXPIRE_SHA = createHash('sha1').update(HSET_EXPIRE).digest('hex');
 
