@@ -121,6 +121,27 @@ const cspViolations = new WeakMap<Page, string[]>();
 /** What the browser refused under the gateway's Content-Security-Policy on this page so far. */
 export const cspViolationsOf = (page: Page): string[] => cspViolations.get(page) ?? [];
 
+declare global {
+  interface Window {
+    /** When the page last asked the browser for a passkey by autofill (conditional mediation), as Date.now(). */
+    conditionalRequestAt?: number;
+  }
+}
+
+/**
+ * Runs in every page before the app: notes when the app hands the browser an autofill request
+ * (the request itself goes on unchanged), so that a test can wait until one is pending.
+ */
+function noteConditionalRequests() {
+  // Only secure contexts have it (not the first blank page).
+  if (!('credentials' in navigator)) return;
+  const get = navigator.credentials.get.bind(navigator.credentials);
+  navigator.credentials.get = (options?: CredentialRequestOptions) => {
+    if (options?.mediation === 'conditional') window.conditionalRequestAt = Date.now();
+    return get(options);
+  };
+}
+
 /** A fresh browser context on the app, once it knows whether someone is signed in. */
 export async function openApp(
   browser: import('playwright-core').Browser,
@@ -128,6 +149,7 @@ export async function openApp(
   options: { viewport?: { width: number; height: number } } = {},
 ): Promise<Page> {
   const context = await browser.newContext(options.viewport ? { viewport: options.viewport } : {});
+  await context.addInitScript(noteConditionalRequests);
   const page = await context.newPage();
   const violations: string[] = [];
   cspViolations.set(page, violations);
@@ -214,7 +236,11 @@ export async function signOutQuietly(page: Page, authenticator: VirtualAuthentic
   await afterAutofillStarts(page, () => signOut(page));
 }
 
-/** Runs `step`, which shows the sign-in page, and waits for that page's autofill options answer. */
+/**
+ * Runs `step`, which shows the sign-in page, and waits for that page's autofill options answer
+ * and then for its autofill request to be with the browser: an authenticator that answers
+ * from then on does not answer it.
+ */
 export async function afterAutofillStarts(page: Page, step: () => Promise<void>): Promise<void> {
   const autofills = await page.evaluate(
     async () => (await PublicKeyCredential.isConditionalMediationAvailable?.()) ?? false,
@@ -224,8 +250,11 @@ export async function afterAutofillStarts(page: Page, step: () => Promise<void>)
     page.waitForResponse(
       (res) => res.url().endsWith('/api/auth/login/passkey/options') && res.request().method() === 'POST',
     );
+  const since = Date.now();
   await step();
-  if (autofill) await autofill;
+  if (!autofill) return;
+  await autofill;
+  await page.waitForFunction((t) => (window.conditionalRequestAt ?? 0) >= t, since);
 }
 
 /**
