@@ -26,7 +26,7 @@ describe('Redis client-side cache', () => {
     b = await connectRedis(url, prefix, () => undefined);
   });
   after(async () => {
-    await a.del('k', 'h');
+    await a.del('k');
     await a.close();
     await b.close();
   });
@@ -57,6 +57,18 @@ describe('Redis client-side cache', () => {
       await a.del('k');
       assert.equal(await b.get('k'), null);
     }
+  });
+});
+
+describe('Redis hash writes', () => {
+  let a: Kv;
+  const prefix = `hw${randomBytes(4).toString('hex')}:`;
+  before(async () => {
+    a = await connectRedis(url, prefix, () => undefined);
+  });
+  after(async () => {
+    await a.del('h');
+    await a.close();
   });
 
   it('writes a hash with its lifetime, also to a server that lost its scripts', async () => {
